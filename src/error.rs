@@ -1,0 +1,72 @@
+//! Typed library errors. Each names the path concerned and what to do.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "cannot find the spec-kitty home: HOME is not set; pass --home DIR or set SPEC_KITTY_HOME"
+    )]
+    NoHome,
+
+    #[error("invalid scope {value:?}: expected <server>|<user>|<team>, none of them empty")]
+    BadScope { value: String },
+
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}: {detail}", path.display())]
+    Malformed { path: PathBuf, detail: String },
+
+    #[error("{} is not a SQLite database ({detail}); it was left unchanged. Move it aside if it is not spec-kitty's queue", path.display())]
+    NotADatabase { path: PathBuf, detail: String },
+
+    #[error("{} is locked by another process (the sync daemon?) and stayed locked for {timeout_ms} ms; nothing was changed. Try again when it is idle, or raise --busy-timeout", path.display())]
+    Locked { path: PathBuf, timeout_ms: u64 },
+
+    #[error("{} has a queue schema sk-migrate does not know ({detail}); it was left unchanged. Upgrade sk-boundary, or report the schema", path.display())]
+    UnknownSchema { path: PathBuf, detail: String },
+
+    #[error("{}: SQLite error: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("{}: schema migration failed: {detail}; the database was left as it was before the failed step", path.display())]
+    Migration { path: PathBuf, detail: String },
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Classify a SQLite error on `path`: a busy/locked DB and a file that is
+    /// not a database get their own variants, so users get a remedy.
+    pub fn sqlite(path: &Path, source: rusqlite::Error, busy_timeout_ms: u64) -> Error {
+        use rusqlite::ErrorCode;
+        match source.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked {
+                path: path.to_path_buf(),
+                timeout_ms: busy_timeout_ms,
+            },
+            Some(ErrorCode::NotADatabase) => Error::NotADatabase {
+                path: path.to_path_buf(),
+                detail: source.to_string(),
+            },
+            _ => Error::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! sk-boundary: make the sync state of a spec-kitty installation coherent
+//! again (`sk-migrate`) and explain it when it is not (`sk-doctor`).
+//!
+//! Decisions are pure functions (plan a move, compare identities, build a
+//! report); effects (open DBs, read files, print) stay at the edges.
+
+pub mod config;
+pub mod error;
+pub mod home;
+pub mod schema;
+pub mod scope;
+pub mod session;
+
+pub use error::Error;
+pub use home::Home;
+pub use scope::Scope;

@@ -1,0 +1,1 @@
+//! The queue tables, their natural keys and their columns at each version.
