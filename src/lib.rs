@@ -6,7 +6,11 @@
 
 pub mod config;
 pub mod error;
+pub mod fsutil;
 pub mod home;
+pub mod merge;
+pub mod migrate;
+pub mod render;
 pub mod schema;
 pub mod scope;
 pub mod session;

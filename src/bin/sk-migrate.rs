@@ -1,1 +1,205 @@
-fn main() {}
+//! `sk-migrate`: move work stranded in the legacy queue into the scoped queue.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use sk_boundary::merge::{AuditLine, DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Observer};
+use sk_boundary::migrate::{self, RunOptions, Status};
+use sk_boundary::render;
+use sk_boundary::scope::{Diagnostic, saas_sync_enabled_from_env};
+use sk_boundary::{Error, Home, Scope};
+
+const EXAMPLES: &str = "\
+Examples:
+  sk-migrate run                      move legacy rows into the logged-in user's queue
+  sk-migrate run --dry-run            show what would move, write nothing
+  sk-migrate run --backup ~/sk-bak    copy both DBs aside first
+  sk-migrate --home /tmp/h run --scope 'https://s.example|me@example.com|team-a'
+  sk-migrate status --json
+  sk-migrate completions bash > /etc/bash_completion.d/sk-migrate
+
+Exit codes: 0 done (or nothing to do), 1 runtime error (I/O, corrupt or locked DB),
+2 refused, 64 usage error.";
+
+#[derive(Parser)]
+#[command(
+    name = "sk-migrate",
+    version,
+    about = "Move spec-kitty work stranded in the legacy queue DB into the scoped queue DB",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    /// spec-kitty home (default: $SPEC_KITTY_HOME, else ~/.spec-kitty)
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of tables
+    #[arg(long, global = true)]
+    json: bool,
+    /// How long to wait for a DB another process holds locked
+    #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS)]
+    busy_timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Move every legacy row into the scoped queue DB, by natural key
+    Run {
+        /// Scope to move into: <server>|<user>|<team> (default: the logged-in user's)
+        #[arg(long, value_name = "S")]
+        scope: Option<String>,
+        /// Report what would move; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Copy both DBs into DIR (mode 0600) before changing them
+        #[arg(long, value_name = "DIR")]
+        backup: Option<PathBuf>,
+        /// Print an audit line (table + natural key) per migrated row on stderr
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Schema version of each DB, pending migrations, rows waiting
+    Status {
+        /// Scope to look at (default: the logged-in user's)
+        #[arg(long, value_name = "S")]
+        scope: Option<String>,
+    },
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Progress and `-v` audit lines, on stderr.
+struct Cli2Stderr {
+    verbose: bool,
+    progress: bool,
+}
+
+impl Observer for Cli2Stderr {
+    fn table_started(&mut self, table: &'static str, rows: u64) {
+        if self.progress && rows >= 10_000 {
+            eprintln!("moving {table}: {rows} legacy rows…");
+        }
+    }
+    fn audit(&mut self, line: &AuditLine) -> Result<(), Error> {
+        if self.verbose {
+            let key = serde_json::Value::Object(line.key.clone());
+            eprintln!("moved {} {key}", line.table);
+        }
+        Ok(())
+    }
+}
+
+const USAGE: u8 = 64;
+
+fn warn(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        eprintln!("sk-migrate: warning: {}: {}", d.path, d.message);
+    }
+}
+
+fn parse_scope(s: Option<String>) -> Result<Option<Scope>, ExitCode> {
+    s.map(|s| Scope::parse(&s)).transpose().map_err(|e| {
+        eprintln!("sk-migrate: {e}");
+        ExitCode::from(USAGE)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let home = match Home::from_env(cli.home.as_deref()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("sk-migrate: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let result = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "sk-migrate",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Command::Run {
+            scope,
+            dry_run,
+            backup,
+            verbose,
+        } => {
+            let scope = match parse_scope(scope) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let opts = RunOptions {
+                scope,
+                saas_enabled: saas_sync_enabled_from_env(),
+                moving: MoveOptions {
+                    dry_run,
+                    busy_timeout_ms: cli.busy_timeout,
+                    backup_dir: backup,
+                },
+            };
+            let mut observer = Cli2Stderr {
+                verbose,
+                progress: std::io::stderr().is_terminal(),
+            };
+            migrate::run(&home, &opts, &mut observer).map(|r| {
+                if r.status == Status::NoScope {
+                    warn(&r.diagnostics);
+                }
+                if cli.json {
+                    render::json(&r)
+                } else {
+                    render::migrate::run_summary(&r, render::colour_for_stdout())
+                }
+            })
+        }
+        Command::Status { scope } => {
+            let scope = match parse_scope(scope) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            migrate::status(
+                &home,
+                scope.as_ref(),
+                saas_sync_enabled_from_env(),
+                cli.busy_timeout,
+            )
+            .map(|r| {
+                warn(&r.diagnostics);
+                if cli.json {
+                    render::json(&r)
+                } else {
+                    render::migrate::status(&r)
+                }
+            })
+        }
+    };
+    match result {
+        Ok(text) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sk-migrate: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

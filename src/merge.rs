@@ -1,0 +1,717 @@
+//! The legacy -> scoped move (DESIGN §3): set-based SQL over both files.
+//!
+//! Per table: plan (the legacy rows whose natural key the scoped DB lacks,
+//! one per key, in legacy order) into a temp table; `INSERT OR IGNORE` them;
+//! count what is now provably in the scoped DB; delete exactly that from
+//! legacy. Rows never pass through Rust, except audit keys after commit.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::schema::tables::{ALL, TableDef};
+use crate::schema::{self, LATEST};
+
+/// Per-table outcome, as `sk-migrate run --json` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableCounts {
+    pub table: &'static str,
+    pub legacy_before: u64,
+    pub inserted: u64,
+    pub already_present: u64,
+    pub deleted_from_legacy: u64,
+    pub left_in_legacy: u64,
+}
+
+/// One migrated row: its table and natural key, never its payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditLine {
+    pub table: &'static str,
+    pub key: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Points between the move's statements, for progress and fault injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    SchemaUpgraded,
+    Planned(&'static str),
+    Inserted(&'static str),
+    Deleted(&'static str),
+    ScopedCommitted,
+    Committed,
+}
+
+/// What the caller sees of a move while it runs. Every method has a no-op default.
+pub trait Observer {
+    /// A table is about to move `rows` rows (legacy rows before the move).
+    fn table_started(&mut self, _table: &'static str, _rows: u64) {}
+    /// After each statement; an error here aborts the move (fault injection).
+    fn checkpoint(&mut self, _step: Step) -> Result<(), Error> {
+        Ok(())
+    }
+    /// After commit, once per migrated row, in legacy order.
+    fn audit(&mut self, _line: &AuditLine) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// An observer that sees nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// How to move.
+#[derive(Debug, Clone)]
+pub struct MoveOptions {
+    pub dry_run: bool,
+    pub busy_timeout_ms: u64,
+    pub backup_dir: Option<PathBuf>,
+}
+
+impl Default for MoveOptions {
+    fn default() -> MoveOptions {
+        MoveOptions {
+            dry_run: false,
+            busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
+            backup_dir: None,
+        }
+    }
+}
+
+/// How long to wait for a daemon holding a write lock.
+pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// What a move found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoveReport {
+    pub legacy_version: Option<u32>,
+    pub scoped_version_before: Option<u32>,
+    pub scoped_version: Option<u32>,
+    /// One transaction over both files (rollback journal on both).
+    pub atomic: bool,
+    pub tables: Vec<TableCounts>,
+    /// Anything written: rows moved or deleted, or the scoped schema upgraded.
+    pub changed: bool,
+    pub backups: Vec<PathBuf>,
+}
+
+// ---------------------------------------------------------------- SQL (pure)
+
+/// A DB as the SQL sees it: its schema name on the connection and its version.
+#[derive(Debug, Clone, Copy)]
+struct Side<'a> {
+    schema: &'a str,
+    version: u32,
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn table_ref(side: Side, t: &TableDef) -> String {
+    format!("{}.{}", ident(side.schema), ident(t.name))
+}
+
+/// The key columns' names in a DB at `version`.
+fn key_cols(t: &TableDef, version: u32) -> Vec<&'static str> {
+    t.key
+        .iter()
+        .filter_map(|k| t.column_at(k, version))
+        .collect()
+}
+
+fn all_not_null(alias: &str, cols: &[&str]) -> String {
+    cols.iter()
+        .map(|c| format!("{alias}.{} IS NOT NULL", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn key_match(a: &str, a_cols: &[&str], b: &str, b_cols: &[&str]) -> String {
+    a_cols
+        .iter()
+        .zip(b_cols)
+        .map(|(x, y)| format!("{a}.{} = {b}.{}", ident(x), ident(y)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// A legacy row is movable when its key and every column the scoped table
+/// requires (NOT NULL, no default) are non-NULL.
+fn movable(t: &TableDef, alias: &str, version: u32) -> String {
+    let cols: Vec<&str> = t
+        .columns
+        .iter()
+        .filter(|c| c.required)
+        .filter_map(|c| t.column_at(c.name, version))
+        .collect();
+    all_not_null(alias, &cols)
+}
+
+fn plan_table(t: &TableDef) -> String {
+    format!("temp.{}", ident(&format!("sk_plan_{}", t.name)))
+}
+
+fn plan_key_cols(t: &TableDef) -> Vec<String> {
+    (0..t.key.len()).map(|i| format!("k{i}")).collect()
+}
+
+/// `EXISTS` a row with `l`'s key in the scoped table.
+fn in_scoped(t: &TableDef, scoped: Side, legacy_version: u32) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS s WHERE {})",
+        table_ref(scoped, t),
+        key_match(
+            "s",
+            &key_cols(t, scoped.version),
+            "l",
+            &key_cols(t, legacy_version)
+        )
+    )
+}
+
+/// Create the plan: one legacy row per absent key (the first by rowid),
+/// ordered by legacy `id`, so inserts keep legacy order.
+fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>) -> String {
+    let lk = key_cols(t, legacy.version);
+    let select_keys: Vec<String> = lk
+        .iter()
+        .zip(plan_key_cols(t))
+        .map(|(c, k)| format!("l.{} AS {k}", ident(c)))
+        .collect();
+    let absent = match scoped.filter(|s| t.exists_at(s.version)) {
+        Some(s) => format!("AND NOT {}", in_scoped(t, s, legacy.version)),
+        None => String::new(),
+    };
+    format!(
+        "CREATE TEMP TABLE {plan} AS SELECT l.rowid AS legacy_rowid, {keys} \
+         FROM {lt} AS l \
+         WHERE l.rowid IN (SELECT min(g.rowid) FROM {lt} AS g WHERE {valid} GROUP BY {group}) \
+         {absent} ORDER BY l.\"id\", l.rowid",
+        plan = plan_table(t),
+        keys = select_keys.join(", "),
+        lt = table_ref(legacy, t),
+        valid = movable(t, "g", legacy.version),
+        group = lk
+            .iter()
+            .map(|c| format!("g.{}", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// Insert the planned rows into the scoped table (`main`, at LATEST).
+fn insert_sql(t: &TableDef, legacy: Side) -> String {
+    let mut cols = Vec::new();
+    let mut exprs = Vec::new();
+    for c in t.columns {
+        let Some(src) = t.column_at(c.name, legacy.version) else {
+            continue; // absent at that version: the scoped default applies
+        };
+        cols.push(ident(c.name));
+        exprs.push(match c.default_sql {
+            Some(d) => format!("COALESCE(l.{}, {d})", ident(src)),
+            None => format!("l.{}", ident(src)),
+        });
+    }
+    format!(
+        "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
+         FROM {plan} AS p JOIN {lt} AS l ON l.rowid = p.legacy_rowid ORDER BY p.rowid",
+        t_name = ident(t.name),
+        cols = cols.join(", "),
+        exprs = exprs.join(", "),
+        plan = plan_table(t),
+        lt = table_ref(legacy, t),
+    )
+}
+
+/// Drop plan rows whose key did not land (belt and braces: the plan only
+/// holds insertable rows), so the plan is exactly what was inserted.
+fn refine_plan_sql(t: &TableDef) -> String {
+    let pk = plan_key_cols(t);
+    let pk: Vec<&str> = pk.iter().map(String::as_str).collect();
+    format!(
+        "DELETE FROM {plan} WHERE NOT EXISTS (SELECT 1 FROM \"main\".{tn} AS s WHERE {m})",
+        plan = plan_table(t),
+        tn = ident(t.name),
+        m = key_match("s", &key_cols(t, LATEST), plan_table(t).as_str(), &pk),
+    )
+}
+
+/// Legacy rows whose key is provably in the scoped DB. In a dry run nothing
+/// was inserted, so the plan counts as present too.
+fn present_where(t: &TableDef, legacy: Side, scoped: Option<Side>, dry_run: bool) -> String {
+    let lk = key_cols(t, legacy.version);
+    let mut alts = Vec::new();
+    if let Some(s) = scoped.filter(|s| t.exists_at(s.version)) {
+        alts.push(in_scoped(t, s, legacy.version));
+    }
+    if dry_run {
+        let pk = plan_key_cols(t);
+        let pk: Vec<&str> = pk.iter().map(String::as_str).collect();
+        alts.push(format!(
+            "EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+            plan_table(t),
+            key_match("p", &pk, "l", &lk)
+        ));
+    }
+    if alts.is_empty() {
+        return "0".to_string();
+    }
+    format!("{} AND ({})", all_not_null("l", &lk), alts.join(" OR "))
+}
+
+// ------------------------------------------------------------------ effects
+
+fn count(conn: &Connection, sql: &str, path: &Path, busy: u64) -> Result<u64, Error> {
+    conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+        .map_err(|e| Error::sqlite(path, e, busy))
+}
+
+/// Open a DB read-only; the file must exist.
+fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::sqlite(path, e, busy))?;
+    conn.busy_timeout(Duration::from_millis(busy))
+        .map_err(|e| Error::sqlite(path, e, busy))?;
+    Ok(conn)
+}
+
+/// A `file:` URI for ATTACH that opens `path` read-only. SQLite URIs need
+/// only `%`, `?` and `#` escaped in the path.
+fn read_only_uri(path: &Path) -> String {
+    let mut s = String::from("file:");
+    for ch in path.to_string_lossy().chars() {
+        match ch {
+            '%' => s.push_str("%25"),
+            '?' => s.push_str("%3f"),
+            '#' => s.push_str("%23"),
+            c => s.push(c),
+        }
+    }
+    s.push_str("?mode=ro");
+    s
+}
+
+/// Facts about a queue DB read without writing: version and rows per table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbFacts {
+    pub version: u32,
+    /// Rows per table, in [`ALL`] order; 0 for a table the version lacks.
+    pub rows: Vec<(&'static str, u64)>,
+}
+
+/// Fingerprint and count a queue DB, read-only. `Ok(None)` when it does not exist.
+pub fn inspect(path: &Path, busy_timeout_ms: u64) -> Result<Option<DbFacts>, Error> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = open_read_only(path, busy_timeout_ms)?;
+    let version = schema::fingerprint(&conn, "main", path).map_err(|e| match e {
+        Error::Sqlite { source, .. } => Error::sqlite(path, source, busy_timeout_ms),
+        other => other,
+    })?;
+    let mut rows = Vec::new();
+    for t in ALL {
+        let n = if t.exists_at(version) {
+            count(
+                &conn,
+                &format!("SELECT count(*) FROM {}", ident(t.name)),
+                path,
+                busy_timeout_ms,
+            )?
+        } else {
+            0
+        };
+        rows.push((t.name, n));
+    }
+    Ok(Some(DbFacts { version, rows }))
+}
+
+/// Copy a DB consistently into `dir` (mode 0600), named after `label`.
+fn backup(
+    conn: &Connection,
+    schema_name: &str,
+    dir: &Path,
+    label: &str,
+    busy: u64,
+) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let target = dir.join(format!("{label}-{stamp}.db"));
+    crate::fsutil::create_private_empty(&target)?;
+    conn.execute(
+        &format!("VACUUM {} INTO ?1", ident(schema_name)),
+        [target.to_string_lossy()],
+    )
+    .map_err(|e| Error::sqlite(&target, e, busy))?;
+    Ok(target)
+}
+
+/// Move every movable legacy row into the scoped DB. See the module docs.
+pub fn move_rows(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    opts: &MoveOptions,
+    observer: &mut dyn Observer,
+) -> Result<MoveReport, Error> {
+    let busy = opts.busy_timeout_ms;
+    // Legacy first, read-only: a file that is not a DB or has an unknown
+    // schema is refused before anything is created or changed.
+    let legacy = inspect(legacy_path, busy)?;
+    let scoped_before = inspect(scoped_path, busy)?;
+    let mut report = MoveReport {
+        legacy_version: legacy.as_ref().map(|f| f.version),
+        scoped_version_before: scoped_before.as_ref().map(|f| f.version),
+        scoped_version: scoped_before.as_ref().map(|f| f.version),
+        atomic: true,
+        ..MoveReport::default()
+    };
+    let legacy_rows: u64 = legacy.iter().flat_map(|f| f.rows.iter().map(|r| r.1)).sum();
+    report.tables = ALL
+        .iter()
+        .map(|t| {
+            let before = legacy
+                .as_ref()
+                .and_then(|f| f.rows.iter().find(|r| r.0 == t.name))
+                .map_or(0, |r| r.1);
+            TableCounts {
+                table: t.name,
+                legacy_before: before,
+                left_in_legacy: before,
+                ..TableCounts::default()
+            }
+        })
+        .collect();
+    let Some(legacy) = legacy else {
+        return Ok(report);
+    };
+    if opts.dry_run {
+        return dry_run(legacy_path, scoped_path, legacy.version, report, busy);
+    }
+    if legacy_rows == 0 && scoped_before.is_none() {
+        // Nothing to move and no scoped DB to upgrade: create nothing.
+        return Ok(report);
+    }
+    if let Some(dir) = &opts.backup_dir {
+        let lconn = open_read_only(legacy_path, busy)?;
+        report
+            .backups
+            .push(backup(&lconn, "main", dir, "legacy-queue", busy)?);
+        if scoped_before.is_some() {
+            let sconn = open_read_only(scoped_path, busy)?;
+            report
+                .backups
+                .push(backup(&sconn, "main", dir, "scoped-queue", busy)?);
+        }
+    }
+
+    let mut conn = open_scoped(scoped_path, busy)?;
+    let sq = |e| Error::sqlite(scoped_path, e, busy);
+    let upgrade = schema::upgrade(&mut conn, scoped_path)?;
+    report.scoped_version = Some(upgrade.to);
+    report.changed = upgrade.changed() || scoped_before.is_none();
+    observer.checkpoint(Step::SchemaUpgraded)?;
+    if legacy_rows == 0 {
+        return Ok(report);
+    }
+
+    conn.execute(
+        "ATTACH DATABASE ?1 AS legacy",
+        [legacy_path.to_string_lossy()],
+    )
+    .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    let journal_mode = |s: &str| -> Result<String, Error> {
+        conn.query_row(&format!("PRAGMA {s}.journal_mode"), [], |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(|e| Error::sqlite(scoped_path, e, busy))
+    };
+    report.atomic = !journal_mode("main")?.eq_ignore_ascii_case("wal")
+        && !journal_mode("legacy")?.eq_ignore_ascii_case("wal");
+    // Re-read the version through the attachment the SQL will use.
+    let lv = schema::fingerprint(&conn, "legacy", legacy_path)?;
+    let legacy_side = Side {
+        schema: "legacy",
+        version: lv,
+    };
+    let scoped_side = Side {
+        schema: "main",
+        version: LATEST,
+    };
+    let tables: Vec<&TableDef> = ALL.iter().filter(|t| t.exists_at(lv)).collect();
+
+    let result = (|| -> Result<(), Error> {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+        for t in &tables {
+            let counts = report.tables.iter_mut().find(|c| c.table == t.name);
+            let Some(counts) = counts else { continue };
+            observer.table_started(t.name, counts.legacy_before);
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
+                .map_err(sq)?;
+            conn.execute_batch(&plan_sql(t, legacy_side, Some(scoped_side)))
+                .map_err(sq)?;
+            observer.checkpoint(Step::Planned(t.name))?;
+            conn.execute(&insert_sql(t, legacy_side), []).map_err(sq)?;
+            conn.execute(&refine_plan_sql(t), []).map_err(sq)?;
+            counts.inserted = count(
+                &conn,
+                &format!("SELECT count(*) FROM {}", plan_table(t)),
+                scoped_path,
+                busy,
+            )?;
+            observer.checkpoint(Step::Inserted(t.name))?;
+        }
+        if !report.atomic {
+            // WAL: the two files cannot commit atomically together. Commit the
+            // scoped side first; the legacy delete follows (at-least-once: a
+            // crash in between leaves duplicates the next run removes).
+            conn.execute_batch("COMMIT").map_err(sq)?;
+            observer.checkpoint(Step::ScopedCommitted)?;
+            conn.execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+        }
+        for t in &tables {
+            let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+                continue;
+            };
+            let lt = table_ref(legacy_side, t);
+            let present = present_where(t, legacy_side, Some(scoped_side), false);
+            let total = count(
+                &conn,
+                &format!("SELECT count(*) FROM {lt}"),
+                legacy_path,
+                busy,
+            )?;
+            let provable = count(
+                &conn,
+                &format!("SELECT count(*) FROM {lt} AS l WHERE {present}"),
+                legacy_path,
+                busy,
+            )?;
+            let deleted = if provable == total {
+                // Every row's key is in the scoped DB: clear the table at once.
+                conn.execute(&format!("DELETE FROM {lt}"), [])
+            } else {
+                conn.execute(
+                    &format!("DELETE FROM {lt} WHERE rowid IN (SELECT l.rowid FROM {lt} AS l WHERE {present})"),
+                    [],
+                )
+            }
+            .map_err(|e| Error::sqlite(legacy_path, e, busy))? as u64;
+            counts.already_present = deleted.saturating_sub(counts.inserted);
+            counts.deleted_from_legacy = deleted;
+            counts.left_in_legacy = total - deleted;
+            observer.checkpoint(Step::Deleted(t.name))?;
+        }
+        conn.execute_batch("COMMIT")
+            .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+        observer.checkpoint(Step::Committed)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        // A failed statement leaves the transaction open: roll it back so
+        // both files stay as they were (or, in WAL, as the scoped commit left them).
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(e);
+    }
+    let moved: u64 = report
+        .tables
+        .iter()
+        .map(|c| c.inserted + c.deleted_from_legacy)
+        .sum();
+    report.changed |= moved > 0;
+    for t in &tables {
+        emit_audit(&conn, t, observer, scoped_path, busy)?;
+    }
+    Ok(report)
+}
+
+fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
+    if let Some(dir) = path.parent() {
+        crate::fsutil::create_private_dir_all(dir)?;
+    }
+    let existed = path.exists();
+    if !existed {
+        crate::fsutil::create_private_empty(path)?;
+    }
+    let conn = Connection::open(path).map_err(|e| Error::sqlite(path, e, busy))?;
+    conn.busy_timeout(Duration::from_millis(busy))
+        .map_err(|e| Error::sqlite(path, e, busy))?;
+    Ok(conn)
+}
+
+fn sql_to_json(v: Value) -> serde_json::Value {
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => i.into(),
+        Value::Real(f) => {
+            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::Text(s) => s.into(),
+        Value::Blob(b) => b
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            .into(),
+    }
+}
+
+/// Stream the plan's keys (what was inserted) to the observer, in order.
+fn emit_audit(
+    conn: &Connection,
+    t: &TableDef,
+    observer: &mut dyn Observer,
+    path: &Path,
+    busy: u64,
+) -> Result<(), Error> {
+    let sq = |e| Error::sqlite(path, e, busy);
+    let cols = plan_key_cols(t);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {} FROM {} ORDER BY rowid",
+            cols.join(", "),
+            plan_table(t)
+        ))
+        .map_err(sq)?;
+    let mut rows = stmt.query([]).map_err(sq)?;
+    while let Some(row) = rows.next().map_err(sq)? {
+        let mut key = serde_json::Map::new();
+        for (i, name) in t.key.iter().enumerate() {
+            let v: Value = row.get(i).map_err(sq)?;
+            key.insert((*name).to_string(), sql_to_json(v));
+        }
+        observer.audit(&AuditLine { table: t.name, key })?;
+    }
+    Ok(())
+}
+
+/// The same plan against read-only attachments: counts, no writes.
+fn dry_run(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    legacy_version: u32,
+    mut report: MoveReport,
+    busy: u64,
+) -> Result<MoveReport, Error> {
+    let conn = Connection::open_in_memory().map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    conn.busy_timeout(Duration::from_millis(busy))
+        .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    conn.execute("ATTACH DATABASE ?1 AS legacy", [read_only_uri(legacy_path)])
+        .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    let scoped = match report.scoped_version_before {
+        Some(v) => {
+            conn.execute("ATTACH DATABASE ?1 AS scoped", [read_only_uri(scoped_path)])
+                .map_err(|e| Error::sqlite(scoped_path, e, busy))?;
+            Some(Side {
+                schema: "scoped",
+                version: v,
+            })
+        }
+        None => None,
+    };
+    let legacy = Side {
+        schema: "legacy",
+        version: legacy_version,
+    };
+    for t in ALL.iter().filter(|t| t.exists_at(legacy_version)) {
+        let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+            continue;
+        };
+        let sq = |e| Error::sqlite(legacy_path, e, busy);
+        conn.execute_batch(&plan_sql(t, legacy, scoped))
+            .map_err(sq)?;
+        counts.inserted = count(
+            &conn,
+            &format!("SELECT count(*) FROM {}", plan_table(t)),
+            legacy_path,
+            busy,
+        )?;
+        let present = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM {} AS l WHERE {}",
+                table_ref(legacy, t),
+                present_where(t, legacy, scoped, true)
+            ),
+            legacy_path,
+            busy,
+        )?;
+        counts.deleted_from_legacy = present;
+        counts.already_present = present.saturating_sub(counts.inserted);
+        counts.left_in_legacy = counts.legacy_before - present;
+    }
+    report.scoped_version = report.scoped_version_before;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::tables::{BODY_UPLOAD_QUEUE, QUEUE};
+
+    #[test]
+    fn insert_maps_renamed_columns_and_skips_absent_ones() {
+        let sql = insert_sql(
+            &BODY_UPLOAD_QUEUE,
+            Side {
+                schema: "legacy",
+                version: 2,
+            },
+        );
+        assert!(sql.contains("l.\"feature_slug\""), "{sql}");
+        assert!(sql.contains("l.\"mission_key\""), "{sql}");
+        assert!(
+            sql.contains("COALESCE(l.\"hash_algorithm\", 'sha256')"),
+            "{sql}"
+        );
+        let sql = insert_sql(
+            &QUEUE,
+            Side {
+                schema: "legacy",
+                version: 2,
+            },
+        );
+        assert!(!sql.contains("coalesce_key"), "{sql}");
+        let sql = insert_sql(
+            &QUEUE,
+            Side {
+                schema: "legacy",
+                version: 3,
+            },
+        );
+        assert!(sql.contains("\"coalesce_key\""), "{sql}");
+    }
+
+    #[test]
+    fn read_only_uri_escapes_uri_specials() {
+        assert_eq!(
+            read_only_uri(Path::new("/a b/q%1?#.db")),
+            "file:/a b/q%251%3f%23.db?mode=ro"
+        );
+    }
+
+    #[test]
+    fn plan_without_scoped_table_has_no_existence_probe() {
+        let sql = plan_sql(
+            &BODY_UPLOAD_QUEUE,
+            Side {
+                schema: "legacy",
+                version: 4,
+            },
+            Some(Side {
+                schema: "scoped",
+                version: 1,
+            }),
+        );
+        assert!(!sql.contains("EXISTS"), "{sql}");
+    }
+}

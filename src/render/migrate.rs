@@ -1,0 +1,140 @@
+//! `sk-migrate` output for people.
+
+use owo_colors::OwoColorize;
+
+use crate::migrate::{RunReport, Status, StatusReport};
+
+fn version(v: Option<u32>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("V{v}"))
+}
+
+/// The run summary: a headline and a per-table table.
+pub fn run_summary(r: &RunReport, colour: bool) -> String {
+    let mut out = String::new();
+    let inserted: u64 = r.tables.iter().map(|t| t.inserted).sum();
+    let left: u64 = r.tables.iter().map(|t| t.left_in_legacy).sum();
+    let headline = match r.status {
+        Status::NoScope => format!(
+            "No scope resolves (not logged in, or pass --scope): {} is the active queue, nothing to move.",
+            r.legacy_db
+        ),
+        Status::NothingToDo => "Nothing to do: no legacy row is waiting to move.".to_string(),
+        Status::Migrated => format!("Migrated {inserted} row(s) into the scoped queue."),
+        Status::DryRun => format!("Dry run: {inserted} row(s) would move; nothing was written."),
+    };
+    let headline = if colour {
+        match r.status {
+            Status::Migrated => headline.green().to_string(),
+            Status::DryRun => headline.yellow().to_string(),
+            _ => headline,
+        }
+    } else {
+        headline
+    };
+    out.push_str(&headline);
+    out.push('\n');
+    if let Some(scope) = &r.scope {
+        out.push_str(&format!("scope:  {scope}\n"));
+    }
+    out.push_str(&format!(
+        "legacy: {} ({})\n",
+        r.legacy_db,
+        version(r.legacy_schema_version)
+    ));
+    if let Some(db) = &r.scoped_db {
+        out.push_str(&format!(
+            "scoped: {db} ({})\n",
+            version(r.scoped_schema_version)
+        ));
+    }
+    if !r.tables.is_empty() && r.legacy_schema_version.is_some() {
+        let mut t = super::table(&[
+            "Table",
+            "Legacy before",
+            "Inserted",
+            "Already present",
+            "Deleted from legacy",
+            "Left in legacy",
+        ]);
+        for c in &r.tables {
+            t.add_row(vec![
+                c.table.to_string(),
+                c.legacy_before.to_string(),
+                c.inserted.to_string(),
+                c.already_present.to_string(),
+                c.deleted_from_legacy.to_string(),
+                c.left_in_legacy.to_string(),
+            ]);
+        }
+        out.push_str(&t.to_string());
+        out.push('\n');
+    }
+    if left > 0 && r.status != Status::NoScope {
+        let msg = format!(
+            "{left} row(s) stay in legacy: their natural key or a required column is NULL. \
+             They were not moved and are safe where they are."
+        );
+        out.push_str(&if colour {
+            msg.yellow().to_string()
+        } else {
+            msg
+        });
+        out.push('\n');
+    }
+    if let Some(j) = &r.journal {
+        out.push_str(&format!("journal: {j}\n"));
+    }
+    for b in &r.backups {
+        out.push_str(&format!("backup: {}\n", b.display()));
+    }
+    out
+}
+
+/// `sk-migrate status` for people.
+pub fn status(r: &StatusReport) -> String {
+    let mut out = String::new();
+    match (&r.scope, r.scope_source) {
+        (Some(s), Some(src)) => out.push_str(&format!("scope: {s} (from {src})\n")),
+        _ => out.push_str("scope: none (legacy queue is active)\n"),
+    }
+    let mut t = super::table(&[
+        "DB",
+        "Path",
+        "Exists",
+        "Schema",
+        "queue",
+        "body_upload_queue",
+        "body_upload_failure_log",
+    ]);
+    let mut row = |name: &str, d: &crate::migrate::DbStatus| {
+        let n = |k: &str| d.rows.get(k).map_or("-".to_string(), |v| v.to_string());
+        t.add_row(vec![
+            name.to_string(),
+            d.path.clone(),
+            if d.exists { "yes" } else { "no" }.to_string(),
+            version(d.schema_version),
+            n("queue"),
+            n("body_upload_queue"),
+            n("body_upload_failure_log"),
+        ]);
+    };
+    row("legacy", &r.legacy);
+    if let Some(s) = &r.scoped {
+        row("scoped", s);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    if !r.pending_migrations.is_empty() {
+        out.push_str(&format!(
+            "pending migrations: {}\n",
+            r.pending_migrations.join(", ")
+        ));
+    }
+    if r.rows_waiting > 0 {
+        out.push_str(&format!(
+            "{} legacy row(s) waiting: run `sk-migrate run`\n",
+            r.rows_waiting
+        ));
+    }
+    out
+}
