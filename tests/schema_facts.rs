@@ -1,0 +1,242 @@
+//! The scoped DB after a move has exactly the V5 shape of DESIGN §2, so the
+//! spec-kitty CLI reads it as its own. The expected facts below are written
+//! out from the design, independently of `migrations/`.
+
+mod common;
+
+use common::*;
+use rusqlite::Connection;
+use sk_boundary::merge::Quiet;
+use sk_boundary::migrate::{self, RunOptions};
+
+/// (name, type, notnull, default, pk) as PRAGMA table_info reports them.
+type Col = (&'static str, &'static str, bool, Option<&'static str>, bool);
+
+fn expected_tables() -> Vec<(&'static str, Vec<Col>)> {
+    vec![
+        (
+            "queue",
+            vec![
+                ("id", "INTEGER", false, None, true),
+                ("event_id", "TEXT", true, None, false),
+                ("event_type", "TEXT", true, None, false),
+                ("data", "TEXT", true, None, false),
+                ("timestamp", "INTEGER", true, None, false),
+                ("retry_count", "INTEGER", false, Some("0"), false),
+                ("coalesce_key", "TEXT", false, None, false),
+            ],
+        ),
+        (
+            "body_upload_queue",
+            vec![
+                ("id", "INTEGER", false, None, true),
+                ("project_uuid", "TEXT", true, None, false),
+                ("mission_slug", "TEXT", true, None, false),
+                ("target_branch", "TEXT", true, None, false),
+                ("mission_type", "TEXT", true, None, false),
+                ("manifest_version", "TEXT", true, None, false),
+                ("artifact_path", "TEXT", true, None, false),
+                ("content_hash", "TEXT", true, None, false),
+                ("hash_algorithm", "TEXT", true, Some("'sha256'"), false),
+                ("content_body", "TEXT", true, None, false),
+                ("size_bytes", "INTEGER", true, None, false),
+                ("retry_count", "INTEGER", true, Some("0"), false),
+                ("next_attempt_at", "REAL", true, Some("0.0"), false),
+                ("created_at", "REAL", true, None, false),
+                ("last_error", "TEXT", false, None, false),
+            ],
+        ),
+        (
+            "body_upload_failure_log",
+            vec![
+                ("id", "INTEGER", false, None, true),
+                ("project_uuid", "TEXT", true, None, false),
+                ("mission_slug", "TEXT", true, None, false),
+                ("target_branch", "TEXT", true, None, false),
+                ("mission_type", "TEXT", true, None, false),
+                ("manifest_version", "TEXT", true, None, false),
+                ("artifact_path", "TEXT", true, None, false),
+                ("content_hash", "TEXT", true, None, false),
+                ("hash_algorithm", "TEXT", true, Some("'sha256'"), false),
+                ("size_bytes", "INTEGER", true, None, false),
+                ("failure_reason", "TEXT", true, None, false),
+                ("failure_count", "INTEGER", true, Some("1"), false),
+                ("first_failed_at", "REAL", true, None, false),
+                ("last_failed_at", "REAL", true, None, false),
+            ],
+        ),
+    ]
+}
+
+const BODY_KEY: &[&str] = &[
+    "project_uuid",
+    "mission_slug",
+    "target_branch",
+    "mission_type",
+    "manifest_version",
+    "artifact_path",
+    "content_hash",
+];
+
+/// (table, index name or None for the UNIQUE constraint's autoindex, unique, columns)
+fn expected_indexes() -> Vec<(&'static str, Option<&'static str>, bool, Vec<&'static str>)> {
+    let mut failure_key = BODY_KEY.to_vec();
+    failure_key.push("failure_reason");
+    vec![
+        ("queue", None, true, vec!["event_id"]),
+        ("queue", Some("idx_timestamp"), false, vec!["timestamp"]),
+        ("queue", Some("idx_retry"), false, vec!["retry_count"]),
+        (
+            "queue",
+            Some("idx_coalesce_key"),
+            false,
+            vec!["coalesce_key"],
+        ),
+        ("body_upload_queue", None, true, BODY_KEY.to_vec()),
+        (
+            "body_upload_queue",
+            Some("idx_body_queue_next_attempt"),
+            false,
+            vec!["next_attempt_at"],
+        ),
+        (
+            "body_upload_queue",
+            Some("idx_body_queue_namespace"),
+            false,
+            vec!["project_uuid", "mission_slug", "target_branch"],
+        ),
+        ("body_upload_failure_log", None, true, failure_key),
+        (
+            "body_upload_failure_log",
+            Some("idx_body_failure_last_failed_at"),
+            false,
+            vec!["last_failed_at"],
+        ),
+    ]
+}
+
+fn assert_v5_shape(conn: &Connection, what: &str) {
+    for (table, cols) in expected_tables() {
+        let mut stmt = conn
+            .prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)")
+            .unwrap();
+        let got: Vec<(String, String, bool, Option<String>, bool)> = stmt
+            .query_map([table], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? != 0,
+                    r.get(3)?,
+                    r.get::<_, i64>(4)? != 0,
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want: Vec<(String, String, bool, Option<String>, bool)> = cols
+            .iter()
+            .map(|(n, t, nn, d, pk)| {
+                (
+                    n.to_string(),
+                    t.to_string(),
+                    *nn,
+                    d.map(str::to_string),
+                    *pk,
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{what}: columns of {table}");
+        // AUTOINCREMENT: the table's id is declared with it.
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type='table' AND name=?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            sql.contains("AUTOINCREMENT"),
+            "{what}: {table} id must be AUTOINCREMENT"
+        );
+    }
+    for (table, name, unique, cols) in expected_indexes() {
+        let mut stmt = conn
+            .prepare("SELECT name, \"unique\", origin FROM pragma_index_list(?1)")
+            .unwrap();
+        let list: Vec<(String, bool, String)> = stmt
+            .query_map([table], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? != 0, r.get(2)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let found = list.iter().find(|(n, u, origin)| match name {
+            Some(want) => n == want,
+            None => *u && origin == "u",
+        });
+        let Some((idx, u, _)) = found else {
+            panic!("{what}: {table} lacks index {name:?}; has {list:?}");
+        };
+        assert_eq!(*u, unique, "{what}: {idx} uniqueness");
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
+            .unwrap();
+        let got: Vec<String> = stmt
+            .query_map([idx], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, cols, "{what}: columns of {idx}");
+    }
+    // The DESC of idx_body_failure_last_failed_at.
+    let desc: i64 = conn
+        .query_row(
+            "SELECT \"desc\" FROM pragma_index_xinfo('idx_body_failure_last_failed_at') WHERE seqno = 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(desc, 1, "{what}: last_failed_at index must be DESC");
+    // Nothing but the design's tables, SQLite's own, and refinery's history.
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        .unwrap();
+    let tables: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "body_upload_failure_log",
+            "body_upload_queue",
+            "queue",
+            "refinery_schema_history",
+            "sqlite_sequence"
+        ],
+        "{what}"
+    );
+}
+
+#[test]
+fn scoped_db_created_by_a_move_has_exactly_the_v5_shape() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v5");
+    migrate::run(&h.home, &RunOptions::default(), &mut Quiet).unwrap();
+    assert_v5_shape(&Connection::open(h.scoped_path()).unwrap(), "new scoped DB");
+}
+
+#[test]
+fn scoped_db_upgraded_from_every_older_version_has_exactly_the_v5_shape() {
+    for v in 1..=4 {
+        let h = TestHome::new();
+        h.login().legacy("legacy_v5");
+        materialise(&h.scoped_path(), &fixture_sql(&format!("legacy_v{v}")));
+        migrate::run(&h.home, &RunOptions::default(), &mut Quiet).unwrap();
+        assert_v5_shape(
+            &Connection::open(h.scoped_path()).unwrap(),
+            &format!("upgraded from V{v}"),
+        );
+    }
+}
