@@ -40,6 +40,52 @@ pub enum Error {
 
     #[error("{}: schema migration failed: {detail}; the database was left as it was before the failed step", path.display())]
     Migration { path: PathBuf, detail: String },
+
+    /// The encrypted session store could not be used (DESIGN §6).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// Why the encrypted session store (`auth/session.json`) names no identity.
+/// Messages never carry secret material: no plaintext, key or token, only
+/// paths, sizes and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{} is accessible by group or others (mode {mode:04o}); spec-kitty refuses such a session file and so does this tool. Fix: chmod 600 {}", path.display(), shell_quote(path))]
+    Permissions { path: PathBuf, mode: u32 },
+
+    #[error("{} is missing, so the session in {} cannot be decrypted; log in again with spec-kitty, or pass --scope", salt.display(), session.display())]
+    SaltMissing { salt: PathBuf, session: PathBuf },
+
+    #[error("{} holds {len} bytes, expected a 16-byte salt, so the session cannot be decrypted; log in again with spec-kitty, or pass --scope", path.display())]
+    SaltLength { path: PathBuf, len: u64 },
+
+    #[error("{}: session format version {version} is not supported (this tool reads version 2); upgrade sk-boundary, or pass --scope", path.display())]
+    UnsupportedVersion { path: PathBuf, version: String },
+
+    #[error("{} is not a valid spec-kitty session file ({detail}); log in again with spec-kitty, or pass --scope", path.display())]
+    Malformed { path: PathBuf, detail: String },
+
+    #[error("{} cannot be decrypted with this host's and user's key: the session was probably copied from another host or user. Log in again with spec-kitty, or pass --scope", path.display())]
+    Decryption { path: PathBuf },
+
+    #[error("{}: the decrypted session has no email, so it names no user; log in again with spec-kitty, or pass --scope", path.display())]
+    NoEmail { path: PathBuf },
+
+    #[error("{} has no session.json but holds {entries}: the session is probably kept in the OS keyring, which this tool cannot read (or you logged out). Pass --scope, or log in again with spec-kitty", dir.display())]
+    NotInFile { dir: PathBuf, entries: String },
+}
+
+/// `path` as a shell word: unchanged when it has only safe characters, else
+/// single-quoted, so the printed `chmod` can be pasted as it is.
+fn shell_quote(path: &Path) -> String {
+    let s = path.display().to_string();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 impl Error {

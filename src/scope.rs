@@ -303,4 +303,81 @@ mod tests {
         };
         assert!(scope_from_credentials(&none, "s").is_none());
     }
+
+    mod with_session {
+        use super::*;
+        use crate::session::HostUser;
+        use crate::session::test_support::write_session;
+
+        const PLAINTEXT: &str = r#"{"email": " Robert@Example.com ", "access_token": "SECRET-TOKEN-123",
+            "teams": [{"id": "Team-A", "name": "A", "role": "member", "is_private_teamspace": false},
+                      {"id": "Priv-ID-7", "name": "Me", "role": "owner", "is_private_teamspace": true}]}"#;
+
+        /// A home with config, an older CLI's credentials file, and a session
+        /// encrypted for this host and user (the key `read_identity` derives).
+        fn home() -> (tempfile::TempDir, Home) {
+            let dir = tempfile::tempdir().unwrap();
+            let home = Home::at(dir.path());
+            std::fs::write(
+                home.config(),
+                "[sync]\nserver_url = \"https://Sync.Example.test/\"\n",
+            )
+            .unwrap();
+            std::fs::write(
+                home.credentials(),
+                "[user]\nusername = \"old@example.com\"\nteam_slug = \"old-team\"\n",
+            )
+            .unwrap();
+            write_session(&home, &HostUser::current(), PLAINTEXT.as_bytes()).unwrap();
+            (dir, home)
+        }
+
+        #[test]
+        fn saas_enabled_takes_the_session_normalised() {
+            let (_d, home) = home();
+            let r = resolve(&home, None, true);
+            assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+            let s = r.scope.unwrap();
+            assert_eq!(s.source, ScopeSource::Session);
+            assert_eq!(
+                s.scope.to_string(),
+                "https://sync.example.test|robert@example.com|priv-id-7"
+            );
+            assert_eq!(s.team, "Priv-ID-7");
+        }
+
+        #[test]
+        fn saas_disabled_ignores_the_session() {
+            let (_d, home) = home();
+            let r = resolve(&home, None, false);
+            assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+            let s = r.scope.unwrap();
+            assert_eq!(s.source, ScopeSource::Credentials);
+            assert_eq!(
+                s.scope.to_string(),
+                "https://sync.example.test|old@example.com|old-team"
+            );
+        }
+
+        #[test]
+        fn flag_wins_over_the_session() {
+            let (_d, home) = home();
+            let flag = Scope::parse("https://x.test|u@x.test|t").unwrap();
+            let r = resolve(&home, Some(&flag), true);
+            assert_eq!(r.scope.unwrap().source, ScopeSource::Flag);
+        }
+
+        #[test]
+        fn refused_session_is_a_diagnostic_and_credentials_still_resolve() {
+            use std::os::unix::fs::PermissionsExt;
+            let (_d, home) = home();
+            std::fs::set_permissions(home.session_json(), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+            let r = resolve(&home, None, true);
+            assert_eq!(r.scope.unwrap().source, ScopeSource::Credentials);
+            assert_eq!(r.diagnostics.len(), 1, "{:?}", r.diagnostics);
+            assert!(r.diagnostics[0].message.contains("chmod 600"));
+            assert!(!r.diagnostics[0].message.contains("SECRET-TOKEN-123"));
+        }
+    }
 }
