@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod home;
+pub mod identity;
 pub mod owner;
 pub mod schema;
 pub mod scope;
