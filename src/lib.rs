@@ -9,6 +9,7 @@ pub mod error;
 pub mod home;
 pub mod identity;
 pub mod owner;
+pub mod probe;
 pub mod schema;
 pub mod scope;
 pub mod session;
