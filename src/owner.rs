@@ -655,6 +655,10 @@ pub fn retire(removal: &Removal) -> Result<Vec<PathBuf>, Error> {
             Err(e) => return Err(e),
         }
     }
+    // Make the removals durable, as the writer makes its rename durable.
+    for dir in removed.iter().filter_map(|p| p.parent()) {
+        sync_dir(dir)?;
+    }
     Ok(removed)
 }
 
