@@ -656,8 +656,11 @@ pub fn retire(removal: &Removal) -> Result<Vec<PathBuf>, Error> {
         }
     }
     // Make the removals durable, as the writer makes its rename durable.
-    for dir in removed.iter().filter_map(|p| p.parent()) {
-        sync_dir(dir)?;
+    for path in &removed {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir)?,
+            _ => sync_dir(Path::new("."))?,
+        }
     }
     Ok(removed)
 }
