@@ -41,6 +41,18 @@ pub enum Error {
     #[error("{}: schema migration failed: {detail}; the database was left as it was before the failed step", path.display())]
     Migration { path: PathBuf, detail: String },
 
+    #[error("--spec-kitty {}: {detail}", path.display())]
+    EntryPoint { path: PathBuf, detail: String },
+
+    #[error("--foreground {}: {detail}", path.display())]
+    BadForegroundFile { path: PathBuf, detail: String },
+
+    #[error("{}: {detail}; the owner record was not written", path.display())]
+    OwnerWrite { path: PathBuf, detail: String },
+
+    #[error("{} changed since the retirement was planned (a daemon may have started); nothing was removed. Run the command again", path.display())]
+    OwnerChanged { path: PathBuf },
+
     /// The encrypted session store could not be used (DESIGN §6).
     #[error(transparent)]
     Session(#[from] SessionError),

@@ -1,0 +1,972 @@
+//! The daemon owner record `sync/daemon/owner.json` (DESIGN §4).
+//!
+//! * [`read`] is strict and never panics: a file is [`OwnerRead::Absent`],
+//!   [`OwnerRead::Present`] or [`OwnerRead::Malformed`]. Reasons name the field
+//!   and the JSON type found, never a value, so a planted token cannot leak
+//!   through an error message.
+//! * [`write`] is the only place the token is ever serialized (daemons and tests
+//!   need it on disk). Every other output goes through [`OwnerRecord`]'s
+//!   `Serialize` (token skipped), [`OwnerRecord::redacted_json`] or
+//!   [`RedactedOwner`].
+//! * Orphan and retire decisions are pure ([`is_orphan`], [`plan_retire`]);
+//!   the effects ([`pid_alive`], [`executable_exists`], [`retire`]) only look at
+//!   the file system and remove files. Nothing here ever signals a process.
+//!
+//! Decision on unknown fields: extra keys are *allowed* (a newer daemon may add
+//! a field and must not be reported as malformed by an older doctor); their
+//! names — never their values — are listed in [`FileFacts::unknown_fields`] so
+//! the caller can warn. Decision on I/O: a missing file is `Absent`; any other
+//! I/O error (permission denied, a directory in the way) is an
+//! [`Error::Io`] — it is a runtime error of the machine, not a fact about the
+//! record's content.
+
+use std::fmt;
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::home::Home;
+
+/// owner.json larger than this is malformed (it is a dozen short fields).
+const MAX_RECORD_BYTES: u64 = 1 << 20;
+
+/// A secret string (the daemon's token). Its `Debug` and `Display` print
+/// `[redacted]`; it has no `Serialize` impl, so it cannot end up in JSON output
+/// by accident. [`Secret::expose`] is the one way to the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The secret value. Only for the atomic writer and for talking to the daemon.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The daemon owner record, exactly the fields of DESIGN §4.
+///
+/// `Serialize` skips `token`: serializing a record for output is always safe.
+/// Only [`write`] puts the token on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerRecord {
+    pub pid: i64,
+    pub port: u16,
+    #[serde(skip_serializing)]
+    pub token: Secret,
+    pub package_version: String,
+    pub executable_path: String,
+    pub source_checkout_path: String,
+    pub server_url: String,
+    pub auth_principal: Option<String>,
+    pub auth_team: Option<String>,
+    pub auth_scope: Option<String>,
+    pub queue_db_path: String,
+    /// ISO-8601 / RFC 3339 timestamp in UTC (validated on read and write).
+    pub started_at: String,
+}
+
+/// Every field of the owner record but the token: the view for output and the
+/// shape a health response's `owner` is parsed into (its token is dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RedactedOwner {
+    pub pid: i64,
+    pub port: u16,
+    pub package_version: String,
+    pub executable_path: String,
+    pub source_checkout_path: String,
+    pub server_url: String,
+    pub auth_principal: Option<String>,
+    pub auth_team: Option<String>,
+    pub auth_scope: Option<String>,
+    pub queue_db_path: String,
+    pub started_at: String,
+}
+
+/// The on-disk shape, token included. Private: only [`write`] uses it.
+#[derive(Serialize)]
+struct OnDisk<'a> {
+    pid: i64,
+    port: u16,
+    token: &'a str,
+    package_version: &'a str,
+    executable_path: &'a str,
+    source_checkout_path: &'a str,
+    server_url: &'a str,
+    auth_principal: Option<&'a str>,
+    auth_team: Option<&'a str>,
+    auth_scope: Option<&'a str>,
+    queue_db_path: &'a str,
+    started_at: &'a str,
+}
+
+/// The keys of the record, in DESIGN §4 order.
+pub const FIELDS: [&str; 12] = [
+    "pid",
+    "port",
+    "token",
+    "package_version",
+    "executable_path",
+    "source_checkout_path",
+    "server_url",
+    "auth_principal",
+    "auth_team",
+    "auth_scope",
+    "queue_db_path",
+    "started_at",
+];
+
+impl OwnerRecord {
+    /// The record without its token.
+    pub fn redacted(&self) -> RedactedOwner {
+        RedactedOwner {
+            pid: self.pid,
+            port: self.port,
+            package_version: self.package_version.clone(),
+            executable_path: self.executable_path.clone(),
+            source_checkout_path: self.source_checkout_path.clone(),
+            server_url: self.server_url.clone(),
+            auth_principal: self.auth_principal.clone(),
+            auth_team: self.auth_team.clone(),
+            auth_scope: self.auth_scope.clone(),
+            queue_db_path: self.queue_db_path.clone(),
+            started_at: self.started_at.clone(),
+        }
+    }
+
+    /// The record as a JSON object for output: every field but `token`.
+    pub fn redacted_json(&self) -> Value {
+        serde_json::to_value(self.redacted()).unwrap_or(Value::Null)
+    }
+
+    /// Parse a JSON value strictly. The error is a sanitized reason (field name
+    /// and JSON type, never a value).
+    pub fn from_json(value: &Value) -> Result<OwnerRecord, String> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| format!("expected a JSON object, found {}", json_type(value)))?;
+        let token = req_str(obj, "token")?;
+        let rest = RedactedOwner::from_json(value)?;
+        Ok(OwnerRecord {
+            pid: rest.pid,
+            port: rest.port,
+            token: Secret(token),
+            package_version: rest.package_version,
+            executable_path: rest.executable_path,
+            source_checkout_path: rest.source_checkout_path,
+            server_url: rest.server_url,
+            auth_principal: rest.auth_principal,
+            auth_team: rest.auth_team,
+            auth_scope: rest.auth_scope,
+            queue_db_path: rest.queue_db_path,
+            started_at: rest.started_at,
+        })
+    }
+
+    fn on_disk(&self) -> OnDisk<'_> {
+        OnDisk {
+            pid: self.pid,
+            port: self.port,
+            token: self.token.expose(),
+            package_version: &self.package_version,
+            executable_path: &self.executable_path,
+            source_checkout_path: &self.source_checkout_path,
+            server_url: &self.server_url,
+            auth_principal: self.auth_principal.as_deref(),
+            auth_team: self.auth_team.as_deref(),
+            auth_scope: self.auth_scope.as_deref(),
+            queue_db_path: &self.queue_db_path,
+            started_at: &self.started_at,
+        }
+    }
+}
+
+impl RedactedOwner {
+    /// Parse every field but `token` (which is neither required nor kept).
+    /// Same strictness and sanitized reasons as [`OwnerRecord::from_json`].
+    pub fn from_json(value: &Value) -> Result<RedactedOwner, String> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| format!("expected a JSON object, found {}", json_type(value)))?;
+        let started_at = req_str(obj, "started_at")?;
+        if !is_utc_timestamp(&started_at) {
+            return Err("field `started_at`: expected an ISO-8601 timestamp in UTC \
+                 (e.g. 2026-04-01T12:00:00Z)"
+                .to_string());
+        }
+        Ok(RedactedOwner {
+            pid: req_int(obj, "pid")?,
+            port: req_port(obj, "port")?,
+            package_version: req_str(obj, "package_version")?,
+            executable_path: req_str(obj, "executable_path")?,
+            source_checkout_path: req_str(obj, "source_checkout_path")?,
+            server_url: req_str(obj, "server_url")?,
+            auth_principal: req_opt_str(obj, "auth_principal")?,
+            auth_team: req_opt_str(obj, "auth_team")?,
+            auth_scope: req_opt_str(obj, "auth_scope")?,
+            queue_db_path: req_str(obj, "queue_db_path")?,
+            started_at,
+        })
+    }
+}
+
+/// `started_at` must be RFC 3339 (the ISO-8601 profile Python's
+/// `datetime.isoformat()` and `Z`-suffixed stamps both satisfy) with offset 0.
+pub fn is_utc_timestamp(s: &str) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(s, &Rfc3339).is_ok_and(|t| t.offset().is_utc())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<&'a Value, String> {
+    obj.get(name)
+        .ok_or_else(|| format!("missing field `{name}`"))
+}
+
+fn req_str(obj: &Map<String, Value>, name: &str) -> Result<String, String> {
+    match field(obj, name)? {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!(
+            "field `{name}`: expected a string, found {}",
+            json_type(other)
+        )),
+    }
+}
+
+fn req_opt_str(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    match field(obj, name)? {
+        Value::String(s) => Ok(Some(s.clone())),
+        Value::Null => Ok(None),
+        other => Err(format!(
+            "field `{name}`: expected a string or null, found {}",
+            json_type(other)
+        )),
+    }
+}
+
+fn req_int(obj: &Map<String, Value>, name: &str) -> Result<i64, String> {
+    let v = field(obj, name)?;
+    v.as_i64().ok_or_else(|| match v {
+        Value::Number(_) => {
+            format!("field `{name}`: expected an integer, found a non-integer number")
+        }
+        other => format!(
+            "field `{name}`: expected an integer, found {}",
+            json_type(other)
+        ),
+    })
+}
+
+fn req_port(obj: &Map<String, Value>, name: &str) -> Result<u16, String> {
+    let n = req_int(obj, name)?;
+    u16::try_from(n).map_err(|_| format!("field `{name}`: expected an integer in 0..=65535"))
+}
+
+/// Facts about the file itself (not its content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileFacts {
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// Keys the record has beyond DESIGN §4 (names only; values are never kept).
+    pub unknown_fields: Vec<String>,
+}
+
+impl FileFacts {
+    /// Group or others may access the file: the doctor reports
+    /// `owner_record_permissions` (it holds a token).
+    pub fn permissions_too_open(&self) -> bool {
+        self.mode & 0o077 != 0
+    }
+}
+
+/// What [`read`] found.
+// Read once per run: boxing the record would only make matching clumsier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerRead {
+    Absent,
+    Present(OwnerRecord, FileFacts),
+    /// The file exists but is not a valid record. `reason` never holds a value
+    /// from the file. `mode` is known whenever the file could be opened.
+    Malformed {
+        reason: String,
+        mode: Option<u32>,
+    },
+}
+
+/// Read and validate the owner record at `path`. Never panics on content.
+pub fn read(path: &Path) -> Result<OwnerRead, Error> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OwnerRead::Absent),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let mode = file_mode(&meta);
+    if !meta.is_file() {
+        return Ok(OwnerRead::Malformed {
+            reason: "it is not a regular file".to_string(),
+            mode: Some(mode),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_RECORD_BYTES {
+        return Ok(OwnerRead::Malformed {
+            reason: format!("it is larger than {MAX_RECORD_BYTES} bytes"),
+            mode: Some(mode),
+        });
+    }
+    Ok(match parse(&bytes) {
+        Ok((record, unknown_fields)) => OwnerRead::Present(
+            record,
+            FileFacts {
+                mode,
+                unknown_fields,
+            },
+        ),
+        Err(reason) => OwnerRead::Malformed {
+            reason,
+            mode: Some(mode),
+        },
+    })
+}
+
+/// Parse owner.json bytes: the record and the names of unknown keys, or a
+/// sanitized reason.
+pub fn parse(bytes: &[u8]) -> Result<(OwnerRecord, Vec<String>), String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| sanitize_json_error(&e))?;
+    let record = OwnerRecord::from_json(&value)?;
+    let unknown = value
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| !FIELDS.contains(&k.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((record, unknown))
+}
+
+/// A serde_json error as category and position only: some serde_json messages
+/// quote input, and owner.json holds a token.
+fn sanitize_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Eof => format!("it is not valid JSON: the text ends early ({at}); truncated?"),
+        Category::Syntax => format!("it is not valid JSON (syntax error at {at})"),
+        Category::Data => format!("it is not valid JSON of the expected shape (at {at})"),
+        Category::Io => "it could not be read as JSON".to_string(),
+    }
+}
+
+#[cfg(unix)]
+fn file_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn file_mode(_meta: &std::fs::Metadata) -> u32 {
+    0o600
+}
+
+/// Write `record` atomically to `path`: a temp file in the same directory
+/// (created 0600), write, fsync, chmod 0600, rename over `path`, fsync the
+/// directory. Missing parent directories are created 0700. This is the only
+/// place the token is serialized.
+pub fn write(path: &Path, record: &OwnerRecord) -> Result<(), Error> {
+    if !is_utc_timestamp(&record.started_at) {
+        return Err(Error::OwnerWrite {
+            path: path.to_path_buf(),
+            detail: "started_at is not an ISO-8601 timestamp in UTC".to_string(),
+        });
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    create_private_dirs(&dir)?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&record.on_disk()).map_err(|e| Error::OwnerWrite {
+            path: path.to_path_buf(),
+            detail: format!("cannot encode the record ({:?} error)", e.classify()),
+        })?;
+    bytes.push(b'\n');
+
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".owner.json.")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    set_private(tmp.as_file(), &tmp_path)?;
+    tmp.write_all(&bytes).map_err(|e| Error::io(&tmp_path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(&tmp_path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(&dir)
+}
+
+#[cfg(unix)]
+fn create_private_dirs(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(not(unix))]
+fn create_private_dirs(dir: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(unix)]
+fn set_private(file: &std::fs::File, path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(path, e))
+}
+
+#[cfg(not(unix))]
+fn set_private(_file: &std::fs::File, _path: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Orphan (DESIGN §4): the record exists but its pid is not alive, or its
+/// executable does not exist.
+pub fn is_orphan(pid_alive: bool, executable_exists: bool) -> bool {
+    !pid_alive || !executable_exists
+}
+
+/// What can be told about a pid without signalling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Liveness {
+    Alive,
+    Dead,
+    /// Could not be told; treated as alive so nothing is retired on a guess.
+    Unknown,
+}
+
+/// Is `pid` a live process? Never sends a signal (not even `kill(pid, 0)`).
+///
+/// * `pid <= 0` (or beyond the kernel's pid range) is not alive.
+/// * Linux: `/proc/<pid>` exists → alive, also for another user's process;
+///   `NotFound` → dead; any other error (e.g. permission) → alive
+///   (conservative). On a `/proc` mounted with `hidepid=2`, other users'
+///   processes are invisible and would look dead: a daemon of another user
+///   would then be reported an orphan.
+/// * Other Unix (macOS): `ps -p <pid> -o pid=` (reads process tables, sends
+///   nothing); if `ps` cannot run the answer is [`Liveness::Unknown`].
+pub fn pid_liveness(pid: i64) -> Liveness {
+    if pid <= 0 || pid > i64::from(i32::MAX) {
+        return Liveness::Dead;
+    }
+    liveness_os(pid)
+}
+
+/// [`pid_liveness`] as a bool: only a provably dead pid is not alive.
+pub fn pid_alive(pid: i64) -> bool {
+    pid_liveness(pid) != Liveness::Dead
+}
+
+#[cfg(target_os = "linux")]
+fn liveness_os(pid: i64) -> Liveness {
+    match std::fs::metadata(Path::new("/proc").join(pid.to_string())) {
+        Ok(_) => Liveness::Alive,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            // Without /proc at all nothing can be told.
+            if Path::new("/proc/self").exists() {
+                Liveness::Dead
+            } else {
+                Liveness::Unknown
+            }
+        }
+        Err(_) => Liveness::Alive,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn liveness_os(pid: i64) -> Liveness {
+    match std::process::Command::new("ps")
+        .args(["-p", &pid.to_string(), "-o", "pid="])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() && !out.stdout.trim_ascii().is_empty() => Liveness::Alive,
+        Ok(out) if out.status.code() == Some(1) => Liveness::Dead,
+        _ => Liveness::Unknown,
+    }
+}
+
+/// Does the recorded executable exist (following symlinks)?
+pub fn executable_exists(path: &str) -> bool {
+    !path.is_empty() && Path::new(path).exists()
+}
+
+/// The `sync-daemon` state file: url, port, token (optional), pid (optional),
+/// one a line. The token line is recognised only to be skipped: it is never kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct DaemonState {
+    pub url: Option<String>,
+    pub port: Option<u16>,
+    pub pid: Option<i64>,
+}
+
+/// Parse the state file. Positional: line 4 is the pid; a 3-line file has a
+/// token and no pid. Unparsable values are `None`.
+pub fn parse_state_file(text: &str) -> DaemonState {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let line = |i: usize| lines.get(i).copied().filter(|l| !l.is_empty());
+    DaemonState {
+        url: line(0).map(str::to_string),
+        port: line(1).and_then(|p| p.parse().ok()),
+        pid: line(3).and_then(|p| p.parse().ok()),
+    }
+}
+
+/// Why retiring is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The recorded daemon is alive and its executable exists.
+    Live { pid: i64 },
+}
+
+/// The files a retirement removes, and what they must still say when removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removal {
+    pub owner_record: PathBuf,
+    /// The `sync-daemon` state file, when it names the same dead pid.
+    pub state_file: Option<PathBuf>,
+    /// The pid and start time the record had when planned; [`retire`] removes
+    /// nothing if the record changed meanwhile.
+    pub pid: i64,
+    pub started_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RetirePlan {
+    Refuse(Refusal),
+    Remove(Removal),
+}
+
+/// Decide a retirement (pure). Live = pid alive AND executable exists →
+/// refuse. Otherwise remove the record, and the state file too when it names
+/// the same (dead) pid. A live pid with a missing executable is an orphan by
+/// DESIGN §4: its record is removed, but a state file naming that pid is kept
+/// (the process still runs).
+pub fn plan_retire(
+    home: &Home,
+    record: &OwnerRecord,
+    pid_alive: bool,
+    exe_exists: bool,
+    state_file: Option<&str>,
+) -> RetirePlan {
+    if !is_orphan(pid_alive, exe_exists) {
+        return RetirePlan::Refuse(Refusal::Live { pid: record.pid });
+    }
+    let same_dead_pid = !pid_alive
+        && state_file
+            .map(parse_state_file)
+            .is_some_and(|s| s.pid == Some(record.pid));
+    RetirePlan::Remove(Removal {
+        owner_record: home.owner_record(),
+        state_file: same_dead_pid.then(|| home.daemon_state()),
+        pid: record.pid,
+        started_at: record.started_at.clone(),
+    })
+}
+
+/// Carry out a [`Removal`]. Re-reads the record first and removes nothing when
+/// it no longer names the planned pid and start time ([`Error::OwnerChanged`]);
+/// the state file is removed only if it still names that pid. Files already
+/// gone are not an error. Returns the paths removed. Never signals.
+pub fn retire(removal: &Removal) -> Result<Vec<PathBuf>, Error> {
+    let mut removed = Vec::new();
+    match read(&removal.owner_record)? {
+        OwnerRead::Absent => {}
+        OwnerRead::Present(rec, _)
+            if rec.pid == removal.pid && rec.started_at == removal.started_at =>
+        {
+            remove_if_present(&removal.owner_record, &mut removed)?;
+        }
+        _ => {
+            return Err(Error::OwnerChanged {
+                path: removal.owner_record.clone(),
+            });
+        }
+    }
+    if let Some(state) = &removal.state_file {
+        match crate::config::read_optional(state) {
+            Ok(Some(text)) if parse_state_file(&text).pid == Some(removal.pid) => {
+                remove_if_present(state, &mut removed)?;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Make the removals durable, as the writer makes its rename durable.
+    for path in &removed {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir)?,
+            _ => sync_dir(Path::new("."))?,
+        }
+    }
+    Ok(removed)
+}
+
+fn remove_if_present(path: &Path, removed: &mut Vec<PathBuf>) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            removed.push(path.to_path_buf());
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const TOKEN: &str = "tok-PLANTED-7f3a9c";
+
+    pub fn sample() -> OwnerRecord {
+        OwnerRecord {
+            pid: 4242,
+            port: 9400,
+            token: Secret::new(TOKEN),
+            package_version: "3.1.4".into(),
+            executable_path: "/venv/bin/python3".into(),
+            source_checkout_path: "/venv/lib/python3.11".into(),
+            server_url: "https://sync.example.test".into(),
+            auth_principal: Some("ann@example.test".into()),
+            auth_team: Some("team-a".into()),
+            auth_scope: Some("https://sync.example.test|ann@example.test|team-a".into()),
+            queue_db_path: "/home/.spec-kitty/queues/queue-0123456789abcdef.db".into(),
+            started_at: "2026-04-01T12:00:00.123456+00:00".into(),
+        }
+    }
+
+    fn sample_json() -> Value {
+        serde_json::from_slice(&serde_json::to_vec(&sample().on_disk()).unwrap()).unwrap()
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn round_trip_write_read_and_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("home"));
+        let path = home.owner_record();
+        write(&path, &sample()).unwrap();
+        assert_eq!(mode_of(&path), 0o600);
+        assert_eq!(mode_of(path.parent().unwrap()), 0o700);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(TOKEN), "daemons need the token on disk");
+        match read(&path).unwrap() {
+            OwnerRead::Present(rec, facts) => {
+                assert_eq!(rec, sample());
+                assert_eq!(rec.token.expose(), TOKEN);
+                assert_eq!(facts.mode, 0o600);
+                assert!(!facts.permissions_too_open());
+                assert!(facts.unknown_fields.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Overwrite in place; no temp files left behind.
+        let mut second = sample();
+        second.pid = 7;
+        write(&path, &second).unwrap();
+        assert!(matches!(read(&path).unwrap(), OwnerRead::Present(r, _) if r.pid == 7));
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("owner.json")]);
+    }
+
+    #[test]
+    fn absent_and_open_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owner.json");
+        assert_eq!(read(&path).unwrap(), OwnerRead::Absent);
+        std::fs::write(&path, serde_json::to_vec(&sample_json()).unwrap()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        match read(&path).unwrap() {
+            OwnerRead::Present(_, facts) => {
+                assert_eq!(facts.mode, 0o644);
+                assert!(facts.permissions_too_open());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_never_in_debug_display_or_output_json() {
+        let rec = sample();
+        let outputs = [
+            format!("{rec:?}"),
+            format!("{}", rec.token),
+            serde_json::to_string(&rec).unwrap(),
+            rec.redacted_json().to_string(),
+            format!("{:?}", rec.redacted()),
+        ];
+        for out in outputs {
+            assert!(!out.contains(TOKEN), "{out}");
+        }
+        assert!(rec.redacted_json().get("token").is_none());
+        assert_eq!(rec.redacted_json()["pid"], 4242);
+    }
+
+    fn malformed_reason(bytes: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owner.json");
+        std::fs::write(&path, bytes).unwrap();
+        match read(&path).unwrap() {
+            OwnerRead::Malformed { reason, mode } => {
+                assert!(mode.is_some());
+                assert!(!reason.contains(TOKEN), "{reason}");
+                assert!(!reason.contains("PLANTED"), "{reason}");
+                reason
+            }
+            other => panic!("expected malformed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_variants_never_panic_nor_leak_the_token() {
+        // Invalid JSON, with the token right where the syntax breaks.
+        let r = malformed_reason(format!("{{\"token\": \"{TOKEN}\" \"pid\": 1}}").as_bytes());
+        assert!(r.contains("not valid JSON"), "{r}");
+        let r = malformed_reason(format!("{{\"token\": \"{TOKEN}").as_bytes());
+        assert!(r.contains("ends early"), "{r}");
+        malformed_reason(b"");
+        malformed_reason(b"\xff\xfe garbage");
+        malformed_reason(b"[1,2]");
+        malformed_reason(b"null");
+
+        // Wrong types: the token where a number belongs, and a number token.
+        let mut v = sample_json();
+        v["pid"] = Value::String(TOKEN.into());
+        let r = malformed_reason(v.to_string().as_bytes());
+        assert_eq!(r, "field `pid`: expected an integer, found a string");
+        let mut v = sample_json();
+        v["token"] = Value::from(12);
+        assert!(malformed_reason(v.to_string().as_bytes()).contains("`token`"));
+        let mut v = sample_json();
+        v["port"] = Value::from(70000);
+        assert!(malformed_reason(v.to_string().as_bytes()).contains("`port`"));
+        let mut v = sample_json();
+        v["pid"] = Value::from(1.5);
+        assert!(malformed_reason(v.to_string().as_bytes()).contains("`pid`"));
+        let mut v = sample_json();
+        v["package_version"] = Value::Null;
+        assert!(malformed_reason(v.to_string().as_bytes()).contains("`package_version`"));
+        let mut v = sample_json();
+        v["started_at"] = Value::String("2026-04-01T12:00:00+02:00".into());
+        assert!(malformed_reason(v.to_string().as_bytes()).contains("`started_at`"));
+
+        // Every missing field is reported by name.
+        for name in FIELDS {
+            let mut v = sample_json();
+            v.as_object_mut().unwrap().remove(name);
+            let r = malformed_reason(v.to_string().as_bytes());
+            assert_eq!(r, format!("missing field `{name}`"));
+        }
+    }
+
+    #[test]
+    fn null_scope_principal_team_are_valid_and_unknown_keys_are_listed() {
+        let mut v = sample_json();
+        v["auth_scope"] = Value::Null;
+        v["auth_principal"] = Value::Null;
+        v["auth_team"] = Value::Null;
+        v["future_field"] = Value::String(TOKEN.into());
+        let (rec, unknown) = parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(rec.auth_scope, None);
+        assert_eq!(unknown, vec!["future_field".to_string()]);
+    }
+
+    #[test]
+    fn write_refuses_a_non_utc_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = sample();
+        rec.started_at = "yesterday".into();
+        let err = write(&dir.path().join("owner.json"), &rec).unwrap_err();
+        assert!(matches!(err, Error::OwnerWrite { .. }));
+        assert!(!err.to_string().contains(TOKEN));
+        assert!(is_utc_timestamp("2026-04-01T12:00:00Z"));
+    }
+
+    #[test]
+    fn liveness_without_signals() {
+        assert!(pid_alive(i64::from(std::process::id())));
+        assert!(!pid_alive(0));
+        assert!(!pid_alive(-1));
+        assert!(!pid_alive(i64::from(i32::MAX) + 1));
+        // A child we spawned and reaped is gone.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i64::from(child.id());
+        child.wait().unwrap();
+        assert!(!pid_alive(pid));
+        // pid 1 belongs to another user (root) here or is ours: alive either way.
+        assert!(pid_alive(1));
+    }
+
+    #[test]
+    fn orphan_predicate() {
+        assert!(!is_orphan(true, true));
+        assert!(is_orphan(false, true));
+        assert!(is_orphan(true, false));
+        assert!(is_orphan(false, false));
+        assert!(!executable_exists(""));
+        assert!(!executable_exists("/nonexistent/sk-boundary/python3"));
+        assert!(executable_exists(
+            std::env::current_exe().unwrap().to_str().unwrap()
+        ));
+    }
+
+    #[test]
+    fn state_file_parsing_skips_the_token() {
+        let s = parse_state_file("http://127.0.0.1:9400\n9400\nsecret\n4242\n");
+        assert_eq!(s.port, Some(9400));
+        assert_eq!(s.pid, Some(4242));
+        assert!(!format!("{s:?}").contains("secret"));
+        let s = parse_state_file("http://127.0.0.1:9400\n9400\nsecret\n");
+        assert_eq!(s.pid, None);
+        assert_eq!(parse_state_file(""), DaemonState::default());
+    }
+
+    #[test]
+    fn retire_plan_decisions() {
+        let home = Home::at("/r");
+        let rec = sample();
+        assert_eq!(
+            plan_retire(&home, &rec, true, true, None),
+            RetirePlan::Refuse(Refusal::Live { pid: 4242 })
+        );
+        let same = "u\n9400\nt\n4242\n";
+        let other = "u\n9400\nt\n999\n";
+        match plan_retire(&home, &rec, false, true, Some(same)) {
+            RetirePlan::Remove(r) => {
+                assert_eq!(r.owner_record, home.owner_record());
+                assert_eq!(r.state_file, Some(home.daemon_state()));
+            }
+            p => panic!("{p:?}"),
+        }
+        match plan_retire(&home, &rec, false, true, Some(other)) {
+            RetirePlan::Remove(r) => assert_eq!(r.state_file, None),
+            p => panic!("{p:?}"),
+        }
+        match plan_retire(&home, &rec, false, false, None) {
+            RetirePlan::Remove(r) => assert_eq!(r.state_file, None),
+            p => panic!("{p:?}"),
+        }
+        // Alive but executable gone: orphan record removed, state file kept.
+        match plan_retire(&home, &rec, true, false, Some(same)) {
+            RetirePlan::Remove(r) => assert_eq!(r.state_file, None),
+            p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn retire_removes_record_and_matching_state_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        write(&home.owner_record(), &sample()).unwrap();
+        std::fs::write(home.daemon_state(), "u\n9400\nt\n4242\n").unwrap();
+        let RetirePlan::Remove(removal) =
+            plan_retire(&home, &sample(), false, true, Some("u\n9400\nt\n4242\n"))
+        else {
+            panic!()
+        };
+        let removed = retire(&removal).unwrap();
+        assert_eq!(removed, vec![home.owner_record(), home.daemon_state()]);
+        assert!(!home.owner_record().exists());
+        assert!(!home.daemon_state().exists());
+        // Second run: nothing left to do, no error.
+        assert!(retire(&removal).unwrap().is_empty());
+
+        // A state file naming another pid stays.
+        write(&home.owner_record(), &sample()).unwrap();
+        std::fs::write(home.daemon_state(), "u\n9400\nt\n999\n").unwrap();
+        let RetirePlan::Remove(removal) =
+            plan_retire(&home, &sample(), false, true, Some("u\n9400\nt\n999\n"))
+        else {
+            panic!()
+        };
+        assert_eq!(retire(&removal).unwrap(), vec![home.owner_record()]);
+        assert!(home.daemon_state().exists());
+    }
+
+    #[test]
+    fn retire_refuses_when_the_record_changed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        write(&home.owner_record(), &sample()).unwrap();
+        let RetirePlan::Remove(removal) = plan_retire(&home, &sample(), false, true, None) else {
+            panic!()
+        };
+        let mut newer = sample();
+        newer.pid = 5000;
+        write(&home.owner_record(), &newer).unwrap();
+        assert!(matches!(retire(&removal), Err(Error::OwnerChanged { .. })));
+        assert!(home.owner_record().exists());
+    }
+}
