@@ -5,7 +5,9 @@
 //! report); effects (open DBs, read files, print) stay at the edges.
 
 pub mod config;
+pub mod doctor;
 pub mod error;
+pub mod fixture;
 pub mod fsutil;
 pub mod home;
 pub mod identity;
@@ -14,6 +16,7 @@ pub mod migrate;
 pub mod owner;
 pub mod probe;
 pub mod render;
+pub mod report;
 pub mod schema;
 pub mod scope;
 pub mod session;

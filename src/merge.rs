@@ -273,7 +273,7 @@ fn count(conn: &Connection, sql: &str, path: &Path, busy: u64) -> Result<u64, Er
 }
 
 /// Open a DB read-only; the file must exist.
-fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error> {
+pub(crate) fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The incident, end to end, on a fixture home in a temp dir (never ~/.spec-kitty):
+# sk-doctor explains it, sk-migrate run moves the stranded rows, sk-doctor again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet --bins --examples
+bin=target/release
+demo=$(mktemp -d)
+trap 'rm -rf "$demo"' EXIT
+target/release/examples/fixture_home fixtures/incident/home "$demo/home"
+export SPEC_KITTY_HOME="$demo/home"
+fg=fixtures/incident/foreground.json
+
+echo "== sk-doctor (before) =="
+"$bin/sk-doctor" --no-probe --foreground "$fg" || true
+echo
+echo "== sk-migrate run =="
+"$bin/sk-migrate" run
+echo
+echo "== sk-doctor --check (rows moved; the stale daemon's record is still there) =="
+"$bin/sk-doctor" --no-probe --foreground "$fg" --check || echo "(exit $?: incoherent)"
+echo
+echo "== sk-doctor retire --yes (removes the orphan record; signals nothing) =="
+"$bin/sk-doctor" retire --yes
+echo
+echo "== sk-doctor --check =="
+"$bin/sk-doctor" --no-probe --foreground "$fg" --check

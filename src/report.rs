@@ -1,0 +1,498 @@
+//! The doctor's report (DESIGN §7): facts gathered at the edges go in, the
+//! coherence rows, problems and warnings come out. Pure.
+
+use serde::Serialize;
+
+use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity};
+use crate::migrate::JSON_SCHEMA_VERSION;
+use crate::owner::RedactedOwner;
+use crate::probe::LiveDaemon;
+use crate::scope::ScopeSource;
+
+/// What the owner record file held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerStatus {
+    Absent,
+    Present,
+    Orphan,
+    Malformed,
+}
+
+/// The owner record as found (gathered by `doctor::gather`).
+#[derive(Debug, Clone)]
+pub struct OwnerFacts {
+    pub path: String,
+    pub found: OwnerFound,
+}
+
+// Built once per run: boxing would only make matching clumsier.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum OwnerFound {
+    Absent,
+    Malformed {
+        reason: String,
+        mode: Option<u32>,
+    },
+    Present {
+        /// As recorded (for output).
+        record: RedactedOwner,
+        /// Paths canonicalized (for comparison).
+        canonical: RedactedOwner,
+        mode: u32,
+        unknown_fields: Vec<String>,
+        pid_alive: bool,
+        executable_exists: bool,
+    },
+}
+
+/// One queue DB as the doctor sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QueueFacts {
+    pub path: String,
+    pub exists: bool,
+    pub schema_version: Option<u32>,
+    pub events: u64,
+    pub body_uploads: u64,
+    pub failure_log: u64,
+    /// Why the DB could not be read (unknown schema, not a DB); not in JSON.
+    #[serde(skip)]
+    pub unreadable: Option<String>,
+}
+
+impl QueueFacts {
+    pub fn rows(&self) -> u64 {
+        self.events + self.body_uploads + self.failure_log
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StrandedMission {
+    pub mission_slug: String,
+    pub body_uploads: u64,
+}
+
+/// Everything the report is built from.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub home: String,
+    pub saas_enabled: bool,
+    pub scope_source: Option<ScopeSource>,
+    /// Canonicalized foreground identity.
+    pub foreground: ForegroundIdentity,
+    pub owner: OwnerFacts,
+    pub active: QueueFacts,
+    pub legacy: QueueFacts,
+    /// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
+    pub legacy_missions: Vec<StrandedMission>,
+    /// `None` when the probe was turned off.
+    pub live_daemons: Option<Vec<LiveDaemon>>,
+    /// Diagnostics met on the way (scope resolution, discovery), as text.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonOwner {
+    pub status: OwnerStatus,
+    pub path: String,
+    pub record: Option<RedactedOwner>,
+    pub pid_alive: Option<bool>,
+    pub executable_exists: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Queues {
+    pub active: QueueFacts,
+    pub legacy: QueueFacts,
+    pub stranded_missions: Vec<StrandedMission>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveOrphan {
+    pub port: u16,
+    pub pid: Option<i64>,
+    pub package_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    DaemonMismatch,
+    OrphanDaemon,
+    OwnerRecordMalformed,
+    OwnerRecordPermissions,
+    LegacyRows,
+    StrandedSetupPlan,
+    AuthRequired,
+    UnknownSchema,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub code: ProblemCode,
+    pub message: String,
+    pub fields: Vec<String>,
+    pub remediation: String,
+}
+
+/// `sk-doctor --json` (DESIGN §7).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub ok: bool,
+    pub home: String,
+    pub foreground: ForegroundIdentity,
+    pub daemon_owner: DaemonOwner,
+    pub fields: Vec<FieldRow>,
+    pub queues: Queues,
+    pub live_orphans: Vec<LiveOrphan>,
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<String>,
+    /// Where the foreground scope came from; shown to people, not in JSON.
+    #[serde(skip)]
+    pub scope_source: Option<ScopeSource>,
+}
+
+/// Rows when there is no record to compare with: the foreground's values.
+fn rows_without_owner(fg: &ForegroundIdentity) -> Vec<FieldRow> {
+    let value = |f: &str| -> Option<String> {
+        match f {
+            "package_version" => fg.package_version.clone(),
+            "executable_path" => fg.executable_path.clone(),
+            "source_checkout_path" => fg.source_checkout_path.clone(),
+            "server_url" => fg.server_url.clone(),
+            "auth_scope" => fg.auth_scope.as_deref().map(str::to_string),
+            "auth_principal" => fg.auth_principal.clone(),
+            "auth_team" => fg.auth_team.clone(),
+            "queue_db_path" => fg.queue_db_path.clone(),
+            _ => None,
+        }
+    };
+    let blocking = identity::BLOCKING_FIELDS.iter().map(|f| (f, true));
+    let info = identity::INFO_FIELDS.iter().map(|f| (f, false));
+    blocking
+        .chain(info)
+        .map(|(f, blocking)| FieldRow {
+            field: f.to_string(),
+            foreground: value(f),
+            daemon: None,
+            status: if blocking {
+                FieldStatus::Unknown
+            } else {
+                FieldStatus::Info
+            },
+            blocking,
+        })
+        .collect()
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Build the report from the facts (pure).
+pub fn build(facts: Facts) -> Report {
+    let mut problems = Vec::new();
+    let mut warnings = facts.notes.clone();
+    let scope_resolved = facts.scope_source.is_some();
+
+    let (daemon_owner, fields, recorded_port) = match &facts.owner.found {
+        OwnerFound::Absent => (
+            DaemonOwner {
+                status: OwnerStatus::Absent,
+                path: facts.owner.path.clone(),
+                record: None,
+                pid_alive: None,
+                executable_exists: None,
+            },
+            rows_without_owner(&facts.foreground),
+            None,
+        ),
+        OwnerFound::Malformed { reason, mode } => {
+            problems.push(Problem {
+                code: ProblemCode::OwnerRecordMalformed,
+                message: format!("the daemon owner record is malformed: {reason}"),
+                fields: Vec::new(),
+                remediation: format!(
+                    "mv {p} {p}.malformed  # then restart sync so the daemon writes a new one",
+                    p = facts.owner.path
+                ),
+            });
+            if mode.is_some_and(|m| m & 0o077 != 0) {
+                problems.push(permissions_problem(&facts.owner.path, mode.unwrap_or(0)));
+            }
+            (
+                DaemonOwner {
+                    status: OwnerStatus::Malformed,
+                    path: facts.owner.path.clone(),
+                    record: None,
+                    pid_alive: None,
+                    executable_exists: None,
+                },
+                rows_without_owner(&facts.foreground),
+                None,
+            )
+        }
+        OwnerFound::Present {
+            record,
+            canonical,
+            mode,
+            unknown_fields,
+            pid_alive,
+            executable_exists,
+        } => {
+            let orphan = crate::owner::is_orphan(*pid_alive, *executable_exists);
+            let rows = identity::compare_view(&facts.foreground, canonical);
+            let mismatched: Vec<String> = identity::mismatched_fields(&rows)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            if !mismatched.is_empty() {
+                problems.push(Problem {
+                    code: ProblemCode::DaemonMismatch,
+                    message: format!(
+                        "the sync daemon (pid {}, {}) differs from this CLI in: {}",
+                        record.pid,
+                        record.package_version,
+                        mismatched.join(", ")
+                    ),
+                    fields: mismatched,
+                    remediation: if orphan {
+                        "sk-doctor retire  # the recorded daemon is gone; the current CLI starts its own".to_string()
+                    } else {
+                        format!(
+                            "kill {}  # stop the stale daemon; the current spec-kitty starts its own on the next sync",
+                            record.pid
+                        )
+                    },
+                });
+            }
+            if orphan {
+                let why = match (*pid_alive, *executable_exists) {
+                    (false, false) => format!(
+                        "pid {} is not running and {} does not exist",
+                        record.pid, record.executable_path
+                    ),
+                    (false, true) => format!("pid {} is not running", record.pid),
+                    _ => format!("{} does not exist", record.executable_path),
+                };
+                problems.push(Problem {
+                    code: ProblemCode::OrphanDaemon,
+                    message: format!("the daemon owner record is an orphan: {why}"),
+                    fields: vec!["pid".to_string(), "executable_path".to_string()],
+                    remediation: "sk-doctor retire".to_string(),
+                });
+            }
+            if mode & 0o077 != 0 {
+                problems.push(permissions_problem(&facts.owner.path, *mode));
+            }
+            if !unknown_fields.is_empty() {
+                warnings.push(format!(
+                    "the owner record has fields this tool does not know: {}",
+                    unknown_fields.join(", ")
+                ));
+            }
+            (
+                DaemonOwner {
+                    status: if orphan {
+                        OwnerStatus::Orphan
+                    } else {
+                        OwnerStatus::Present
+                    },
+                    path: facts.owner.path.clone(),
+                    record: Some(record.clone()),
+                    pid_alive: Some(*pid_alive),
+                    executable_exists: Some(*executable_exists),
+                },
+                rows,
+                Some(record.port),
+            )
+        }
+    };
+
+    let live_orphans: Vec<LiveOrphan> = match &facts.live_daemons {
+        Some(found) => crate::probe::live_orphans(recorded_port, found)
+            .into_iter()
+            .map(|d| LiveOrphan {
+                port: d.port,
+                pid: d.pid,
+                package_version: d.package_version,
+            })
+            .collect(),
+        None => {
+            warnings.push("the loopback probe was off (--no-probe): daemons on other ports were not looked for".to_string());
+            Vec::new()
+        }
+    };
+    if !live_orphans.is_empty() {
+        let list: Vec<String> = live_orphans
+            .iter()
+            .map(|o| {
+                format!(
+                    "port {} (pid {}, {})",
+                    o.port,
+                    o.pid.map_or("?".to_string(), |p| p.to_string()),
+                    o.package_version.as_deref().unwrap_or("version ?")
+                )
+            })
+            .collect();
+        let pids: Vec<String> = live_orphans
+            .iter()
+            .filter_map(|o| o.pid.map(|p| p.to_string()))
+            .collect();
+        problems.push(Problem {
+            code: ProblemCode::OrphanDaemon,
+            message: format!(
+                "daemons no owner record names are running: {}",
+                list.join("; ")
+            ),
+            fields: vec!["port".to_string()],
+            remediation: if pids.is_empty() {
+                "stop the processes listening on those loopback ports".to_string()
+            } else {
+                format!(
+                    "kill {}  # this tool never stops a process itself",
+                    pids.join(" ")
+                )
+            },
+        });
+    }
+
+    for q in [&facts.active, &facts.legacy] {
+        if let Some(why) = &q.unreadable {
+            let already = problems
+                .iter()
+                .any(|p| p.code == ProblemCode::UnknownSchema && p.message.contains(&q.path));
+            if !already {
+                problems.push(Problem {
+                    code: ProblemCode::UnknownSchema,
+                    message: why.clone(),
+                    fields: vec!["queue_db_path".to_string()],
+                    remediation: format!(
+                        "sk-migrate status  # then inspect {} by hand; nothing here alters it",
+                        q.path
+                    ),
+                });
+            }
+        }
+    }
+
+    let stranded = if scope_resolved {
+        facts.legacy_missions.clone()
+    } else {
+        Vec::new()
+    };
+    if scope_resolved && facts.legacy.rows() > 0 {
+        problems.push(Problem {
+            code: ProblemCode::LegacyRows,
+            message: format!(
+                "the legacy queue {} holds {}, {} and {} that the daemon never syncs",
+                facts.legacy.path,
+                plural(facts.legacy.events, "event", "events"),
+                plural(facts.legacy.body_uploads, "body upload", "body uploads"),
+                plural(
+                    facts.legacy.failure_log,
+                    "failure-log row",
+                    "failure-log rows"
+                ),
+            ),
+            fields: vec!["queue_db_path".to_string()],
+            remediation: "sk-migrate run".to_string(),
+        });
+    }
+    if !stranded.is_empty() {
+        let list: Vec<String> = stranded
+            .iter()
+            .map(|m| format!("{} ({})", m.mission_slug, m.body_uploads))
+            .collect();
+        problems.push(Problem {
+            code: ProblemCode::StrandedSetupPlan,
+            message: format!(
+                "mission artifacts stranded in the legacy queue, never seen by the server: {}",
+                list.join(", ")
+            ),
+            fields: vec!["queue_db_path".to_string()],
+            remediation: "sk-migrate run".to_string(),
+        });
+    }
+    if facts.saas_enabled && !scope_resolved {
+        problems.push(auth_required_problem());
+    }
+
+    let unknown = facts.foreground.unknown_fields();
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "foreground fields unknown (not guessed): {}; pass --spec-kitty PATH or --foreground FILE",
+            unknown.join(", ")
+        ));
+    }
+
+    Report {
+        schema_version: JSON_SCHEMA_VERSION,
+        ok: problems.is_empty(),
+        home: facts.home,
+        foreground: facts.foreground,
+        daemon_owner,
+        fields,
+        queues: Queues {
+            active: facts.active,
+            legacy: facts.legacy,
+            stranded_missions: stranded,
+        },
+        live_orphans,
+        problems,
+        warnings,
+        scope_source: facts.scope_source,
+    }
+}
+
+fn permissions_problem(path: &str, mode: u32) -> Problem {
+    Problem {
+        code: ProblemCode::OwnerRecordPermissions,
+        message: format!(
+            "the owner record holds the daemon token but is readable by others (mode {:04o})",
+            mode & 0o7777
+        ),
+        fields: Vec::new(),
+        remediation: format!("chmod 600 {path}"),
+    }
+}
+
+/// SaaS sync enabled (or required) and no authenticated scope.
+pub fn auth_required_problem() -> Problem {
+    Problem {
+        code: ProblemCode::AuthRequired,
+        message:
+            "SaaS sync is enabled but no authentication resolves (no session, no credentials): \
+                  SaaS sync cannot be guaranteed, and work would land in the legacy queue"
+                .to_string(),
+        fields: vec!["auth_scope".to_string()],
+        remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
+    }
+}
+
+/// `sk-doctor preflight`: may sync work proceed? (pure)
+#[derive(Debug, Clone, Serialize)]
+pub struct Preflight {
+    pub schema_version: u32,
+    pub ok: bool,
+    pub problems: Vec<Problem>,
+}
+
+/// The gate: every doctor problem blocks; with `require_auth` (or SaaS sync
+/// enabled, already in the report) a missing scope blocks too.
+pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
+    let mut problems = report.problems.clone();
+    let has_auth_problem = problems.iter().any(|p| p.code == ProblemCode::AuthRequired);
+    if require_auth && report.scope_source.is_none() && !has_auth_problem {
+        problems.insert(0, auth_required_problem());
+    }
+    // Authentication first: without it nothing else can be made right.
+    problems.sort_by_key(|p| p.code != ProblemCode::AuthRequired);
+    Preflight {
+        schema_version: JSON_SCHEMA_VERSION,
+        ok: problems.is_empty(),
+        problems,
+    }
+}
