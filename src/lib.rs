@@ -15,6 +15,7 @@ pub mod merge;
 pub mod migrate;
 pub mod owner;
 pub mod probe;
+pub mod queue;
 pub mod render;
 pub mod report;
 pub mod schema;

@@ -463,10 +463,9 @@ fn permissions_problem(path: &str, mode: u32) -> Problem {
 pub fn auth_required_problem() -> Problem {
     Problem {
         code: ProblemCode::AuthRequired,
-        message:
-            "SaaS sync is enabled but no authentication resolves (no session, no credentials): \
-                  SaaS sync cannot be guaranteed, and work would land in the legacy queue"
-                .to_string(),
+        message: "missing authentication: no session or credentials resolve a scope, so \
+                  SaaS sync cannot be guaranteed; work would land in the legacy queue"
+            .to_string(),
         fields: vec!["auth_scope".to_string()],
         remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
     }

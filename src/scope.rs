@@ -199,6 +199,13 @@ pub fn resolve(home: &Home, flag: Option<&Scope>, saas_enabled: bool) -> Resolut
     match config::read_credentials(&home.credentials()) {
         Ok(Some(creds)) => {
             if let Some(resolved) = scope_from_credentials(&creds, &server_url) {
+                // The login was made against the credentials' server: that is
+                // the server this foreground talks to.
+                let server_url = creds
+                    .server_url
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+                    .unwrap_or(server_url);
                 return Resolution {
                     scope: Some(resolved),
                     server_url,
