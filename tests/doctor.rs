@@ -3,97 +3,35 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
 use common::*;
 use serde_json::{Value, json};
-use sk_boundary::owner::{self, OwnerRecord, Secret};
+use sk_boundary::owner::OwnerRecord;
 
-const TOKEN: &str = "tok-PLANTED-d0c70r-93ff";
-
-/// A fake venv install of spec-kitty 3.1.4 under `root`: (entry point, interpreter, checkout).
-fn fake_install(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let bin = root.join("venv/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let python = bin.join("python3");
-    std::fs::write(&python, "").unwrap();
-    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let site = root.join("venv/lib/python3.11/site-packages");
-    std::fs::create_dir_all(site.join("spec_kitty_cli-3.1.4.dist-info")).unwrap();
-    std::fs::create_dir_all(site.join("specify_cli")).unwrap();
-    std::fs::write(site.join("specify_cli/__init__.py"), "").unwrap();
-    let entry = bin.join("spec-kitty");
-    std::fs::write(&entry, format!("#!{}\nfrom specify_cli import main\nmain()\n", python.display())).unwrap();
-    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (entry, python, root.join("venv/lib/python3.11"))
-}
-
-struct Coherent {
-    h: TestHome,
-    entry: PathBuf,
-    record: OwnerRecord,
-}
-
-/// A home where the daemon (this test process, alive) matches the foreground.
-fn coherent() -> Coherent {
-    let h = TestHome::new();
-    h.login().scoped("scoped_v5");
-    let (entry, python, checkout) = fake_install(h.dir.path());
-    let record = OwnerRecord {
-        pid: std::process::id() as i64,
-        port: 9400,
-        token: Secret::new(TOKEN),
-        package_version: "3.1.4".into(),
-        executable_path: python.display().to_string(),
-        source_checkout_path: checkout.display().to_string(),
-        server_url: "https://sync.example.test".into(),
-        auth_principal: Some("Robert@Example.com".into()),
-        auth_team: Some("Team-A".into()),
-        auth_scope: Some(h.scope().to_string()),
-        queue_db_path: h.scoped_path().display().to_string(),
-        started_at: "2026-11-20T08:00:00Z".into(),
-    };
-    owner::write(&h.home.owner_record(), &record).unwrap();
-    Coherent { h, entry, record }
-}
-
-impl Coherent {
-    fn doctor(&self, args: &[&str]) -> assert_cmd::assert::Assert {
-        self.h
-            .cmd("sk-doctor")
-            .arg("--no-probe")
-            .arg("--spec-kitty")
-            .arg(&self.entry)
-            .args(args)
-            .assert()
-    }
-
-    fn json(&self, extra: &[&str]) -> (Value, i32) {
-        let mut args = vec!["--json"];
-        args.extend_from_slice(extra);
-        let out = self.doctor(&args);
-        let o = out.get_output();
-        (serde_json::from_slice(&o.stdout).unwrap(), o.status.code().unwrap())
-    }
-
-    fn rewrite(&self, f: impl FnOnce(&mut OwnerRecord)) {
-        let mut r = self.record.clone();
-        f(&mut r);
-        owner::write(&self.h.home.owner_record(), &r).unwrap();
-    }
-}
+/// A change to the owner record, for table-driven cases.
+type Change = Box<dyn Fn(&mut OwnerRecord)>;
 
 fn statuses(json: &Value) -> Vec<(String, String)> {
     json["fields"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["field"].as_str().unwrap().to_string(), f["status"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn problem_codes(json: &Value) -> Vec<String> {
-    json["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap().to_string()).collect()
+    json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -113,13 +51,28 @@ fn each_blocking_field_differing_alone_is_that_mismatch_only() {
     let c = coherent();
     let other_exe = c.h.dir.path().join("other-python");
     std::fs::write(&other_exe, "").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut OwnerRecord)>)> = vec![
-        ("package_version", Box::new(|r| r.package_version = "3.0.2".into())),
-        ("executable_path", Box::new(move |r| r.executable_path = other_exe.display().to_string())),
-        ("source_checkout_path", Box::new(|r| r.source_checkout_path = "/tmp/spec-kitty-old".into())),
-        ("server_url", Box::new(|r| r.server_url = "https://other.example.test".into())),
+    let cases: Vec<(&str, Change)> = vec![
+        (
+            "package_version",
+            Box::new(|r| r.package_version = "3.0.2".into()),
+        ),
+        (
+            "executable_path",
+            Box::new(move |r| r.executable_path = other_exe.display().to_string()),
+        ),
+        (
+            "source_checkout_path",
+            Box::new(|r| r.source_checkout_path = "/tmp/spec-kitty-old".into()),
+        ),
+        (
+            "server_url",
+            Box::new(|r| r.server_url = "https://other.example.test".into()),
+        ),
         ("auth_scope", Box::new(|r| r.auth_scope = None)),
-        ("queue_db_path", Box::new(|r| r.queue_db_path = "/elsewhere/queue.db".into())),
+        (
+            "queue_db_path",
+            Box::new(|r| r.queue_db_path = "/elsewhere/queue.db".into()),
+        ),
     ];
     for (field, change) in cases {
         c.rewrite(change);
@@ -156,7 +109,10 @@ fn foreground_without_scope_vs_daemon_with_scope_is_a_mismatch() {
     std::fs::remove_file(c.h.home.credentials()).unwrap();
     let (json, _) = c.json(&[]);
     let st = statuses(&json);
-    assert!(st.contains(&("auth_scope".into(), "mismatch".into())), "{st:?}");
+    assert!(
+        st.contains(&("auth_scope".into(), "mismatch".into())),
+        "{st:?}"
+    );
 }
 
 #[test]
@@ -166,7 +122,9 @@ fn paths_equal_after_resolving_symlinks_match() {
     std::os::unix::fs::symlink(&c.record.executable_path, &link).unwrap();
     let dir_link = c.h.dir.path().join("home-link");
     std::os::unix::fs::symlink(c.h.root(), &dir_link).unwrap();
-    let scoped_via_link = dir_link.join("queues").join(c.h.scoped_path().file_name().unwrap());
+    let scoped_via_link = dir_link
+        .join("queues")
+        .join(c.h.scoped_path().file_name().unwrap());
     c.rewrite(|r| {
         r.executable_path = link.display().to_string();
         r.queue_db_path = scoped_via_link.display().to_string();
@@ -175,34 +133,39 @@ fn paths_equal_after_resolving_symlinks_match() {
     assert_eq!(code, 0, "{json:#}");
 }
 
-fn dead_pid() -> i64 {
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let pid = child.id() as i64;
-    child.wait().unwrap();
-    pid
-}
-
 #[test]
 fn dead_pid_or_missing_executable_is_an_orphan() {
     let c = coherent();
     let dead = dead_pid();
     let missing = c.h.dir.path().join("gone/python3").display().to_string();
     for (what, change) in [
-        ("dead pid", Box::new(move |r: &mut OwnerRecord| r.pid = dead) as Box<dyn Fn(&mut OwnerRecord)>),
-        ("missing exe", Box::new({
-            let m = missing.clone();
-            move |r: &mut OwnerRecord| r.executable_path = m.clone()
-        })),
-        ("both", Box::new(move |r: &mut OwnerRecord| {
-            r.pid = dead;
-            r.executable_path = missing.clone();
-        })),
+        (
+            "dead pid",
+            Box::new(move |r: &mut OwnerRecord| r.pid = dead) as Change,
+        ),
+        (
+            "missing exe",
+            Box::new({
+                let m = missing.clone();
+                move |r: &mut OwnerRecord| r.executable_path = m.clone()
+            }),
+        ),
+        (
+            "both",
+            Box::new(move |r: &mut OwnerRecord| {
+                r.pid = dead;
+                r.executable_path = missing.clone();
+            }),
+        ),
     ] {
         c.rewrite(change);
         let (json, code) = c.json(&["--check"]);
         assert_eq!(json["daemon_owner"]["status"], "orphan", "{what}");
         assert_eq!(code, 2, "{what}");
-        assert!(problem_codes(&json).contains(&"orphan_daemon".to_string()), "{what}");
+        assert!(
+            problem_codes(&json).contains(&"orphan_daemon".to_string()),
+            "{what}"
+        );
     }
 }
 
@@ -210,13 +173,20 @@ fn dead_pid_or_missing_executable_is_an_orphan() {
 fn malformed_owner_records_never_panic_and_fail_check() {
     let c = coherent();
     let path = c.h.home.owner_record();
-    let mut missing_field: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    missing_field.as_object_mut().unwrap().remove("queue_db_path");
+    let mut missing_field: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    missing_field
+        .as_object_mut()
+        .unwrap()
+        .remove("queue_db_path");
     let mut wrong_type = missing_field.clone();
     wrong_type["queue_db_path"] = json!("/q.db");
     wrong_type["pid"] = json!(TOKEN);
     for (what, text) in [
-        ("invalid json", format!("{{\"pid\": 1, \"token\": \"{TOKEN}\",")),
+        (
+            "invalid json",
+            format!("{{\"pid\": 1, \"token\": \"{TOKEN}\","),
+        ),
         ("wrong types", wrong_type.to_string()),
         ("missing field", missing_field.to_string()),
         ("not an object", "[1,2,3]".to_string()),
@@ -229,17 +199,27 @@ fn malformed_owner_records_never_panic_and_fail_check() {
         let stdout = String::from_utf8_lossy(&o.stdout);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!stderr.contains("panicked"), "{what}: {stderr}");
-        assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "{what} leaks the token");
+        assert!(
+            !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+            "{what} leaks the token"
+        );
         let json: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(json["daemon_owner"]["status"], "malformed", "{what}");
-        assert!(problem_codes(&json).contains(&"owner_record_malformed".to_string()), "{what}");
+        assert!(
+            problem_codes(&json).contains(&"owner_record_malformed".to_string()),
+            "{what}"
+        );
     }
 }
 
 #[test]
 fn owner_record_readable_by_others_is_a_problem() {
     let c = coherent();
-    std::fs::set_permissions(c.h.home.owner_record(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        c.h.home.owner_record(),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let (json, code) = c.json(&["--check"]);
     assert_eq!(code, 2);
     assert_eq!(problem_codes(&json), ["owner_record_permissions"]);
@@ -255,7 +235,10 @@ fn legacy_rows_with_a_scope_are_stranded_per_mission() {
     assert_eq!(code, 2);
     let codes = problem_codes(&json);
     assert!(codes.contains(&"legacy_rows".to_string()), "{codes:?}");
-    assert!(codes.contains(&"stranded_setup_plan".to_string()), "{codes:?}");
+    assert!(
+        codes.contains(&"stranded_setup_plan".to_string()),
+        "{codes:?}"
+    );
     assert_eq!(
         json["queues"]["stranded_missions"],
         json!([
@@ -265,7 +248,12 @@ fn legacy_rows_with_a_scope_are_stranded_per_mission() {
     );
     assert_eq!(json["queues"]["legacy"]["schema_version"], 3);
     assert_eq!(json["queues"]["legacy"]["body_uploads"], 4);
-    let fix = &json["problems"].as_array().unwrap().iter().find(|p| p["code"] == "legacy_rows").unwrap()["remediation"];
+    let fix = &json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "legacy_rows")
+        .unwrap()["remediation"];
     assert_eq!(fix, "sk-migrate run");
 }
 
@@ -273,10 +261,17 @@ fn legacy_rows_with_a_scope_are_stranded_per_mission() {
 fn legacy_rows_without_a_scope_are_no_problem() {
     let h = TestHome::new();
     h.legacy("legacy_v5");
-    let out = h.cmd("sk-doctor").args(["--no-probe", "--json", "--check"]).assert().success();
+    let out = h
+        .cmd("sk-doctor")
+        .args(["--no-probe", "--json", "--check"])
+        .assert()
+        .success();
     let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["ok"], true);
-    assert_eq!(json["queues"]["active"]["path"], json["queues"]["legacy"]["path"]);
+    assert_eq!(
+        json["queues"]["active"]["path"],
+        json["queues"]["legacy"]["path"]
+    );
     assert_eq!(json["queues"]["stranded_missions"], json!([]));
 }
 
@@ -286,12 +281,27 @@ fn foreground_is_discovered_from_a_fake_install_and_overridden_by_file() {
     let (json, _) = c.json(&[]);
     assert_eq!(json["foreground"]["package_version"], "3.1.4");
     let python = std::fs::canonicalize(&c.record.executable_path).unwrap();
-    assert_eq!(json["foreground"]["executable_path"], python.display().to_string());
+    assert_eq!(
+        json["foreground"]["executable_path"],
+        python.display().to_string()
+    );
     let checkout = std::fs::canonicalize(&c.record.source_checkout_path).unwrap();
-    assert_eq!(json["foreground"]["source_checkout_path"], checkout.display().to_string());
+    assert_eq!(
+        json["foreground"]["source_checkout_path"],
+        checkout.display().to_string()
+    );
     // Discovery through PATH too.
-    let path = format!("{}:{}", c.entry.parent().unwrap().display(), std::env::var("PATH").unwrap());
-    let out = c.h.cmd("sk-doctor").env("PATH", path).args(["--no-probe", "--json"]).assert().success();
+    let path = format!(
+        "{}:{}",
+        c.entry.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out =
+        c.h.cmd("sk-doctor")
+            .env("PATH", path)
+            .args(["--no-probe", "--json"])
+            .assert()
+            .success();
     let via_path: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(via_path["foreground"]["package_version"], "3.1.4");
     // --foreground overrides one field, the others stay discovered.
@@ -299,7 +309,10 @@ fn foreground_is_discovered_from_a_fake_install_and_overridden_by_file() {
     std::fs::write(&fg, r#"{"package_version": "9.9.9"}"#).unwrap();
     let (json, code) = c.json(&["--check", "--foreground", fg.to_str().unwrap()]);
     assert_eq!(json["foreground"]["package_version"], "9.9.9");
-    assert_eq!(json["foreground"]["executable_path"], python.display().to_string());
+    assert_eq!(
+        json["foreground"]["executable_path"],
+        python.display().to_string()
+    );
     assert_eq!(code, 2);
 }
 
@@ -323,8 +336,16 @@ fn unknown_foreground_fields_are_shown_unknown_not_guessed() {
 fn no_output_ever_contains_the_token() {
     let c = coherent();
     c.h.legacy("legacy_v5");
-    std::fs::set_permissions(c.h.home.owner_record(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::write(c.h.home.daemon_state(), format!("http://127.0.0.1:9400\n9400\n{TOKEN}\n4242\n")).unwrap();
+    std::fs::set_permissions(
+        c.h.home.owner_record(),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::write(
+        c.h.home.daemon_state(),
+        format!("http://127.0.0.1:9400\n9400\n{TOKEN}\n4242\n"),
+    )
+    .unwrap();
     let runs: Vec<Vec<&str>> = vec![
         vec![],
         vec!["--json"],
@@ -340,7 +361,10 @@ fn no_output_ever_contains_the_token() {
         for (stream, bytes) in [("stdout", &o.stdout), ("stderr", &o.stderr)] {
             let text = String::from_utf8_lossy(bytes);
             assert!(!text.contains(TOKEN), "{args:?} {stream} leaks the token");
-            assert!(!text.contains("cred-SECRET"), "{args:?} {stream} leaks the credentials token");
+            assert!(
+                !text.contains("cred-SECRET"),
+                "{args:?} {stream} leaks the credentials token"
+            );
         }
     }
 }
@@ -349,15 +373,29 @@ fn no_output_ever_contains_the_token() {
 fn the_home_is_byte_identical_after_every_doctor_run() {
     let c = coherent();
     c.h.legacy("legacy_v2");
-    std::fs::set_permissions(c.h.home.owner_record(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        c.h.home.owner_record(),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let before = tree_hash(c.h.root());
-    for args in [vec![], vec!["--json"], vec!["--check"], vec!["preflight"], vec!["retire", "--dry-run"]] {
+    for args in [
+        vec![],
+        vec!["--json"],
+        vec!["--check"],
+        vec!["preflight"],
+        vec!["retire", "--dry-run"],
+    ] {
         c.doctor(&args);
         assert_eq!(tree_hash(c.h.root()), before, "{args:?} changed the home");
     }
     // A home with nothing at all: nothing is created either.
     let empty = TestHome::new();
-    empty.cmd("sk-doctor").args(["--no-probe"]).assert().success();
+    empty
+        .cmd("sk-doctor")
+        .args(["--no-probe"])
+        .assert()
+        .success();
     assert!(tree_hash(empty.root()).is_empty());
 }
 
@@ -370,7 +408,11 @@ fn piped_output_has_no_ansi_escapes() {
         if let Some(v) = env {
             cmd.env("NO_COLOR", v);
         }
-        let out = cmd.args(["--no-probe", "--spec-kitty"]).arg(&c.entry).assert().success();
+        let out = cmd
+            .args(["--no-probe", "--spec-kitty"])
+            .arg(&c.entry)
+            .assert()
+            .success();
         let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
         assert!(!text.contains('\u{1b}'), "ANSI escape in piped output");
         assert!(text.contains("✗ mismatch"), "{text}");
@@ -386,7 +428,11 @@ fn retire_removes_an_orphan_and_refuses_a_live_daemon() {
     // Orphan, not on a terminal, no --yes: refused without hanging.
     let dead = dead_pid();
     c.rewrite(|r| r.pid = dead);
-    std::fs::write(c.h.home.daemon_state(), format!("http://127.0.0.1:9400\n9400\n{TOKEN}\n{dead}\n")).unwrap();
+    std::fs::write(
+        c.h.home.daemon_state(),
+        format!("http://127.0.0.1:9400\n9400\n{TOKEN}\n{dead}\n"),
+    )
+    .unwrap();
     c.doctor(&["retire"]).code(2);
     assert!(c.h.home.owner_record().exists());
     // --dry-run removes nothing.
@@ -413,23 +459,65 @@ fn json_field_names_are_exactly_the_contract() {
     };
     assert_eq!(
         keys(&json),
-        ["daemon_owner", "fields", "foreground", "home", "live_orphans", "ok", "problems", "queues", "schema_version", "warnings"]
+        [
+            "daemon_owner",
+            "fields",
+            "foreground",
+            "home",
+            "live_orphans",
+            "ok",
+            "problems",
+            "queues",
+            "schema_version",
+            "warnings"
+        ]
     );
     assert_eq!(json["schema_version"], 1);
     assert_eq!(
         keys(&json["foreground"]),
-        ["auth_principal", "auth_scope", "auth_team", "executable_path", "package_version", "queue_db_path", "server_url", "source_checkout_path"]
+        [
+            "auth_principal",
+            "auth_scope",
+            "auth_team",
+            "executable_path",
+            "package_version",
+            "queue_db_path",
+            "server_url",
+            "source_checkout_path"
+        ]
     );
-    assert_eq!(keys(&json["daemon_owner"]), ["executable_exists", "path", "pid_alive", "record", "status"]);
+    assert_eq!(
+        keys(&json["daemon_owner"]),
+        ["executable_exists", "path", "pid_alive", "record", "status"]
+    );
     assert!(!keys(&json["daemon_owner"]["record"]).contains(&"token".to_string()));
-    assert_eq!(keys(&json["fields"][0]), ["blocking", "daemon", "field", "foreground", "status"]);
-    assert_eq!(keys(&json["queues"]), ["active", "legacy", "stranded_missions"]);
+    assert_eq!(
+        keys(&json["fields"][0]),
+        ["blocking", "daemon", "field", "foreground", "status"]
+    );
+    assert_eq!(
+        keys(&json["queues"]),
+        ["active", "legacy", "stranded_missions"]
+    );
     assert_eq!(
         keys(&json["queues"]["active"]),
-        ["body_uploads", "events", "exists", "failure_log", "path", "schema_version"]
+        [
+            "body_uploads",
+            "events",
+            "exists",
+            "failure_log",
+            "path",
+            "schema_version"
+        ]
     );
-    assert_eq!(keys(&json["queues"]["stranded_missions"][0]), ["body_uploads", "mission_slug"]);
-    assert_eq!(keys(&json["problems"][0]), ["code", "fields", "message", "remediation"]);
+    assert_eq!(
+        keys(&json["queues"]["stranded_missions"][0]),
+        ["body_uploads", "mission_slug"]
+    );
+    assert_eq!(
+        keys(&json["problems"][0]),
+        ["code", "fields", "message", "remediation"]
+    );
 }
 
 #[test]
@@ -447,10 +535,24 @@ fn incident_fixture_shows_every_break() {
         .code(2);
     let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let codes = problem_codes(&json);
-    for want in ["daemon_mismatch", "orphan_daemon", "legacy_rows", "stranded_setup_plan"] {
-        assert!(codes.contains(&want.to_string()), "{want} missing from {codes:?}");
+    for want in [
+        "daemon_mismatch",
+        "orphan_daemon",
+        "legacy_rows",
+        "stranded_setup_plan",
+    ] {
+        assert!(
+            codes.contains(&want.to_string()),
+            "{want} missing from {codes:?}"
+        );
     }
-    assert_eq!(json["queues"]["stranded_missions"][0]["mission_slug"], "042-sync-boundary");
+    assert_eq!(
+        json["queues"]["stranded_missions"][0]["mission_slug"],
+        "042-sync-boundary"
+    );
     assert_eq!(json["queues"]["stranded_missions"][0]["body_uploads"], 4);
-    assert!(json["queues"]["active"]["events"].as_u64().unwrap() > 0, "scoped holds unrelated rows");
+    assert!(
+        json["queues"]["active"]["events"].as_u64().unwrap() > 0,
+        "scoped holds unrelated rows"
+    );
 }

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use sk_boundary::merge::{AuditLine, DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Observer};
 use sk_boundary::migrate::{self, RunOptions, Status};
-use sk_boundary::render;
 use sk_boundary::scope::{Diagnostic, saas_sync_enabled_from_env};
 use sk_boundary::{Error, Home, Scope};
+use sk_boundary::{queue, render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -18,6 +18,7 @@ Examples:
   sk-migrate run --backup ~/sk-bak    copy both DBs aside first
   sk-migrate --home /tmp/h run --scope 'https://s.example|me@example.com|team-a'
   sk-migrate status --json
+  db=$(sk-migrate queue-path)          the queue DB a writer must use
   sk-migrate completions bash > /etc/bash_completion.d/sk-migrate
 
 Exit codes: 0 done (or nothing to do), 1 runtime error (I/O, corrupt or locked DB),
@@ -66,6 +67,15 @@ enum Command {
         /// Scope to look at (default: the logged-in user's)
         #[arg(long, value_name = "S")]
         scope: Option<String>,
+    },
+    /// Print the queue DB a writer must use (moving legacy rows first), for scripts
+    QueuePath {
+        /// Scope (default: the logged-in user's)
+        #[arg(long, value_name = "S")]
+        scope: Option<String>,
+        /// Only say which DB; move nothing
+        #[arg(long)]
+        read_only: bool,
     },
     /// Print shell completions
     Completions {
@@ -169,6 +179,21 @@ fn main() -> ExitCode {
                     render::migrate::run_summary(&r, render::colour_for_stdout())
                 }
             })
+        }
+        Command::QueuePath { scope, read_only } => {
+            let scope = match parse_scope(scope) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let saas = saas_sync_enabled_from_env();
+            if read_only {
+                Ok(queue::reader_queue(&home, scope.as_ref(), saas)
+                    .display()
+                    .to_string())
+            } else {
+                queue::writer_queue(&home, scope.as_ref(), saas, &mut sk_boundary::merge::Quiet)
+                    .map(|w| w.path.display().to_string())
+            }
         }
         Command::Status { scope } => {
             let scope = match parse_scope(scope) {

@@ -2,11 +2,14 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use rusqlite::types::Value;
 use sha2::{Digest, Sha256};
+
+use sk_boundary::owner::{self, OwnerRecord, Secret};
 use sk_boundary::{Home, Scope};
 
 pub const SERVER: &str = "https://sync.example.test";
@@ -135,4 +138,96 @@ pub fn count(path: &Path, table: &str) -> i64 {
     let conn = Connection::open(path).unwrap();
     conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
+}
+
+pub const TOKEN: &str = "tok-PLANTED-d0c70r-93ff";
+
+/// A fake venv install of spec-kitty 3.1.4 under `root`: (entry point, interpreter, checkout).
+pub fn fake_install(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let bin = root.join("venv/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let python = bin.join("python3");
+    std::fs::write(&python, "").unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let site = root.join("venv/lib/python3.11/site-packages");
+    std::fs::create_dir_all(site.join("spec_kitty_cli-3.1.4.dist-info")).unwrap();
+    std::fs::create_dir_all(site.join("specify_cli")).unwrap();
+    std::fs::write(site.join("specify_cli/__init__.py"), "").unwrap();
+    let entry = bin.join("spec-kitty");
+    std::fs::write(
+        &entry,
+        format!(
+            "#!{}\nfrom specify_cli import main\nmain()\n",
+            python.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (entry, python, root.join("venv/lib/python3.11"))
+}
+
+pub struct Coherent {
+    pub h: TestHome,
+    pub entry: PathBuf,
+    pub record: OwnerRecord,
+}
+
+/// A home where the daemon (this test process, alive) matches the foreground.
+pub fn coherent() -> Coherent {
+    let h = TestHome::new();
+    h.login().scoped("scoped_v5");
+    let (entry, python, checkout) = fake_install(h.dir.path());
+    let record = OwnerRecord {
+        pid: std::process::id() as i64,
+        port: 9400,
+        token: Secret::new(TOKEN),
+        package_version: "3.1.4".into(),
+        executable_path: python.display().to_string(),
+        source_checkout_path: checkout.display().to_string(),
+        server_url: "https://sync.example.test".into(),
+        auth_principal: Some("Robert@Example.com".into()),
+        auth_team: Some("Team-A".into()),
+        auth_scope: Some(h.scope().to_string()),
+        queue_db_path: h.scoped_path().display().to_string(),
+        started_at: "2026-11-20T08:00:00Z".into(),
+    };
+    owner::write(&h.home.owner_record(), &record).unwrap();
+    Coherent { h, entry, record }
+}
+
+impl Coherent {
+    pub fn doctor(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        self.h
+            .cmd("sk-doctor")
+            .arg("--no-probe")
+            .arg("--spec-kitty")
+            .arg(&self.entry)
+            .args(args)
+            .assert()
+    }
+
+    pub fn json(&self, extra: &[&str]) -> (serde_json::Value, i32) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.doctor(&args);
+        let o = out.get_output();
+        (
+            serde_json::from_slice(&o.stdout).unwrap(),
+            o.status.code().unwrap(),
+        )
+    }
+
+    pub fn rewrite(&self, f: impl FnOnce(&mut OwnerRecord)) {
+        let mut r = self.record.clone();
+        f(&mut r);
+        owner::write(&self.h.home.owner_record(), &r).unwrap();
+    }
+}
+
+/// The pid of a child that has exited: not alive.
+pub fn dead_pid() -> i64 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id() as i64;
+    child.wait().unwrap();
+    pid
 }
