@@ -30,14 +30,19 @@ pub fn create_private_dir_all(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
-/// Append `text` to `path`, creating it with mode 0600.
-pub fn append_private(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let mut f = OpenOptions::new()
+/// Open `path` for appending, creating it with mode 0600.
+pub fn open_private_append(path: &Path) -> Result<std::fs::File, Error> {
+    OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))
+        .map_err(|e| Error::io(path, e))
+}
+
+/// fsync a directory, so a rename or link in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }

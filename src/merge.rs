@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
@@ -28,10 +27,11 @@ pub struct TableCounts {
 }
 
 /// One migrated row: its table and natural key, never its payload.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditLine {
     pub table: &'static str,
-    pub key: serde_json::Map<String, serde_json::Value>,
+    /// The natural key as a JSON object (V5 column names): `{"event_id":"..."}`.
+    pub key_json: String,
 }
 
 /// Points between the move's statements, for progress and fault injection.
@@ -174,8 +174,9 @@ fn in_scoped(t: &TableDef, scoped: Side, legacy_version: u32) -> String {
 }
 
 /// Create the plan: one legacy row per absent key (the first by rowid),
-/// ordered by legacy `id`, so inserts keep legacy order.
-fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>) -> String {
+/// ordered by legacy `id`, so inserts keep legacy order. `legacy_key_unique`:
+/// the legacy table enforces its natural key, so no duplicates need folding.
+fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>, legacy_key_unique: bool) -> String {
     let lk = key_cols(t, legacy.version);
     let select_keys: Vec<String> = lk
         .iter()
@@ -186,20 +187,25 @@ fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>) -> String {
         Some(s) => format!("AND NOT {}", in_scoped(t, s, legacy.version)),
         None => String::new(),
     };
+    let lt = table_ref(legacy, t);
+    let one_per_key = if legacy_key_unique {
+        movable(t, "l", legacy.version)
+    } else {
+        format!(
+            "l.rowid IN (SELECT min(g.rowid) FROM {lt} AS g WHERE {valid} GROUP BY {group})",
+            valid = movable(t, "g", legacy.version),
+            group = lk
+                .iter()
+                .map(|c| format!("g.{}", ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
     format!(
         "CREATE TEMP TABLE {plan} AS SELECT l.rowid AS legacy_rowid, {keys} \
-         FROM {lt} AS l \
-         WHERE l.rowid IN (SELECT min(g.rowid) FROM {lt} AS g WHERE {valid} GROUP BY {group}) \
-         {absent} ORDER BY l.\"id\", l.rowid",
+         FROM {lt} AS l WHERE {one_per_key} {absent} ORDER BY l.\"id\", l.rowid",
         plan = plan_table(t),
         keys = select_keys.join(", "),
-        lt = table_ref(legacy, t),
-        valid = movable(t, "g", legacy.version),
-        group = lk
-            .iter()
-            .map(|c| format!("g.{}", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", "),
     )
 }
 
@@ -265,6 +271,40 @@ fn present_where(t: &TableDef, legacy: Side, scoped: Option<Side>, dry_run: bool
 }
 
 // ------------------------------------------------------------------ effects
+
+/// Does `schema.table` enforce its natural key with a (non-partial) unique
+/// index over exactly the key columns? Then legacy rows need no dedup pass.
+fn key_is_unique(
+    conn: &Connection,
+    schema: &str,
+    t: &TableDef,
+    version: u32,
+) -> rusqlite::Result<bool> {
+    let mut want: Vec<&str> = key_cols(t, version);
+    want.sort_unstable();
+    let mut list = conn.prepare(
+        "SELECT name FROM pragma_index_list(?1, ?2) WHERE \"unique\" = 1 AND partial = 0",
+    )?;
+    let names: Vec<String> = list
+        .query_map((t.name, schema), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut info = conn.prepare("SELECT name FROM pragma_index_info(?1, ?2)")?;
+    for name in names {
+        let mut cols: Vec<Option<String>> = info
+            .query_map((&name, schema), |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        cols.sort_unstable();
+        if cols.len() == want.len()
+            && cols
+                .iter()
+                .zip(&want)
+                .all(|(c, w)| c.as_deref() == Some(*w))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
 
 fn count(conn: &Connection, sql: &str, path: &Path, busy: u64) -> Result<u64, Error> {
     conn.query_row(sql, [], |r| r.get::<_, i64>(0))
@@ -413,8 +453,15 @@ pub fn move_rows(
         }
     }
 
+    if scoped_before.is_none() && legacy_rows > 0 {
+        if let Some(done) = move_into_new(legacy_path, scoped_path, report.clone(), observer, busy)?
+        {
+            return Ok(done);
+        }
+        // A daemon created the scoped DB meanwhile: move into it as it is.
+    }
+
     let mut conn = open_scoped(scoped_path, busy)?;
-    let sq = |e| Error::sqlite(scoped_path, e, busy);
     let upgrade = schema::upgrade(&mut conn, scoped_path)?;
     report.scoped_version = Some(upgrade.to);
     report.changed = upgrade.changed() || scoped_before.is_none();
@@ -422,100 +469,23 @@ pub fn move_rows(
     if legacy_rows == 0 {
         return Ok(report);
     }
-
-    conn.execute(
-        "ATTACH DATABASE ?1 AS legacy",
-        [legacy_path.to_string_lossy()],
-    )
-    .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
-    let journal_mode = |s: &str| -> Result<String, Error> {
-        conn.query_row(&format!("PRAGMA {s}.journal_mode"), [], |r| {
-            r.get::<_, String>(0)
-        })
-        .map_err(|e| Error::sqlite(scoped_path, e, busy))
-    };
-    report.atomic = !journal_mode("main")?.eq_ignore_ascii_case("wal")
-        && !journal_mode("legacy")?.eq_ignore_ascii_case("wal");
-    // Re-read the version through the attachment the SQL will use.
-    let lv = schema::fingerprint(&conn, "legacy", legacy_path)?;
-    let legacy_side = Side {
-        schema: "legacy",
-        version: lv,
-    };
-    let scoped_side = Side {
-        schema: "main",
-        version: LATEST,
-    };
-    let tables: Vec<&TableDef> = ALL.iter().filter(|t| t.exists_at(lv)).collect();
-
+    let mv = Move::attach(&conn, legacy_path, scoped_path, busy)?;
+    report.atomic = mv.journal_modes_allow_atomic(&conn)?;
     let result = (|| -> Result<(), Error> {
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
-        for t in &tables {
-            let counts = report.tables.iter_mut().find(|c| c.table == t.name);
-            let Some(counts) = counts else { continue };
-            observer.table_started(t.name, counts.legacy_before);
-            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
-                .map_err(sq)?;
-            conn.execute_batch(&plan_sql(t, legacy_side, Some(scoped_side)))
-                .map_err(sq)?;
-            observer.checkpoint(Step::Planned(t.name))?;
-            conn.execute(&insert_sql(t, legacy_side), []).map_err(sq)?;
-            conn.execute(&refine_plan_sql(t), []).map_err(sq)?;
-            counts.inserted = count(
-                &conn,
-                &format!("SELECT count(*) FROM {}", plan_table(t)),
-                scoped_path,
-                busy,
-            )?;
-            observer.checkpoint(Step::Inserted(t.name))?;
-        }
+        mv.begin(&conn)?;
+        mv.insert_phase(&conn, Some(mv.scoped_side()), &mut report, observer)?;
         if !report.atomic {
             // WAL: the two files cannot commit atomically together. Commit the
             // scoped side first; the legacy delete follows (at-least-once: a
             // crash in between leaves duplicates the next run removes).
-            conn.execute_batch("COMMIT").map_err(sq)?;
+            mv.commit(&conn)?;
             observer.checkpoint(Step::ScopedCommitted)?;
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+            mv.begin(&conn)?;
         }
-        for t in &tables {
-            let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
-                continue;
-            };
-            let lt = table_ref(legacy_side, t);
-            let present = present_where(t, legacy_side, Some(scoped_side), false);
-            let total = count(
-                &conn,
-                &format!("SELECT count(*) FROM {lt}"),
-                legacy_path,
-                busy,
-            )?;
-            let provable = count(
-                &conn,
-                &format!("SELECT count(*) FROM {lt} AS l WHERE {present}"),
-                legacy_path,
-                busy,
-            )?;
-            let deleted = if provable == total {
-                // Every row's key is in the scoped DB: clear the table at once.
-                conn.execute(&format!("DELETE FROM {lt}"), [])
-            } else {
-                conn.execute(
-                    &format!("DELETE FROM {lt} WHERE rowid IN (SELECT l.rowid FROM {lt} AS l WHERE {present})"),
-                    [],
-                )
-            }
-            .map_err(|e| Error::sqlite(legacy_path, e, busy))? as u64;
-            counts.already_present = deleted.saturating_sub(counts.inserted);
-            counts.deleted_from_legacy = deleted;
-            counts.left_in_legacy = total - deleted;
-            observer.checkpoint(Step::Deleted(t.name))?;
-        }
-        conn.execute_batch("COMMIT")
-            .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
-        observer.checkpoint(Step::Committed)?;
-        Ok(())
+        // Atomic mode has held both write locks since the insert.
+        mv.delete_phase(&conn, report.atomic, &mut report, observer)?;
+        mv.commit(&conn)?;
+        observer.checkpoint(Step::Committed)
     })();
     if let Err(e) = result {
         // A failed statement leaves the transaction open: roll it back so
@@ -523,16 +493,273 @@ pub fn move_rows(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    let moved: u64 = report
-        .tables
-        .iter()
-        .map(|c| c.inserted + c.deleted_from_legacy)
-        .sum();
-    report.changed |= moved > 0;
-    for t in &tables {
-        emit_audit(&conn, t, observer, scoped_path, busy)?;
-    }
+    mv.finish(&conn, &mut report, observer)?;
     Ok(report)
+}
+
+/// Fast path into a scoped DB that does not exist yet: build it complete in a
+/// temp file beside it with no per-statement syncing, fsync it once, link it
+/// into place (never over a DB a daemon created meanwhile), then delete from
+/// legacy what is provably in it — scoped first, legacy second, as in WAL
+/// mode. A crash before the link leaves legacy untouched; after it, the next
+/// run finds every key present and only deletes. `Ok(None)`: the scoped DB
+/// appeared meanwhile; nothing was changed.
+fn move_into_new(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    mut report: MoveReport,
+    observer: &mut dyn Observer,
+    busy: u64,
+) -> Result<Option<MoveReport>, Error> {
+    let dir = scoped_path.parent().unwrap_or(Path::new("."));
+    crate::fsutil::create_private_dir_all(dir)?;
+    let name = scoped_path
+        .file_name()
+        .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!("{name}.sk-migrate-{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    crate::fsutil::create_private_empty(&tmp)?;
+    let built = (|| -> Result<(Connection, Move), Error> {
+        let mut conn = Connection::open(&tmp).map_err(|e| Error::sqlite(&tmp, e, busy))?;
+        conn.busy_timeout(Duration::from_millis(busy))
+            .and_then(|_| {
+                // A temp file nobody else sees: no journal, one fsync at the end.
+                conn.execute_batch(
+                    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;",
+                )
+            })
+            .map_err(|e| Error::sqlite(&tmp, e, busy))?;
+        schema::upgrade(&mut conn, &tmp)?;
+        observer.checkpoint(Step::SchemaUpgraded)?;
+        let mv = Move::attach(&conn, legacy_path, &tmp, busy)?;
+        mv.begin(&conn)?;
+        let inserted = mv.insert_phase(&conn, None, &mut report, observer);
+        let committed = inserted.and_then(|()| mv.commit(&conn));
+        if let Err(e) = committed {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e);
+        }
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&tmp, e))?;
+        Ok((conn, mv))
+    })();
+    let (conn, mv) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    // hard_link never replaces: a scoped DB a daemon created meanwhile wins.
+    let linked = std::fs::hard_link(&tmp, scoped_path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => crate::fsutil::sync_dir(dir)?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(Error::io(scoped_path, e)),
+    }
+    report.scoped_version = Some(LATEST);
+    report.changed = true;
+    report.atomic = false;
+    observer.checkpoint(Step::ScopedCommitted)?;
+
+    // Second phase on the real file: delete what is provably there.
+    let dconn = open_scoped(scoped_path, busy)?;
+    let dmv = Move::attach(&dconn, legacy_path, scoped_path, busy)?;
+    let result = (|| -> Result<(), Error> {
+        dmv.begin(&dconn)?;
+        dmv.delete_phase(&dconn, false, &mut report, observer)?;
+        dmv.commit(&dconn)?;
+        observer.checkpoint(Step::Committed)
+    })();
+    if let Err(e) = result {
+        let _ = dconn.execute_batch("ROLLBACK");
+        return Err(e);
+    }
+    // The plan (what was inserted) lives in the first connection's temp schema.
+    mv.finish(&conn, &mut report, observer)?;
+    Ok(Some(report))
+}
+
+/// One move's fixed parts: the legacy DB attached as `legacy` to a
+/// connection whose `main` is the scoped DB, and the tables to move.
+struct Move {
+    legacy_path: PathBuf,
+    scoped_path: PathBuf,
+    legacy_side: Side<'static>,
+    tables: Vec<&'static TableDef>,
+    busy: u64,
+}
+
+impl Move {
+    fn attach(
+        conn: &Connection,
+        legacy_path: &Path,
+        scoped_path: &Path,
+        busy: u64,
+    ) -> Result<Move, Error> {
+        conn.execute(
+            "ATTACH DATABASE ?1 AS legacy",
+            [legacy_path.to_string_lossy()],
+        )
+        .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+        // Read the version through the attachment the SQL will use.
+        let lv = schema::fingerprint(conn, "legacy", legacy_path)?;
+        Ok(Move {
+            legacy_path: legacy_path.to_path_buf(),
+            scoped_path: scoped_path.to_path_buf(),
+            legacy_side: Side {
+                schema: "legacy",
+                version: lv,
+            },
+            tables: ALL.iter().filter(|t| t.exists_at(lv)).collect(),
+            busy,
+        })
+    }
+
+    fn scoped_side(&self) -> Side<'static> {
+        Side {
+            schema: "main",
+            version: LATEST,
+        }
+    }
+
+    fn on_scoped(&self, e: rusqlite::Error) -> Error {
+        Error::sqlite(&self.scoped_path, e, self.busy)
+    }
+
+    fn on_legacy(&self, e: rusqlite::Error) -> Error {
+        Error::sqlite(&self.legacy_path, e, self.busy)
+    }
+
+    /// Rollback journal on both files: one transaction commits both atomically.
+    fn journal_modes_allow_atomic(&self, conn: &Connection) -> Result<bool, Error> {
+        for schema in ["main", "legacy"] {
+            let mode: String = conn
+                .query_row(&format!("PRAGMA {schema}.journal_mode"), [], |r| r.get(0))
+                .map_err(|e| self.on_scoped(e))?;
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Write locks on both files up front; the busy timeout waits for a daemon.
+    fn begin(&self, conn: &Connection) -> Result<(), Error> {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.on_legacy(e))
+    }
+
+    fn commit(&self, conn: &Connection) -> Result<(), Error> {
+        conn.execute_batch("COMMIT").map_err(|e| self.on_legacy(e))
+    }
+
+    fn count(&self, conn: &Connection, sql: &str) -> Result<u64, Error> {
+        count(conn, sql, &self.legacy_path, self.busy)
+    }
+
+    /// Plan and insert every table. `scoped`: the existing rows to skip
+    /// (`None` for a new, empty scoped DB).
+    fn insert_phase(
+        &self,
+        conn: &Connection,
+        scoped: Option<Side>,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
+        for t in &self.tables {
+            let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+                continue;
+            };
+            observer.table_started(t.name, counts.legacy_before);
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
+                .map_err(|e| self.on_scoped(e))?;
+            let unique = key_is_unique(conn, "legacy", t, self.legacy_side.version)
+                .map_err(|e| self.on_legacy(e))?;
+            conn.execute_batch(&plan_sql(t, self.legacy_side, scoped, unique))
+                .map_err(|e| self.on_legacy(e))?;
+            observer.checkpoint(Step::Planned(t.name))?;
+            let inserted = conn
+                .execute(&insert_sql(t, self.legacy_side), [])
+                .map_err(|e| self.on_scoped(e))? as u64;
+            let planned = self.count(conn, &format!("SELECT count(*) FROM {}", plan_table(t)))?;
+            if inserted != planned {
+                // Some planned row did not land (OR IGNORE): keep the plan to
+                // exactly what was inserted, for counts and audit lines.
+                conn.execute(&refine_plan_sql(t), [])
+                    .map_err(|e| self.on_scoped(e))?;
+            }
+            counts.inserted = inserted;
+            observer.checkpoint(Step::Inserted(t.name))?;
+        }
+        Ok(())
+    }
+
+    /// Delete from legacy every row whose key is in the scoped DB (`main`).
+    /// `locks_held`: this transaction also did the inserts, so a plan that
+    /// covered every legacy row proves them all moved without a probe.
+    fn delete_phase(
+        &self,
+        conn: &Connection,
+        locks_held: bool,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
+        for t in &self.tables {
+            let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+                continue;
+            };
+            let lt = table_ref(self.legacy_side, t);
+            let present = present_where(t, self.legacy_side, Some(self.scoped_side()), false);
+            let total = self.count(conn, &format!("SELECT count(*) FROM {lt}"))?;
+            let provable = if locks_held && counts.inserted == total {
+                total
+            } else {
+                self.count(
+                    conn,
+                    &format!("SELECT count(*) FROM {lt} AS l WHERE {present}"),
+                )?
+            };
+            let deleted = if provable == total {
+                // Every row's key is in the scoped DB: clear the table at once.
+                conn.execute(&format!("DELETE FROM {lt}"), [])
+            } else {
+                conn.execute(
+                    &format!(
+                        "DELETE FROM {lt} WHERE rowid IN (SELECT l.rowid FROM {lt} AS l WHERE {present})"
+                    ),
+                    [],
+                )
+            }
+            .map_err(|e| self.on_legacy(e))? as u64;
+            counts.already_present = deleted.saturating_sub(counts.inserted);
+            counts.deleted_from_legacy = deleted;
+            counts.left_in_legacy = total - deleted;
+            observer.checkpoint(Step::Deleted(t.name))?;
+        }
+        Ok(())
+    }
+
+    /// After commit: mark the report and stream the audit lines.
+    fn finish(
+        &self,
+        conn: &Connection,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
+        let moved: u64 = report
+            .tables
+            .iter()
+            .map(|c| c.inserted + c.deleted_from_legacy)
+            .sum();
+        report.changed |= moved > 0;
+        for t in &self.tables {
+            emit_audit(conn, t, observer, &self.scoped_path, self.busy)?;
+        }
+        Ok(())
+    }
 }
 
 fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
@@ -546,26 +773,15 @@ fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
     let conn = Connection::open(path).map_err(|e| Error::sqlite(path, e, busy))?;
     conn.busy_timeout(Duration::from_millis(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
+    // A 16 MiB page cache (per attached DB) keeps a typical move's index
+    // pages resident; rows still stream, so memory stays flat at any size.
+    conn.execute_batch("PRAGMA cache_size = -16384")
+        .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
 }
 
-fn sql_to_json(v: Value) -> serde_json::Value {
-    match v {
-        Value::Null => serde_json::Value::Null,
-        Value::Integer(i) => i.into(),
-        Value::Real(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
-        }
-        Value::Text(s) => s.into(),
-        Value::Blob(b) => b
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-            .into(),
-    }
-}
-
 /// Stream the plan's keys (what was inserted) to the observer, in order.
+/// SQLite renders each key as JSON (BLOBs as hex): no row is held in Rust.
 fn emit_audit(
     conn: &Connection,
     t: &TableDef,
@@ -574,22 +790,28 @@ fn emit_audit(
     busy: u64,
 ) -> Result<(), Error> {
     let sq = |e| Error::sqlite(path, e, busy);
-    let cols = plan_key_cols(t);
+    let pairs: Vec<String> = t
+        .key
+        .iter()
+        .zip(plan_key_cols(t))
+        .map(|(name, k)| {
+            format!("'{name}', CASE typeof({k}) WHEN 'blob' THEN hex({k}) ELSE {k} END")
+        })
+        .collect();
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {} FROM {} ORDER BY rowid",
-            cols.join(", "),
+            "SELECT json_object({}) FROM {} ORDER BY rowid",
+            pairs.join(", "),
             plan_table(t)
         ))
         .map_err(sq)?;
     let mut rows = stmt.query([]).map_err(sq)?;
     while let Some(row) = rows.next().map_err(sq)? {
-        let mut key = serde_json::Map::new();
-        for (i, name) in t.key.iter().enumerate() {
-            let v: Value = row.get(i).map_err(sq)?;
-            key.insert((*name).to_string(), sql_to_json(v));
-        }
-        observer.audit(&AuditLine { table: t.name, key })?;
+        let key_json: String = row.get(0).map_err(sq)?;
+        observer.audit(&AuditLine {
+            table: t.name,
+            key_json,
+        })?;
     }
     Ok(())
 }
@@ -627,7 +849,8 @@ fn dry_run(
             continue;
         };
         let sq = |e| Error::sqlite(legacy_path, e, busy);
-        conn.execute_batch(&plan_sql(t, legacy, scoped))
+        let unique = key_is_unique(&conn, "legacy", t, legacy_version).map_err(sq)?;
+        conn.execute_batch(&plan_sql(t, legacy, scoped, unique))
             .map_err(sq)?;
         counts.inserted = count(
             &conn,
@@ -711,7 +934,12 @@ mod tests {
                 schema: "scoped",
                 version: 1,
             }),
+            true,
         );
         assert!(!sql.contains("EXISTS"), "{sql}");
+        assert!(
+            !sql.contains("GROUP BY"),
+            "a unique legacy key needs no dedup: {sql}"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! `sk-migrate run` and `status`: scope resolution, the move, the journal.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,10 +55,25 @@ pub struct RunOptions {
 /// Appends audit lines to the journal and passes them on to `inner`.
 struct Journal<'a> {
     path: PathBuf,
+    /// JSON-encoded (quoted) scope and run time, shared by every line.
     scope: String,
     at: String,
-    written: bool,
+    /// Opened on the first line, so a run that moves nothing creates nothing.
+    out: Option<BufWriter<File>>,
     inner: &'a mut dyn Observer,
+}
+
+impl Journal<'_> {
+    fn written(&self) -> bool {
+        self.out.is_some()
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        match self.out.as_mut() {
+            Some(out) => out.flush().map_err(|e| Error::io(&self.path, e)),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Observer for Journal<'_> {
@@ -67,14 +84,19 @@ impl Observer for Journal<'_> {
         self.inner.checkpoint(step)
     }
     fn audit(&mut self, line: &AuditLine) -> Result<(), Error> {
-        let entry = serde_json::json!({
-            "at": self.at,
-            "scope": self.scope,
-            "table": line.table,
-            "key": line.key,
-        });
-        crate::fsutil::append_private(&self.path, &format!("{entry}\n"))?;
-        self.written = true;
+        // Written by hand (no intermediate map): a large move writes a line per row.
+        let entry = format!(
+            "{{\"at\":{},\"scope\":{},\"table\":\"{}\",\"key\":{}}}",
+            self.at, self.scope, line.table, line.key_json
+        );
+        if self.out.is_none() {
+            self.out = Some(BufWriter::new(crate::fsutil::open_private_append(
+                &self.path,
+            )?));
+        }
+        if let Some(out) = self.out.as_mut() {
+            writeln!(out, "{entry}").map_err(|e| Error::io(&self.path, e))?;
+        }
         self.inner.audit(line)
     }
 }
@@ -124,12 +146,14 @@ pub fn run(
     report.scoped_db = Some(display(&scoped_path));
     let mut journal = Journal {
         path: home.migrate_journal(),
-        scope: resolved.scope.to_string(),
-        at: now_rfc3339(),
-        written: false,
+        scope: serde_json::Value::from(resolved.scope.to_string()).to_string(),
+        at: serde_json::Value::from(now_rfc3339()).to_string(),
+        out: None,
         inner: observer,
     };
-    let moved = merge::move_rows(&legacy_path, &scoped_path, &opts.moving, &mut journal)?;
+    let moved = merge::move_rows(&legacy_path, &scoped_path, &opts.moving, &mut journal);
+    journal.finish()?;
+    let moved = moved?;
     report.legacy_schema_version = moved.legacy_version;
     report.scoped_schema_version = moved.scoped_version;
     report.tables = moved.tables;
@@ -141,7 +165,7 @@ pub fn run(
     } else {
         Status::NothingToDo
     };
-    if journal.written {
+    if journal.written() {
         report.journal = Some(display(&journal.path));
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;

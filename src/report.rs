@@ -259,10 +259,11 @@ pub fn build(facts: Facts) -> Report {
                     ),
                     fields: mismatched,
                     remediation: if orphan {
-                        "sk-doctor retire  # the recorded daemon is gone; the current CLI starts its own".to_string()
+                        "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one"
+                            .to_string()
                     } else {
                         format!(
-                            "kill {}  # stop the stale daemon; the current spec-kitty starts its own on the next sync",
+                            "kill {}  # stale daemon; spec-kitty starts a new one on next sync",
                             record.pid
                         )
                     },

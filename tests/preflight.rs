@@ -206,6 +206,7 @@ fn only_the_move_opens_the_legacy_db_for_writing() {
     // (file, pattern) pairs allowed to exist; anything else is a writer.
     let allowed_writers = [
         ("merge.rs", "Connection::open(path)"), // open_scoped: the scoped DB
+        ("merge.rs", "Connection::open(&tmp)"), // move_into_new: the new scoped DB's temp file
         ("fixture.rs", "Connection::open(db)"), // materialising fixtures
     ];
     let mut offenders = vec![];

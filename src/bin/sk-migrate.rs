@@ -98,8 +98,7 @@ impl Observer for Cli2Stderr {
     }
     fn audit(&mut self, line: &AuditLine) -> Result<(), Error> {
         if self.verbose {
-            let key = serde_json::Value::Object(line.key.clone());
-            eprintln!("moved {} {key}", line.table);
+            eprintln!("moved {} {}", line.table, line.key_json);
         }
         Ok(())
     }

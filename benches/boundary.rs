@@ -1,0 +1,192 @@
+//! Benchmarks (figures, not tests): `cargo bench --bench boundary`.
+//!
+//! Builds legacy queue DBs with N rows per table (`SK_BENCH_SIZES`, default
+//! `10000,100000`; add `1000000` for the large run), then times the release
+//! binaries on fresh copies: `sk-migrate run` into a new scoped DB and into
+//! one holding N unrelated rows per table (median wall time of
+//! `SK_BENCH_RUNS`, default 5, and the peak RSS of any run), and
+//! `sk-doctor --no-probe` / `sk-doctor preflight --no-probe` on a home whose
+//! legacy and scoped queues hold N rows per table.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use comfy_table::Table;
+use rusqlite::Connection;
+
+const SCOPE: &str = "https://sync.example.test|bench@example.com|team-a";
+
+fn schema_sql() -> String {
+    sk_boundary::schema::migrations()
+        .iter()
+        .filter_map(|m| m.sql().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A V5 queue DB (as spec-kitty writes it) with `n` rows per table, keys tagged `tag`.
+fn build_db(path: &Path, n: u64, tag: &str) {
+    let _ = std::fs::remove_file(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA synchronous=OFF;")
+        .unwrap();
+    conn.execute_batch(&schema_sql()).unwrap();
+    conn.execute_batch(&format!(
+        "BEGIN;
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+        INSERT INTO queue (event_id, event_type, data, timestamp, retry_count, coalesce_key)
+        SELECT printf('evt-{tag}-%09d', i), 'WPStatusChanged',
+               printf('{{\"wp\":\"WP%02d\",\"seq\":%d,\"note\":\"%s\"}}', i % 40, i, hex(randomblob(32))),
+               1770000000 + (i * 7919) % 100000, i % 3, CASE WHEN i % 5 = 0 THEN printf('wp:%d', i % 40) END
+        FROM n;
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+        INSERT INTO body_upload_queue (project_uuid, mission_slug, target_branch, mission_type,
+            manifest_version, artifact_path, content_hash, content_body, size_bytes, created_at)
+        SELECT '7f3c2a10-0000-4000-8000-00000000a11c', printf('%03d-mission-{tag}', i % 50), 'main',
+               'software-dev', '1', printf('kitty-specs/m/%09d.md', i), printf('%064d', i),
+               printf('# Artifact %d\n%s', i, hex(randomblob(96))), 220, 1770000000.0 + i
+        FROM n;
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+        INSERT INTO body_upload_failure_log (project_uuid, mission_slug, target_branch, mission_type,
+            manifest_version, artifact_path, content_hash, size_bytes, failure_reason,
+            first_failed_at, last_failed_at)
+        SELECT '7f3c2a10-0000-4000-8000-00000000a11c', printf('%03d-mission-{tag}', i % 50), 'main',
+               'software-dev', '1', printf('kitty-specs/m/%09d.md', i), printf('%064d', i), 220,
+               CASE i % 3 WHEN 0 THEN 'HTTP 503' WHEN 1 THEN 'timeout' ELSE 'HTTP 413' END,
+               1770000000.0 + i, 1770000100.0 + i
+        FROM n;
+        COMMIT;"
+    ))
+    .unwrap();
+}
+
+/// Run a command to completion; its wall time and peak RSS (KiB, from wait4).
+fn measure(cmd: &mut Command) -> (Duration, i64, i32) {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(rc, pid, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (wall, usage.ru_maxrss, code)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+struct Case {
+    legacy: PathBuf,
+    unrelated: PathBuf,
+}
+
+fn main() {
+    let sizes: Vec<u64> = std::env::var("SK_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000".to_string())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs: usize = std::env::var("SK_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let migrate = env!("CARGO_BIN_EXE_sk-migrate");
+    let doctor = env!("CARGO_BIN_EXE_sk-doctor");
+    let work = tempfile::tempdir().unwrap();
+    let scope = sk_boundary::Scope::parse(SCOPE).unwrap();
+
+    let mut table = Table::new();
+    table.set_header([
+        "rows/table",
+        "run → new scoped (ms)",
+        "run → N unrelated (ms)",
+        "peak RSS (MiB)",
+        "doctor (ms)",
+        "preflight (ms)",
+    ]);
+    for &n in &sizes {
+        eprintln!("building {n} rows/table …");
+        let case = Case {
+            legacy: work.path().join(format!("legacy-{n}.db")),
+            unrelated: work.path().join(format!("unrelated-{n}.db")),
+        };
+        build_db(&case.legacy, n, "legacy");
+        build_db(&case.unrelated, n, "scoped");
+        let mut peak = 0;
+        let mut timings = [Vec::new(), Vec::new()];
+        for (k, with_unrelated) in [false, true].into_iter().enumerate() {
+            for r in 0..runs {
+                let home = sk_boundary::Home::at(work.path().join(format!("h-{n}-{k}-{r}")));
+                std::fs::create_dir_all(home.root()).unwrap();
+                std::fs::copy(&case.legacy, home.legacy_queue()).unwrap();
+                if with_unrelated {
+                    std::fs::create_dir_all(home.queues_dir()).unwrap();
+                    std::fs::copy(&case.unrelated, home.scoped_queue(&scope)).unwrap();
+                }
+                let (wall, rss, code) = measure(
+                    Command::new(migrate)
+                        .arg("--home")
+                        .arg(home.root())
+                        .args(["run", "--scope", SCOPE]),
+                );
+                assert_eq!(code, 0, "sk-migrate run failed");
+                timings[k].push(wall);
+                peak = peak.max(rss);
+                std::fs::remove_dir_all(home.root()).unwrap();
+            }
+        }
+        // Doctor and preflight: legacy and scoped queues both hold n rows/table.
+        let home = sk_boundary::Home::at(work.path().join(format!("doctor-{n}")));
+        std::fs::create_dir_all(home.queues_dir()).unwrap();
+        std::fs::copy(&case.legacy, home.legacy_queue()).unwrap();
+        std::fs::copy(&case.unrelated, home.scoped_queue(&scope)).unwrap();
+        let mut doc = Vec::new();
+        let mut pre = Vec::new();
+        for _ in 0..runs.max(5) {
+            let base = |c: &mut Command| {
+                c.arg("--home")
+                    .arg(home.root())
+                    .args(["--no-probe", "--scope", SCOPE]);
+            };
+            let mut c = Command::new(doctor);
+            base(&mut c);
+            doc.push(measure(&mut c).0);
+            let mut c = Command::new(doctor);
+            base(&mut c);
+            c.arg("preflight");
+            pre.push(measure(&mut c).0);
+        }
+        std::fs::remove_dir_all(home.root()).unwrap();
+        table.add_row(vec![
+            n.to_string(),
+            ms(median(timings[0].clone())),
+            ms(median(timings[1].clone())),
+            format!("{:.1}", peak as f64 / 1024.0),
+            ms(median(doc)),
+            ms(median(pre)),
+        ]);
+        let _ = std::fs::remove_file(&case.legacy);
+        let _ = std::fs::remove_file(&case.unrelated);
+    }
+    println!("{table}");
+    println!("(median of {runs} runs on fresh copies; wall time includes process start)");
+}
