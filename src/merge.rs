@@ -453,12 +453,12 @@ pub fn move_rows(
         }
     }
 
-    if scoped_before.is_none() && legacy_rows > 0 {
-        if let Some(done) = move_into_new(legacy_path, scoped_path, report.clone(), observer, busy)?
-        {
-            return Ok(done);
-        }
-        // A daemon created the scoped DB meanwhile: move into it as it is.
+    // A daemon may create the scoped DB meanwhile: then move into it as it is.
+    if scoped_before.is_none()
+        && legacy_rows > 0
+        && let Some(done) = move_into_new(legacy_path, scoped_path, report.clone(), observer, busy)?
+    {
+        return Ok(done);
     }
 
     let mut conn = open_scoped(scoped_path, busy)?;
