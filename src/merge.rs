@@ -272,13 +272,27 @@ fn count(conn: &Connection, sql: &str, path: &Path, busy: u64) -> Result<u64, Er
         .map_err(|e| Error::sqlite(path, e, busy))
 }
 
-/// Open a DB read-only; the file must exist.
+/// Does `path` have a `-wal` file next to it?
+fn wal_file_exists(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    Path::new(&wal).exists()
+}
+
+/// Open a DB read-only; the file must exist. A read-only connection to a
+/// WAL-mode DB creates `-wal`/`-shm` files it cannot remove on close, so
+/// while no `-wal` exists the DB is opened read-write with `query_only`
+/// (nothing can be written) and its close removes what it created.
 fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::sqlite(path, e, busy))?;
+    let mode = if wal_file_exists(path) {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| Error::sqlite(path, e, busy))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(|e| Error::sqlite(path, e, busy))?;
     conn.busy_timeout(Duration::from_millis(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
@@ -298,6 +312,18 @@ fn read_only_uri(path: &Path) -> String {
     }
     s.push_str("?mode=ro");
     s
+}
+
+/// The URI the dry run attaches `path` with: read-only, or, while no `-wal`
+/// exists, read-write (see [`open_read_only`]; the dry run's SQL writes only
+/// temp tables).
+fn dry_run_uri(path: &Path) -> String {
+    let uri = read_only_uri(path);
+    if wal_file_exists(path) {
+        uri
+    } else {
+        uri.replace("?mode=ro", "?mode=rw")
+    }
 }
 
 /// Facts about a queue DB read without writing: version and rows per table.
@@ -605,11 +631,11 @@ fn dry_run(
     let conn = Connection::open_in_memory().map_err(|e| Error::sqlite(legacy_path, e, busy))?;
     conn.busy_timeout(Duration::from_millis(busy))
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
-    conn.execute("ATTACH DATABASE ?1 AS legacy", [read_only_uri(legacy_path)])
+    conn.execute("ATTACH DATABASE ?1 AS legacy", [dry_run_uri(legacy_path)])
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
     let scoped = match report.scoped_version_before {
         Some(v) => {
-            conn.execute("ATTACH DATABASE ?1 AS scoped", [read_only_uri(scoped_path)])
+            conn.execute("ATTACH DATABASE ?1 AS scoped", [dry_run_uri(scoped_path)])
                 .map_err(|e| Error::sqlite(scoped_path, e, busy))?;
             Some(Side {
                 schema: "scoped",
