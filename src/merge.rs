@@ -523,7 +523,11 @@ pub fn move_rows(
                 legacy_path,
                 busy,
             )?;
-            let deleted = if provable == total {
+            let deleted = if provable == 0 {
+                // Nothing to delete: no statement, so an unchanged file stays
+                // byte-identical (clearing an empty table still writes pages).
+                Ok(0)
+            } else if provable == total {
                 // Every row's key is in the scoped DB: clear the table at once.
                 conn.execute(&format!("DELETE FROM {lt}"), [])
             } else {
