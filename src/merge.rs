@@ -373,6 +373,10 @@ fn backup(
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     let target = dir.join(format!("{label}-{stamp}.db"));
     crate::fsutil::create_private_empty(&target)?;
+    // VACUUM INTO writes only `target`; `query_only` (see open_read_only)
+    // would refuse it.
+    conn.pragma_update(None, "query_only", false)
+        .map_err(|e| Error::sqlite(&target, e, busy))?;
     conn.execute(
         &format!("VACUUM {} INTO ?1", ident(schema_name)),
         [target.to_string_lossy()],
