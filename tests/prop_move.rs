@@ -23,7 +23,7 @@ use common::*;
 use proptest::prelude::*;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
-use sk_boundary::merge::Quiet;
+use sk_boundary::merge::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions, Status};
 use sk_boundary::schema::tables::{ALL, TableDef};
 use sk_boundary::{Error, schema};
@@ -778,8 +778,77 @@ fn check_refused(c: &Case) {
     );
 }
 
+/// Fails the move at one step (fault injection between statements).
+struct FailAt(Step);
+impl Observer for FailAt {
+    fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
+        if step == self.0 {
+            return Err(Error::Malformed {
+                path: "injected".into(),
+                detail: format!("{step:?}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// An error between any two statements of a rollback-journal move leaves
+/// both files byte-identical; the next run then completes the move.
+fn check_fault(c: &Case, pick: prop::sample::Index) {
+    let mut c = c.clone();
+    c.legacy.wal = false;
+    let mut scoped_spec = c.scoped.clone().unwrap_or_else(empty_side);
+    scoped_spec.wal = false;
+    let h = TestHome::new();
+    build_legacy(&h.home.legacy_queue(), &c);
+    build_scoped(&h.scoped_path(), &scoped_spec);
+    // Bring the scoped schema up first so the comparison is about rows.
+    let mut conn = Connection::open(h.scoped_path()).unwrap();
+    schema::upgrade(&mut conn, &h.scoped_path()).unwrap();
+    drop(conn);
+    let steps: Vec<Step> = ALL
+        .iter()
+        .filter(|t| t.exists_at(c.version))
+        .flat_map(|t| {
+            [
+                Step::Planned(t.name),
+                Step::Inserted(t.name),
+                Step::Deleted(t.name),
+            ]
+        })
+        .collect();
+    let step = steps[pick.index(steps.len())];
+    let before = tree_hash(h.root());
+    let legacy_rows: i64 = ALL
+        .iter()
+        .filter(|t| t.exists_at(c.version))
+        .map(|t| count(&h.home.legacy_queue(), t.name))
+        .sum();
+    let opts = RunOptions {
+        scope: Some(h.scope()),
+        ..RunOptions::default()
+    };
+    match migrate::run(&h.home, &opts, &mut FailAt(step)) {
+        Err(Error::Malformed { path, .. }) => assert_eq!(path, Path::new("injected")),
+        Err(e) => panic!("{step:?}: unexpected error {e}"),
+        // With nothing in legacy the move stops before any step.
+        Ok(_) => assert_eq!(legacy_rows, 0, "{step:?} never reached"),
+    }
+    assert_eq!(
+        tree_hash(h.root()),
+        before,
+        "fault at {step:?} changed the home"
+    );
+    migrate::run(&h.home, &opts, &mut Quiet).expect("the run after a fault fails");
+}
+
 proptest! {
     #![proptest_config(config(32))]
+
+    #[test]
+    fn a_fault_between_statements_changes_nothing(c in case(), pick in any::<prop::sample::Index>()) {
+        check_fault(&c, pick);
+    }
 
     #[test]
     fn the_move_keeps_every_invariant(c in case()) {
