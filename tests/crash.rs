@@ -386,7 +386,7 @@ fn sigkill_in_rollback_journal_mode_loses_nothing_and_is_all_or_nothing() {
     let full = calibrate(&t, false);
     trials(
         false,
-        env_u64("CRASH_TRIALS").unwrap_or(8),
+        env_u64("CRASH_TRIALS").unwrap_or(6),
         seed(),
         &t,
         full,
