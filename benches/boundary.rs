@@ -65,6 +65,8 @@ fn build_db(path: &Path, n: u64, tag: &str) {
 /// Run a command to completion; its wall time and peak RSS (KiB, from wait4).
 fn measure(cmd: &mut Command) -> (Duration, i64, i32) {
     let started = Instant::now();
+    // Reaped below by wait4 (for its rusage), which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())

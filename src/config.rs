@@ -78,14 +78,25 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
-fn parse_toml<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, Error> {
-    toml::from_str(text).map_err(|e| Error::Malformed {
+/// Parse `text` as TOML whose `sections` must be tables. serde would read a
+/// section written as an array (`user = ["ann", "x"]`) positionally into its
+/// struct; the CLI would not, so neither do we.
+fn parse_toml<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    text: &str,
+    sections: &[&str],
+) -> Result<T, Error> {
+    let malformed = |detail: String| Error::Malformed {
         path: path.to_path_buf(),
-        detail: format!(
-            "it is not valid TOML of the expected shape: {}",
-            e.message()
-        ),
-    })
+        detail: format!("it is not valid TOML of the expected shape: {detail}"),
+    };
+    let doc: toml::Table = toml::from_str(text).map_err(|e| malformed(e.message().to_string()))?;
+    for section in sections {
+        if doc.get(*section).is_some_and(|v| !v.is_table()) {
+            return Err(malformed(format!("{section} must be a [{section}] table")));
+        }
+    }
+    T::deserialize(toml::Value::Table(doc)).map_err(|e| malformed(e.message().to_string()))
 }
 
 /// `config.toml`; an absent file or key gives the defaults.
@@ -93,7 +104,7 @@ pub fn read_config(path: &Path) -> Result<Config, Error> {
     let Some(text) = read_optional(path)? else {
         return Ok(Config::default());
     };
-    let file: ConfigFile = parse_toml(path, &text)?;
+    let file: ConfigFile = parse_toml(path, &text, &["sync"])?;
     Ok(Config {
         server_url: file
             .sync
@@ -109,7 +120,7 @@ pub fn read_credentials(path: &Path) -> Result<Option<Credentials>, Error> {
     let Some(text) = read_optional(path)? else {
         return Ok(None);
     };
-    let file: CredentialsFile = parse_toml(path, &text)?;
+    let file: CredentialsFile = parse_toml(path, &text, &["user", "server"])?;
     Ok(Some(Credentials {
         username: file.user.username,
         team_slug: file.user.team_slug,

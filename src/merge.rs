@@ -312,13 +312,27 @@ fn count(conn: &Connection, sql: &str, path: &Path, busy: u64) -> Result<u64, Er
         .map_err(|e| Error::sqlite(path, e, busy))
 }
 
-/// Open a DB read-only; the file must exist.
+/// Does `path` have a `-wal` file next to it?
+fn wal_file_exists(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    Path::new(&wal).exists()
+}
+
+/// Open a DB read-only; the file must exist. A read-only connection to a
+/// WAL-mode DB creates `-wal`/`-shm` files it cannot remove on close, so
+/// while no `-wal` exists the DB is opened read-write with `query_only`
+/// (nothing can be written) and its close removes what it created.
 pub(crate) fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::sqlite(path, e, busy))?;
+    let mode = if wal_file_exists(path) {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| Error::sqlite(path, e, busy))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(|e| Error::sqlite(path, e, busy))?;
     conn.busy_timeout(Duration::from_millis(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
@@ -338,6 +352,18 @@ fn read_only_uri(path: &Path) -> String {
     }
     s.push_str("?mode=ro");
     s
+}
+
+/// The URI the dry run attaches `path` with: read-only, or, while no `-wal`
+/// exists, read-write (see [`open_read_only`]; the dry run's SQL writes only
+/// temp tables).
+fn dry_run_uri(path: &Path) -> String {
+    let uri = read_only_uri(path);
+    if wal_file_exists(path) {
+        uri
+    } else {
+        uri.replace("?mode=ro", "?mode=rw")
+    }
 }
 
 /// Facts about a queue DB read without writing: version and rows per table.
@@ -387,6 +413,10 @@ fn backup(
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     let target = dir.join(format!("{label}-{stamp}.db"));
     crate::fsutil::create_private_empty(&target)?;
+    // VACUUM INTO writes only `target`; `query_only` (see open_read_only)
+    // would refuse it.
+    conn.pragma_update(None, "query_only", false)
+        .map_err(|e| Error::sqlite(&target, e, busy))?;
     conn.execute(
         &format!("VACUUM {} INTO ?1", ident(schema_name)),
         [target.to_string_lossy()],
@@ -722,7 +752,11 @@ impl Move {
                     &format!("SELECT count(*) FROM {lt} AS l WHERE {present}"),
                 )?
             };
-            let deleted = if provable == total {
+            let deleted = if provable == 0 {
+                // Nothing to delete: no statement, so an unchanged file stays
+                // byte-identical (clearing an empty table still writes pages).
+                Ok(0)
+            } else if provable == total {
                 // Every row's key is in the scoped DB: clear the table at once.
                 conn.execute(&format!("DELETE FROM {lt}"), [])
             } else {
@@ -827,11 +861,11 @@ fn dry_run(
     let conn = Connection::open_in_memory().map_err(|e| Error::sqlite(legacy_path, e, busy))?;
     conn.busy_timeout(Duration::from_millis(busy))
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
-    conn.execute("ATTACH DATABASE ?1 AS legacy", [read_only_uri(legacy_path)])
+    conn.execute("ATTACH DATABASE ?1 AS legacy", [dry_run_uri(legacy_path)])
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
     let scoped = match report.scoped_version_before {
         Some(v) => {
-            conn.execute("ATTACH DATABASE ?1 AS scoped", [read_only_uri(scoped_path)])
+            conn.execute("ATTACH DATABASE ?1 AS scoped", [dry_run_uri(scoped_path)])
                 .map_err(|e| Error::sqlite(scoped_path, e, busy))?;
             Some(Side {
                 schema: "scoped",

@@ -207,6 +207,9 @@ fn only_the_move_opens_the_legacy_db_for_writing() {
     let allowed_writers = [
         ("merge.rs", "Connection::open(path)"), // open_scoped: the scoped DB
         ("merge.rs", "Connection::open(&tmp)"), // move_into_new: the new scoped DB's temp file
+        // open_read_only: read-write only so a WAL DB's -wal/-shm go on close;
+        // `query_only` (asserted below) refuses every write.
+        ("merge.rs", "OpenFlags::SQLITE_OPEN_READ_WRITE"),
         ("fixture.rs", "Connection::open(db)"), // materialising fixtures
     ];
     let mut offenders = vec![];
@@ -237,10 +240,13 @@ fn only_the_move_opens_the_legacy_db_for_writing() {
     );
     // And the move's writable ATTACH of legacy is the one in move_rows.
     let merge = std::fs::read_to_string(src.join("merge.rs")).unwrap();
+    assert!(merge.contains("conn.pragma_update(None, \"query_only\", true)"));
     assert_eq!(
         merge.matches("ATTACH DATABASE ?1 AS legacy").count(),
         2,
-        "one writable (move) + one read-only (dry run)"
+        "one for the move (Move::attach) + one for the dry run"
     );
-    assert!(merge.contains("read_only_uri(legacy_path)"));
+    // The dry run's attachment: `mode=ro`, or `mode=rw` only so a WAL DB's
+    // side files go on close; its SQL writes temp tables only.
+    assert!(merge.contains("[dry_run_uri(legacy_path)]"));
 }
