@@ -27,11 +27,11 @@ pub struct TableCounts {
 }
 
 /// One migrated row: its table and natural key, never its payload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditLine {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditLine<'a> {
     pub table: &'static str,
     /// The natural key as a JSON object (V5 column names): `{"event_id":"..."}`.
-    pub key_json: String,
+    pub key_json: &'a str,
 }
 
 /// Points between the move's statements, for progress and fault injection.
@@ -54,7 +54,7 @@ pub trait Observer {
         Ok(())
     }
     /// After commit, once per migrated row, in legacy order.
-    fn audit(&mut self, _line: &AuditLine) -> Result<(), Error> {
+    fn audit(&mut self, _line: &AuditLine<'_>) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -549,13 +549,14 @@ fn move_into_new(
     let tmp = dir.join(format!("{name}.sk-migrate-{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     crate::fsutil::create_private_empty(&tmp)?;
-    let built = (|| -> Result<(Connection, Move), Error> {
+    let built = (|| -> Result<(Connection, Move, i64), Error> {
         let mut conn = Connection::open(&tmp).map_err(|e| Error::sqlite(&tmp, e, busy))?;
         conn.busy_timeout(Duration::from_millis(busy))
             .and_then(|_| {
                 // A temp file nobody else sees: no journal, one fsync at the end.
                 conn.execute_batch(
-                    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;",
+                    "PRAGMA main.journal_mode = OFF; PRAGMA main.synchronous = OFF; \
+                     PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -16384;",
                 )
             })
             .map_err(|e| Error::sqlite(&tmp, e, busy))?;
@@ -569,12 +570,15 @@ fn move_into_new(
             let _ = conn.execute_batch("ROLLBACK");
             return Err(e);
         }
+        // Which legacy state the plan saw: unchanged later means no other
+        // connection has committed to legacy since.
+        let seen = legacy_data_version(&conn).map_err(|e| Error::sqlite(legacy_path, e, busy))?;
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
-        Ok((conn, mv))
+        Ok((conn, mv, seen))
     })();
-    let (conn, mv) = match built {
+    let (conn, mv, seen) = match built {
         Ok(b) => b,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -594,22 +598,26 @@ fn move_into_new(
     report.atomic = false;
     observer.checkpoint(Step::ScopedCommitted)?;
 
-    // Second phase on the real file: delete what is provably there.
-    let dconn = open_scoped(scoped_path, busy)?;
-    let dmv = Move::attach(&dconn, legacy_path, scoped_path, busy)?;
+    // Second phase, same connection (its `main` is now the scoped DB's inode):
+    // delete from legacy what is provably in scoped, legacy fully synced.
     let result = (|| -> Result<(), Error> {
-        dmv.begin(&dconn)?;
-        dmv.delete_phase(&dconn, false, &mut report, observer)?;
-        dmv.commit(&dconn)?;
+        mv.begin(&conn)?;
+        let unchanged = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))? == seen;
+        mv.delete_phase(&conn, unchanged, &mut report, observer)?;
+        mv.commit(&conn)?;
         observer.checkpoint(Step::Committed)
     })();
     if let Err(e) = result {
-        let _ = dconn.execute_batch("ROLLBACK");
+        let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    // The plan (what was inserted) lives in the first connection's temp schema.
     mv.finish(&conn, &mut report, observer)?;
     Ok(Some(report))
+}
+
+/// `PRAGMA legacy.data_version`: changes when another connection commits to legacy.
+fn legacy_data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA legacy.data_version", [], |r| r.get(0))
 }
 
 /// One move's fixed parts: the legacy DB attached as `legacy` to a
@@ -728,8 +736,9 @@ impl Move {
     }
 
     /// Delete from legacy every row whose key is in the scoped DB (`main`).
-    /// `locks_held`: this transaction also did the inserts, so a plan that
-    /// covered every legacy row proves them all moved without a probe.
+    /// `locks_held`: legacy is as the plan saw it (same transaction, or no
+    /// commit by anyone since), so a plan that covered every legacy row
+    /// proves them all moved without a probe.
     fn delete_phase(
         &self,
         conn: &Connection,
@@ -809,13 +818,14 @@ fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
         .map_err(|e| Error::sqlite(path, e, busy))?;
     // A 16 MiB page cache (per attached DB) keeps a typical move's index
     // pages resident; rows still stream, so memory stays flat at any size.
-    conn.execute_batch("PRAGMA cache_size = -16384")
+    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -16384")
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
 }
 
 /// Stream the plan's keys (what was inserted) to the observer, in order.
-/// SQLite renders each key as JSON (BLOBs as hex): no row is held in Rust.
+/// Each key is rendered as JSON into one reused buffer (BLOBs as hex): no
+/// row is held, and nothing is allocated per row.
 fn emit_audit(
     conn: &Connection,
     t: &TableDef,
@@ -823,28 +833,48 @@ fn emit_audit(
     path: &Path,
     busy: u64,
 ) -> Result<(), Error> {
+    use rusqlite::types::ValueRef;
     let sq = |e| Error::sqlite(path, e, busy);
-    let pairs: Vec<String> = t
-        .key
-        .iter()
-        .zip(plan_key_cols(t))
-        .map(|(name, k)| {
-            format!("'{name}', CASE typeof({k}) WHEN 'blob' THEN hex({k}) ELSE {k} END")
-        })
-        .collect();
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT json_object({}) FROM {} ORDER BY rowid",
-            pairs.join(", "),
+            "SELECT {} FROM {} ORDER BY rowid",
+            plan_key_cols(t).join(", "),
             plan_table(t)
         ))
         .map_err(sq)?;
     let mut rows = stmt.query([]).map_err(sq)?;
+    let mut buf = String::with_capacity(256);
     while let Some(row) = rows.next().map_err(sq)? {
-        let key_json: String = row.get(0).map_err(sq)?;
+        buf.clear();
+        buf.push('{');
+        for (i, name) in t.key.iter().enumerate() {
+            if i > 0 {
+                buf.push(',');
+            }
+            buf.push('"');
+            buf.push_str(name);
+            buf.push_str("\":");
+            match row.get_ref(i).map_err(sq)? {
+                ValueRef::Null => buf.push_str("null"),
+                ValueRef::Integer(n) => buf.push_str(&n.to_string()),
+                ValueRef::Real(f) => buf.push_str(&serde_json::Value::from(f).to_string()),
+                ValueRef::Text(text) => {
+                    let s = String::from_utf8_lossy(text);
+                    buf.push_str(&serde_json::Value::from(s.as_ref()).to_string());
+                }
+                ValueRef::Blob(b) => {
+                    buf.push('"');
+                    for byte in b {
+                        buf.push_str(&format!("{byte:02x}"));
+                    }
+                    buf.push('"');
+                }
+            }
+        }
+        buf.push('}');
         observer.audit(&AuditLine {
             table: t.name,
-            key_json,
+            key_json: &buf,
         })?;
     }
     Ok(())

@@ -83,19 +83,20 @@ impl Observer for Journal<'_> {
     fn checkpoint(&mut self, step: merge::Step) -> Result<(), Error> {
         self.inner.checkpoint(step)
     }
-    fn audit(&mut self, line: &AuditLine) -> Result<(), Error> {
-        // Written by hand (no intermediate map): a large move writes a line per row.
-        let entry = format!(
-            "{{\"at\":{},\"scope\":{},\"table\":\"{}\",\"key\":{}}}",
-            self.at, self.scope, line.table, line.key_json
-        );
+    fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
         if self.out.is_none() {
             self.out = Some(BufWriter::new(crate::fsutil::open_private_append(
                 &self.path,
             )?));
         }
         if let Some(out) = self.out.as_mut() {
-            writeln!(out, "{entry}").map_err(|e| Error::io(&self.path, e))?;
+            // Written by hand (no intermediate map): a large move writes a line per row.
+            writeln!(
+                out,
+                "{{\"at\":{},\"scope\":{},\"table\":\"{}\",\"key\":{}}}",
+                self.at, self.scope, line.table, line.key_json
+            )
+            .map_err(|e| Error::io(&self.path, e))?;
         }
         self.inner.audit(line)
     }

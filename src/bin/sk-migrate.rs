@@ -96,7 +96,7 @@ impl Observer for Cli2Stderr {
             eprintln!("moving {table}: {rows} legacy rows…");
         }
     }
-    fn audit(&mut self, line: &AuditLine) -> Result<(), Error> {
+    fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
         if self.verbose {
             eprintln!("moved {} {}", line.table, line.key_json);
         }
