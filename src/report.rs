@@ -496,3 +496,182 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
         problems,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::AuthScope;
+
+    fn owner() -> RedactedOwner {
+        RedactedOwner {
+            pid: 42,
+            port: 9400,
+            package_version: "3.1.4".into(),
+            executable_path: "/v/bin/python3".into(),
+            source_checkout_path: "/v/lib/python3.11".into(),
+            server_url: "https://s.test".into(),
+            auth_principal: Some("a@b".into()),
+            auth_team: Some("t".into()),
+            auth_scope: Some("https://s.test|a@b|t".into()),
+            queue_db_path: "/h/queues/queue-x.db".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn facts() -> Facts {
+        let o = owner();
+        Facts {
+            home: "/h".into(),
+            saas_enabled: false,
+            scope_source: Some(ScopeSource::Credentials),
+            foreground: ForegroundIdentity {
+                package_version: Some(o.package_version.clone()),
+                executable_path: Some(o.executable_path.clone()),
+                source_checkout_path: Some(o.source_checkout_path.clone()),
+                server_url: Some(o.server_url.clone()),
+                auth_scope: AuthScope::Scope(o.auth_scope.clone().unwrap_or_default()),
+                auth_principal: o.auth_principal.clone(),
+                auth_team: o.auth_team.clone(),
+                queue_db_path: Some(o.queue_db_path.clone()),
+            },
+            owner: OwnerFacts {
+                path: "/h/sync/daemon/owner.json".into(),
+                found: OwnerFound::Present {
+                    record: o.clone(),
+                    canonical: o,
+                    mode: 0o600,
+                    unknown_fields: vec![],
+                    pid_alive: true,
+                    executable_exists: true,
+                },
+            },
+            active: QueueFacts {
+                path: "/h/queues/queue-x.db".into(),
+                exists: true,
+                schema_version: Some(5),
+                ..QueueFacts::default()
+            },
+            legacy: QueueFacts {
+                path: "/h/queue.db".into(),
+                ..QueueFacts::default()
+            },
+            legacy_missions: vec![],
+            live_daemons: Some(vec![]),
+            notes: vec![],
+        }
+    }
+
+    fn codes(r: &Report) -> Vec<ProblemCode> {
+        r.problems.iter().map(|p| p.code).collect()
+    }
+
+    #[test]
+    fn coherent_facts_give_no_problem() {
+        let r = build(facts());
+        assert!(r.ok, "{:?}", r.problems);
+        assert_eq!(r.daemon_owner.status, OwnerStatus::Present);
+    }
+
+    #[test]
+    fn a_daemon_on_an_unrecorded_port_is_a_live_orphan() {
+        let mut f = facts();
+        let found = |port| LiveDaemon {
+            port,
+            pid: Some(7),
+            protocol_version: Some("1".into()),
+            package_version: Some("2.9.0".into()),
+            owner: None,
+        };
+        f.live_daemons = Some(vec![found(9400), found(9412)]);
+        let r = build(f);
+        assert_eq!(
+            r.live_orphans,
+            [LiveOrphan {
+                port: 9412,
+                pid: Some(7),
+                package_version: Some("2.9.0".into())
+            }]
+        );
+        assert_eq!(codes(&r), [ProblemCode::OrphanDaemon]);
+        assert!(r.problems[0].remediation.starts_with("kill 7"));
+    }
+
+    #[test]
+    fn probe_off_is_a_warning_not_a_problem() {
+        let mut f = facts();
+        f.live_daemons = None;
+        let r = build(f);
+        assert!(r.ok);
+        assert!(r.warnings.iter().any(|w| w.contains("--no-probe")));
+    }
+
+    #[test]
+    fn saas_without_scope_requires_auth_and_legacy_is_then_not_stranded() {
+        let mut f = facts();
+        f.saas_enabled = true;
+        f.scope_source = None;
+        f.foreground.auth_scope = AuthScope::NoScope;
+        f.owner.found = OwnerFound::Absent;
+        f.legacy.events = 3;
+        f.legacy_missions = vec![StrandedMission {
+            mission_slug: "m".into(),
+            body_uploads: 1,
+        }];
+        let r = build(f);
+        assert_eq!(codes(&r), [ProblemCode::AuthRequired]);
+        assert!(r.queues.stranded_missions.is_empty());
+        assert!(
+            r.problems[0]
+                .message
+                .contains("SaaS sync cannot be guaranteed")
+        );
+    }
+
+    #[test]
+    fn unreadable_queue_is_unknown_schema() {
+        let mut f = facts();
+        f.legacy.exists = true;
+        f.legacy.unreadable =
+            Some("/h/queue.db has a queue schema sk-migrate does not know".into());
+        let r = build(f);
+        assert_eq!(codes(&r), [ProblemCode::UnknownSchema]);
+    }
+
+    #[test]
+    fn malformed_and_open_record_gives_both_problems() {
+        let mut f = facts();
+        f.owner.found = OwnerFound::Malformed {
+            reason: "missing field pid".into(),
+            mode: Some(0o644),
+        };
+        let r = build(f);
+        assert_eq!(
+            codes(&r),
+            [
+                ProblemCode::OwnerRecordMalformed,
+                ProblemCode::OwnerRecordPermissions
+            ]
+        );
+        assert_eq!(r.daemon_owner.status, OwnerStatus::Malformed);
+    }
+
+    #[test]
+    fn preflight_puts_auth_first_and_requires_it_on_demand() {
+        let mut f = facts();
+        f.scope_source = None;
+        f.foreground.auth_scope = AuthScope::NoScope;
+        if let OwnerFound::Present { mode, .. } = &mut f.owner.found {
+            *mode = 0o644;
+        }
+        let r = build(f);
+        assert!(
+            preflight(&r, false)
+                .problems
+                .iter()
+                .all(|p| p.code != ProblemCode::AuthRequired)
+        );
+        let p = preflight(&r, true);
+        assert!(!p.ok);
+        assert_eq!(p.problems[0].code, ProblemCode::AuthRequired);
+    }
+}
