@@ -203,8 +203,10 @@ impl Upgrade {
 }
 
 /// Bring the DB open on `conn` (its `main`) to [`LATEST`]: fingerprint it,
-/// record a baseline when it has no history, let refinery apply the missing
-/// steps in one transaction. Unknown shapes are refused untouched.
+/// record a baseline when it has no history and steps are missing, let
+/// refinery apply them in one transaction. A DB already at [`LATEST`] is left
+/// as it is (no history is written: nothing is to be applied, and a later
+/// run fingerprints it again). Unknown shapes are refused untouched.
 pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<Upgrade, Error> {
     let from = fingerprint(conn, "main", path)?;
     match history_version(conn, path)? {
@@ -215,7 +217,7 @@ pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<Upgrade, Error> {
             });
         }
         Some(_) => {}
-        None if from > 0 => record_baseline(conn, path, from)?,
+        None if from > 0 && from < LATEST => record_baseline(conn, path, from)?,
         None => {}
     }
     if from < LATEST {
@@ -316,8 +318,16 @@ mod tests {
     }
 
     #[test]
+    fn latest_without_history_is_left_as_it_is() {
+        let mut conn = spec_kitty_db(LATEST);
+        let up = upgrade(&mut conn, Path::new("x")).unwrap();
+        assert!(!up.changed());
+        assert_eq!(history_version(&conn, Path::new("x")).unwrap(), None);
+    }
+
+    #[test]
     fn upgrade_from_every_version_reaches_latest_and_records_history() {
-        for v in 0..=LATEST {
+        for v in 0..LATEST {
             let mut conn = spec_kitty_db(v);
             let up = upgrade(&mut conn, Path::new("x")).unwrap();
             assert_eq!(
