@@ -69,22 +69,28 @@ fn mission_counts(path: &Path, version: Option<u32>) -> Result<Vec<StrandedMissi
     let busy = DOCTOR_BUSY_TIMEOUT_MS;
     let conn = merge::open_read_only(path, busy)?;
     let sq = |e| Error::sqlite(path, e, busy);
+    // Grouped by (project, slug) so SQLite streams the namespace index in
+    // order instead of sorting; the few groups are folded per slug here.
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT coalesce(\"{slug}\", '(none)'), count(*) FROM body_upload_queue GROUP BY 1 ORDER BY 1"
+            "SELECT coalesce(CAST(\"{slug}\" AS TEXT), '(none)'), count(*) FROM body_upload_queue \
+             GROUP BY project_uuid, \"{slug}\""
         ))
         .map_err(sq)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(StrandedMission {
-                mission_slug: r.get(0)?,
-                body_uploads: r.get::<_, i64>(1)?.max(0) as u64,
-            })
+    let mut per_slug: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut rows = stmt.query([]).map_err(sq)?;
+    while let Some(row) = rows.next().map_err(sq)? {
+        let slug: String = row.get(0).map_err(sq)?;
+        let n: i64 = row.get(1).map_err(sq)?;
+        *per_slug.entry(slug).or_default() += n.max(0) as u64;
+    }
+    Ok(per_slug
+        .into_iter()
+        .map(|(mission_slug, body_uploads)| StrandedMission {
+            mission_slug,
+            body_uploads,
         })
-        .map_err(sq)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(sq)?;
-    Ok(rows)
+        .collect())
 }
 
 fn owner_facts(home: &Home) -> Result<OwnerFacts, Error> {
