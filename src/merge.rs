@@ -590,8 +590,9 @@ fn move_into_new(
     let _ = std::fs::remove_file(&tmp);
     match linked {
         Ok(()) => crate::fsutil::sync_dir(dir)?,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
-        Err(e) => return Err(Error::io(scoped_path, e)),
+        // AlreadyExists: a daemon created it meanwhile. Anything else (a file
+        // system without hard links): the general path creates it in place.
+        Err(_) => return Ok(None),
     }
     report.scoped_version = Some(LATEST);
     report.changed = true;
@@ -642,6 +643,10 @@ impl Move {
             [legacy_path.to_string_lossy()],
         )
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+        // Deleting user rows: legacy commits with full syncing, whatever the
+        // connection's defaults.
+        conn.execute_batch("PRAGMA legacy.synchronous = FULL")
+            .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
         // Read the version through the attachment the SQL will use.
         let lv = schema::fingerprint(conn, "legacy", legacy_path)?;
         Ok(Move {
@@ -818,7 +823,9 @@ fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
         .map_err(|e| Error::sqlite(path, e, busy))?;
     // A 16 MiB page cache (per attached DB) keeps a typical move's index
     // pages resident; rows still stream, so memory stays flat at any size.
-    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -16384")
+    conn.execute_batch(
+        "PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -16384; PRAGMA main.synchronous = FULL",
+    )
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
 }

@@ -659,3 +659,64 @@ fn completions_and_help_work() {
     let out = h.cmd("sk-migrate").arg("--help").assert().success();
     assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("Examples:"));
 }
+
+/// Plays a daemon that creates the scoped DB while the move builds its own.
+struct DaemonCreatesScoped {
+    scoped: std::path::PathBuf,
+    done: bool,
+}
+impl Observer for DaemonCreatesScoped {
+    fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
+        if step == Step::Inserted("queue") && !self.done {
+            self.done = true;
+            materialise(&self.scoped, &fixture_sql("scoped_v5"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn new_scoped_db_fast_path_never_replaces_a_db_a_daemon_created_meanwhile() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v5");
+    let mut daemon = DaemonCreatesScoped {
+        scoped: h.scoped_path(),
+        done: false,
+    };
+    let r = migrate::run(&h.home, &RunOptions::default(), &mut daemon).unwrap();
+    assert!(daemon.done);
+    assert_eq!(r.status, Status::Migrated);
+    // The daemon's rows survived (destination wins on the shared key) and
+    // the legacy rows moved in beside them, each key once.
+    let events = rows(&h.scoped_path(), "queue");
+    let shared = events
+        .iter()
+        .find(|r| r["event_id"] == Value::Text("evt-shared".into()))
+        .unwrap();
+    assert_eq!(shared["data"], Value::Text("{\"scoped\":\"copy\"}".into()));
+    assert_eq!(events.len(), 5);
+    assert_eq!(count(&h.home.legacy_queue(), "queue"), 0);
+    // No temp file is left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(h.home.queues_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_fault_while_building_a_new_scoped_db_leaves_no_file_behind() {
+    for step in [
+        Step::SchemaUpgraded,
+        Step::Planned("body_upload_queue"),
+        Step::Inserted("body_upload_failure_log"),
+    ] {
+        let h = TestHome::new();
+        h.login().legacy("legacy_v5");
+        let before = tree_hash(h.root());
+        assert!(migrate::run(&h.home, &RunOptions::default(), &mut FailAt(step)).is_err());
+        assert_eq!(tree_hash(h.root()), before, "{step:?}");
+        assert!(!h.scoped_path().exists());
+    }
+}
