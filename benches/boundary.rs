@@ -87,6 +87,13 @@ fn measure(cmd: &mut Command) -> (Duration, i64, i32) {
     (wall, usage.ru_maxrss, code)
 }
 
+/// Copy a DB and flush it to disk, so a run does not pay for writing back
+/// the copy (a user's queue has long been on disk).
+fn copy_synced(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap();
+    std::fs::File::open(to).unwrap().sync_all().unwrap();
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -139,10 +146,10 @@ fn main() {
             for r in 0..runs {
                 let home = sk_boundary::Home::at(work.path().join(format!("h-{n}-{k}-{r}")));
                 std::fs::create_dir_all(home.root()).unwrap();
-                std::fs::copy(&case.legacy, home.legacy_queue()).unwrap();
+                copy_synced(&case.legacy, &home.legacy_queue());
                 if with_unrelated {
                     std::fs::create_dir_all(home.queues_dir()).unwrap();
-                    std::fs::copy(&case.unrelated, home.scoped_queue(&scope)).unwrap();
+                    copy_synced(&case.unrelated, &home.scoped_queue(&scope));
                 }
                 let (wall, rss, code) = measure(
                     Command::new(migrate)
