@@ -7,6 +7,11 @@
 //! `SK_BENCH_RUNS`, default 5, and the peak RSS of any run), and
 //! `sk-doctor --no-probe` / `sk-doctor preflight --no-probe` on a home whose
 //! legacy and scoped queues hold N rows per table.
+//!
+//! Then one line: what reading the encrypted session store (issue 6; scrypt
+//! at N = 2^14 dominates) adds to `sk-doctor --no-probe` with SaaS sync on, on
+//! a small home with and without a session (median of `SK_BENCH_RUNS`, at
+//! least 9, interleaved). `SK_BENCH_SIZES=` (empty) prints only that line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -196,6 +201,74 @@ fn main() {
         let _ = std::fs::remove_file(&case.legacy);
         let _ = std::fs::remove_file(&case.unrelated);
     }
-    println!("{table}");
-    println!("(median of {runs} runs on fresh copies; wall time includes process start)");
+    if !sizes.is_empty() {
+        println!("{table}");
+        println!("(median of {runs} runs on fresh copies; wall time includes process start)");
+    }
+    session_overhead(doctor, work.path(), runs.max(9));
+}
+
+/// `sk-doctor --no-probe` with SaaS sync on, on two small homes that differ
+/// only by a session this host and user can open; prints the medians and
+/// their difference (a figure, never asserted).
+fn session_overhead(doctor: &str, work: &Path, runs: usize) {
+    let small = work.join("small.db");
+    build_db(&small, 100, "small");
+    let homes = [true, false].map(|with_session| {
+        let home = sk_boundary::Home::at(work.join(format!("session-{with_session}")));
+        std::fs::create_dir_all(home.root()).unwrap();
+        std::fs::copy(&small, home.legacy_queue()).unwrap();
+        std::fs::write(
+            home.config(),
+            "[sync]\nserver_url = \"https://sync.example.test\"\n",
+        )
+        .unwrap();
+        if with_session {
+            let plaintext = br#"{"email": "bench@example.com", "access_token": "x",
+                "teams": [{"id": "priv-1", "name": "me", "role": "owner", "is_private_teamspace": true}]}"#;
+            sk_boundary::session::test_support::write_session(
+                &home,
+                &sk_boundary::session::HostUser::current(),
+                plaintext,
+            )
+            .unwrap();
+        }
+        home
+    });
+    let doctor_in = |home: &sk_boundary::Home| {
+        let mut c = Command::new(doctor);
+        c.arg("--home")
+            .arg(home.root())
+            .arg("--no-probe")
+            .env("SPEC_KITTY_ENABLE_SAAS_SYNC", "1");
+        c
+    };
+    // The figure means something only if the session resolves and the other does not.
+    for (home, resolves) in homes.iter().zip([true, false]) {
+        let out = doctor_in(home).arg("--json").output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            json["foreground"]["auth_scope"].is_string(),
+            resolves,
+            "session home set up wrong: {json}"
+        );
+    }
+    let mut timings = [Vec::new(), Vec::new()];
+    for _ in 0..runs {
+        for (k, home) in homes.iter().enumerate() {
+            timings[k].push(measure(&mut doctor_in(home)).0);
+        }
+    }
+    let [with, without] = timings.map(median);
+    println!(
+        "session read: sk-doctor --no-probe (SaaS sync on, small home) {} ms with a session, \
+         {} ms without: {:+.1} ms (median of {runs} runs; issue 6 budget 60 ms)",
+        ms(with),
+        ms(without),
+        (with.as_secs_f64() - without.as_secs_f64()) * 1000.0,
+    );
+    for home in &homes {
+        std::fs::remove_dir_all(home.root()).unwrap();
+    }
+    let _ = std::fs::remove_file(&small);
 }
