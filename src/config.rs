@@ -3,8 +3,6 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use crate::error::Error;
 
 /// The server the CLI talks to when `config.toml` names none.
@@ -25,43 +23,12 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct ConfigFile {
-    #[serde(default)]
-    sync: SyncSection,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct SyncSection {
-    server_url: Option<String>,
-    max_queue_size: Option<i64>,
-}
-
 /// Fields of `credentials` that name the scope. Tokens in that file are never read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Credentials {
     pub username: Option<String>,
     pub team_slug: Option<String>,
     pub server_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct CredentialsFile {
-    #[serde(default)]
-    user: UserSection,
-    #[serde(default)]
-    server: ServerSection,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct UserSection {
-    username: Option<String>,
-    team_slug: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct ServerSection {
-    url: Option<String>,
 }
 
 /// Read a text file, `None` when it does not exist.
@@ -78,25 +45,60 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
-/// Parse `text` as TOML whose `sections` must be tables. serde would read a
-/// section written as an array (`user = ["ann", "x"]`) positionally into its
-/// struct; the CLI would not, so neither do we.
-fn parse_toml<T: for<'de> Deserialize<'de>>(
-    path: &Path,
-    text: &str,
-    sections: &[&str],
-) -> Result<T, Error> {
-    let malformed = |detail: String| Error::Malformed {
-        path: path.to_path_buf(),
-        detail: format!("it is not valid TOML of the expected shape: {detail}"),
-    };
-    let doc: toml::Table = toml::from_str(text).map_err(|e| malformed(e.message().to_string()))?;
-    for section in sections {
-        if doc.get(*section).is_some_and(|v| !v.is_table()) {
-            return Err(malformed(format!("{section} must be a [{section}] table")));
+/// A parsed TOML document, read field by field with the types the CLI
+/// expects. serde's struct mapping is not used on purpose: it would read a
+/// section written as an array positionally and a datetime as a string.
+struct Doc<'a> {
+    path: &'a Path,
+    table: toml::Table,
+}
+
+impl<'a> Doc<'a> {
+    fn parse(path: &'a Path, text: &str) -> Result<Doc<'a>, Error> {
+        let table = toml::from_str(text).map_err(|e: toml::de::Error| Error::Malformed {
+            path: path.to_path_buf(),
+            detail: format!("it is not valid TOML: {}", e.message().trim()),
+        })?;
+        Ok(Doc { path, table })
+    }
+
+    fn malformed(&self, detail: String) -> Error {
+        Error::Malformed {
+            path: self.path.to_path_buf(),
+            detail,
         }
     }
-    T::deserialize(toml::Value::Table(doc)).map_err(|e| malformed(e.message().to_string()))
+
+    /// `[section] key`, `None` when the section or key is absent.
+    fn get(&self, section: &str, key: &str) -> Result<Option<&toml::Value>, Error> {
+        match self.table.get(section) {
+            None => Ok(None),
+            Some(toml::Value::Table(t)) => Ok(t.get(key)),
+            Some(_) => Err(self.malformed(format!("{section} must be a [{section}] table"))),
+        }
+    }
+
+    fn string(&self, section: &str, key: &str) -> Result<Option<String>, Error> {
+        match self.get(section, key)? {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.malformed(format!(
+                "[{section}] {key} must be a string, not {}",
+                v.type_str()
+            ))),
+        }
+    }
+
+    fn integer(&self, section: &str, key: &str) -> Result<Option<i64>, Error> {
+        match self.get(section, key)? {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) => Ok(Some(*n)),
+            Some(v) => Err(self.malformed(format!(
+                "[{section}] {key} must be an integer, not {}",
+                v.type_str()
+            ))),
+        }
+    }
 }
 
 /// `config.toml`; an absent file or key gives the defaults.
@@ -104,14 +106,13 @@ pub fn read_config(path: &Path) -> Result<Config, Error> {
     let Some(text) = read_optional(path)? else {
         return Ok(Config::default());
     };
-    let file: ConfigFile = parse_toml(path, &text, &["sync"])?;
+    let doc = Doc::parse(path, &text)?;
     Ok(Config {
-        server_url: file
-            .sync
-            .server_url
+        server_url: doc
+            .string("sync", "server_url")?
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string()),
-        max_queue_size: file.sync.max_queue_size,
+        max_queue_size: doc.integer("sync", "max_queue_size")?,
     })
 }
 
@@ -120,11 +121,11 @@ pub fn read_credentials(path: &Path) -> Result<Option<Credentials>, Error> {
     let Some(text) = read_optional(path)? else {
         return Ok(None);
     };
-    let file: CredentialsFile = parse_toml(path, &text, &["user", "server"])?;
+    let doc = Doc::parse(path, &text)?;
     Ok(Some(Credentials {
-        username: file.user.username,
-        team_slug: file.user.team_slug,
-        server_url: file.server.url,
+        username: doc.string("user", "username")?,
+        team_slug: doc.string("user", "team_slug")?,
+        server_url: doc.string("server", "url")?,
     }))
 }
 
@@ -161,6 +162,11 @@ mod tests {
         let err = read_credentials(&p).unwrap_err().to_string();
         assert!(err.contains(&p.display().to_string()), "{err}");
         std::fs::write(&p, "[user]\nusername = 3\n").unwrap();
+        assert!(read_credentials(&p).is_err());
+        // A TOML datetime is not a user name (serde would read it as one).
+        std::fs::write(&p, "[user]\nusername = 1979-05-27T07:32:00Z\n").unwrap();
+        assert!(read_credentials(&p).is_err());
+        std::fs::write(&p, "user = [\"ann\", \"team-x\"]\n").unwrap();
         assert!(read_credentials(&p).is_err());
     }
 }

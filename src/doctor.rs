@@ -146,7 +146,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let mut notes: Vec<String> = resolution
         .diagnostics
         .iter()
-        .map(|d| format!("{}: {}", d.path, d.message))
+        .map(ToString::to_string)
         .collect();
     let fg = foreground(home, opts, &resolution, &mut notes)?;
     let legacy = queue_facts(&home.legacy_queue())?;
@@ -159,7 +159,9 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     } else {
         Vec::new()
     };
+    let auth_notes = notes.clone();
     Ok(Facts {
+        auth_notes,
         home: display(home.root()),
         saas_enabled: opts.saas_enabled,
         scope_source: resolution.scope.as_ref().map(|r| r.source),

@@ -90,6 +90,8 @@ pub struct Facts {
     pub live_daemons: Option<Vec<LiveDaemon>>,
     /// Diagnostics met on the way (scope resolution, discovery), as text.
     pub notes: Vec<String>,
+    /// The scope resolution's diagnostics alone: why no login resolved.
+    pub auth_notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +154,9 @@ pub struct Report {
     /// Where the foreground scope came from; shown to people, not in JSON.
     #[serde(skip)]
     pub scope_source: Option<ScopeSource>,
+    /// Why no login resolved (for preflight's auth problem); not in JSON.
+    #[serde(skip)]
+    pub auth_notes: Vec<String>,
 }
 
 /// Rows when there is no record to compare with: the foreground's values.
@@ -418,7 +423,7 @@ pub fn build(facts: Facts) -> Report {
         });
     }
     if facts.saas_enabled && !scope_resolved {
-        problems.push(auth_required_problem());
+        problems.push(auth_required_problem(&facts.auth_notes));
     }
 
     let unknown = facts.foreground.unknown_fields();
@@ -445,6 +450,7 @@ pub fn build(facts: Facts) -> Report {
         problems,
         warnings,
         scope_source: facts.scope_source,
+        auth_notes: facts.auth_notes,
     }
 }
 
@@ -460,13 +466,20 @@ fn permissions_problem(path: &str, mode: u32) -> Problem {
     }
 }
 
-/// SaaS sync enabled (or required) and no authenticated scope.
-pub fn auth_required_problem() -> Problem {
+/// SaaS sync enabled (or required) and no authenticated scope. `why`: the
+/// resolution's diagnostics (a refused session says how to fix it).
+pub fn auth_required_problem(why: &[String]) -> Problem {
+    let mut message = "missing authentication: no session or credentials resolve a scope, so \
+                       SaaS sync cannot be guaranteed; work would land in the legacy queue"
+        .to_string();
+    for w in why {
+        message.push_str(" (");
+        message.push_str(w);
+        message.push(')');
+    }
     Problem {
         code: ProblemCode::AuthRequired,
-        message: "missing authentication: no session or credentials resolve a scope, so \
-                  SaaS sync cannot be guaranteed; work would land in the legacy queue"
-            .to_string(),
+        message,
         fields: vec!["auth_scope".to_string()],
         remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
     }
@@ -486,7 +499,7 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
     let mut problems = report.problems.clone();
     let has_auth_problem = problems.iter().any(|p| p.code == ProblemCode::AuthRequired);
     if require_auth && report.scope_source.is_none() && !has_auth_problem {
-        problems.insert(0, auth_required_problem());
+        problems.insert(0, auth_required_problem(&report.auth_notes));
     }
     // Authentication first: without it nothing else can be made right.
     problems.sort_by_key(|p| p.code != ProblemCode::AuthRequired);
@@ -558,6 +571,7 @@ mod tests {
             legacy_missions: vec![],
             live_daemons: Some(vec![]),
             notes: vec![],
+            auth_notes: vec![],
         }
     }
 

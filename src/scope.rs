@@ -139,6 +139,17 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl fmt::Display for Diagnostic {
+    /// `path: message`, or the message alone when it names the path already.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.contains(&self.path) {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
 /// Resolve the foreground scope as the CLI does: `--scope` wins; else the
 /// session store (only when SaaS sync is enabled); else the `credentials`
 /// file; else none.

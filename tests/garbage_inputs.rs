@@ -351,3 +351,24 @@ fn a_section_given_as_an_array_is_malformed() {
     let r = scope::resolve(&h.home, None, false);
     assert_ne!(r.server_url, "https://evil.test");
 }
+
+/// Shrunk from the property: a TOML datetime where the user name goes was
+/// read as the string "07:32:00" and named a scope.
+#[test]
+fn a_datetime_user_name_is_malformed_not_a_scope() {
+    let h = TestHome::new();
+    std::fs::write(
+        h.home.credentials(),
+        "[user]\nusername = 1979-05-27T07:32:00Z\n",
+    )
+    .unwrap();
+    let r = scope::resolve(&h.home, None, false);
+    assert!(r.scope.is_none(), "{:?}", r.scope);
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.message.contains("must be a string")),
+        "{:?}",
+        r.diagnostics
+    );
+}

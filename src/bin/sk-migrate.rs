@@ -108,7 +108,7 @@ const USAGE: u8 = 64;
 
 fn warn(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
-        eprintln!("sk-migrate: warning: {}: {}", d.path, d.message);
+        eprintln!("sk-migrate: warning: {d}");
     }
 }
 
