@@ -850,38 +850,43 @@ fn emit_audit(
         ))
         .map_err(sq)?;
     let mut rows = stmt.query([]).map_err(sq)?;
-    let mut buf = String::with_capacity(256);
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    let json_err = |e: serde_json::Error| Error::Malformed {
+        path: path.to_path_buf(),
+        detail: format!("cannot render an audit key: {e}"),
+    };
     while let Some(row) = rows.next().map_err(sq)? {
         buf.clear();
-        buf.push('{');
+        buf.push(b'{');
         for (i, name) in t.key.iter().enumerate() {
             if i > 0 {
-                buf.push(',');
+                buf.push(b',');
             }
-            buf.push('"');
-            buf.push_str(name);
-            buf.push_str("\":");
+            buf.push(b'"');
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(b"\":");
             match row.get_ref(i).map_err(sq)? {
-                ValueRef::Null => buf.push_str("null"),
-                ValueRef::Integer(n) => buf.push_str(&n.to_string()),
-                ValueRef::Real(f) => buf.push_str(&serde_json::Value::from(f).to_string()),
+                ValueRef::Null => buf.extend_from_slice(b"null"),
+                ValueRef::Integer(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+                ValueRef::Real(f) => serde_json::to_writer(&mut buf, &f).map_err(json_err)?,
                 ValueRef::Text(text) => {
-                    let s = String::from_utf8_lossy(text);
-                    buf.push_str(&serde_json::Value::from(s.as_ref()).to_string());
+                    serde_json::to_writer(&mut buf, &String::from_utf8_lossy(text)).map_err(json_err)?
                 }
                 ValueRef::Blob(b) => {
-                    buf.push('"');
+                    buf.push(b'"');
                     for byte in b {
-                        buf.push_str(&format!("{byte:02x}"));
+                        buf.extend_from_slice(format!("{byte:02x}").as_bytes());
                     }
-                    buf.push('"');
+                    buf.push(b'"');
                 }
             }
         }
-        buf.push('}');
+        buf.push(b'}');
+        // Built from UTF-8 pieces and serde_json's escaping: always UTF-8.
+        let key_json = std::str::from_utf8(&buf).unwrap_or("{}");
         observer.audit(&AuditLine {
             table: t.name,
-            key_json: &buf,
+            key_json,
         })?;
     }
     Ok(())

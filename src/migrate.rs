@@ -90,13 +90,22 @@ impl Observer for Journal<'_> {
             )?));
         }
         if let Some(out) = self.out.as_mut() {
-            // Written by hand (no intermediate map): a large move writes a line per row.
-            writeln!(
-                out,
-                "{{\"at\":{},\"scope\":{},\"table\":\"{}\",\"key\":{}}}",
-                self.at, self.scope, line.table, line.key_json
-            )
-            .map_err(|e| Error::io(&self.path, e))?;
+            // Written by hand (no map, no formatter): a large move writes a line per row.
+            let parts: [&[u8]; 7] = [
+                b"{\"at\":",
+                self.at.as_bytes(),
+                b",\"scope\":",
+                self.scope.as_bytes(),
+                b",\"table\":\"",
+                line.table.as_bytes(),
+                b"\",\"key\":",
+            ];
+            for part in parts {
+                out.write_all(part).map_err(|e| Error::io(&self.path, e))?;
+            }
+            out.write_all(line.key_json.as_bytes())
+                .and_then(|()| out.write_all(b"}\n"))
+                .map_err(|e| Error::io(&self.path, e))?;
         }
         self.inner.audit(line)
     }
