@@ -546,8 +546,19 @@ fn move_into_new(
     let name = scoped_path
         .file_name()
         .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!("{name}.sk-migrate-{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
+    // Temp files of runs killed before their link hold only copies: remove
+    // them. (One of a concurrent run would make its link fail, and that run
+    // then moves through the general path: nothing is lost either way.)
+    let prefix = format!("{name}.sk-migrate-");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&prefix) && file.ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
     crate::fsutil::create_private_empty(&tmp)?;
     let built = (|| -> Result<(Connection, Move, i64), Error> {
         let mut conn = Connection::open(&tmp).map_err(|e| Error::sqlite(&tmp, e, busy))?;
@@ -870,7 +881,8 @@ fn emit_audit(
                 ValueRef::Integer(n) => buf.extend_from_slice(n.to_string().as_bytes()),
                 ValueRef::Real(f) => serde_json::to_writer(&mut buf, &f).map_err(json_err)?,
                 ValueRef::Text(text) => {
-                    serde_json::to_writer(&mut buf, &String::from_utf8_lossy(text)).map_err(json_err)?
+                    serde_json::to_writer(&mut buf, &String::from_utf8_lossy(text))
+                        .map_err(json_err)?
                 }
                 ValueRef::Blob(b) => {
                     buf.push(b'"');

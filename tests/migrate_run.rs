@@ -720,3 +720,24 @@ fn a_fault_while_building_a_new_scoped_db_leaves_no_file_behind() {
         assert!(!h.scoped_path().exists());
     }
 }
+
+#[test]
+fn temp_files_of_killed_runs_are_cleaned_up() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v5");
+    std::fs::create_dir_all(h.home.queues_dir()).unwrap();
+    let name = h
+        .scoped_path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let stale = h
+        .home
+        .queues_dir()
+        .join(format!("{name}.sk-migrate-99999.tmp"));
+    std::fs::write(&stale, b"half-built copy").unwrap();
+    assert_eq!(run_lib(&h).status, Status::Migrated);
+    assert!(!stale.exists());
+    assert_eq!(count(&h.scoped_path(), "queue"), 4);
+}
