@@ -574,16 +574,42 @@ fn move_into_new(
         schema::upgrade(&mut conn, &tmp)?;
         observer.checkpoint(Step::SchemaUpgraded)?;
         let mv = Move::attach(&conn, legacy_path, &tmp, busy)?;
-        mv.begin(&conn)?;
-        let inserted = mv.insert_phase(&conn, None, &mut report, observer);
-        let committed = inserted.and_then(|()| mv.commit(&conn));
-        if let Err(e) = committed {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e);
-        }
-        // Which legacy state the plan saw: unchanged later means no other
-        // connection has committed to legacy since.
-        let seen = legacy_data_version(&conn).map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+        // Each table commits on its own (the file is private until linked), so
+        // a helper thread can write its pages back while the next one builds;
+        // the fsync before the link is then short.
+        let (kick, kicks) = std::sync::mpsc::channel::<()>();
+        let sync_path = tmp.clone();
+        let syncer = std::thread::spawn(move || {
+            for () in kicks {
+                if let Ok(f) = std::fs::File::open(&sync_path) {
+                    let _ = f.sync_data();
+                }
+            }
+        });
+        let built = (|| -> Result<i64, Error> {
+            mv.begin(&conn)?;
+            // The legacy state the plans start from: unchanged later means no
+            // other connection has committed to legacy since.
+            let seen = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))?;
+            for (i, t) in mv.tables.iter().enumerate() {
+                if i > 0 {
+                    mv.begin(&conn)?;
+                }
+                mv.insert_table(&conn, t, None, &mut report, observer)?;
+                mv.commit(&conn)?;
+                let _ = kick.send(());
+            }
+            Ok(seen)
+        })();
+        drop(kick);
+        let _ = syncer.join();
+        let seen = match built {
+            Ok(seen) => seen,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
@@ -724,8 +750,23 @@ impl Move {
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
         for t in &self.tables {
+            self.insert_table(conn, t, scoped, report, observer)?;
+        }
+        Ok(())
+    }
+
+    /// Plan and insert one table (see [`Move::insert_phase`]).
+    fn insert_table(
+        &self,
+        conn: &Connection,
+        t: &TableDef,
+        scoped: Option<Side>,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
+        {
             let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
-                continue;
+                return Ok(());
             };
             observer.table_started(t.name, counts.legacy_before);
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
