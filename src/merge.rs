@@ -209,8 +209,8 @@ fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>, legacy_key_unique:
     )
 }
 
-/// Insert the planned rows into the scoped table (`main`, at LATEST).
-fn insert_sql(t: &TableDef, legacy: Side) -> String {
+/// The scoped columns a move fills and the legacy expressions that fill them.
+fn insert_columns(t: &TableDef, legacy: Side) -> (String, String) {
     let mut cols = Vec::new();
     let mut exprs = Vec::new();
     for c in t.columns {
@@ -223,14 +223,32 @@ fn insert_sql(t: &TableDef, legacy: Side) -> String {
             None => format!("l.{}", ident(src)),
         });
     }
+    (cols.join(", "), exprs.join(", "))
+}
+
+/// Insert the planned rows into the scoped table (`main`, at LATEST).
+fn insert_sql(t: &TableDef, legacy: Side) -> String {
+    let (cols, exprs) = insert_columns(t, legacy);
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {plan} AS p JOIN {lt} AS l ON l.rowid = p.legacy_rowid ORDER BY p.rowid",
         t_name = ident(t.name),
-        cols = cols.join(", "),
-        exprs = exprs.join(", "),
         plan = plan_table(t),
         lt = table_ref(legacy, t),
+    )
+}
+
+/// Into an empty scoped table no plan is needed: every movable legacy row
+/// goes in, in legacy order, and the UNIQUE key keeps the first of any
+/// duplicates (`OR IGNORE`), as the plan would.
+fn insert_all_sql(t: &TableDef, legacy: Side) -> String {
+    let (cols, exprs) = insert_columns(t, legacy);
+    format!(
+        "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
+         FROM {lt} AS l WHERE {valid} ORDER BY l.\"id\", l.rowid",
+        t_name = ident(t.name),
+        lt = table_ref(legacy, t),
+        valid = movable(t, "l", legacy.version),
     )
 }
 
@@ -523,7 +541,7 @@ pub fn move_rows(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    mv.finish(&conn, &mut report, observer)?;
+    mv.finish(&conn, &[], &mut report, observer)?;
     Ok(report)
 }
 
@@ -560,7 +578,7 @@ fn move_into_new(
     }
     let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
     crate::fsutil::create_private_empty(&tmp)?;
-    let built = (|| -> Result<(Connection, Move, i64), Error> {
+    let built = (|| -> Result<(Connection, Move, i64, Vec<AuditFrom>), Error> {
         let mut conn = Connection::open(&tmp).map_err(|e| Error::sqlite(&tmp, e, busy))?;
         conn.busy_timeout(Duration::from_millis(busy))
             .and_then(|_| {
@@ -586,16 +604,17 @@ fn move_into_new(
                 }
             }
         });
+        let mut sources = Vec::new();
         let built = (|| -> Result<i64, Error> {
             mv.begin(&conn)?;
-            // The legacy state the plans start from: unchanged later means no
-            // other connection has committed to legacy since.
+            // The legacy state the inserts start from: unchanged later means
+            // no other connection has committed to legacy since.
             let seen = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))?;
             for (i, t) in mv.tables.iter().enumerate() {
                 if i > 0 {
                     mv.begin(&conn)?;
                 }
-                mv.insert_table(&conn, t, None, &mut report, observer)?;
+                sources.push(mv.insert_all(&conn, t, &mut report, observer)?);
                 mv.commit(&conn)?;
                 let _ = kick.send(());
             }
@@ -613,9 +632,9 @@ fn move_into_new(
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
-        Ok((conn, mv, seen))
+        Ok((conn, mv, seen, sources))
     })();
-    let (conn, mv, seen) = match built {
+    let (conn, mv, seen, sources) = match built {
         Ok(b) => b,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -649,8 +668,18 @@ fn move_into_new(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    mv.finish(&conn, &mut report, observer)?;
+    mv.finish(&conn, &sources, &mut report, observer)?;
     Ok(Some(report))
+}
+
+/// Where a table's audit keys are read after commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuditFrom {
+    /// The plan temp table: exactly the rows inserted.
+    Plan,
+    /// A scoped table that was empty: its rows up to `max_id` are the moved
+    /// ones (a daemon's later rows get larger ids).
+    NewScoped { max_id: i64 },
 }
 
 /// `PRAGMA legacy.data_version`: changes when another connection commits to legacy.
@@ -846,6 +875,7 @@ impl Move {
     fn finish(
         &self,
         conn: &Connection,
+        sources: &[AuditFrom],
         report: &mut MoveReport,
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
@@ -855,10 +885,38 @@ impl Move {
             .map(|c| c.inserted + c.deleted_from_legacy)
             .sum();
         report.changed |= moved > 0;
-        for t in &self.tables {
-            emit_audit(conn, t, observer, &self.scoped_path, self.busy)?;
+        for (i, t) in self.tables.iter().enumerate() {
+            let source = sources.get(i).copied().unwrap_or(AuditFrom::Plan);
+            emit_audit(conn, t, source, observer, &self.scoped_path, self.busy)?;
         }
         Ok(())
+    }
+
+    /// Fast path: move every movable row of `t` into the empty scoped table.
+    fn insert_all(
+        &self,
+        conn: &Connection,
+        t: &TableDef,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<AuditFrom, Error> {
+        let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+            return Ok(AuditFrom::Plan);
+        };
+        observer.table_started(t.name, counts.legacy_before);
+        observer.checkpoint(Step::Planned(t.name))?;
+        counts.inserted = conn
+            .execute(&insert_all_sql(t, self.legacy_side), [])
+            .map_err(|e| self.on_scoped(e))? as u64;
+        let max_id: Option<i64> = conn
+            .query_row(&format!("SELECT max(\"id\") FROM \"main\".{}", ident(t.name)), [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.on_scoped(e))?;
+        observer.checkpoint(Step::Inserted(t.name))?;
+        Ok(AuditFrom::NewScoped {
+            max_id: max_id.unwrap_or(0),
+        })
     }
 }
 
@@ -888,20 +946,38 @@ fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
 fn emit_audit(
     conn: &Connection,
     t: &TableDef,
+    source: AuditFrom,
     observer: &mut dyn Observer,
     path: &Path,
     busy: u64,
 ) -> Result<(), Error> {
     use rusqlite::types::ValueRef;
     let sq = |e| Error::sqlite(path, e, busy);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {} FROM {} ORDER BY rowid",
-            plan_key_cols(t).join(", "),
-            plan_table(t)
-        ))
-        .map_err(sq)?;
-    let mut rows = stmt.query([]).map_err(sq)?;
+    let (sql, up_to) = match source {
+        AuditFrom::Plan => (
+            format!(
+                "SELECT {} FROM {} ORDER BY rowid",
+                plan_key_cols(t).join(", "),
+                plan_table(t)
+            ),
+            i64::MAX,
+        ),
+        AuditFrom::NewScoped { max_id } => (
+            format!(
+                "SELECT {} FROM \"main\".{} WHERE \"id\" <= ?1 ORDER BY \"id\"",
+                t.key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", "),
+                ident(t.name)
+            ),
+            max_id,
+        ),
+    };
+    let mut stmt = conn.prepare(&sql).map_err(sq)?;
+    let mut rows = if matches!(source, AuditFrom::Plan) {
+        stmt.query([])
+    } else {
+        stmt.query([up_to])
+    }
+    .map_err(sq)?;
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     let json_err = |e: serde_json::Error| Error::Malformed {
         path: path.to_path_buf(),
