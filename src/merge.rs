@@ -605,6 +605,26 @@ fn move_into_new(
             }
         });
         let mut sources = Vec::new();
+        // Secondary indexes are built once after the load (a sort) rather
+        // than row by row; their SQL is kept verbatim, so the schema is the
+        // one the migrations wrote.
+        let secondary: Vec<String> = {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY rowid",
+                )
+                .map_err(|e| mv.on_scoped(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(|e| mv.on_scoped(e))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| mv.on_scoped(e))?;
+            for (name, _) in &rows {
+                conn.execute_batch(&format!("DROP INDEX main.{}", ident(name)))
+                    .map_err(|e| mv.on_scoped(e))?;
+            }
+            rows.into_iter().map(|(_, sql)| sql).collect()
+        };
         let built = (|| -> Result<i64, Error> {
             mv.begin(&conn)?;
             // The legacy state the inserts start from: unchanged later means
@@ -617,6 +637,9 @@ fn move_into_new(
                 sources.push(mv.insert_all(&conn, t, &mut report, observer)?);
                 mv.commit(&conn)?;
                 let _ = kick.send(());
+            }
+            for sql in &secondary {
+                conn.execute_batch(sql).map_err(|e| mv.on_scoped(e))?;
             }
             Ok(seen)
         })();
@@ -909,9 +932,11 @@ impl Move {
             .execute(&insert_all_sql(t, self.legacy_side), [])
             .map_err(|e| self.on_scoped(e))? as u64;
         let max_id: Option<i64> = conn
-            .query_row(&format!("SELECT max(\"id\") FROM \"main\".{}", ident(t.name)), [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                &format!("SELECT max(\"id\") FROM \"main\".{}", ident(t.name)),
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| self.on_scoped(e))?;
         observer.checkpoint(Step::Inserted(t.name))?;
         Ok(AuditFrom::NewScoped {
@@ -965,7 +990,11 @@ fn emit_audit(
         AuditFrom::NewScoped { max_id } => (
             format!(
                 "SELECT {} FROM \"main\".{} WHERE \"id\" <= ?1 ORDER BY \"id\"",
-                t.key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", "),
+                t.key
+                    .iter()
+                    .map(|k| ident(k))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 ident(t.name)
             ),
             max_id,

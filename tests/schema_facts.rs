@@ -240,3 +240,28 @@ fn scoped_db_upgraded_from_every_older_version_has_exactly_the_v5_shape() {
         );
     }
 }
+
+/// The fast path builds secondary indexes after loading: their SQL must be
+/// the migrations' own, verbatim, as if refinery alone had made the DB.
+#[test]
+fn new_scoped_db_schema_sql_is_the_migrations_verbatim() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v3");
+    migrate::run(&h.home, &RunOptions::default(), &mut Quiet).unwrap();
+    let reference = h.dir.path().join("reference.db");
+    let mut conn = Connection::open(&reference).unwrap();
+    sk_boundary::schema::upgrade(&mut conn, &reference).unwrap();
+    let master = |c: &Connection| -> Vec<(String, String, String, Option<String>)> {
+        let mut stmt = c
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        master(&Connection::open(h.scoped_path()).unwrap()),
+        master(&conn)
+    );
+}
