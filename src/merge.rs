@@ -4,6 +4,13 @@
 //! one per key, in legacy order) into a temp table; `INSERT OR IGNORE` them;
 //! count what is now provably in the scoped DB; delete exactly that from
 //! legacy. Rows never pass through Rust, except audit keys after commit.
+//!
+//! Three shapes of the same move:
+//! * rollback journal on both files: one transaction over both (`ATTACH`);
+//! * WAL on either: scoped commits first, legacy second (at-least-once);
+//! * no scoped DB yet ([`move_into_new`]): the DB is built aside, made
+//!   durable and linked into place, then legacy is emptied — also scoped
+//!   first, legacy second.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,7 +97,8 @@ pub struct MoveReport {
     pub legacy_version: Option<u32>,
     pub scoped_version_before: Option<u32>,
     pub scoped_version: Option<u32>,
-    /// One transaction over both files (rollback journal on both).
+    /// One transaction over both files (rollback journal on both, scoped DB
+    /// existing); otherwise scoped committed first, legacy second.
     pub atomic: bool,
     pub tables: Vec<TableCounts>,
     /// Anything written: rows moved or deleted, or the scoped schema upgraded.
