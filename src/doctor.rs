@@ -1,5 +1,5 @@
 //! `sk-doctor`'s effects: gather the facts (read-only), then
-//! [`report::build`] decides. Nothing here writes, except [`retire`].
+//! [`report::build`] decides. Nothing here writes: retiring is [`owner::retire`], called by the binary.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
