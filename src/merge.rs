@@ -8,7 +8,7 @@
 //! Three shapes of the same move:
 //! * rollback journal on both files: one transaction over both (`ATTACH`);
 //! * WAL on either: scoped commits first, legacy second (at-least-once);
-//! * no scoped DB yet ([`move_into_new`]): the DB is built aside, made
+//! * no scoped DB yet (`move_into_new`): the DB is built aside, made
 //!   durable and linked into place, then legacy is emptied — also scoped
 //!   first, legacy second.
 
