@@ -60,7 +60,9 @@ pub trait Observer {
     fn checkpoint(&mut self, _step: Step) -> Result<(), Error> {
         Ok(())
     }
-    /// After commit, once per migrated row, in legacy order.
+    /// Once per migrated row, in legacy order, once the rows are durable in
+    /// the scoped DB (after commit; in the new-DB fast path, after its link,
+    /// under the scoped write lock).
     fn audit(&mut self, _line: &AuditLine<'_>) -> Result<(), Error> {
         Ok(())
     }
@@ -549,7 +551,7 @@ pub fn move_rows(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    mv.finish(&conn, &[], &mut report, observer)?;
+    mv.finish(&conn, &mut report, observer)?;
     Ok(report)
 }
 
@@ -672,24 +674,36 @@ fn move_into_new(
             return Err(e);
         }
     };
+    // Lock before the link: from the moment a daemon can see the scoped DB,
+    // our write lock on it keeps the daemon from draining the new rows
+    // before they are audited (their lines are true whatever happens to
+    // legacy next: the rows are durable in scoped).
+    if let Err(e) = mv.begin(&conn) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     // hard_link never replaces: a scoped DB a daemon created meanwhile wins.
     let linked = std::fs::hard_link(&tmp, scoped_path);
     let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => crate::fsutil::sync_dir(dir)?,
+    let linked = match linked {
+        Ok(()) => crate::fsutil::sync_dir(dir),
         // AlreadyExists: a daemon created it meanwhile. Anything else (a file
         // system without hard links): the general path creates it in place.
-        Err(_) => return Ok(None),
-    }
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Ok(None);
+        }
+    };
     report.scoped_version = Some(LATEST);
     report.changed = true;
     report.atomic = false;
-    observer.checkpoint(Step::ScopedCommitted)?;
 
     // Second phase, same connection (its `main` is now the scoped DB's inode):
-    // delete from legacy what is provably in scoped, legacy fully synced.
+    // audit, then delete from legacy what is provably in scoped.
     let result = (|| -> Result<(), Error> {
-        mv.begin(&conn)?;
+        linked?;
+        observer.checkpoint(Step::ScopedCommitted)?;
+        mv.audit(&conn, &sources, observer)?;
         let unchanged = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))? == seen;
         mv.delete_phase(&conn, unchanged, &mut report, observer)?;
         mv.commit(&conn)?;
@@ -699,17 +713,18 @@ fn move_into_new(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    mv.finish(&conn, &sources, &mut report, observer)?;
+    mv.mark_changed(&mut report);
     Ok(Some(report))
 }
 
-/// Where a table's audit keys are read after commit.
+/// Where a table's audit keys are read once its rows are durable in scoped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AuditFrom {
     /// The plan temp table: exactly the rows inserted.
     Plan,
     /// A scoped table that was empty: its rows up to `max_id` are the moved
-    /// ones (a daemon's later rows get larger ids).
+    /// ones (a daemon's later rows get larger ids; read under the write lock,
+    /// so none is drained meanwhile).
     NewScoped { max_id: i64 },
 }
 
@@ -906,16 +921,29 @@ impl Move {
     fn finish(
         &self,
         conn: &Connection,
-        sources: &[AuditFrom],
         report: &mut MoveReport,
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
+        self.mark_changed(report);
+        self.audit(conn, &[], observer)
+    }
+
+    fn mark_changed(&self, report: &mut MoveReport) {
         let moved: u64 = report
             .tables
             .iter()
             .map(|c| c.inserted + c.deleted_from_legacy)
             .sum();
         report.changed |= moved > 0;
+    }
+
+    /// One audit line per moved row, once the rows are durable in scoped.
+    fn audit(
+        &self,
+        conn: &Connection,
+        sources: &[AuditFrom],
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
         for (i, t) in self.tables.iter().enumerate() {
             let source = sources.get(i).copied().unwrap_or(AuditFrom::Plan);
             emit_audit(conn, t, source, observer, &self.scoped_path, self.busy)?;

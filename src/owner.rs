@@ -4,7 +4,7 @@
 //!   [`OwnerRead::Present`] or [`OwnerRead::Malformed`]. Reasons name the field
 //!   and the JSON type found, never a value, so a planted token cannot leak
 //!   through an error message.
-//! * [`write`] is the only place the token is ever serialized (daemons and tests
+//! * [`write()`] is the only place the token is ever serialized (daemons and tests
 //!   need it on disk). Every other output goes through [`OwnerRecord`]'s
 //!   `Serialize` (token skipped), [`OwnerRecord::redacted_json`] or
 //!   [`RedactedOwner`].

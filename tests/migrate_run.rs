@@ -741,3 +741,44 @@ fn temp_files_of_killed_runs_are_cleaned_up() {
     assert!(!stale.exists());
     assert_eq!(count(&h.scoped_path(), "queue"), 4);
 }
+
+/// Plays a daemon that tries to drain the new scoped DB the moment it appears.
+struct DaemonDrains {
+    scoped: std::path::PathBuf,
+    refused: Option<bool>,
+}
+impl Observer for DaemonDrains {
+    fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
+        if step == Step::ScopedCommitted {
+            let c = rusqlite::Connection::open(&self.scoped).unwrap();
+            let drained = c.execute("DELETE FROM queue", []);
+            self.refused = Some(drained.is_err());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_new_scoped_db_is_locked_from_its_link_until_its_rows_are_audited() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v5");
+    let mut daemon = DaemonDrains {
+        scoped: h.scoped_path(),
+        refused: None,
+    };
+    migrate::run(&h.home, &RunOptions::default(), &mut daemon).unwrap();
+    assert_eq!(
+        daemon.refused,
+        Some(true),
+        "a daemon could write before the audit"
+    );
+    let journal = std::fs::read_to_string(h.home.migrate_journal()).unwrap();
+    assert_eq!(
+        journal
+            .lines()
+            .filter(|l| l.contains("\"table\":\"queue\""))
+            .count(),
+        4
+    );
+    assert_eq!(count(&h.scoped_path(), "queue"), 4);
+}
