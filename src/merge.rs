@@ -531,7 +531,7 @@ pub fn move_rows(
     report.atomic = mv.journal_modes_allow_atomic(&conn)?;
     let result = (|| -> Result<(), Error> {
         mv.begin(&conn)?;
-        mv.insert_phase(&conn, Some(mv.scoped_side()), &mut report, observer)?;
+        mv.insert_phase(&conn, &mut report, observer)?;
         if !report.atomic {
             // WAL: the two files cannot commit atomically together. Commit the
             // scoped side first; the legacy delete follows (at-least-once: a
@@ -815,41 +815,29 @@ impl Move {
         count(conn, sql, &self.legacy_path, self.busy)
     }
 
-    /// Plan and insert every table. `scoped`: the existing rows to skip
-    /// (`None` for a new, empty scoped DB).
+    /// Plan and insert every table into the existing scoped DB (`main`).
     fn insert_phase(
         &self,
         conn: &Connection,
-        scoped: Option<Side>,
         report: &mut MoveReport,
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
         for t in &self.tables {
-            self.insert_table(conn, t, scoped, report, observer)?;
-        }
-        Ok(())
-    }
-
-    /// Plan and insert one table (see [`Move::insert_phase`]).
-    fn insert_table(
-        &self,
-        conn: &Connection,
-        t: &TableDef,
-        scoped: Option<Side>,
-        report: &mut MoveReport,
-        observer: &mut dyn Observer,
-    ) -> Result<(), Error> {
-        {
             let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
-                return Ok(());
+                continue;
             };
             observer.table_started(t.name, counts.legacy_before);
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
                 .map_err(|e| self.on_scoped(e))?;
             let unique = key_is_unique(conn, "legacy", t, self.legacy_side.version)
                 .map_err(|e| self.on_legacy(e))?;
-            conn.execute_batch(&plan_sql(t, self.legacy_side, scoped, unique))
-                .map_err(|e| self.on_legacy(e))?;
+            conn.execute_batch(&plan_sql(
+                t,
+                self.legacy_side,
+                Some(self.scoped_side()),
+                unique,
+            ))
+            .map_err(|e| self.on_legacy(e))?;
             observer.checkpoint(Step::Planned(t.name))?;
             let inserted = conn
                 .execute(&insert_sql(t, self.legacy_side), [])
