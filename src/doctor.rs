@@ -56,6 +56,10 @@ fn queue_facts(path: &Path) -> Result<QueueFacts, Error> {
             q.exists = true;
             q.unreadable = Some(e.to_string());
         }
+        Err(e @ Error::NeedsRecovery { .. }) => {
+            q.exists = true;
+            q.needs_recovery = Some(e.to_string());
+        }
         Err(e) => return Err(e),
     }
     Ok(q)

@@ -28,6 +28,9 @@ pub enum Error {
     #[error("{} is locked by another process (the sync daemon?) and stayed locked for {timeout_ms} ms; nothing was changed. Try again when it is idle, or raise --busy-timeout", path.display())]
     Locked { path: PathBuf, timeout_ms: u64 },
 
+    #[error("{} holds an interrupted write (a hot journal) that only a writer may roll back; nothing was changed. Any spec-kitty command, or `sk-migrate run`, recovers it", path.display())]
+    NeedsRecovery { path: PathBuf },
+
     #[error("{} has a queue schema sk-migrate does not know ({detail}); it was left unchanged. Upgrade sk-boundary, or report the schema", path.display())]
     UnknownSchema { path: PathBuf, detail: String },
 

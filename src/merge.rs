@@ -140,11 +140,13 @@ fn all_not_null(alias: &str, cols: &[&str]) -> String {
         .join(" AND ")
 }
 
+/// Natural keys equal byte for byte: BINARY whatever collation a column
+/// declares (a NOCASE column would make 'evt-ABC' present as 'evt-abc').
 fn key_match(a: &str, a_cols: &[&str], b: &str, b_cols: &[&str]) -> String {
     a_cols
         .iter()
         .zip(b_cols)
-        .map(|(x, y)| format!("{a}.{} = {b}.{}", ident(x), ident(y)))
+        .map(|(x, y)| format!("{a}.{} = {b}.{} COLLATE BINARY", ident(x), ident(y)))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -340,19 +342,27 @@ fn count(conn: &Connection, sql: &str, path: &Path, busy: u64) -> Result<u64, Er
         .map_err(|e| Error::sqlite(path, e, busy))
 }
 
-/// Does `path` have a `-wal` file next to it?
-fn wal_file_exists(path: &Path) -> bool {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    Path::new(&wal).exists()
+/// Does `path` have a `-<suffix>` file next to it (`wal`, `journal`)?
+fn side_file_exists(path: &Path, suffix: &str) -> bool {
+    let mut side = path.as_os_str().to_owned();
+    side.push(format!("-{suffix}"));
+    Path::new(&side).exists()
 }
 
-/// Open a DB read-only; the file must exist. A read-only connection to a
-/// WAL-mode DB creates `-wal`/`-shm` files it cannot remove on close, so
-/// while no `-wal` exists the DB is opened read-write with `query_only`
-/// (nothing can be written) and its close removes what it created.
+fn wal_file_exists(path: &Path) -> bool {
+    side_file_exists(path, "wal")
+}
+
+/// Open a DB to read it, never to write it; the file must exist.
+///
+/// A read-only connection to a WAL-mode DB creates `-wal`/`-shm` files it
+/// cannot remove on close, so while no `-wal` or `-journal` exists the DB is
+/// opened read-write with `query_only` (nothing can be written) and its
+/// close removes what it created. With a `-journal` it is opened read-only:
+/// a read-write connection would roll back a hot journal, which is a write
+/// (the reader then reports [`Error::NeedsRecovery`] instead).
 pub(crate) fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error> {
-    let mode = if wal_file_exists(path) {
+    let mode = if wal_file_exists(path) || side_file_exists(path, "journal") {
         OpenFlags::SQLITE_OPEN_READ_ONLY
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -364,6 +374,39 @@ pub(crate) fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error
     conn.busy_timeout(Duration::from_millis(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
+}
+
+/// A read that failed because the DB holds an interrupted write (a hot
+/// journal a reader may not roll back) says so.
+fn read_error(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Sqlite { source, .. }
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
+                && side_file_exists(path, "journal") =>
+        {
+            Error::NeedsRecovery {
+                path: path.to_path_buf(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The move is a writer: let SQLite roll back a hot journal left by a
+/// crashed writer before the DB is inspected (what any spec-kitty open does).
+fn recover(path: &Path, busy: u64) -> Result<(), Error> {
+    if !side_file_exists(path, "journal") {
+        return Ok(());
+    }
+    let conn = Connection::open(path).map_err(|e| Error::sqlite(path, e, busy))?;
+    conn.busy_timeout(Duration::from_millis(busy))
+        .and_then(|()| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .map(|_| ())
+        .map_err(|e| Error::sqlite(path, e, busy))
 }
 
 /// A `file:` URI for ATTACH that opens `path` read-only. SQLite URIs need
@@ -387,7 +430,7 @@ fn read_only_uri(path: &Path) -> String {
 /// temp tables).
 fn dry_run_uri(path: &Path) -> String {
     let uri = read_only_uri(path);
-    if wal_file_exists(path) {
+    if wal_file_exists(path) || side_file_exists(path, "journal") {
         uri
     } else {
         uri.replace("?mode=ro", "?mode=rw")
@@ -407,9 +450,11 @@ pub fn inspect(path: &Path, busy_timeout_ms: u64) -> Result<Option<DbFacts>, Err
     if !path.exists() {
         return Ok(None);
     }
-    let conn = open_read_only(path, busy_timeout_ms)?;
+    let conn = open_read_only(path, busy_timeout_ms).map_err(|e| read_error(path, e))?;
     let version = schema::fingerprint(&conn, "main", path).map_err(|e| match e {
-        Error::Sqlite { source, .. } => Error::sqlite(path, source, busy_timeout_ms),
+        Error::Sqlite { source, .. } => {
+            read_error(path, Error::sqlite(path, source, busy_timeout_ms))
+        }
         other => other,
     })?;
     let mut rows = Vec::new();
@@ -461,6 +506,13 @@ pub fn move_rows(
     observer: &mut dyn Observer,
 ) -> Result<MoveReport, Error> {
     let busy = opts.busy_timeout_ms;
+    if !opts.dry_run {
+        for path in [legacy_path, scoped_path] {
+            if path.exists() {
+                recover(path, busy)?;
+            }
+        }
+    }
     // Legacy first, read-only: a file that is not a DB or has an unknown
     // schema is refused before anything is created or changed.
     let legacy = inspect(legacy_path, busy)?;
@@ -528,9 +580,10 @@ pub fn move_rows(
         return Ok(report);
     }
     let mv = Move::attach(&conn, legacy_path, scoped_path, busy)?;
-    report.atomic = mv.journal_modes_allow_atomic(&conn)?;
     let result = (|| -> Result<(), Error> {
         mv.begin(&conn)?;
+        // Decided under the locks: nobody can switch a journal mode now.
+        report.atomic = mv.journal_modes_allow_atomic(&conn)?;
         mv.insert_phase(&conn, &mut report, observer)?;
         if !report.atomic {
             // WAL: the two files cannot commit atomically together. Commit the
@@ -1128,7 +1181,8 @@ fn dry_run(
         )?;
         counts.deleted_from_legacy = present;
         counts.already_present = present.saturating_sub(counts.inserted);
-        counts.left_in_legacy = counts.legacy_before - present;
+        // legacy_before came from another connection: a daemon may have added rows.
+        counts.left_in_legacy = counts.legacy_before.saturating_sub(present);
     }
     report.scoped_version = report.scoped_version_before;
     Ok(report)

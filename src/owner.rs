@@ -323,6 +323,18 @@ pub enum OwnerRead {
 
 /// Read and validate the owner record at `path`. Never panics on content.
 pub fn read(path: &Path) -> Result<OwnerRead, Error> {
+    // Look before opening: opening a FIFO would block the doctor.
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Ok(OwnerRead::Malformed {
+                reason: "it is not a regular file".to_string(),
+                mode: Some(file_mode(&meta)),
+            });
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OwnerRead::Absent),
+        Err(e) => return Err(Error::io(path, e)),
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OwnerRead::Absent),

@@ -59,6 +59,9 @@ pub struct QueueFacts {
     /// Why the DB could not be read (unknown schema, not a DB); not in JSON.
     #[serde(skip)]
     pub unreadable: Option<String>,
+    /// The DB holds an interrupted write a reader may not recover; not in JSON.
+    #[serde(skip)]
+    pub needs_recovery: Option<String>,
 }
 
 impl QueueFacts {
@@ -366,6 +369,11 @@ pub fn build(facts: Facts) -> Report {
     }
 
     for q in [&facts.active, &facts.legacy] {
+        if let Some(why) = &q.needs_recovery
+            && !warnings.contains(why)
+        {
+            warnings.push(why.clone());
+        }
         if let Some(why) = &q.unreadable {
             let already = problems
                 .iter()

@@ -556,3 +556,72 @@ fn incident_fixture_shows_every_break() {
         "scoped holds unrelated rows"
     );
 }
+
+/// A copy of a DB taken while a writer had spilled pages: its journal is hot.
+fn hot_journal_copy(fixture_name: &str, into: &std::path::Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    materialise(&db, &fixture_sql(fixture_name));
+    let writer = rusqlite::Connection::open(&db).unwrap();
+    writer
+        .execute_batch(
+            "PRAGMA cache_size = 1; BEGIN; UPDATE queue SET data = data || hex(randomblob(2000));",
+        )
+        .unwrap();
+    let mut journal = db.as_os_str().to_owned();
+    journal.push("-journal");
+    assert!(
+        std::path::Path::new(&journal).exists(),
+        "the update did not spill"
+    );
+    std::fs::create_dir_all(into.parent().unwrap()).unwrap();
+    std::fs::copy(&db, into).unwrap();
+    let mut into_journal = into.as_os_str().to_owned();
+    into_journal.push("-journal");
+    std::fs::copy(&journal, &into_journal).unwrap();
+    writer.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn a_hot_journal_is_reported_and_left_for_a_writer() {
+    let c = coherent();
+    hot_journal_copy("legacy_v5", &c.h.home.legacy_queue());
+    let before = tree_hash(c.h.root());
+    let (json, _) = c.json(&[]);
+    assert_eq!(
+        tree_hash(c.h.root()),
+        before,
+        "the doctor rolled the journal back"
+    );
+    assert!(
+        json["warnings"].to_string().contains("interrupted write"),
+        "{json:#}"
+    );
+    // sk-migrate is a writer: it recovers the DB (the update never happened)
+    // and moves the rows as they were.
+    c.h.cmd("sk-migrate").arg("run").assert().success();
+    let scoped = rows(&c.h.scoped_path(), "queue");
+    let moved = scoped
+        .iter()
+        .find(|r| r["event_id"] == rusqlite::types::Value::Text("evt-0007".into()))
+        .unwrap();
+    assert_eq!(
+        moved["data"],
+        rusqlite::types::Value::Text("{\"wp\":\"WP01\",\"to\":\"doing\"}".into())
+    );
+    assert_eq!(count(&c.h.home.legacy_queue(), "queue"), 0);
+}
+
+#[test]
+fn an_owner_record_that_is_a_fifo_is_malformed_not_a_hang() {
+    let c = coherent();
+    std::fs::remove_file(c.h.home.owner_record()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(c.h.home.owner_record())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (json, code) = c.json(&["--check"]);
+    assert_eq!(json["daemon_owner"]["status"], "malformed");
+    assert_eq!(code, 2);
+}

@@ -784,3 +784,88 @@ fn a_new_scoped_db_is_locked_from_its_link_until_its_rows_are_audited() {
     );
     assert_eq!(count(&h.scoped_path(), "queue"), 4);
 }
+
+// ---- review findings: hostile shapes that could make the move lose rows
+
+#[test]
+fn a_legacy_column_named_rowid_is_refused_untouched() {
+    let h = TestHome::new();
+    h.login();
+    materialise(
+        &h.home.legacy_queue(),
+        "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id TEXT, event_type TEXT, data TEXT, timestamp INTEGER, retry_count INTEGER, rowid INTEGER);
+         INSERT INTO queue (event_id, event_type, data, timestamp, retry_count, rowid) VALUES ('a', 't', 'd', 1, 0, 7);
+         INSERT INTO queue (event_id, event_type, data, timestamp, retry_count, rowid) VALUES (NULL, 't', '{\"precious\":1}', 2, 0, 7);",
+    );
+    let before = tree_hash(h.root());
+    let out = h.cmd("sk-migrate").arg("run").assert().code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("rowid"));
+    assert_eq!(tree_hash(h.root()), before);
+}
+
+#[test]
+fn a_nocase_scoped_key_does_not_make_another_key_present() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v1");
+    let scoped_sql = fixture_sql("scoped_v5")
+        .replace(
+            "event_id TEXT UNIQUE NOT NULL",
+            "event_id TEXT COLLATE NOCASE UNIQUE NOT NULL",
+        )
+        .replace("'evt-shared'", "'EVT-0003'");
+    materialise(&h.scoped_path(), &scoped_sql);
+    let r = run_lib(&h);
+    // evt-0003 differs from EVT-0003 byte for byte: it must not count as
+    // present and be deleted unmoved. (The NOCASE UNIQUE index refuses it,
+    // so it stays in legacy, reported, rather than being lost.)
+    let keys: Vec<String> = {
+        let c = rusqlite::Connection::open(h.scoped_path()).unwrap();
+        let mut s = c.prepare("SELECT event_id FROM queue").unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let legacy_left: Vec<String> = {
+        let c = rusqlite::Connection::open(h.home.legacy_queue()).unwrap();
+        let mut s = c.prepare("SELECT event_id FROM queue").unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(
+        keys.contains(&"evt-0003".to_string()) || legacy_left.contains(&"evt-0003".to_string()),
+        "evt-0003 lost: scoped {keys:?}, legacy {legacy_left:?}, report {:?}",
+        r.tables[0]
+    );
+}
+
+#[test]
+fn a_numeric_legacy_key_is_refused_untouched() {
+    let h = TestHome::new();
+    h.login().scoped("scoped_v5");
+    materialise(
+        &h.home.legacy_queue(),
+        "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id INTEGER UNIQUE, event_type TEXT, data TEXT, timestamp INTEGER, retry_count INTEGER);
+         INSERT INTO queue VALUES (1, '1', 't', 'd', 1, 0);",
+    );
+    let before = tree_hash(h.root());
+    h.cmd("sk-migrate").arg("run").assert().code(1);
+    assert_eq!(tree_hash(h.root()), before);
+}
+
+#[test]
+fn a_scoped_db_with_a_trigger_is_refused_untouched() {
+    let h = TestHome::new();
+    h.login().legacy("legacy_v5");
+    materialise(
+        &h.scoped_path(),
+        &(fixture_sql("scoped_v5")
+            + "CREATE TRIGGER eat AFTER INSERT ON queue BEGIN DELETE FROM queue WHERE id = new.id; END;"),
+    );
+    let before = tree_hash(h.root());
+    let out = h.cmd("sk-migrate").arg("run").assert().code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("trigger eat"));
+    assert_eq!(tree_hash(h.root()), before);
+}

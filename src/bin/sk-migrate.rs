@@ -21,8 +21,8 @@ Examples:
   db=$(sk-migrate queue-path)          the queue DB a writer must use
   sk-migrate completions bash > /etc/bash_completion.d/sk-migrate
 
-Exit codes: 0 done (or nothing to do), 1 runtime error (I/O, corrupt or locked DB),
-2 refused, 64 usage error.";
+Exit codes: 0 done (or nothing to do, or no scope), 1 runtime error (I/O, not a
+database, locked, unknown schema: files left untouched), 64 usage error.";
 
 #[derive(Parser)]
 #[command(

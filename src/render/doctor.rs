@@ -35,6 +35,12 @@ fn queue_line(name: &str, q: &QueueFacts) -> String {
     if let Some(why) = &q.unreadable {
         return format!("  {name:<7} {} (unreadable: {why})\n", q.path);
     }
+    if q.needs_recovery.is_some() {
+        return format!(
+            "  {name:<7} {} (holds an interrupted write; see warnings)\n",
+            q.path
+        );
+    }
     format!(
         "  {name:<7} {} (V{}): {} events, {} body uploads, {} failure-log rows\n",
         q.path,

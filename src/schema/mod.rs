@@ -37,6 +37,8 @@ pub fn migrations() -> Vec<refinery::Migration> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnInfo {
     pub name: String,
+    /// The declared type, as written (its affinity decides comparisons).
+    pub decl_type: String,
     pub notnull: bool,
     pub has_default: bool,
     pub pk: bool,
@@ -50,16 +52,17 @@ pub type Shape = BTreeMap<String, Vec<ColumnInfo>>;
 pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
     let mut shape = Shape::new();
     let mut stmt = conn.prepare(
-        "SELECT name, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?1, ?2)",
+        "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?1, ?2)",
     )?;
     for t in ALL {
         let cols = stmt
             .query_map((t.name, schema), |r| {
                 Ok(ColumnInfo {
                     name: r.get(0)?,
-                    notnull: r.get::<_, i64>(1)? != 0,
-                    has_default: r.get(2)?,
-                    pk: r.get::<_, i64>(3)? != 0,
+                    decl_type: r.get(1)?,
+                    notnull: r.get::<_, i64>(2)? != 0,
+                    has_default: r.get(3)?,
+                    pk: r.get::<_, i64>(4)? != 0,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -69,6 +72,16 @@ pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
     }
     Ok(shape)
 }
+
+/// Does a declared type give TEXT affinity? (SQLite's rules, in order: "INT"
+/// means INTEGER; then "CHAR", "CLOB" or "TEXT" means TEXT.)
+pub fn text_affinity(decl_type: &str) -> bool {
+    let t = decl_type.to_ascii_uppercase();
+    !t.contains("INT") && (t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT"))
+}
+
+/// Column names that hide SQLite's own rowid, which the move relies on.
+const ROWID_NAMES: [&str; 3] = ["rowid", "oid", "_rowid_"];
 
 /// What keeps `shape` from being version `v`; empty when it is.
 fn mismatches(shape: &Shape, v: u32) -> Vec<String> {
@@ -85,7 +98,22 @@ fn mismatches(shape: &Shape, v: u32) -> Vec<String> {
                         out.push(format!("column {}.{e} is missing", t.name));
                     }
                 }
+                for k in t.key.iter().filter_map(|k| t.column_at(k, v)) {
+                    // Keys compare exactly only as text: another affinity
+                    // would make '1.0' and 1 the same key.
+                    if let Some(c) = cols.iter().find(|c| c.name == k)
+                        && !text_affinity(&c.decl_type)
+                    {
+                        out.push(format!(
+                            "key column {}.{k} is declared {:?}, not TEXT",
+                            t.name, c.decl_type
+                        ));
+                    }
+                }
                 for c in cols {
+                    if ROWID_NAMES.iter().any(|r| c.name.eq_ignore_ascii_case(r)) {
+                        out.push(format!("column {}.{} hides SQLite's rowid", t.name, c.name));
+                    }
                     let known = expected.contains(&c.name.as_str());
                     // An extra column the CLI's inserts can omit is harmless;
                     // one they cannot fill would make every insert fail.
@@ -122,13 +150,41 @@ pub fn version_of(shape: &Shape) -> Result<u32, String> {
     Err(detail)
 }
 
-/// Fingerprint the DB attached as `schema` on `conn` (file `path`).
+/// Fingerprint the DB attached as `schema` on `conn` (file `path`). Beyond
+/// the columns, a queue table must have a rowid and no trigger: the move
+/// relies on both to prove what it moved.
 pub fn fingerprint(conn: &Connection, schema: &str, path: &Path) -> Result<u32, Error> {
-    let shape = read_shape(conn, schema).map_err(|e| Error::sqlite(path, e, 0))?;
-    version_of(&shape).map_err(|detail| Error::UnknownSchema {
+    let sq = |e| Error::sqlite(path, e, 0);
+    let unknown = |detail: String| Error::UnknownSchema {
         path: path.to_path_buf(),
         detail,
-    })
+    };
+    let shape = read_shape(conn, schema).map_err(sq)?;
+    let version = version_of(&shape).map_err(unknown)?;
+    for table in shape.keys() {
+        let probe = format!("SELECT rowid FROM \"{schema}\".\"{table}\" LIMIT 0");
+        if conn.prepare(&probe).is_err() {
+            return Err(unknown(format!(
+                "table {table} has no rowid (WITHOUT ROWID)"
+            )));
+        }
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT name, tbl_name FROM \"{schema}\".sqlite_master WHERE type = 'trigger'"
+        ))
+        .map_err(sq)?;
+    let triggers = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(sq)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sq)?;
+    if let Some((name, table)) = triggers.iter().find(|(_, t)| shape.contains_key(t)) {
+        return Err(unknown(format!(
+            "trigger {name} on {table}: a trigger could change rows behind the move's back"
+        )));
+    }
+    Ok(version)
 }
 
 /// The highest version in refinery's history, `None` when the DB has no
@@ -302,6 +358,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("queue.newer"), "{err}");
+    }
+
+    #[test]
+    fn affinity_follows_sqlite_rules() {
+        for t in ["TEXT", "varchar(20)", "CLOB", "character"] {
+            assert!(text_affinity(t), "{t}");
+        }
+        for t in ["INTEGER", "", "BLOB", "REAL", "NUMERIC", "POINT"] {
+            assert!(!text_affinity(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn hostile_shapes_the_move_cannot_prove_are_unknown() {
+        let cases = [
+            // A user column named rowid hides the real one.
+            "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id TEXT, event_type TEXT, data TEXT, timestamp INTEGER, retry_count INTEGER, rowid INTEGER)",
+            // A numeric key compares '1.0' equal to 1.
+            "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id INTEGER, event_type TEXT, data TEXT, timestamp INTEGER, retry_count INTEGER)",
+            // No rowid at all.
+            "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id TEXT, event_type TEXT, data TEXT, timestamp INTEGER, retry_count INTEGER) WITHOUT ROWID",
+        ];
+        for sql in cases {
+            let conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch(sql).unwrap();
+            assert!(
+                matches!(
+                    fingerprint(&conn, "main", Path::new("x")),
+                    Err(Error::UnknownSchema { .. })
+                ),
+                "{sql}"
+            );
+        }
+        let conn = spec_kitty_db(5);
+        conn.execute_batch("CREATE TRIGGER eat AFTER INSERT ON queue BEGIN DELETE FROM queue WHERE id = new.id; END;")
+            .unwrap();
+        let err = fingerprint(&conn, "main", Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("trigger eat"), "{err}");
     }
 
     #[test]
