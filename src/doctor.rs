@@ -147,11 +147,12 @@ fn foreground(
 /// Gather every fact the report needs. Reads only.
 pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let resolution = scope::resolve(home, opts.scope.as_ref(), opts.saas_enabled);
-    let mut notes: Vec<String> = resolution
+    let auth_notes: Vec<String> = resolution
         .diagnostics
         .iter()
         .map(ToString::to_string)
         .collect();
+    let mut notes = Vec::new();
     let fg = foreground(home, opts, &resolution, &mut notes)?;
     let legacy = queue_facts(&home.legacy_queue())?;
     let active = match &resolution.scope {
@@ -163,7 +164,6 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     } else {
         Vec::new()
     };
-    let auth_notes = notes.clone();
     Ok(Facts {
         auth_notes,
         home: display(home.root()),

@@ -91,9 +91,9 @@ pub struct Facts {
     pub legacy_missions: Vec<StrandedMission>,
     /// `None` when the probe was turned off.
     pub live_daemons: Option<Vec<LiveDaemon>>,
-    /// Diagnostics met on the way (scope resolution, discovery), as text.
+    /// What foreground discovery could not find, as text.
     pub notes: Vec<String>,
-    /// The scope resolution's diagnostics alone: why no login resolved.
+    /// The scope resolution's diagnostics: why no login resolved.
     pub auth_notes: Vec<String>,
 }
 
@@ -202,7 +202,12 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// Build the report from the facts (pure).
 pub fn build(facts: Facts) -> Report {
     let mut problems = Vec::new();
-    let mut warnings = facts.notes.clone();
+    let mut warnings: Vec<String> = facts
+        .auth_notes
+        .iter()
+        .chain(&facts.notes)
+        .cloned()
+        .collect();
     let scope_resolved = facts.scope_source.is_some();
 
     let (daemon_owner, fields, recorded_port) = match &facts.owner.found {

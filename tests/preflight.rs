@@ -250,3 +250,22 @@ fn only_the_move_opens_the_legacy_db_for_writing() {
     // side files go on close; its SQL writes temp tables only.
     assert!(merge.contains("[dry_run_uri(legacy_path)]"));
 }
+
+#[test]
+fn the_auth_problem_names_why_no_login_resolved_and_nothing_else() {
+    let h = TestHome::new();
+    std::fs::write(h.home.credentials(), "[user]\nusername = 3\n").unwrap();
+    let out = h
+        .cmd("sk-doctor")
+        .env("PATH", "/nonexistent")
+        .args(["--no-probe", "preflight", "--require-auth", "--json"])
+        .assert()
+        .code(2);
+    let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let auth = &json["problems"][0];
+    assert_eq!(auth["code"], "auth_required");
+    let message = auth["message"].as_str().unwrap();
+    assert!(message.contains("credentials"), "{message}");
+    // Discovery of the CLI is not about authentication.
+    assert!(!message.contains("spec-kitty was not found"), "{message}");
+}
