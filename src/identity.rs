@@ -816,7 +816,6 @@ pub fn mismatched_fields(rows: &[FieldRow]) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::owner::Secret;
     use crate::scope::{ResolvedScope, ScopeSource};
     use std::os::unix::fs::PermissionsExt;
 
@@ -1032,21 +1031,9 @@ mod tests {
         assert_eq!(fg.auth_principal.as_deref(), Some("Ann@X"));
     }
 
+    /// The owner module's sample record: one fixture for both suites.
     fn owner() -> OwnerRecord {
-        OwnerRecord {
-            pid: 4242,
-            port: 9400,
-            token: Secret::new("tok-PLANTED"),
-            package_version: "3.1.4".into(),
-            executable_path: "/venv/bin/python3".into(),
-            source_checkout_path: "/venv/lib/python3.11".into(),
-            server_url: "https://sync.example.test".into(),
-            auth_principal: Some("ann@example.test".into()),
-            auth_team: Some("team-a".into()),
-            auth_scope: Some("https://sync.example.test|ann@example.test|team-a".into()),
-            queue_db_path: "/h/queues/queue-0123456789abcdef.db".into(),
-            started_at: "2026-04-01T12:00:00Z".into(),
-        }
+        crate::owner::tests::sample()
     }
 
     fn coherent() -> ForegroundIdentity {
