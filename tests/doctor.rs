@@ -625,3 +625,28 @@ fn an_owner_record_that_is_a_fifo_is_malformed_not_a_hang() {
     assert_eq!(json["daemon_owner"]["status"], "malformed");
     assert_eq!(code, 2);
 }
+
+#[test]
+fn exit_codes_for_usage_and_runtime_errors() {
+    let h = TestHome::new();
+    h.cmd("sk-doctor").arg("--bogus").assert().code(64);
+    h.cmd("sk-doctor")
+        .args(["--no-probe", "--scope", "only|two"])
+        .assert()
+        .code(64);
+    h.cmd("sk-doctor")
+        .args(["preflight", "--bogus"])
+        .assert()
+        .code(64);
+    // A --foreground file that cannot be read is a runtime error naming it.
+    let missing = h.dir.path().join("no-such-fg.json");
+    let out = h
+        .cmd("sk-doctor")
+        .args(["--no-probe", "--foreground"])
+        .arg(&missing)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("no-such-fg.json"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
