@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod owner;
 pub mod probe;
 pub mod queue;
+pub mod release;
 pub mod render;
 pub mod report;
 pub mod schema;
