@@ -4,6 +4,7 @@
 //! Decisions are pure functions (plan a move, compare identities, build a
 //! report); effects (open DBs, read files, print) stay at the edges.
 
+pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod error;

@@ -464,6 +464,7 @@ fn json_field_names_are_exactly_the_contract() {
             "fields",
             "foreground",
             "home",
+            "home_exists",
             "live_orphans",
             "ok",
             "problems",

@@ -102,7 +102,7 @@ fn check(bytes: &[u8]) {
         doctor::diagnose(&h.home, &opts).expect("a bad owner record is a finding, not an error");
     let json = serde_json::to_string(&report).unwrap();
     assert!(!json.contains(TOKEN), "token in the report: {json}");
-    let text = sk_boundary::render::doctor::report(&report, false);
+    let text = sk_boundary::render::doctor::report(&report, &sk_boundary::render::Style::plain());
     assert!(!text.contains(TOKEN), "token in the table");
     match report.daemon_owner.status {
         OwnerStatus::Malformed => {

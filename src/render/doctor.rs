@@ -1,49 +1,125 @@
 //! `sk-doctor` output for people.
 
+use comfy_table::{Attribute, Cell, Color, ColumnConstraint, Width};
 use owo_colors::OwoColorize;
 
+use super::{Style, paths};
 use crate::identity::FieldStatus;
 use crate::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
 
-fn status_cell(s: FieldStatus, colour: bool) -> String {
-    let (sym, word) = match s {
-        FieldStatus::Match => ("✓", "match"),
-        FieldStatus::Mismatch => ("✗", "mismatch"),
-        FieldStatus::Unknown => ("?", "unknown"),
-        FieldStatus::Info => ("·", "info"),
-    };
-    let text = format!("{sym} {word}");
-    if !colour {
-        return text;
-    }
+/// Columns below which the table stacks foreground over daemon in one
+/// column: four columns of paths do not fit.
+pub const NARROW_BELOW: u16 = 90;
+
+fn status_text(s: FieldStatus) -> &'static str {
     match s {
-        FieldStatus::Match => text.green().to_string(),
-        FieldStatus::Mismatch => text.red().bold().to_string(),
-        FieldStatus::Unknown => text.yellow().to_string(),
-        FieldStatus::Info => text.dimmed().to_string(),
+        FieldStatus::Match => "✓ match",
+        FieldStatus::Mismatch => "✗ mismatch",
+        FieldStatus::Unknown => "? unknown",
+        FieldStatus::Info => "· info",
     }
 }
 
-fn or_dash(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "?".to_string())
+/// The widest status text; the Status column never gets narrower.
+const STATUS_WIDTH: usize = 10;
+
+/// Coloured by comfy-table (`Cell::fg`), which measures the plain text.
+fn status_cell(s: FieldStatus) -> Cell {
+    let cell = Cell::new(status_text(s));
+    match s {
+        FieldStatus::Match => cell.fg(Color::Green),
+        FieldStatus::Mismatch => cell.fg(Color::Red).add_attribute(Attribute::Bold),
+        FieldStatus::Unknown => cell.fg(Color::Yellow),
+        FieldStatus::Info => cell.add_attribute(Attribute::Dim),
+    }
 }
 
-fn queue_line(name: &str, q: &QueueFacts) -> String {
+/// The coherence table: one row per identity field. Paths are shown
+/// relative to the home or `~`; below [`NARROW_BELOW`] columns foreground and
+/// daemon share one column (one line when they are equal, else labelled).
+/// Values too long for their column are folded between path components.
+pub fn fields_table(r: &Report, style: &Style) -> String {
+    let short = |v: &str| paths::short(v, &r.home, style.user_home.as_deref());
+    let narrow = style.width.is_some_and(|w| w < NARROW_BELOW);
+    let header: &[&str] = if narrow {
+        &["Field", "Foreground / daemon", "Status"]
+    } else {
+        &["Field", "Foreground", "Daemon", "Status"]
+    };
+    let field_width = r.fields.iter().map(|f| f.field.chars().count()).max();
+    let field_width = field_width.unwrap_or(0).max(header[0].len());
+    let values_width = value_columns_width(style.width, field_width, narrow);
+    let fold = |text: String| match values_width {
+        Some(w) => paths::fold(&text, w),
+        None => text,
+    };
+    let mut t = super::table(header, style);
+    t.style_text_only();
+    for row in &r.fields {
+        let fg = row
+            .foreground
+            .as_deref()
+            .map_or_else(|| "?".to_string(), short);
+        let daemon = row.daemon.as_deref().map_or_else(|| "-".to_string(), short);
+        let mut cells = vec![Cell::new(&row.field)];
+        if !narrow {
+            cells.extend([Cell::new(fold(fg)), Cell::new(fold(daemon))]);
+        } else if fg == daemon {
+            cells.push(Cell::new(fold(fg)));
+        } else {
+            let both = format!(
+                "{}\n{}",
+                fold(format!("fg: {fg}")),
+                fold(format!("daemon: {daemon}"))
+            );
+            cells.push(Cell::new(both));
+        }
+        cells.push(status_cell(row.status));
+        t.add_row(cells);
+    }
+    // Lower boundaries count the cell padding (one space either side): the
+    // field names and statuses are never wrapped.
+    let whole = |w: usize| {
+        let w = u16::try_from(w + 2).unwrap_or(u16::MAX);
+        ColumnConstraint::LowerBoundary(Width::Fixed(w))
+    };
+    if let Some(c) = t.column_mut(0) {
+        c.set_constraint(whole(field_width));
+    }
+    if let Some(c) = t.column_mut(header.len() - 1) {
+        c.set_constraint(whole(STATUS_WIDTH));
+    }
+    t.to_string()
+}
+
+/// Room for the text of each value column when the table must fit `width`:
+/// what the field and status columns, the borders (one per column plus one)
+/// and the padding (two per column) leave, shared by one or two columns.
+fn value_columns_width(width: Option<u16>, field_width: usize, narrow: bool) -> Option<usize> {
+    let columns = if narrow { 3 } else { 4 };
+    let fixed = field_width + STATUS_WIDTH + (columns + 1) + 2 * columns;
+    let room = usize::from(width?).saturating_sub(fixed);
+    Some(if narrow { room } else { room / 2 }.max(8))
+}
+
+/// What sk-doctor says when the home does not exist.
+pub fn no_home(home: &str) -> String {
+    format!("no spec-kitty home at {home}: nothing to check\n")
+}
+
+/// One queue's line; `path` is the queue's path as shown to people.
+fn queue_line(name: &str, q: &QueueFacts, path: &str) -> String {
     if !q.exists {
-        return format!("  {name:<7} {} (does not exist)\n", q.path);
+        return format!("{name:<7} {path} (does not exist)");
     }
     if let Some(why) = &q.unreadable {
-        return format!("  {name:<7} {} (unreadable: {why})\n", q.path);
+        return format!("{name:<7} {path} (unreadable: {why})");
     }
     if q.needs_recovery.is_some() {
-        return format!(
-            "  {name:<7} {} (holds an interrupted write; see warnings)\n",
-            q.path
-        );
+        return format!("{name:<7} {path} (holds an interrupted write; see warnings)");
     }
     format!(
-        "  {name:<7} {} (V{}): {} events, {} body uploads, {} failure-log rows\n",
-        q.path,
+        "{name:<7} {path} (V{}): {} events, {} body uploads, {} failure-log rows",
         q.schema_version.unwrap_or(0),
         q.events,
         q.body_uploads,
@@ -95,28 +171,50 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
     lines
 }
 
+/// `text` wrapped to the style's text width, each line indented by two
+/// spaces, continuation lines by `indent` more.
+fn item(text: &str, style: &Style, indent: &str) -> String {
+    wrap(text, style.text_width(), indent)
+        .iter()
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
+
 /// The full doctor output: coherence table, then Queues, Daemon, Problems.
-pub fn report(r: &Report, colour: bool) -> String {
+pub fn report(r: &Report, style: &Style) -> String {
+    let user_home = style.user_home.as_deref();
     let mut out = String::new();
-    out.push_str(&format!("spec-kitty home: {}\n", r.home));
+    out.push_str(&format!(
+        "spec-kitty home: {} (relative paths below are under it)\n",
+        paths::tilde(&r.home, user_home)
+    ));
     match (r.foreground.auth_scope.as_deref(), r.scope_source) {
         (Some(s), Some(src)) => out.push_str(&format!("scope: {s} (from {src})\n")),
         _ => out.push_str("scope: none (the legacy queue is active)\n"),
     }
-    let mut t = super::table(&["Field", "Foreground", "Daemon", "Status"]);
-    for row in &r.fields {
-        t.add_row(vec![
-            row.field.clone(),
-            or_dash(&row.foreground),
-            row.daemon.clone().unwrap_or_else(|| "-".to_string()),
-            status_cell(row.status, colour),
-        ]);
-    }
-    out.push_str(&t.to_string());
+    out.push_str(&fields_table(r, style));
     out.push_str("\n\nQueues\n");
-    out.push_str(&queue_line("active", &r.queues.active));
-    if r.queues.legacy.path != r.queues.active.path {
-        out.push_str(&queue_line("legacy", &r.queues.legacy));
+    out.push_str(&queues_section(r, style));
+    out.push_str("\nDaemon\n");
+    out.push_str(&daemon_section(r, style));
+    out.push_str(&findings_section(r, style));
+    out
+}
+
+fn queues_section(r: &Report, style: &Style) -> String {
+    let short = |p: &str| paths::short(p, &r.home, style.user_home.as_deref());
+    let (active, legacy) = (&r.queues.active, &r.queues.legacy);
+    let mut out = item(
+        &queue_line("active", active, &short(&active.path)),
+        style,
+        "        ",
+    );
+    if legacy.path != active.path {
+        out.push_str(&item(
+            &queue_line("legacy", legacy, &short(&legacy.path)),
+            style,
+            "        ",
+        ));
     }
     if !r.queues.stranded_missions.is_empty() {
         let list: Vec<String> = r
@@ -125,9 +223,16 @@ pub fn report(r: &Report, colour: bool) -> String {
             .iter()
             .map(|m| format!("{} ({})", m.mission_slug, m.body_uploads))
             .collect();
-        out.push_str(&format!("  stranded missions: {}\n", list.join(", ")));
+        out.push_str(&item(
+            &format!("stranded missions: {}", list.join(", ")),
+            style,
+            "  ",
+        ));
     }
-    out.push_str("\nDaemon\n");
+    out
+}
+
+fn daemon_section(r: &Report, style: &Style) -> String {
     let d = &r.daemon_owner;
     let status = match d.status {
         OwnerStatus::Absent => "absent (no daemon owns the queue)",
@@ -135,21 +240,23 @@ pub fn report(r: &Report, colour: bool) -> String {
         OwnerStatus::Orphan => "orphan",
         OwnerStatus::Malformed => "malformed",
     };
-    out.push_str(&format!("  owner record: {status} ({})\n", d.path));
+    let path = paths::short(&d.path, &r.home, style.user_home.as_deref());
+    let mut out = item(&format!("owner record: {status} ({path})"), style, "  ");
     if let Some(rec) = &d.record {
         let yes_no = |b: Option<bool>, y: &str, n: &str| match b {
             Some(true) => y.to_string(),
             Some(false) => n.to_string(),
             None => "?".to_string(),
         };
-        out.push_str(&format!(
-            "  pid {} {}, port {}, executable {}, started {}\n",
+        let line = format!(
+            "pid {} {}, port {}, executable {}, started {}",
             rec.pid,
             yes_no(d.pid_alive, "alive", "not running"),
             rec.port,
             yes_no(d.executable_exists, "exists", "missing"),
             rec.started_at
-        ));
+        );
+        out.push_str(&item(&line, style, "  "));
     }
     for o in &r.live_orphans {
         out.push_str(&format!(
@@ -159,16 +266,26 @@ pub fn report(r: &Report, colour: bool) -> String {
             o.package_version.as_deref().unwrap_or("version ?")
         ));
     }
+    out
+}
+
+/// Problems, warnings and the verdict.
+fn findings_section(r: &Report, style: &Style) -> String {
+    let colour = style.colour;
+    let mut out = String::new();
     if !r.problems.is_empty() {
         out.push_str("\nProblems\n");
         for p in &r.problems {
-            out.push_str(&problem_lines(p, colour, 76));
+            out.push_str(&problem_lines(p, colour, style.text_width()));
         }
     }
     if !r.warnings.is_empty() {
         out.push_str("\nWarnings\n");
         for w in &r.warnings {
-            for (i, line) in wrap(&format!("! {w}"), 76, "  ").iter().enumerate() {
+            for (i, line) in wrap(&format!("! {w}"), style.text_width(), "  ")
+                .iter()
+                .enumerate()
+            {
                 let line = if i == 0 && colour {
                     line.yellow().to_string()
                 } else {
@@ -187,21 +304,17 @@ pub fn report(r: &Report, colour: bool) -> String {
         )
     };
     out.push('\n');
-    out.push_str(&if colour {
-        if r.ok {
-            verdict.green().to_string()
-        } else {
-            verdict.red().bold().to_string()
-        }
-    } else {
-        verdict
+    out.push_str(&match (colour, r.ok) {
+        (false, _) => verdict,
+        (true, true) => verdict.green().to_string(),
+        (true, false) => verdict.red().bold().to_string(),
     });
     out.push('\n');
     out
 }
 
 /// The preflight diagnostic: fits 25 lines at 80 columns in the worst case.
-pub fn preflight(p: &Preflight, colour: bool) -> String {
+pub fn preflight(p: &Preflight, style: &Style) -> String {
     if p.ok {
         return "preflight: ok, sync work may proceed\n".to_string();
     }
@@ -210,7 +323,7 @@ pub fn preflight(p: &Preflight, colour: bool) -> String {
         p.problems.len()
     );
     for pr in &p.problems {
-        out.push_str(&problem_lines(pr, colour, 76));
+        out.push_str(&problem_lines(pr, style.colour, style.text_width()));
     }
     out
 }

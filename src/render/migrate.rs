@@ -1,15 +1,25 @@
 //! `sk-migrate` output for people.
 
+use comfy_table::{CellAlignment, Table};
 use owo_colors::OwoColorize;
 
+use super::{Style, paths};
 use crate::migrate::{RunReport, Status, StatusReport};
+
+/// Right-align the columns from `first` on: they hold numbers.
+fn numbers_right(t: &mut Table, first: usize) {
+    for c in t.column_iter_mut().skip(first) {
+        c.set_cell_alignment(CellAlignment::Right);
+    }
+}
 
 fn version(v: Option<u32>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("V{v}"))
 }
 
 /// The run summary: a headline and a per-table table.
-pub fn run_summary(r: &RunReport, colour: bool) -> String {
+pub fn run_summary(r: &RunReport, style: &Style) -> String {
+    let colour = style.colour;
     let mut out = String::new();
     let inserted: u64 = r.tables.iter().map(|t| t.inserted).sum();
     let left: u64 = r.tables.iter().map(|t| t.left_in_legacy).sum();
@@ -48,14 +58,17 @@ pub fn run_summary(r: &RunReport, colour: bool) -> String {
         ));
     }
     if !r.tables.is_empty() && r.legacy_schema_version.is_some() {
-        let mut t = super::table(&[
-            "Table",
-            "Legacy before",
-            "Inserted",
-            "Already present",
-            "Deleted from legacy",
-            "Left in legacy",
-        ]);
+        let mut t = super::table(
+            &[
+                "Table",
+                "Legacy before",
+                "Inserted",
+                "Already present",
+                "Deleted from legacy",
+                "Left in legacy",
+            ],
+            style,
+        );
         for c in &r.tables {
             t.add_row(vec![
                 c.table.to_string(),
@@ -66,6 +79,7 @@ pub fn run_summary(r: &RunReport, colour: bool) -> String {
                 c.left_in_legacy.to_string(),
             ]);
         }
+        numbers_right(&mut t, 1);
         out.push_str(&t.to_string());
         out.push('\n');
     }
@@ -91,26 +105,31 @@ pub fn run_summary(r: &RunReport, colour: bool) -> String {
 }
 
 /// `sk-migrate status` for people.
-pub fn status(r: &StatusReport) -> String {
+/// `sk-migrate status` for people; paths in the table are relative to the
+/// home (`home_root`) or `~`.
+pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
     let mut out = String::new();
     match (&r.scope, r.scope_source) {
         (Some(s), Some(src)) => out.push_str(&format!("scope: {s} (from {src})\n")),
         _ => out.push_str("scope: none (legacy queue is active)\n"),
     }
-    let mut t = super::table(&[
-        "DB",
-        "Path",
-        "Exists",
-        "Schema",
-        "queue",
-        "body_upload_queue",
-        "body_upload_failure_log",
-    ]);
+    let mut t = super::table(
+        &[
+            "DB",
+            "Path",
+            "Exists",
+            "Schema",
+            "queue",
+            "body_upload_queue",
+            "body_upload_failure_log",
+        ],
+        style,
+    );
     let mut row = |name: &str, d: &crate::migrate::DbStatus| {
         let n = |k: &str| d.rows.get(k).map_or("-".to_string(), |v| v.to_string());
         t.add_row(vec![
             name.to_string(),
-            d.path.clone(),
+            paths::short(&d.path, home_root, style.user_home.as_deref()),
             if d.exists { "yes" } else { "no" }.to_string(),
             version(d.schema_version),
             n("queue"),
@@ -122,6 +141,7 @@ pub fn status(r: &StatusReport) -> String {
     if let Some(s) = &r.scoped {
         row("scoped", s);
     }
+    numbers_right(&mut t, 4);
     out.push_str(&t.to_string());
     out.push('\n');
     if !r.pending_migrations.is_empty() {

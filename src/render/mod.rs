@@ -1,12 +1,40 @@
-//! Output for people (comfy-table, colour on a terminal only) and programs (JSON).
+//! Output for people (comfy-table, colour only when asked for) and programs
+//! (JSON). Pure: what to colour, how wide a terminal is and where `~` is are
+//! decided at the edge ([`crate::cli`]) and passed in as a [`Style`].
 
 pub mod doctor;
 pub mod migrate;
+pub mod paths;
+pub mod progress;
 
 use std::io::IsTerminal;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
+
+/// How text for people looks. The default is plain, as wide as the content.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Style {
+    /// Emit ANSI colour. The table layout measures the text without it.
+    pub colour: bool,
+    /// Columns to fit in (the terminal's); `None`: as wide as the content.
+    pub width: Option<u16>,
+    /// The user's home directory, shown as `~` in tables.
+    pub user_home: Option<String>,
+}
+
+impl Style {
+    /// Plain text, no width limit: what a pipe gets.
+    pub fn plain() -> Style {
+        Style::default()
+    }
+
+    /// Width to wrap running text (problems, warnings) to: at most 80
+    /// columns, less on a narrower terminal, never below 40.
+    pub fn text_width(&self) -> usize {
+        usize::from(self.width.unwrap_or(80).clamp(40, 80)) - 4
+    }
+}
 
 /// Whether to colour: only on a terminal, never with `NO_COLOR` set non-empty.
 pub fn colour_enabled(is_terminal: bool, no_color: Option<&str>) -> bool {
@@ -21,12 +49,22 @@ pub fn colour_for_stdout() -> bool {
     )
 }
 
-/// A table in the house style, with a header row.
-pub fn table(header: &[&str]) -> Table {
+/// A table in the house style, with a header row. comfy-table never looks
+/// at the terminal itself: colour and width come from `style`, and cells are
+/// coloured with comfy-table's own `Cell::fg` so widths are measured on the
+/// text, not on its escape codes.
+pub fn table(header: &[&str], style: &Style) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
+    t.force_no_tty()
+        .load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
+    if style.colour {
+        t.enforce_styling();
+    }
+    if let Some(w) = style.width {
+        t.set_width(w);
+    }
     t
 }
 
@@ -48,5 +86,20 @@ mod tests {
         assert!(colour_enabled(true, Some("")));
         assert!(!colour_enabled(true, Some("1")));
         assert!(!colour_enabled(false, None));
+    }
+
+    #[test]
+    fn text_width_follows_narrow_terminals_only() {
+        let w = |width| {
+            Style {
+                width,
+                ..Style::plain()
+            }
+            .text_width()
+        };
+        assert_eq!(w(None), 76);
+        assert_eq!(w(Some(200)), 76);
+        assert_eq!(w(Some(60)), 56);
+        assert_eq!(w(Some(10)), 36);
     }
 }

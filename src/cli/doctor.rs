@@ -1,0 +1,184 @@
+//! `sk-doctor`'s command line: its options, and `run`, which diagnoses,
+//! renders and picks the exit code. It writes nothing except through
+//! `retire`, and never signals a process.
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use serde::Serialize;
+
+use super::global::Stream;
+use super::{ExitStatus, GlobalArgs, fail, print, usage};
+use crate::doctor::{self, DoctorOptions};
+use crate::render;
+use crate::report::{self, Report};
+use crate::scope::{Scope, saas_sync_enabled_from_env};
+
+const TOOL: &str = "sk-doctor";
+
+const EXAMPLES: &str = "\
+Examples:
+  sk-doctor                          the coherence table, queues, daemon, problems
+  sk-doctor --check                  exit 2 when the boundary is incoherent
+  sk-doctor --json | jq .problems    for programs
+  sk-doctor --foreground fg.json     override discovered foreground fields
+  sk-doctor retire --dry-run         what retiring an orphan owner record removes
+  sk-doctor preflight --require-auth || exit $?   gate before producing SaaS work
+
+Exit codes: 0 coherent (or done, or no home to check), 1 runtime error,
+2 incoherent or refused, 64 usage.
+sk-doctor never writes, except `retire`, and never signals a process.";
+
+/// `sk-doctor [OPTIONS] [COMMAND]`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sk-doctor",
+    version = super::version(),
+    about = "Explain the sync boundary of a spec-kitty installation: foreground CLI vs daemon, queues, orphans",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// JSON object of foreground fields overriding discovery, field by field
+    #[arg(long, global = true, value_name = "FILE")]
+    pub foreground: Option<PathBuf>,
+    /// The spec-kitty entry point to inspect (default: `spec-kitty` on PATH)
+    #[arg(long = "spec-kitty", global = true, value_name = "PATH")]
+    pub spec_kitty: Option<PathBuf>,
+    /// Do not probe loopback ports 9400-9449 for daemons
+    #[arg(long, global = true)]
+    pub no_probe: bool,
+    /// Scope to check: <server>|<user>|<team> (default: the logged-in user's)
+    #[arg(long, global = true, value_name = "S")]
+    pub scope: Option<String>,
+    /// Exit 2 when any problem is found
+    #[arg(long)]
+    pub check: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Remove an orphan daemon owner record (never signals a process)
+    Retire {
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Say what would be removed; remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Gate for SaaS-producing commands: exit 0 when sync work may proceed, else 2
+    Preflight {
+        /// Refuse when no authenticated scope resolves, even with SaaS sync off
+        #[arg(long)]
+        require_auth: bool,
+    },
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// `sk-doctor --json`: the report of `docs/json.md`, plus `home_exists`.
+#[derive(Debug, Serialize)]
+pub struct DoctorJson<'a> {
+    #[serde(flatten)]
+    pub report: &'a Report,
+    /// False when the home directory does not exist: nothing was checked.
+    pub home_exists: bool,
+}
+
+/// Run `sk-doctor` as parsed.
+pub fn run(cli: Cli) -> ExitStatus {
+    let home = match cli.global.home() {
+        Ok(h) => h,
+        Err(e) => return usage(TOOL, e),
+    };
+    let scope = match cli.scope.as_deref().map(Scope::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => return usage(TOOL, e),
+    };
+    if let Some(Command::Retire { yes, dry_run }) = cli.command {
+        return super::retire::run(&home, yes, dry_run, cli.global.json);
+    }
+    if let Some(Command::Completions { shell }) = cli.command {
+        return super::completions(shell, command());
+    }
+    let opts = DoctorOptions {
+        scope,
+        saas_enabled: saas_sync_enabled_from_env(),
+        foreground_file: cli.foreground.clone(),
+        spec_kitty: cli.spec_kitty.clone(),
+        path_var: std::env::var_os("PATH"),
+        probe: !cli.no_probe,
+    };
+    let mut r = match doctor::diagnose(&home, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(TOOL, e),
+    };
+    if let Some(Command::Preflight { require_auth }) = cli.command {
+        return preflight(&cli.global, &r, require_auth);
+    }
+    let home_exists = home.root().is_dir();
+    if !home_exists {
+        nothing_to_check(&mut r);
+    }
+    if cli.global.json {
+        print(&render::json(&DoctorJson {
+            report: &r,
+            home_exists,
+        }));
+    } else if !home_exists {
+        print(&render::doctor::no_home(&r.home));
+    } else {
+        print(&render::doctor::report(
+            &r,
+            &cli.global.style(Stream::Stdout),
+        ));
+    }
+    if cli.check && !r.ok {
+        ExitStatus::Refused
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// With no home there is no owner record nor queue to compare: what the
+/// doctor found about the foreground alone is no problem of the boundary.
+fn nothing_to_check(r: &mut Report) {
+    r.fields.clear();
+    r.problems.clear();
+    r.ok = true;
+}
+
+fn preflight(global: &GlobalArgs, r: &Report, require_auth: bool) -> ExitStatus {
+    let p = report::preflight(r, require_auth);
+    if global.json {
+        print(&render::json(&p));
+    } else if p.ok {
+        print(&render::doctor::preflight(
+            &p,
+            &global.style(Stream::Stdout),
+        ));
+    } else {
+        // The diagnostic goes where a calling script's user sees it.
+        eprint!(
+            "{}",
+            render::doctor::preflight(&p, &global.style(Stream::Stderr))
+        );
+    }
+    if p.ok {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Refused
+    }
+}

@@ -1,0 +1,124 @@
+//! The command lines of `sk-doctor` and `sk-migrate`. This module owns the
+//! clap definitions (so man pages and completions are generated from the
+//! library, see [`man`]) and each tool's `run`: resolve the environment, call
+//! the library, render, and return an [`ExitStatus`]. The binaries only parse
+//! and exit. Nothing here decides anything about the sync boundary.
+//!
+//! Contract: `docs/cli.md` (options, exit codes) and `docs/json.md`.
+
+pub mod doctor;
+pub mod global;
+pub mod man;
+pub mod migrate;
+mod retire;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use global::{ColorChoice, GlobalArgs};
+
+/// How a run ends, as the process exit code (`docs/exit-codes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done, coherent, or nothing to do.
+    Success,
+    /// 1: a runtime error (I/O, a locked or corrupt DB, …).
+    Failure,
+    /// 2: incoherent with `--check`, or refused (`preflight`, `retire`).
+    Refused,
+    /// 64: a usage error (`EX_USAGE`).
+    Usage,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Refused => 2,
+            ExitStatus::Usage => 64,
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        ExitCode::from(s.code())
+    }
+}
+
+/// `--version`: the crate version and the spec-kitty releases this build
+/// understands, e.g. `0.2.0 (spec-kitty 2.1 – 3.2.7)`.
+pub fn version() -> String {
+    format!(
+        "{} (spec-kitty {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::release::SUPPORTED_RANGE
+    )
+}
+
+/// Parse the process's arguments. On `--help`/`--version` prints them and
+/// returns `Err(Success)`; on a usage error prints it and returns
+/// `Err(Usage)`.
+pub fn parse<P: Parser>() -> Result<P, ExitStatus> {
+    P::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Success
+        }
+    })
+}
+
+/// Print `text` on stdout with exactly one trailing newline. A closed pipe
+/// is not an error worth reporting.
+pub(crate) fn print(text: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
+}
+
+/// Print `sk-…: error: …` on stderr and return [`ExitStatus::Failure`].
+pub(crate) fn fail(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
+    eprintln!("{tool}: error: {e}");
+    ExitStatus::Failure
+}
+
+/// Print `sk-…: …` on stderr and return [`ExitStatus::Usage`].
+pub(crate) fn usage(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
+    eprintln!("{tool}: {e}");
+    ExitStatus::Usage
+}
+
+/// Print shell completions for `cmd` on stdout.
+pub(crate) fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> ExitStatus {
+    let name = cmd.get_name().to_string();
+    clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
+    ExitStatus::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_names_the_supported_releases() {
+        let v = version();
+        assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
+        assert!(v.contains(crate::release::SUPPORTED_RANGE), "{v}");
+    }
+
+    #[test]
+    fn exit_codes_are_the_contract() {
+        let codes: Vec<u8> = [
+            ExitStatus::Success,
+            ExitStatus::Failure,
+            ExitStatus::Refused,
+            ExitStatus::Usage,
+        ]
+        .map(ExitStatus::code)
+        .to_vec();
+        assert_eq!(codes, [0, 1, 2, 64]);
+    }
+}

@@ -1,0 +1,130 @@
+//! `sk-doctor retire`: the confirmation dialogue around
+//! [`owner::retire`](crate::owner::retire), the doctor's only write.
+
+use std::io::{BufRead, IsTerminal};
+
+use super::{ExitStatus, fail, print};
+use crate::doctor::{self, RetireDecision};
+use crate::home::Home;
+use crate::owner::{self, RetirePlan};
+use crate::render;
+
+const TOOL: &str = "sk-doctor";
+
+/// Say an outcome: text, or `{"schema_version","status","message","removed"}`.
+fn say(json: bool, status: &str, message: String, removed: Vec<String>) {
+    if json {
+        print(&render::json(&serde_json::json!({
+            "schema_version": 1,
+            "status": status,
+            "message": message,
+            "removed": removed,
+        })));
+    } else {
+        print(&message);
+    }
+}
+
+/// Retire the orphan owner record of `home`, asking on a terminal unless `yes`.
+pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
+    let removal = match doctor::plan_retire(home) {
+        Err(e) => return fail(TOOL, e),
+        Ok(RetireDecision::NothingToRetire) => {
+            say(
+                json,
+                "nothing_to_retire",
+                format!(
+                    "No owner record at {}: nothing to retire.",
+                    home.owner_record().display()
+                ),
+                vec![],
+            );
+            return ExitStatus::Success;
+        }
+        Ok(RetireDecision::Malformed { reason }) => {
+            say(
+                json,
+                "refused",
+                format!(
+                    "Refused: the owner record {} is malformed ({reason}), so its pid cannot be trusted. Inspect it, then move it aside by hand.",
+                    home.owner_record().display()
+                ),
+                vec![],
+            );
+            return ExitStatus::Refused;
+        }
+        Ok(RetireDecision::Plan(RetirePlan::Refuse(owner::Refusal::Live { pid }))) => {
+            say(
+                json,
+                "refused",
+                format!(
+                    "Refused: the recorded daemon (pid {pid}) is alive and its executable exists; it is not an orphan. Nothing was removed."
+                ),
+                vec![],
+            );
+            return ExitStatus::Refused;
+        }
+        Ok(RetireDecision::Plan(RetirePlan::Remove(r))) => r,
+    };
+    let mut targets = vec![removal.owner_record.display().to_string()];
+    if let Some(s) = &removal.state_file {
+        targets.push(s.display().to_string());
+    }
+    if dry_run {
+        say(
+            json,
+            "dry_run",
+            format!(
+                "Would remove the orphan record of pid {}: {}",
+                removal.pid,
+                targets.join(", ")
+            ),
+            targets,
+        );
+        return ExitStatus::Success;
+    }
+    if !yes && !confirmed(json, removal.pid, &targets) {
+        return ExitStatus::Refused;
+    }
+    match owner::retire(&removal) {
+        Ok(removed) => {
+            let removed: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+            say(
+                json,
+                "retired",
+                format!(
+                    "Retired the orphan record of pid {}: removed {}",
+                    removal.pid,
+                    removed.join(", ")
+                ),
+                removed,
+            );
+            ExitStatus::Success
+        }
+        Err(e) => fail(TOOL, e),
+    }
+}
+
+/// Ask on the terminal; without one nobody can confirm, so refuse.
+fn confirmed(json: bool, pid: i64, targets: &[String]) -> bool {
+    if !std::io::stdin().is_terminal() {
+        say(
+            json,
+            "refused",
+            "Refused: not on a terminal, so nobody can confirm; pass --yes to retire the orphan record.".to_string(),
+            vec![],
+        );
+        return false;
+    }
+    eprint!(
+        "Remove the orphan owner record of pid {pid} ({})? [y/N] ",
+        targets.join(", ")
+    );
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        return true;
+    }
+    say(json, "refused", "Nothing removed.".to_string(), vec![]);
+    false
+}

@@ -1,0 +1,96 @@
+//! Paths as people read them in a table: relative to the spec-kitty home, or
+//! under `~`. JSON always carries the full path.
+
+use std::path::Path;
+
+/// `path` relative to `home_root` (`queues/queue-….db`), else with the
+/// user's home as `~`, else unchanged. Values that are not absolute paths
+/// (versions, URLs, `?`) are returned as they are.
+pub fn short(path: &str, home_root: &str, user_home: Option<&str>) -> String {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return path.to_string();
+    }
+    if let Ok(rel) = p.strip_prefix(home_root)
+        && !rel.as_os_str().is_empty()
+    {
+        return rel.display().to_string();
+    }
+    tilde(path, user_home)
+}
+
+/// `path` with the user's home directory written `~`.
+pub fn tilde(path: &str, user_home: Option<&str>) -> String {
+    let p = Path::new(path);
+    match user_home.filter(|h| Path::new(h).is_absolute() && *h != "/") {
+        Some(h) => match p.strip_prefix(h) {
+            Ok(rel) if rel.as_os_str().is_empty() => "~".to_string(),
+            Ok(rel) => format!("~/{}", rel.display()),
+            Err(_) => path.to_string(),
+        },
+        None => path.to_string(),
+    }
+}
+
+/// `text` cut into lines of at most `width` characters, each cut just after
+/// a `/` or `|` where one falls in the second half of the line, else at the
+/// width: a path breaks between its components rather than anywhere.
+/// Continuation lines are indented by two spaces.
+pub fn fold(text: &str, width: usize) -> String {
+    let width = width.max(8);
+    let mut lines: Vec<String> = Vec::new();
+    let mut rest: Vec<char> = text.chars().collect();
+    loop {
+        let room = if lines.is_empty() { width } else { width - 2 };
+        if rest.len() <= room {
+            lines.push(rest.iter().collect());
+            break;
+        }
+        let cut = (room / 2..room)
+            .rev()
+            .find(|&i| matches!(rest[i - 1], '/' | '|'))
+            .unwrap_or(room);
+        lines.push(rest.drain(..cut).collect());
+    }
+    lines.join("\n  ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_breaks_after_separators_and_keeps_every_character() {
+        assert_eq!(fold("queue.db", 20), "queue.db");
+        let folded = fold("/tmp/spec-kitty-pr-1187/.venv/bin/python3", 20);
+        assert_eq!(folded, "/tmp/spec-kitty-pr-1\n  187/.venv/bin/\n  python3");
+        let folded = fold("/opt/spec-kitty/.venv/bin/python3", 24);
+        assert_eq!(folded, "/opt/spec-kitty/.venv/\n  bin/python3");
+        assert_eq!(fold("abcdefghijklmnop", 10), "abcdefghij\n  klmnop");
+        for line in fold("/a/b/cccccccccccccccccccccccccccc/d", 12).lines() {
+            assert!(line.chars().count() <= 12, "{line}");
+        }
+    }
+
+    #[test]
+    fn under_the_home_is_relative_under_the_user_home_is_tilde() {
+        let h = "/home/r/.spec-kitty";
+        let u = Some("/home/r");
+        assert_eq!(short("/home/r/.spec-kitty/queue.db", h, u), "queue.db");
+        assert_eq!(
+            short("/home/r/.spec-kitty/queues/queue-ab.db", h, u),
+            "queues/queue-ab.db"
+        );
+        assert_eq!(short("/home/r/.spec-kitty", h, u), "~/.spec-kitty");
+        assert_eq!(
+            short("/home/r/venv/bin/python3", h, u),
+            "~/venv/bin/python3"
+        );
+        assert_eq!(short("/opt/sk/bin/python3", h, u), "/opt/sk/bin/python3");
+        assert_eq!(short("/home/robert/x", h, u), "/home/robert/x");
+        assert_eq!(short("3.1.4", h, u), "3.1.4");
+        assert_eq!(short("https://x.test/", h, u), "https://x.test/");
+        assert_eq!(short("/home/r/x", h, Some("/")), "/home/r/x");
+        assert_eq!(short("/home/r/x", h, None), "/home/r/x");
+    }
+}

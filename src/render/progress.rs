@@ -1,0 +1,27 @@
+//! Progress and `-v` audit lines of `sk-migrate run`, on stderr.
+
+use crate::error::Error;
+use crate::merge::{AuditLine, Observer};
+
+/// Reports a run to a person on stderr: large tables as they start (only
+/// when `progress`, i.e. stderr is a terminal), and with `verbose` one line
+/// per moved row (table + natural key, never payload).
+#[derive(Debug, Clone, Copy)]
+pub struct Stderr {
+    pub verbose: bool,
+    pub progress: bool,
+}
+
+impl Observer for Stderr {
+    fn table_started(&mut self, table: &'static str, rows: u64) {
+        if self.progress && rows >= 10_000 {
+            eprintln!("moving {table}: {rows} legacy rows…");
+        }
+    }
+    fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
+        if self.verbose {
+            eprintln!("moved {} {}", line.table, line.key_json);
+        }
+        Ok(())
+    }
+}
