@@ -68,6 +68,7 @@ fn build_db(path: &Path, n: u64, tag: &str) {
 }
 
 /// Run a command to completion; its wall time and peak RSS (KiB, from wait4).
+#[allow(unsafe_code)] // wait4 is the one way to read a child's peak RSS
 fn measure(cmd: &mut Command) -> (Duration, i64, i32) {
     let started = Instant::now();
     // Reaped below by wait4 (for its rusage), which clippy cannot see.

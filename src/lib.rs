@@ -4,6 +4,11 @@
 //! Decisions are pure functions (plan a move, compare identities, build a
 //! report); effects (open DBs, read files, print) stay at the edges.
 
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod cli;
 pub mod config;
 pub mod doctor;

@@ -6,13 +6,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use serde::Serialize;
 
 use super::global::Stream;
 use super::{ExitStatus, GlobalArgs, fail, print, usage};
 use crate::error::Error;
 use crate::home::Home;
 use crate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Quiet};
-use crate::migrate::{self, RunOptions, Status};
+use crate::migrate::{self, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status};
 use crate::queue;
 use crate::render;
 use crate::scope::{Diagnostic, Scope, saas_sync_enabled_from_env};
@@ -130,7 +131,9 @@ pub fn run(cli: Cli) -> ExitStatus {
             };
             run_move(&cli, &home, scope, moving, *verbose)
         }
-        Command::QueuePath { read_only, .. } => queue_path(&home, scope.as_ref(), *read_only),
+        Command::QueuePath { read_only, .. } => {
+            queue_path(&home, scope.as_ref(), *read_only, cli.global.json)
+        }
         Command::Status { .. } => status(&cli, &home, scope.as_ref()),
         Command::Completions { .. } => return ExitStatus::Success,
     };
@@ -170,13 +173,46 @@ fn run_move(
     })
 }
 
-fn queue_path(home: &Home, scope: Option<&Scope>, read_only: bool) -> Result<String, Error> {
+/// `sk-migrate queue-path --json` (`docs/json.md`).
+#[derive(Debug, Serialize)]
+struct QueuePathJson {
+    schema_version: u32,
+    queue_db: String,
+    /// The scoped DB (a scope resolved), else the legacy one.
+    scoped: bool,
+    /// The move made first, when legacy rows were waiting.
+    moved: Option<RunReport>,
+}
+
+fn queue_path(
+    home: &Home,
+    scope: Option<&Scope>,
+    read_only: bool,
+    json: bool,
+) -> Result<String, Error> {
     let saas = saas_sync_enabled_from_env();
-    if read_only {
-        Ok(queue::reader_queue(home, scope, saas).display().to_string())
+    let out = if read_only {
+        let path = queue::reader_queue(home, scope, saas);
+        QueuePathJson {
+            schema_version: JSON_SCHEMA_VERSION,
+            scoped: path != home.legacy_queue(),
+            queue_db: path.display().to_string(),
+            moved: None,
+        }
     } else {
-        queue::writer_queue(home, scope, saas, &mut Quiet).map(|w| w.path.display().to_string())
-    }
+        let w = queue::writer_queue(home, scope, saas, &mut Quiet)?;
+        QueuePathJson {
+            schema_version: JSON_SCHEMA_VERSION,
+            queue_db: w.path.display().to_string(),
+            scoped: w.scoped,
+            moved: w.moved,
+        }
+    };
+    Ok(if json {
+        render::json(&out)
+    } else {
+        out.queue_db
+    })
 }
 
 fn status(cli: &Cli, home: &Home, scope: Option<&Scope>) -> Result<String, Error> {

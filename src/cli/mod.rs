@@ -19,7 +19,7 @@ use clap::Parser;
 
 pub use global::{ColorChoice, GlobalArgs};
 
-/// How a run ends, as the process exit code (`docs/exit-codes.md`).
+/// How a run ends, as the process exit code (`docs/cli.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// 0: done, coherent, or nothing to do.

@@ -1,6 +1,6 @@
 //! `sk-doctor` output for people.
 
-use comfy_table::{Attribute, Cell, Color, ColumnConstraint, Width};
+use comfy_table::{Attribute, Cell, Color};
 use owo_colors::OwoColorize;
 
 use super::{Style, paths};
@@ -77,18 +77,8 @@ pub fn fields_table(r: &Report, style: &Style) -> String {
         cells.push(status_cell(row.status));
         t.add_row(cells);
     }
-    // Lower boundaries count the cell padding (one space either side): the
-    // field names and statuses are never wrapped.
-    let whole = |w: usize| {
-        let w = u16::try_from(w + 2).unwrap_or(u16::MAX);
-        ColumnConstraint::LowerBoundary(Width::Fixed(w))
-    };
-    if let Some(c) = t.column_mut(0) {
-        c.set_constraint(whole(field_width));
-    }
-    if let Some(c) = t.column_mut(header.len() - 1) {
-        c.set_constraint(whole(STATUS_WIDTH));
-    }
+    super::keep_whole(&mut t, 0);
+    super::keep_whole(&mut t, header.len() - 1);
     t.to_string()
 }
 

@@ -80,6 +80,7 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
             ]);
         }
         numbers_right(&mut t, 1);
+        super::keep_whole(&mut t, 0);
         out.push_str(&t.to_string());
         out.push('\n');
     }
@@ -142,6 +143,7 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
         row("scoped", s);
     }
     numbers_right(&mut t, 4);
+    super::keep_whole(&mut t, 0);
     out.push_str(&t.to_string());
     out.push('\n');
     if !r.pending_migrations.is_empty() {

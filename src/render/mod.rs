@@ -10,7 +10,7 @@ pub mod progress;
 use std::io::IsTerminal;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
 
 /// How text for people looks. The default is plain, as wide as the content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +66,17 @@ pub fn table(header: &[&str], style: &Style) -> Table {
         t.set_width(w);
     }
     t
+}
+
+/// Never wrap column `index`: it is at least as wide as its widest cell
+/// (names, statuses). Call after the rows are added.
+pub fn keep_whole(t: &mut Table, index: usize) {
+    let widest = t.column_max_content_widths().get(index).copied();
+    if let (Some(w), Some(c)) = (widest, t.column_mut(index)) {
+        // The boundary counts the cell padding, one space either side.
+        let w = w.saturating_add(c.padding_width());
+        c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
+    }
 }
 
 /// Serialise a report as the one JSON object on stdout.
