@@ -1,4 +1,4 @@
-//! `config.toml` and the older CLIs' `credentials` file (DESIGN §1).
+//! `config.toml` and the older CLIs' `credentials` file (`docs/home.md`).
 
 use std::io::ErrorKind;
 use std::path::Path;

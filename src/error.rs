@@ -56,7 +56,7 @@ pub enum Error {
     #[error("{} changed since the retirement was planned (a daemon may have started); nothing was removed. Run the command again", path.display())]
     OwnerChanged { path: PathBuf },
 
-    /// The encrypted session store could not be used (DESIGN §6).
+    /// The encrypted session store could not be used (`docs/session.md`).
     #[error(transparent)]
     Session(#[from] SessionError),
 }

@@ -1,4 +1,4 @@
-//! The spec-kitty home: its root and every path in it (DESIGN §1).
+//! The spec-kitty home: its root and every path in it (`docs/home.md`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

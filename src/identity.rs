@@ -1,5 +1,5 @@
-//! Foreground identity (DESIGN §5) and its comparison with the daemon's owner
-//! record (DESIGN §4).
+//! Foreground identity (`docs/daemon.md`) and its comparison with the daemon's owner
+//! record (`docs/daemon.md`).
 //!
 //! Discovery never runs Python: the `spec-kitty` entry point names its
 //! interpreter on its `#!` line, and the interpreter's `site-packages` holds
@@ -24,7 +24,7 @@ use crate::owner::{OwnerRecord, RedactedOwner};
 use crate::scope::{Resolution, Scope};
 
 /// The foreground's scope: unknown, known to be none, or a scope string.
-/// DESIGN §4: "auth_scope null vs non-null is a mismatch" — but only when the
+/// `docs/daemon.md`: "auth_scope null vs non-null is a mismatch" — but only when the
 /// foreground's side is *known*.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum AuthScope {
@@ -693,7 +693,7 @@ pub struct FieldRow {
     pub blocking: bool,
 }
 
-/// Blocking fields (DESIGN §4), in row order.
+/// Blocking fields (`docs/daemon.md`), in row order.
 pub const BLOCKING_FIELDS: [&str; 6] = [
     "package_version",
     "executable_path",
@@ -703,7 +703,7 @@ pub const BLOCKING_FIELDS: [&str; 6] = [
     "queue_db_path",
 ];
 
-/// Informational fields (DESIGN §4), in row order after the blocking ones.
+/// Informational fields (`docs/daemon.md`), in row order after the blocking ones.
 pub const INFO_FIELDS: [&str; 5] = ["pid", "port", "started_at", "auth_principal", "auth_team"];
 
 /// Compare the foreground with the daemon's owner record (pure). Call it on
@@ -718,7 +718,7 @@ pub fn compare(foreground: &ForegroundIdentity, owner: &OwnerRecord) -> Vec<Fiel
 /// * Paths: exact string equality — canonicalize both sides first.
 /// * `package_version`: equal after trimming.
 /// * `server_url`: equal after trimming, lowercasing and dropping trailing
-///   `/` — the normalisation of the scope's server part (DESIGN §1).
+///   `/` — the normalisation of the scope's server part (`docs/home.md`).
 /// * `auth_scope`: unknown foreground → unknown; known none vs null → match;
 ///   none vs a scope (either way) → mismatch; two scopes compare after scope
 ///   normalisation.

@@ -1,4 +1,4 @@
-//! The legacy -> scoped move (DESIGN §3): set-based SQL over both files.
+//! The legacy -> scoped move (`docs/migrate.md`): set-based SQL over both files.
 //!
 //! Per table: plan (the legacy rows whose natural key the scoped DB lacks,
 //! one per key, in legacy order) into a temp table; `INSERT OR IGNORE` them;

@@ -25,7 +25,7 @@ pub enum Status {
     DryRun,
 }
 
-/// `sk-migrate run --json` (DESIGN §7).
+/// `sk-migrate run --json` (`docs/json.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub schema_version: u32,

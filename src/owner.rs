@@ -1,4 +1,4 @@
-//! The daemon owner record `sync/daemon/owner.json` (DESIGN §4).
+//! The daemon owner record `sync/daemon/owner.json` (`docs/daemon.md`).
 //!
 //! * [`read`] is strict and never panics: a file is [`OwnerRead::Absent`],
 //!   [`OwnerRead::Present`] or [`OwnerRead::Malformed`]. Reasons name the field
@@ -61,10 +61,10 @@ impl fmt::Display for Secret {
     }
 }
 
-/// The daemon owner record, exactly the fields of DESIGN §4.
+/// The daemon owner record, exactly the fields of `docs/daemon.md`.
 ///
 /// `Serialize` skips `token`: serializing a record for output is always safe.
-/// Only [`write`] puts the token on disk.
+/// Only [`write()`] puts the token on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OwnerRecord {
     pub pid: i64,
@@ -100,7 +100,7 @@ pub struct RedactedOwner {
     pub started_at: String,
 }
 
-/// The on-disk shape, token included. Private: only [`write`] uses it.
+/// The on-disk shape, token included. Private: only [`write()`] uses it.
 #[derive(Serialize)]
 struct OnDisk<'a> {
     pid: i64,
@@ -117,7 +117,7 @@ struct OnDisk<'a> {
     started_at: &'a str,
 }
 
-/// The keys of the record, in DESIGN §4 order.
+/// The keys of the record, in `docs/daemon.md` order.
 pub const FIELDS: [&str; 12] = [
     "pid",
     "port",
@@ -294,7 +294,7 @@ fn req_port(obj: &Map<String, Value>, name: &str) -> Result<u16, String> {
 pub struct FileFacts {
     /// Permission bits (`st_mode & 0o7777`).
     pub mode: u32,
-    /// Keys the record has beyond DESIGN §4 (names only; values are never kept).
+    /// Keys the record has beyond `docs/daemon.md` (names only; values are never kept).
     pub unknown_fields: Vec<String>,
 }
 
@@ -491,7 +491,7 @@ fn sync_dir(_dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Orphan (DESIGN §4): the record exists but its pid is not alive, or its
+/// Orphan (`docs/daemon.md`): the record exists but its pid is not alive, or its
 /// executable does not exist.
 pub fn is_orphan(pid_alive: bool, executable_exists: bool) -> bool {
     !pid_alive || !executable_exists
@@ -615,7 +615,7 @@ pub enum RetirePlan {
 /// Decide a retirement (pure). Live = pid alive AND executable exists →
 /// refuse. Otherwise remove the record, and the state file too when it names
 /// the same (dead) pid. A live pid with a missing executable is an orphan by
-/// DESIGN §4: its record is removed, but a state file naming that pid is kept
+/// `docs/daemon.md`: its record is removed, but a state file naming that pid is kept
 /// (the process still runs).
 pub fn plan_retire(
     home: &Home,

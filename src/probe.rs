@@ -1,4 +1,4 @@
-//! Loopback probe for running sync daemons (DESIGN §4).
+//! Loopback probe for running sync daemons (`docs/daemon.md`).
 //!
 //! Daemons listen on `127.0.0.1`, ports 9400–9449, and answer
 //! `GET /api/health` with JSON holding `protocol_version`, `package_version`

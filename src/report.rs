@@ -1,4 +1,4 @@
-//! The doctor's report (DESIGN §7): facts gathered at the edges go in, the
+//! The doctor's report (`docs/json.md`): facts gathered at the edges go in, the
 //! coherence rows, problems and warnings come out. Pure.
 
 use serde::Serialize;
@@ -141,7 +141,7 @@ pub struct Problem {
     pub remediation: String,
 }
 
-/// `sk-doctor --json` (DESIGN §7).
+/// `sk-doctor --json` (`docs/json.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,

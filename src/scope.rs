@@ -1,4 +1,4 @@
-//! Scope string, its hash, and foreground scope resolution (DESIGN §1, §6).
+//! Scope string, its hash, and foreground scope resolution (`docs/home.md`, `docs/session.md`).
 
 use std::fmt;
 

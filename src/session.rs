@@ -1,4 +1,4 @@
-//! The encrypted session store of current CLIs (DESIGN §6).
+//! The encrypted session store of current CLIs (`docs/session.md`).
 //!
 //! `auth/session.json` is `{"version": 2, "nonce": hex, "ciphertext": hex}`:
 //! AES-256-GCM without associated data, the 16-byte tag at the end of the

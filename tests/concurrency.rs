@@ -1,5 +1,5 @@
 //! The move while another writer (the sync daemon, an older CLI) appends to
-//! both DBs (DESIGN §3: `BEGIN IMMEDIATE` with a busy timeout; invariants 1,
+//! both DBs (`docs/migrate.md`: `BEGIN IMMEDIATE` with a busy timeout; invariants 1,
 //! 2, 3). A writer thread with its own connections inserts small
 //! transactions into legacy and scoped while the main thread runs
 //! `migrate::run` again and again; then: nothing lost, every row the writer

@@ -1,4 +1,4 @@
-//! kill -9 crash safety of `sk-migrate run` (DESIGN §3, invariants 1, 2, 4).
+//! kill -9 crash safety of `sk-migrate run` (`docs/migrate.md`, invariants 1, 2, 4).
 //!
 //! A large home (20k rows per legacy table, a scoped DB with unrelated and
 //! shared keys or none) is moved by the real binary in a child process,

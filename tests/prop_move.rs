@@ -1,4 +1,4 @@
-//! Property tests of the move (DESIGN §3, invariants 1–8) over generated
+//! Property tests of the move (`docs/migrate.md`, invariants 1–8) over generated
 //! legacy DBs of every schema version V1..V5, as spec-kitty writes them and in
 //! hostile variants (no UNIQUE/NOT NULL constraints, unknown tables, WAL mode,
 //! newer unknown columns), into scoped DBs that are absent or hold unrelated
@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The oracle never looks at the generator: it reads both DBs before the move,
-//! computes what DESIGN §3 says they must hold afterwards, and compares.
+//! computes what `docs/migrate.md` says they must hold afterwards, and compares.
 
 mod common;
 
@@ -567,7 +567,7 @@ fn extra_rows(path: &Path) -> Option<Vec<Row>> {
 }
 
 /// Run the move on the home `c` describes and check every invariant of
-/// DESIGN §3 against an independent model computed from the DBs' contents.
+/// `docs/migrate.md` against an independent model computed from the DBs' contents.
 fn check_case(c: &Case) {
     let h = TestHome::new();
     let legacy = h.home.legacy_queue();

@@ -1,4 +1,4 @@
-//! The scoped DB after a move has exactly the V5 shape of DESIGN §2, so the
+//! The scoped DB after a move has exactly the V5 shape of `docs/schema.md`, so the
 //! spec-kitty CLI reads it as its own. The expected facts below are written
 //! out from the design, independently of `migrations/`.
 

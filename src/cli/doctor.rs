@@ -2,6 +2,9 @@
 //! renders and picks the exit code. It writes nothing except through
 //! `retire`, and never signals a process.
 
+// Doc comments of the clap types are help text: `<server>` is a placeholder.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -2,6 +2,9 @@
 //! (or status, or the writer's queue resolver), renders and picks the exit
 //! code.
 
+// Doc comments of the clap types are help text: `<server>` is a placeholder.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! Queue DB schema: embedded refinery migrations V1..V5 and the fingerprint
-//! that recognises a DB's version from its columns (DESIGN §2).
+//! that recognises a DB's version from its columns (`docs/schema.md`).
 //!
 //! spec-kitty writes its DBs without refinery's history table, so a DB's
 //! version is read from its shape. When this tool upgrades a DB it first
