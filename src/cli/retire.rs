@@ -25,6 +25,12 @@ fn say(json: bool, status: &str, message: String, removed: Vec<String>) {
     }
 }
 
+/// Say a refusal (status `refused`, nothing removed): exit 2.
+fn refuse(json: bool, message: String) -> ExitStatus {
+    say(json, "refused", message, vec![]);
+    ExitStatus::Refused
+}
+
 /// Retire the orphan owner record of `home`, asking on a terminal unless `yes`.
 pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
     let removal = match doctor::plan_retire(home) {
@@ -42,27 +48,21 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
             return ExitStatus::Success;
         }
         Ok(RetireDecision::Malformed { reason }) => {
-            say(
+            return refuse(
                 json,
-                "refused",
                 format!(
                     "Refused: the owner record {} is malformed ({reason}), so its pid cannot be trusted. Inspect it, then move it aside by hand.",
                     home.owner_record().display()
                 ),
-                vec![],
             );
-            return ExitStatus::Refused;
         }
         Ok(RetireDecision::Plan(RetirePlan::Refuse(owner::Refusal::Live { pid }))) => {
-            say(
+            return refuse(
                 json,
-                "refused",
                 format!(
                     "Refused: the recorded daemon (pid {pid}) is alive and its executable exists; it is not an orphan. Nothing was removed."
                 ),
-                vec![],
             );
-            return ExitStatus::Refused;
         }
         Ok(RetireDecision::Plan(RetirePlan::Remove(r))) => r,
     };
@@ -83,8 +83,8 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
         );
         return ExitStatus::Success;
     }
-    if !yes && !confirmed(json, removal.pid, &targets) {
-        return ExitStatus::Refused;
+    if !yes && let Some(why) = unconfirmed(removal.pid, &targets) {
+        return refuse(json, why.to_string());
     }
     match owner::retire(&removal) {
         Ok(removed) => {
@@ -105,16 +105,13 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
     }
 }
 
-/// Ask on the terminal; without one nobody can confirm, so refuse.
-fn confirmed(json: bool, pid: i64, targets: &[String]) -> bool {
+/// Ask on the terminal; without one nobody can confirm. `Some(why)` when
+/// the removal was not confirmed.
+fn unconfirmed(pid: i64, targets: &[String]) -> Option<&'static str> {
     if !std::io::stdin().is_terminal() {
-        say(
-            json,
-            "refused",
-            "Refused: not on a terminal, so nobody can confirm; pass --yes to retire the orphan record.".to_string(),
-            vec![],
+        return Some(
+            "Refused: not on a terminal, so nobody can confirm; pass --yes to retire the orphan record.",
         );
-        return false;
     }
     eprint!(
         "Remove the orphan owner record of pid {pid} ({})? [y/N] ",
@@ -123,8 +120,8 @@ fn confirmed(json: bool, pid: i64, targets: &[String]) -> bool {
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-        return true;
+        None
+    } else {
+        Some("Nothing removed.")
     }
-    say(json, "refused", "Nothing removed.".to_string(), vec![]);
-    false
 }
