@@ -7,6 +7,7 @@
 pub mod config;
 pub mod doctor;
 pub mod error;
+pub mod field;
 pub mod fixture;
 pub mod fsutil;
 pub mod home;
