@@ -10,9 +10,10 @@ use crate::identity::{self, ForegroundIdentity};
 use crate::merge;
 use crate::owner::{self, OwnerRead, RetirePlan};
 use crate::probe;
+use crate::release::ReleaseView;
 use crate::report::{self, Facts, OwnerFacts, OwnerFound, QueueFacts, Report, StrandedMission};
 use crate::schema::tables::BODY_UPLOAD_QUEUE;
-use crate::scope::{self, Scope};
+use crate::scope::{self, Env, Scope};
 
 /// How long the doctor waits for a DB the daemon holds locked.
 pub const DOCTOR_BUSY_TIMEOUT_MS: u64 = 2_000;
@@ -20,7 +21,12 @@ pub const DOCTOR_BUSY_TIMEOUT_MS: u64 = 2_000;
 #[derive(Debug, Clone, Default)]
 pub struct DoctorOptions {
     pub scope: Option<Scope>,
-    pub saas_enabled: bool,
+    /// The environment and the installed release's profile.
+    pub env: Env,
+    /// The detected release, as the report shows it.
+    pub release: ReleaseView,
+    /// Why no release profile applies, if none does.
+    pub release_note: Option<String>,
     /// `--foreground FILE`: overrides discovery field by field.
     pub foreground_file: Option<PathBuf>,
     /// `--spec-kitty PATH`: the entry point to inspect instead of `PATH`'s.
@@ -103,7 +109,8 @@ fn owner_facts(home: &Home) -> Result<OwnerFacts, Error> {
         OwnerRead::Absent => OwnerFound::Absent,
         OwnerRead::Malformed { reason, mode } => OwnerFound::Malformed { reason, mode },
         OwnerRead::Present(record, file) => OwnerFound::Present {
-            canonical: identity::canonicalized_owner(&record),
+            // The release compares the record's values as written.
+            canonical: record.redacted(),
             pid_alive: owner::pid_alive(record.pid),
             executable_exists: owner::executable_exists(&record.executable_path),
             record: record.redacted(),
@@ -128,7 +135,7 @@ fn foreground(
     let install = identity::discover(opts.spec_kitty.as_deref(), opts.path_var.as_deref())?;
     let mut fg = install
         .identity()
-        .or(identity::from_resolution(home, resolution));
+        .or(identity::from_resolution(home, resolution, &opts.env));
     if let Some(file) = &opts.foreground_file {
         fg = identity::read_override(file)?.apply(fg);
     }
@@ -146,7 +153,7 @@ fn foreground(
 
 /// Gather every fact the report needs. Reads only.
 pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
-    let resolution = scope::resolve(home, opts.scope.as_ref(), opts.saas_enabled);
+    let resolution = scope::resolve(home, opts.scope.as_ref(), &opts.env);
     let auth_notes: Vec<String> = resolution
         .diagnostics
         .iter()
@@ -167,7 +174,10 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     Ok(Facts {
         auth_notes,
         home: display(home.root()),
-        saas_enabled: opts.saas_enabled,
+        release: opts.release.clone(),
+        release_note: opts.release_note.clone(),
+        profile: opts.env.profile,
+        saas_enabled: opts.env.saas_enabled,
         scope_source: resolution.scope.as_ref().map(|r| r.source),
         foreground: fg,
         owner: owner_facts(home)?,

@@ -34,6 +34,21 @@ pub enum Error {
     #[error("{} has a queue schema sk-migrate does not know ({detail}); it was left unchanged. Upgrade sk-boundary, or report the schema", path.display())]
     UnknownSchema { path: PathBuf, detail: String },
 
+    #[error("{} is a V{version} queue DB, which the installed spec-kitty (it reads V{release_version}) cannot open; nothing was moved. Run the spec-kitty release that wrote it, or name it with --release", path.display())]
+    SchemaTooNew {
+        path: PathBuf,
+        version: u32,
+        release_version: u32,
+    },
+
+    #[error(
+        "{what}: {why}. Nothing was written; name the spec-kitty release you run with --release X.Y.Z (or --spec-kitty PATH)"
+    )]
+    ReleaseUnknown { what: String, why: String },
+
+    #[error("{}", message)]
+    ReleaseLayout { message: String },
+
     #[error("{}: SQLite error: {source}", path.display())]
     Sqlite {
         path: PathBuf,

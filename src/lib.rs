@@ -5,6 +5,7 @@
 //! report); effects (open DBs, read files, print) stay at the edges.
 
 pub mod config;
+pub mod context;
 pub mod doctor;
 pub mod error;
 pub mod field;

@@ -72,12 +72,37 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// The scoped DB's shape the installed release reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaTarget {
+    /// An older scoped DB is upgraded to this version, never beyond.
+    pub version: u32,
+    /// Newer versions the release still opens as they are; a scoped DB of a
+    /// newer version not listed is refused (the release could not read it).
+    pub reads_newer: &'static [u32],
+}
+
+impl SchemaTarget {
+    /// The latest shape (V5), as 3.2.0–3.2.5 keep it.
+    pub const LATEST: SchemaTarget = SchemaTarget {
+        version: LATEST,
+        reads_newer: &[],
+    };
+
+    /// Can the release open a scoped DB at `version` (after our upgrade)?
+    pub fn accepts(&self, version: u32) -> bool {
+        version <= self.version || self.reads_newer.contains(&version)
+    }
+}
+
 /// How to move.
 #[derive(Debug, Clone)]
 pub struct MoveOptions {
     pub dry_run: bool,
     pub busy_timeout_ms: u64,
     pub backup_dir: Option<PathBuf>,
+    /// The shape the scoped DB must have for the installed release.
+    pub schema: SchemaTarget,
 }
 
 impl Default for MoveOptions {
@@ -86,6 +111,7 @@ impl Default for MoveOptions {
             dry_run: false,
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
             backup_dir: None,
+            schema: SchemaTarget::LATEST,
         }
     }
 }
@@ -222,14 +248,17 @@ fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>, legacy_key_unique:
 }
 
 /// The scoped columns a move fills and the legacy expressions that fill them.
-fn insert_columns(t: &TableDef, legacy: Side) -> (String, String) {
+fn insert_columns(t: &TableDef, legacy: Side, scoped_version: u32) -> (String, String) {
     let mut cols = Vec::new();
     let mut exprs = Vec::new();
     for c in t.columns {
-        let Some(src) = t.column_at(c.name, legacy.version) else {
-            continue; // absent at that version: the scoped default applies
+        let (Some(src), Some(dst)) = (
+            t.column_at(c.name, legacy.version),
+            t.column_at(c.name, scoped_version),
+        ) else {
+            continue; // absent at either version: the scoped default applies
         };
-        cols.push(ident(c.name));
+        cols.push(ident(dst));
         exprs.push(match c.default_sql {
             Some(d) => format!("COALESCE(l.{}, {d})", ident(src)),
             None => format!("l.{}", ident(src)),
@@ -238,9 +267,9 @@ fn insert_columns(t: &TableDef, legacy: Side) -> (String, String) {
     (cols.join(", "), exprs.join(", "))
 }
 
-/// Insert the planned rows into the scoped table (`main`, at LATEST).
-fn insert_sql(t: &TableDef, legacy: Side) -> String {
-    let (cols, exprs) = insert_columns(t, legacy);
+/// Insert the planned rows into the scoped table (`main`, at `scoped_version`).
+fn insert_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+    let (cols, exprs) = insert_columns(t, legacy, scoped_version);
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {plan} AS p JOIN {lt} AS l ON l.rowid = p.legacy_rowid ORDER BY p.rowid",
@@ -253,8 +282,8 @@ fn insert_sql(t: &TableDef, legacy: Side) -> String {
 /// Into an empty scoped table no plan is needed: every movable legacy row
 /// goes in, in legacy order, and the UNIQUE key keeps the first of any
 /// duplicates (`OR IGNORE`), as the plan would.
-fn insert_all_sql(t: &TableDef, legacy: Side) -> String {
-    let (cols, exprs) = insert_columns(t, legacy);
+fn insert_all_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+    let (cols, exprs) = insert_columns(t, legacy, scoped_version);
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {lt} AS l WHERE {valid} ORDER BY l.\"id\", l.rowid",
@@ -266,14 +295,19 @@ fn insert_all_sql(t: &TableDef, legacy: Side) -> String {
 
 /// Drop plan rows whose key did not land (belt and braces: the plan only
 /// holds insertable rows), so the plan is exactly what was inserted.
-fn refine_plan_sql(t: &TableDef) -> String {
+fn refine_plan_sql(t: &TableDef, scoped_version: u32) -> String {
     let pk = plan_key_cols(t);
     let pk: Vec<&str> = pk.iter().map(String::as_str).collect();
     format!(
         "DELETE FROM {plan} WHERE NOT EXISTS (SELECT 1 FROM \"main\".{tn} AS s WHERE {m})",
         plan = plan_table(t),
         tn = ident(t.name),
-        m = key_match("s", &key_cols(t, LATEST), plan_table(t).as_str(), &pk),
+        m = key_match(
+            "s",
+            &key_cols(t, scoped_version),
+            plan_table(t).as_str(),
+            &pk
+        ),
     )
 }
 
@@ -517,6 +551,15 @@ pub fn move_rows(
     // schema is refused before anything is created or changed.
     let legacy = inspect(legacy_path, busy)?;
     let scoped_before = inspect(scoped_path, busy)?;
+    if let Some(f) = &scoped_before
+        && !opts.schema.accepts(f.version)
+    {
+        return Err(Error::SchemaTooNew {
+            path: scoped_path.to_path_buf(),
+            version: f.version,
+            release_version: opts.schema.version,
+        });
+    }
     let mut report = MoveReport {
         legacy_version: legacy.as_ref().map(|f| f.version),
         scoped_version_before: scoped_before.as_ref().map(|f| f.version),
@@ -566,20 +609,26 @@ pub fn move_rows(
     // A daemon may create the scoped DB meanwhile: then move into it as it is.
     if scoped_before.is_none()
         && legacy_rows > 0
-        && let Some(done) = move_into_new(legacy_path, scoped_path, report.clone(), observer, busy)?
+        && let Some(done) = move_into_new(
+            legacy_path,
+            scoped_path,
+            report.clone(),
+            observer,
+            (opts.schema.version, busy),
+        )?
     {
         return Ok(done);
     }
 
     let mut conn = open_scoped(scoped_path, busy)?;
-    let upgrade = schema::upgrade(&mut conn, scoped_path)?;
+    let upgrade = schema::upgrade_to(&mut conn, scoped_path, opts.schema.version)?;
     report.scoped_version = Some(upgrade.to);
     report.changed = upgrade.changed() || scoped_before.is_none();
     observer.checkpoint(Step::SchemaUpgraded)?;
     if legacy_rows == 0 {
         return Ok(report);
     }
-    let mv = Move::attach(&conn, legacy_path, scoped_path, busy)?;
+    let mv = Move::attach(&conn, legacy_path, scoped_path, upgrade.to, busy)?;
     let result = (|| -> Result<(), Error> {
         mv.begin(&conn)?;
         // Decided under the locks: nobody can switch a journal mode now.
@@ -620,7 +669,7 @@ fn move_into_new(
     scoped_path: &Path,
     mut report: MoveReport,
     observer: &mut dyn Observer,
-    busy: u64,
+    (target, busy): (u32, u64),
 ) -> Result<Option<MoveReport>, Error> {
     let dir = scoped_path.parent().unwrap_or(Path::new("."));
     crate::fsutil::create_private_dir_all(dir)?;
@@ -652,9 +701,9 @@ fn move_into_new(
                 )
             })
             .map_err(|e| Error::sqlite(&tmp, e, busy))?;
-        schema::upgrade(&mut conn, &tmp)?;
+        let upgrade = schema::upgrade_to(&mut conn, &tmp, target)?;
         observer.checkpoint(Step::SchemaUpgraded)?;
-        let mv = Move::attach(&conn, legacy_path, &tmp, busy)?;
+        let mv = Move::attach(&conn, legacy_path, &tmp, upgrade.to, busy)?;
         // Each table commits on its own (the file is private until linked), so
         // a helper thread can write its pages back while the next one builds;
         // the fsync before the link is then short.
@@ -747,7 +796,7 @@ fn move_into_new(
             return Ok(None);
         }
     };
-    report.scoped_version = Some(LATEST);
+    report.scoped_version = Some(mv.scoped_version);
     report.changed = true;
     report.atomic = false;
 
@@ -792,6 +841,8 @@ struct Move {
     legacy_path: PathBuf,
     scoped_path: PathBuf,
     legacy_side: Side<'static>,
+    /// The scoped DB's version once upgraded (the release's, or beyond it).
+    scoped_version: u32,
     tables: Vec<&'static TableDef>,
     busy: u64,
 }
@@ -801,6 +852,7 @@ impl Move {
         conn: &Connection,
         legacy_path: &Path,
         scoped_path: &Path,
+        scoped_version: u32,
         busy: u64,
     ) -> Result<Move, Error> {
         conn.execute(
@@ -821,7 +873,12 @@ impl Move {
                 schema: "legacy",
                 version: lv,
             },
-            tables: ALL.iter().filter(|t| t.exists_at(lv)).collect(),
+            scoped_version,
+            // A table the scoped DB's version lacks keeps its rows in legacy.
+            tables: ALL
+                .iter()
+                .filter(|t| t.exists_at(lv) && t.exists_at(scoped_version))
+                .collect(),
             busy,
         })
     }
@@ -829,7 +886,7 @@ impl Move {
     fn scoped_side(&self) -> Side<'static> {
         Side {
             schema: "main",
-            version: LATEST,
+            version: self.scoped_version,
         }
     }
 
@@ -893,13 +950,13 @@ impl Move {
             .map_err(|e| self.on_legacy(e))?;
             observer.checkpoint(Step::Planned(t.name))?;
             let inserted = conn
-                .execute(&insert_sql(t, self.legacy_side), [])
+                .execute(&insert_sql(t, self.legacy_side, self.scoped_version), [])
                 .map_err(|e| self.on_scoped(e))? as u64;
             let planned = self.count(conn, &format!("SELECT count(*) FROM {}", plan_table(t)))?;
             if inserted != planned {
                 // Some planned row did not land (OR IGNORE): keep the plan to
                 // exactly what was inserted, for counts and audit lines.
-                conn.execute(&refine_plan_sql(t), [])
+                conn.execute(&refine_plan_sql(t, self.scoped_version), [])
                     .map_err(|e| self.on_scoped(e))?;
             }
             counts.inserted = inserted;
@@ -1006,7 +1063,10 @@ impl Move {
         observer.table_started(t.name, counts.legacy_before);
         observer.checkpoint(Step::Planned(t.name))?;
         counts.inserted = conn
-            .execute(&insert_all_sql(t, self.legacy_side), [])
+            .execute(
+                &insert_all_sql(t, self.legacy_side, self.scoped_version),
+                [],
+            )
             .map_err(|e| self.on_scoped(e))? as u64;
         let max_id: Option<i64> = conn
             .query_row(
@@ -1201,6 +1261,7 @@ mod tests {
                 schema: "legacy",
                 version: 2,
             },
+            LATEST,
         );
         assert!(sql.contains("l.\"feature_slug\""), "{sql}");
         assert!(sql.contains("l.\"mission_key\""), "{sql}");
@@ -1214,6 +1275,7 @@ mod tests {
                 schema: "legacy",
                 version: 2,
             },
+            LATEST,
         );
         assert!(!sql.contains("coalesce_key"), "{sql}");
         let sql = insert_sql(
@@ -1222,6 +1284,7 @@ mod tests {
                 schema: "legacy",
                 version: 3,
             },
+            LATEST,
         );
         assert!(sql.contains("\"coalesce_key\""), "{sql}");
     }

@@ -9,9 +9,11 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::home::Home;
+use crate::merge::SchemaTarget;
 use crate::merge::{self, AuditLine, MoveOptions, Observer, TableCounts};
+use crate::release::Generation;
 use crate::schema::{self, LATEST};
-use crate::scope::{self, Diagnostic, Resolution, Scope};
+use crate::scope::{self, Diagnostic, Env, Resolution, Scope};
 
 /// Version of the JSON documents this tool prints.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -48,7 +50,8 @@ pub struct RunReport {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub scope: Option<Scope>,
-    pub saas_enabled: bool,
+    /// The environment and the installed release's profile.
+    pub env: Env,
     pub moving: MoveOptions,
 }
 
@@ -121,6 +124,21 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// Why `sk-migrate run` does not move queue DBs for a release of `generation`.
+pub fn layout_message(generation: Generation, home: &Home) -> String {
+    match generation {
+        Generation::Jsonl => format!(
+            "the installed spec-kitty keeps its queue in {}/<mission>.jsonl files (no queue DB); sk-migrate leaves them alone. Nothing was written",
+            home.queues_dir().display()
+        ),
+        Generation::ProjectStore => format!(
+            "the installed spec-kitty keeps queued work in per-project stores ({}/<uuid>/sync/sync.db); the queue DBs are only inputs to its cutover (spec-kitty sync project-store-migrate). Nothing was written",
+            home.root().join("projects").display()
+        ),
+        _ => "the installed spec-kitty keeps its queue in queue DBs".to_string(),
+    }
+}
+
 /// Resolve the scope and move the legacy queue into it.
 pub fn run(
     home: &Home,
@@ -128,7 +146,18 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
-    let resolution = scope::resolve(home, opts.scope.as_ref(), opts.saas_enabled);
+    let profile = opts.env.profile;
+    let Some(version) = profile.schema else {
+        return Err(Error::ReleaseLayout {
+            message: layout_message(profile.generation, home),
+        });
+    };
+    let mut moving = opts.moving.clone();
+    moving.schema = SchemaTarget {
+        version,
+        reads_newer: profile.reads_schemas,
+    };
+    let resolution = scope::resolve(home, opts.scope.as_ref(), &opts.env);
     let legacy_path = home.legacy_queue();
     let mut report = RunReport {
         schema_version: JSON_SCHEMA_VERSION,
@@ -161,7 +190,7 @@ pub fn run(
         out: None,
         inner: observer,
     };
-    let moved = merge::move_rows(&legacy_path, &scoped_path, &opts.moving, &mut journal);
+    let moved = merge::move_rows(&legacy_path, &scoped_path, &moving, &mut journal);
     journal.finish()?;
     let moved = moved?;
     report.legacy_schema_version = moved.legacy_version;
@@ -225,14 +254,15 @@ fn db_status(path: &Path, busy: u64) -> Result<DbStatus, Error> {
 pub fn status(
     home: &Home,
     scope: Option<&Scope>,
-    saas_enabled: bool,
+    env: &Env,
     busy: u64,
 ) -> Result<StatusReport, Error> {
     let Resolution {
         scope: resolved,
         diagnostics,
         ..
-    } = scope::resolve(home, scope, saas_enabled);
+    } = scope::resolve(home, scope, env);
+    let target = env.profile.schema.unwrap_or(LATEST);
     let legacy = db_status(&home.legacy_queue(), busy)?;
     let scoped = match &resolved {
         Some(r) => Some(db_status(&home.scoped_queue(&r.scope), busy)?),
@@ -242,7 +272,7 @@ pub fn status(
     let pending_migrations = if scoped.is_some() {
         schema::migrations()
             .iter()
-            .filter(|m| m.version() as u32 > from && m.version() as u32 <= LATEST)
+            .filter(|m| m.version() as u32 > from && m.version() as u32 <= target)
             .map(|m| format!("V{}__{}", m.version(), m.name()))
             .collect()
     } else {

@@ -3,10 +3,12 @@
 
 use serde::Serialize;
 
+use crate::field::Field;
 use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity};
 use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::owner::RedactedOwner;
 use crate::probe::LiveDaemon;
+use crate::release::{Profile, ReleaseView};
 use crate::scope::ScopeSource;
 
 /// What the owner record file held.
@@ -80,6 +82,13 @@ pub struct StrandedMission {
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub home: String,
+    /// The installed release, as detected.
+    pub release: ReleaseView,
+    /// Why no release profile applies (the report then uses the default
+    /// profile and says so); `None` when one does.
+    pub release_note: Option<String>,
+    /// The rules every verdict follows.
+    pub profile: &'static Profile,
     pub saas_enabled: bool,
     pub scope_source: Option<ScopeSource>,
     /// Canonicalized foreground identity.
@@ -147,6 +156,8 @@ pub struct Report {
     pub schema_version: u32,
     pub ok: bool,
     pub home: String,
+    /// `{version, source, generation}` of the installed spec-kitty release.
+    pub release: ReleaseView,
     pub foreground: ForegroundIdentity,
     pub daemon_owner: DaemonOwner,
     pub fields: Vec<FieldRow>,
@@ -163,34 +174,35 @@ pub struct Report {
 }
 
 /// Rows when there is no record to compare with: the foreground's values.
-fn rows_without_owner(fg: &ForegroundIdentity) -> Vec<FieldRow> {
-    let value = |f: &str| -> Option<String> {
+fn rows_without_owner(fg: &ForegroundIdentity, profile: &Profile) -> Vec<FieldRow> {
+    let value = |f: Field| -> Option<String> {
         match f {
-            "package_version" => fg.package_version.clone(),
-            "executable_path" => fg.executable_path.clone(),
-            "source_checkout_path" => fg.source_checkout_path.clone(),
-            "server_url" => fg.server_url.clone(),
-            "auth_scope" => fg.auth_scope.as_deref().map(str::to_string),
-            "auth_principal" => fg.auth_principal.clone(),
-            "auth_team" => fg.auth_team.clone(),
-            "queue_db_path" => fg.queue_db_path.clone(),
-            _ => None,
+            Field::PackageVersion => fg.package_version.clone(),
+            Field::ExecutablePath => fg.executable_path.clone(),
+            Field::SourceCheckoutPath => fg.source_checkout_path.clone(),
+            Field::ServerUrl => fg.server_url.clone(),
+            Field::AuthScope => fg.auth_scope.as_deref().map(str::to_string),
+            Field::AuthPrincipal => fg.auth_principal.clone(),
+            Field::AuthTeam => fg.auth_team.clone(),
+            Field::QueueDbPath => fg.queue_db_path.clone(),
+            Field::Pid | Field::Port | Field::StartedAt => None,
         }
     };
-    let blocking = identity::BLOCKING_FIELDS.iter().map(|f| (f, true));
-    let info = identity::INFO_FIELDS.iter().map(|f| (f, false));
-    blocking
-        .chain(info)
-        .map(|(f, blocking)| FieldRow {
-            field: f.to_string(),
-            foreground: value(f),
-            daemon: None,
-            status: if blocking {
-                FieldStatus::Unknown
-            } else {
-                FieldStatus::Info
-            },
-            blocking,
+    Field::ALL
+        .into_iter()
+        .map(|f| {
+            let blocking = profile.is_blocking(f);
+            FieldRow {
+                field: f.as_str().to_string(),
+                foreground: value(f),
+                daemon: None,
+                status: if blocking {
+                    FieldStatus::Unknown
+                } else {
+                    FieldStatus::Info
+                },
+                blocking,
+            }
         })
         .collect()
 }
@@ -219,7 +231,7 @@ pub fn build(facts: Facts) -> Report {
                 pid_alive: None,
                 executable_exists: None,
             },
-            rows_without_owner(&facts.foreground),
+            rows_without_owner(&facts.foreground, facts.profile),
             None,
         ),
         OwnerFound::Malformed { reason, mode } => {
@@ -243,7 +255,7 @@ pub fn build(facts: Facts) -> Report {
                     pid_alive: None,
                     executable_exists: None,
                 },
-                rows_without_owner(&facts.foreground),
+                rows_without_owner(&facts.foreground, facts.profile),
                 None,
             )
         }
@@ -256,7 +268,7 @@ pub fn build(facts: Facts) -> Report {
             executable_exists,
         } => {
             let orphan = crate::owner::is_orphan(*pid_alive, *executable_exists);
-            let rows = identity::compare_view(&facts.foreground, canonical);
+            let rows = identity::compare_view(&facts.foreground, canonical, facts.profile);
             let mismatched: Vec<String> = identity::mismatched_fields(&rows)
                 .into_iter()
                 .map(str::to_string)
@@ -270,16 +282,13 @@ pub fn build(facts: Facts) -> Report {
                         record.package_version,
                         mismatched.join(", ")
                     ),
-                    fields: mismatched,
                     remediation: if orphan {
                         "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one"
                             .to_string()
                     } else {
-                        format!(
-                            "kill {}  # stale daemon; spec-kitty starts a new one on next sync",
-                            record.pid
-                        )
+                        mismatch_remedy(facts.profile, &mismatched)
                     },
+                    fields: mismatched,
                 });
             }
             if orphan {
@@ -363,11 +372,12 @@ pub fn build(facts: Facts) -> Report {
             ),
             fields: vec!["port".to_string()],
             remediation: if pids.is_empty() {
-                "stop the processes listening on those loopback ports".to_string()
+                "stop the processes listening on those loopback ports (sk-doctor never stops a process)"
+                    .to_string()
             } else {
                 format!(
-                    "kill {}  # this tool never stops a process itself",
-                    pids.join(" ")
+                    "stop pid {} (sk-doctor never stops a process)",
+                    pids.join(", ")
                 )
             },
         });
@@ -447,10 +457,17 @@ pub fn build(facts: Facts) -> Report {
         ));
     }
 
+    if let Some(why) = &facts.release_note {
+        warnings.insert(
+            0,
+            format!("release unknown: {why}; verdicts follow spec-kitty 3.2.0's rules, and sk-migrate will not write until --release names the release"),
+        );
+    }
     Report {
         schema_version: JSON_SCHEMA_VERSION,
         ok: problems.is_empty(),
         home: facts.home,
+        release: facts.release,
         foreground: facts.foreground,
         daemon_owner,
         fields,
@@ -495,6 +512,22 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
         message,
         fields: vec!["auth_scope".to_string()],
         remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
+    }
+}
+
+/// The fix the installed release itself offers for a mismatched daemon: a
+/// user or team change needs a new login first, anything else a restart.
+fn mismatch_remedy(profile: &Profile, fields: &[String]) -> String {
+    let Some(r) = profile.remediation else {
+        return "restart the spec-kitty sync daemon".to_string();
+    };
+    let identity_changed = fields
+        .iter()
+        .any(|f| f == Field::AuthScope.as_str() || f == "team_or_user");
+    if identity_changed {
+        format!("{} && {}", r.relogin, r.restart_daemon)
+    } else {
+        r.restart_daemon.to_string()
     }
 }
 
@@ -548,6 +581,9 @@ mod tests {
         let o = owner();
         Facts {
             home: "/h".into(),
+            release: ReleaseView::default(),
+            release_note: None,
+            profile: crate::release::DEFAULT_PROFILE,
             saas_enabled: false,
             scope_source: Some(ScopeSource::Credentials),
             foreground: ForegroundIdentity {
@@ -620,7 +656,11 @@ mod tests {
             }]
         );
         assert_eq!(codes(&r), [ProblemCode::OrphanDaemon]);
-        assert!(r.problems[0].remediation.starts_with("kill 7"));
+        assert_eq!(
+            r.problems[0].remediation,
+            "stop pid 7 (sk-doctor never stops a process)"
+        );
+        assert!(!r.problems[0].remediation.contains("kill"));
     }
 
     #[test]

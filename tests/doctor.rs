@@ -529,6 +529,7 @@ fn incident_fixture_shows_every_break() {
         .unwrap()
         .env_clear()
         .env("SPEC_KITTY_HOME", &home)
+        .env("SK_RELEASE", "3.2.5")
         .args(["--no-probe", "--json", "--check", "--foreground"])
         .arg(fixture("incident/foreground.json"))
         .assert()

@@ -143,7 +143,13 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     // Authenticated: scoped path, legacy emptied.
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
-    let w = queue::writer_queue(&h.home, None, false, &mut Quiet).unwrap();
+    let w = queue::writer_queue(
+        &h.home,
+        None,
+        &sk_boundary::scope::Env::default(),
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(w.path, h.scoped_path());
     assert!(w.scoped);
     assert_eq!(count(&h.home.legacy_queue(), "queue"), 0);
@@ -152,7 +158,13 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     let h = TestHome::new();
     h.legacy("legacy_v5");
     let before = tree_hash(h.root());
-    let w = queue::writer_queue(&h.home, None, false, &mut Quiet).unwrap();
+    let w = queue::writer_queue(
+        &h.home,
+        None,
+        &sk_boundary::scope::Env::default(),
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(w.path, h.home.legacy_queue());
     assert!(w.moved.is_none());
     assert_eq!(tree_hash(h.root()), before);
@@ -160,7 +172,10 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
     let before = tree_hash(h.root());
-    assert_eq!(queue::reader_queue(&h.home, None, false), h.scoped_path());
+    assert_eq!(
+        queue::reader_queue(&h.home, None, &sk_boundary::scope::Env::default()),
+        h.scoped_path()
+    );
     assert_eq!(tree_hash(h.root()), before);
 }
 

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use sk_boundary::context::{self, ContextOptions};
 use sk_boundary::doctor::{self, DoctorOptions, RetireDecision};
 use sk_boundary::owner::{self, RetirePlan};
 use sk_boundary::render;
 use sk_boundary::report;
-use sk_boundary::scope::saas_sync_enabled_from_env;
 use sk_boundary::{Home, Scope};
 
 const EXAMPLES: &str = "\
@@ -47,6 +47,9 @@ struct Cli {
     /// Do not probe loopback ports 9400-9449 for daemons
     #[arg(long, global = true)]
     no_probe: bool,
+    /// The spec-kitty release you run (default: --spec-kitty's, PATH's, then the daemon's)
+    #[arg(long, global = true, env = "SK_RELEASE", value_name = "X.Y.Z", value_parser = parse_release)]
+    release: Option<String>,
     /// Scope to check: <server>|<user>|<team> (default: the logged-in user's)
     #[arg(long, global = true, value_name = "S")]
     scope: Option<String>,
@@ -82,6 +85,12 @@ enum Command {
 }
 
 const USAGE: u8 = 64;
+
+fn parse_release(s: &str) -> Result<String, String> {
+    sk_boundary::release::Version::parse(s)
+        .map(|v| v.to_string())
+        .ok_or_else(|| format!("{s:?} is not a release version (e.g. 3.2.5)"))
+}
 const REFUSED: u8 = 2;
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -102,13 +111,23 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let home = match Home::from_env(cli.home.as_deref()) {
-        Ok(h) => h,
-        Err(e) => {
+    let ctx = match context::resolve(&ContextOptions::from_process(
+        cli.home.clone(),
+        cli.release.clone(),
+        cli.spec_kitty.clone(),
+    )) {
+        Ok(c) => c,
+        Err(e @ sk_boundary::Error::NoHome) => {
             eprintln!("sk-doctor: {e}");
             return ExitCode::from(USAGE);
         }
+        Err(e) => return fail(e),
     };
+    let home = ctx.home.clone();
+    let unknown = ctx.detection.why_unknown();
+    for note in ctx.notes.iter().filter(|n| unknown.as_ref() != Some(*n)) {
+        eprintln!("sk-doctor: warning: {note}");
+    }
     let scope = match cli.scope.as_deref().map(Scope::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -118,7 +137,9 @@ fn main() -> ExitCode {
     };
     let opts = DoctorOptions {
         scope,
-        saas_enabled: saas_sync_enabled_from_env(),
+        env: ctx.env(),
+        release: ctx.release_view(),
+        release_note: ctx.detection.why_unknown(),
         foreground_file: cli.foreground.clone(),
         spec_kitty: cli.spec_kitty.clone(),
         path_var: std::env::var_os("PATH"),

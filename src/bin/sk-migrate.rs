@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use sk_boundary::context::{self, ContextOptions};
 use sk_boundary::merge::{AuditLine, DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Observer};
 use sk_boundary::migrate::{self, RunOptions, Status};
-use sk_boundary::scope::{Diagnostic, saas_sync_enabled_from_env};
-use sk_boundary::{Error, Home, Scope};
+use sk_boundary::scope::Diagnostic;
+use sk_boundary::{Error, Scope};
 use sk_boundary::{queue, render};
 
 const EXAMPLES: &str = "\
@@ -41,6 +42,12 @@ struct Cli {
     /// How long to wait for a DB another process holds locked
     #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS)]
     busy_timeout: u64,
+    /// The spec-kitty release you run (default: --spec-kitty's, PATH's, then the daemon's)
+    #[arg(long, global = true, env = "SK_RELEASE", value_name = "X.Y.Z", value_parser = parse_release)]
+    release: Option<String>,
+    /// The spec-kitty entry point whose release to follow (default: `spec-kitty` on PATH)
+    #[arg(long = "spec-kitty", global = true, value_name = "PATH")]
+    spec_kitty: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -106,6 +113,12 @@ impl Observer for Cli2Stderr {
 
 const USAGE: u8 = 64;
 
+fn parse_release(s: &str) -> Result<String, String> {
+    sk_boundary::release::Version::parse(s)
+        .map(|v| v.to_string())
+        .ok_or_else(|| format!("{s:?} is not a release version (e.g. 3.2.5)"))
+}
+
 fn warn(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         eprintln!("sk-migrate: warning: {d}");
@@ -128,13 +141,52 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let home = match Home::from_env(cli.home.as_deref()) {
-        Ok(h) => h,
-        Err(e) => {
+    let ctx = match context::resolve(&ContextOptions::from_process(
+        cli.home.clone(),
+        cli.release.clone(),
+        cli.spec_kitty.clone(),
+    )) {
+        Ok(c) => c,
+        Err(e @ Error::NoHome) => {
             eprintln!("sk-migrate: {e}");
             return ExitCode::from(USAGE);
         }
+        Err(e) => {
+            eprintln!("sk-migrate: error: {e}");
+            return ExitCode::from(1);
+        }
     };
+    let home = ctx.home.clone();
+    let env = ctx.env();
+    // Writing needs the release's rules; reading says what it assumed.
+    let writes = matches!(
+        cli.command,
+        Command::Run { .. }
+            | Command::QueuePath {
+                read_only: false,
+                ..
+            }
+    );
+    if let Some(why) = ctx.detection.why_unknown() {
+        if writes {
+            eprintln!(
+                "sk-migrate: error: {}",
+                Error::ReleaseUnknown {
+                    what: "cannot tell which spec-kitty release reads this home".to_string(),
+                    why,
+                }
+            );
+            return ExitCode::from(1);
+        }
+        eprintln!("sk-migrate: warning: {why}; assuming spec-kitty 3.2.0's rules");
+    }
+    for note in ctx
+        .notes
+        .iter()
+        .filter(|n| ctx.detection.why_unknown().as_ref() != Some(*n))
+    {
+        eprintln!("sk-migrate: warning: {note}");
+    }
     let result = match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -157,11 +209,12 @@ fn main() -> ExitCode {
             };
             let opts = RunOptions {
                 scope,
-                saas_enabled: saas_sync_enabled_from_env(),
+                env: env.clone(),
                 moving: MoveOptions {
                     dry_run,
                     busy_timeout_ms: cli.busy_timeout,
                     backup_dir: backup,
+                    ..MoveOptions::default()
                 },
             };
             let mut observer = Cli2Stderr {
@@ -184,13 +237,12 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let saas = saas_sync_enabled_from_env();
             if read_only {
-                Ok(queue::reader_queue(&home, scope.as_ref(), saas)
+                Ok(queue::reader_queue(&home, scope.as_ref(), &env)
                     .display()
                     .to_string())
             } else {
-                queue::writer_queue(&home, scope.as_ref(), saas, &mut sk_boundary::merge::Quiet)
+                queue::writer_queue(&home, scope.as_ref(), &env, &mut sk_boundary::merge::Quiet)
                     .map(|w| w.path.display().to_string())
             }
         }
@@ -199,13 +251,7 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            migrate::status(
-                &home,
-                scope.as_ref(),
-                saas_sync_enabled_from_env(),
-                cli.busy_timeout,
-            )
-            .map(|r| {
+            migrate::status(&home, scope.as_ref(), &env, cli.busy_timeout).map(|r| {
                 warn(&r.diagnostics);
                 if cli.json {
                     render::json(&r)

@@ -136,7 +136,10 @@ mod tests {
         };
         let d = detect(&all);
         let r = d.release().unwrap();
-        assert_eq!((r.version.as_str(), r.source), ("3.0.3", ReleaseSource::Flag));
+        assert_eq!(
+            (r.version.as_str(), r.source),
+            ("3.0.3", ReleaseSource::Flag)
+        );
         let d = detect(&Candidates {
             flag: None,
             ..all.clone()
@@ -180,6 +183,11 @@ mod tests {
             }
         ));
         assert!(d.why_unknown().unwrap().contains("3.2.9"));
-        assert!(Detection::Unknown.why_unknown().unwrap().contains("--release"));
+        assert!(
+            Detection::Unknown
+                .why_unknown()
+                .unwrap()
+                .contains("--release")
+        );
     }
 }

@@ -15,7 +15,7 @@
 mod detect;
 mod version;
 
-pub use detect::{Detection, ReleaseSource, detect};
+pub use detect::{Candidates, Detection, ReleaseSource, detect};
 pub use version::Version;
 
 use serde::Serialize;
@@ -212,10 +212,11 @@ const DB_V5_323: Profile = Profile {
     ..DB_V5_320
 };
 
-/// 3.2.4: `target_authority.py` (env server URL, ASCII-safe scope parts).
+/// 3.2.4: `target_authority.py` derives the owner record's server, scope
+/// and queue path (env server URL, ASCII-safe scope parts); the queue the
+/// CLI writes is still chosen by the piped scope (`default_queue_db_path`).
 const DB_V5_324: Profile = Profile {
     server: ServerRule::EnvThenConfig,
-    scope: ScopeRule::PipedAscii,
     ..DB_V5_323
 };
 
@@ -228,6 +229,10 @@ const PROJECT_STORE: Profile = Profile {
     gate_on_layout: true,
     ..DB_V5_324
 };
+
+/// The profile the library assumes when a caller names none (3.2.0: the
+/// release the first version of these tools was written for).
+pub const DEFAULT_PROFILE: &Profile = &DB_V5_320;
 
 /// One row of the table: the releases `first..=last` behave as `profile`.
 #[derive(Debug, Clone, Copy)]
@@ -316,7 +321,7 @@ pub struct Release {
 }
 
 /// `release` as the JSON outputs show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReleaseView {
     /// The version, or `null` when no release resolved.
     pub version: Option<String>,

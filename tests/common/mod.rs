@@ -83,7 +83,9 @@ impl TestHome {
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
-            .env("SPEC_KITTY_HOME", self.root());
+            .env("SPEC_KITTY_HOME", self.root())
+            // A release that honours SPEC_KITTY_HOME and keeps V5 queue DBs.
+            .env("SK_RELEASE", "3.2.5");
         c
     }
 }
