@@ -513,9 +513,16 @@ mod tests {
         }
 
         #[test]
-        fn saas_disabled_ignores_the_session() {
+        fn a_credentials_only_release_ignores_the_session() {
             let (_d, home) = home();
-            let r = resolve(&home, None, &Env::with_saas(false));
+            let env = Env {
+                profile: crate::release::profile_for(
+                    &crate::release::Version::parse("3.1.10").unwrap(),
+                )
+                .unwrap(),
+                ..Env::with_saas(true)
+            };
+            let r = resolve(&home, None, &env);
             assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
             let s = r.scope.unwrap();
             assert_eq!(s.source, ScopeSource::Credentials);

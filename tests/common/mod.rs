@@ -174,11 +174,23 @@ pub struct Coherent {
     pub record: OwnerRecord,
 }
 
-/// A home where the daemon (this test process, alive) matches the foreground.
+/// A home where the daemon (this test process, alive) matches the foreground:
+/// the record holds what 3.2.5's `compute_foreground_identity` derives for
+/// this home (the conformance suite pins that derivation to the release's).
 pub fn coherent() -> Coherent {
     let h = TestHome::new();
     h.login().scoped("scoped_v5");
     let (entry, python, checkout) = fake_install(h.dir.path());
+    let env = sk_boundary::scope::Env {
+        saas_enabled: false,
+        saas_url: None,
+        profile: sk_boundary::release::profile_for(
+            &sk_boundary::release::Version::parse("3.2.5").unwrap(),
+        )
+        .unwrap(),
+    };
+    let resolution = sk_boundary::scope::resolve(&h.home, None, &env);
+    let fg = sk_boundary::identity::from_resolution(&h.home, &resolution, &env);
     let record = OwnerRecord {
         pid: std::process::id() as i64,
         port: 9400,
@@ -186,11 +198,11 @@ pub fn coherent() -> Coherent {
         package_version: "3.1.4".into(),
         executable_path: python.display().to_string(),
         source_checkout_path: checkout.display().to_string(),
-        server_url: "https://sync.example.test".into(),
-        auth_principal: Some("Robert@Example.com".into()),
-        auth_team: Some("Team-A".into()),
-        auth_scope: Some(h.scope().to_string()),
-        queue_db_path: h.scoped_path().display().to_string(),
+        server_url: fg.server_url.unwrap(),
+        auth_principal: fg.auth_principal,
+        auth_team: fg.auth_team,
+        auth_scope: fg.auth_scope.as_deref().map(str::to_string),
+        queue_db_path: fg.queue_db_path.unwrap(),
         started_at: "2026-11-20T08:00:00Z".into(),
     };
     owner::write(&h.home.owner_record(), &record).unwrap();
