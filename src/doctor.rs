@@ -177,6 +177,8 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         release: opts.release.clone(),
         release_note: opts.release_note.clone(),
         profile: opts.env.profile,
+        stores: (opts.env.profile.generation == crate::release::Generation::ProjectStore)
+            .then(|| crate::store::gather(home)),
         saas_enabled: opts.env.saas_enabled,
         scope_source: resolution.scope.as_ref().map(|r| r.source),
         foreground: fg,

@@ -553,6 +553,9 @@ fn percent_decode(s: &str) -> Option<String> {
 /// re-derived from it with every non-ASCII character as `_u%04x_`, and the
 /// queue path from that scope. Earlier releases report the queue scope.
 pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> ForegroundIdentity {
+    if env.profile.scope == ScopeRule::NulDigest {
+        return project_store_identity(home, resolution, env);
+    }
     let Some(r) = &resolution.scope else {
         return ForegroundIdentity {
             server_url: Some(resolution.server_url.clone()),
@@ -578,6 +581,33 @@ pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> Foreg
         auth_scope: AuthScope::Scope(scope.to_string()),
         auth_principal: Some(r.principal.clone()),
         auth_team: Some(r.team.clone()),
+        queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
+        ..ForegroundIdentity::default()
+    }
+}
+
+/// 3.2.6+ (`compute_foreground_identity` of 3.2.7): the session's email and
+/// private team as written, the scope their NUL-joined digest (non-ASCII as
+/// `_u%04x_` before lowercasing), the queue path named by the digest even
+/// with no session (user and team then empty; `auth_scope` null).
+fn project_store_identity(home: &Home, resolution: &Resolution, env: &Env) -> ForegroundIdentity {
+    let server = target_server_url(env.saas_url.as_deref(), &resolution.server_url);
+    let (user, team) = match &resolution.scope {
+        Some(r) => (
+            r.scope.raw_user().to_string(),
+            r.scope.raw_team().to_string(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let scope = Scope::with_rule(ScopeRule::NulDigest, &server, &user, &team);
+    ForegroundIdentity {
+        server_url: Some(server),
+        auth_scope: match &resolution.scope {
+            Some(_) => AuthScope::Scope(scope.to_string()),
+            None => AuthScope::NoScope,
+        },
+        auth_principal: resolution.scope.as_ref().map(|_| user.clone()),
+        auth_team: resolution.scope.as_ref().map(|_| team.clone()),
         queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
         ..ForegroundIdentity::default()
     }

@@ -24,6 +24,7 @@ pub mod report;
 pub mod schema;
 pub mod scope;
 pub mod session;
+pub mod store;
 
 pub use error::Error;
 pub use home::Home;

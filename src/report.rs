@@ -10,6 +10,7 @@ use crate::owner::RedactedOwner;
 use crate::probe::LiveDaemon;
 use crate::release::{Profile, ReleaseView};
 use crate::scope::ScopeSource;
+use crate::store::{self, StoreFacts};
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,6 +90,8 @@ pub struct Facts {
     pub release_note: Option<String>,
     /// The rules every verdict follows.
     pub profile: &'static Profile,
+    /// Project stores, legacy sources and cutovers (3.2.6+ releases only).
+    pub stores: Option<StoreFacts>,
     pub saas_enabled: bool,
     pub scope_source: Option<ScopeSource>,
     /// Canonicalized foreground identity.
@@ -138,6 +141,8 @@ pub enum ProblemCode {
     OwnerRecordPermissions,
     LegacyRows,
     StrandedSetupPlan,
+    CutoverPending,
+    RowsQuarantined,
     AuthRequired,
     UnknownSchema,
 }
@@ -158,6 +163,10 @@ pub struct Report {
     pub home: String,
     /// `{version, source, generation}` of the installed spec-kitty release.
     pub release: ReleaseView,
+    /// 3.2.6+ only: the project stores, the legacy sources the release's
+    /// cutover would read, and every cutover manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_stores: Option<StoreFacts>,
     pub foreground: ForegroundIdentity,
     pub daemon_owner: DaemonOwner,
     pub fields: Vec<FieldRow>,
@@ -407,12 +416,16 @@ pub fn build(facts: Facts) -> Report {
         }
     }
 
-    let stranded = if scope_resolved {
+    // Project-store releases never read queue DBs as queues: their rows wait
+    // for the cutover, which the project-store problems below name.
+    let queue_dbs = facts.profile.has_queue_dbs();
+    let scope_resolved_for_queues = scope_resolved && queue_dbs;
+    let stranded = if scope_resolved_for_queues {
         facts.legacy_missions.clone()
     } else {
         Vec::new()
     };
-    if scope_resolved && facts.legacy.rows() > 0 {
+    if scope_resolved_for_queues && facts.legacy.rows() > 0 {
         problems.push(Problem {
             code: ProblemCode::LegacyRows,
             message: format!(
@@ -448,6 +461,9 @@ pub fn build(facts: Facts) -> Report {
     if facts.saas_enabled && !scope_resolved {
         problems.push(auth_required_problem(&facts.auth_notes));
     }
+    if let Some(stores) = &facts.stores {
+        problems.extend(store_problems(stores));
+    }
 
     let unknown = facts.foreground.unknown_fields();
     if !unknown.is_empty() {
@@ -468,6 +484,7 @@ pub fn build(facts: Facts) -> Report {
         ok: problems.is_empty(),
         home: facts.home,
         release: facts.release,
+        project_stores: facts.stores,
         foreground: facts.foreground,
         daemon_owner,
         fields,
@@ -513,6 +530,74 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
         fields: vec!["auth_scope".to_string()],
         remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
     }
+}
+
+/// `cutover_pending` and `rows_quarantined` of a project-store home (pure).
+fn store_problems(f: &StoreFacts) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let pending = store::pending_sources(f);
+    if !pending.is_empty() {
+        let rows: u64 = pending.iter().map(|s| s.rows).sum();
+        let failed: Vec<String> = f
+            .cutovers
+            .iter()
+            .filter(|c| c.phase == "failed")
+            .map(|c| {
+                format!(
+                    " Cutover {} failed ({}); spec-kitty will not resume a failed id, and a new id re-checks the same destination rows.",
+                    c.migration_id,
+                    c.failure.as_deref().unwrap_or("no reason recorded")
+                )
+            })
+            .collect();
+        out.push(Problem {
+            code: ProblemCode::CutoverPending,
+            message: format!(
+                "layout is {}: {} in {} legacy source(s) wait for the project-store cutover: {}.{}",
+                f.layout_mode,
+                plural(rows, "row", "rows"),
+                pending.len(),
+                pending
+                    .iter()
+                    .map(|s| s.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                failed.concat()
+            ),
+            fields: vec![],
+            remediation: format!(
+                "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
+                store::cutover_command(&pending, "<id>")
+            ),
+        });
+    }
+    for c in f
+        .cutovers
+        .iter()
+        .filter(|c| c.phase == "complete" && !c.quarantine.is_empty())
+    {
+        let by_reason: Vec<String> = c
+            .quarantine
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        let file = std::path::Path::new(&c.path).with_file_name("quarantine.json");
+        out.push(Problem {
+            code: ProblemCode::RowsQuarantined,
+            message: format!(
+                "cutover {} quarantined rows that will never be delivered: {} (listed in {})",
+                c.migration_id,
+                by_reason.join(", "),
+                file.display()
+            ),
+            fields: vec![],
+            remediation: format!(
+                "spec-kitty sync project-store-quarantine --migration-id {} --json  # inspect them",
+                c.migration_id
+            ),
+        });
+    }
+    out
 }
 
 /// The fix the installed release itself offers for a mismatched daemon: a
@@ -584,6 +669,7 @@ mod tests {
             release: ReleaseView::default(),
             release_note: None,
             profile: crate::release::DEFAULT_PROFILE,
+            stores: None,
             saas_enabled: false,
             scope_source: Some(ScopeSource::Credentials),
             foreground: ForegroundIdentity {

@@ -284,3 +284,49 @@ fn blocking_fields_are_owner_fields() {
     let _ = PathBuf::new();
     let _ = Generation::DbV5;
 }
+
+/// 3.2.7's owner record, as its own writer wrote it for a session login,
+/// is what we derive for the same home: no false mismatch on 3.2.6+.
+#[test]
+fn project_store_owner_view_is_the_releases() {
+    let facts = releases()
+        .into_iter()
+        .find(|(r, _)| r == "3.2.7")
+        .unwrap()
+        .1;
+    let inputs = serde_json::json!({
+        "config_server_url": "https://Sync.Example.test/", "credentials_server_url": null,
+        "saas_url_env": null, "source": "session", "team": "Team-A", "user": "Robert@Example.com"
+    });
+    let (_d, home) = home_for(&inputs);
+    let env = env_for(&inputs, profile("3.2.7"));
+    let fg = identity::from_resolution(&home, &scope::resolve(&home, None, &env), &env);
+    let owner = &facts["owner"];
+    assert_eq!(fg.server_url.as_deref(), s(&owner["server_url"]));
+    assert_eq!(fg.auth_scope.as_deref(), s(&owner["auth_scope"]));
+    assert_eq!(fg.auth_principal.as_deref(), s(&owner["auth_principal"]));
+    assert_eq!(fg.auth_team.as_deref(), s(&owner["auth_team"]));
+    let want = owner["queue_db_path"]
+        .as_str()
+        .unwrap()
+        .replace("<HOME>/.spec-kitty/", "");
+    assert_eq!(relative(&home, fg.queue_db_path.as_deref().unwrap()), want);
+    // Every recorded identity hashes as 3.2.7 hashes it.
+    for case in facts["scopes"].as_array().unwrap() {
+        let i = &case["inputs"];
+        let (Some(user), Some(team)) = (s(&i["user"]), s(&i["team"])) else {
+            continue;
+        };
+        let server = identity::target_server_url(
+            s(&i["saas_url_env"]),
+            s(&i["config_server_url"]).unwrap_or("https://spec-kitty-dev.fly.dev"),
+        );
+        let ours = sk_boundary::Scope::with_rule(
+            sk_boundary::release::ScopeRule::NulDigest,
+            &server,
+            user,
+            team,
+        );
+        assert_eq!(ours.to_string(), case["scope"], "{}", case["name"]);
+    }
+}
