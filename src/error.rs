@@ -49,7 +49,7 @@ pub enum Error {
     #[error("{}: the spec-kitty home does not exist (or is not a directory); nothing was read or written. Check --home", path.display())]
     HomeMissing { path: PathBuf },
 
-    #[error("another sk-migrate run{} holds {} and did not finish within {waited_ms} ms; nothing was changed. Wait for it to finish, or raise --busy-timeout", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
+    #[error("another sk-migrate run{} is working on the home {} and did not finish within {waited_ms} ms; nothing was changed. Wait for it to finish, or raise --busy-timeout", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
     RunInProgress {
         path: PathBuf,
         holder: Option<u32>,

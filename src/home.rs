@@ -101,10 +101,6 @@ impl Home {
     pub fn migrate_journal_torn(&self) -> PathBuf {
         self.root.join("sk-migrate.journal.torn")
     }
-    /// The lock that serialises `sk-migrate` runs on this home.
-    pub fn migrate_lock(&self) -> PathBuf {
-        self.root.join("sk-migrate.lock")
-    }
     /// An explicitly named root must exist and be a directory.
     pub fn require_existing(&self) -> Result<(), Error> {
         match std::fs::metadata(&self.root) {

@@ -1,14 +1,16 @@
 //! Serialising `sk-migrate` runs on one home, and SQLite busy timeouts.
 //!
-//! Every writing run holds `<root>/sk-migrate.lock` (an `flock`, released
-//! by the kernel when the process ends, however it ends) for its whole
-//! length, so two runs never interleave their temp files, journal lines or
-//! moves. The holder writes its pid into the file, so a waiting run can say
-//! who holds it. Nothing here signals a process.
+//! Every writing run holds an exclusive `flock` on the home's root
+//! directory itself for its whole length, so two runs never interleave
+//! their temp files, journal lines or moves. The kernel releases it when
+//! the process ends, however it ends, and no file is created for it (a
+//! refused run leaves the home byte-identical). A waiting run names the
+//! holder from the kernel's own table (`/proc/locks`). Nothing here
+//! signals a process.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,51 +32,38 @@ const POLL: Duration = Duration::from_millis(5);
 #[must_use = "the lock is released when this is dropped"]
 #[derive(Debug)]
 pub struct HomeLock {
-    file: File,
+    _dir: File,
     path: PathBuf,
 }
 
 impl HomeLock {
-    /// Take `path` exclusively, waiting up to `timeout_ms` for another run.
-    pub fn acquire(path: &Path, timeout_ms: u64) -> Result<HomeLock, Error> {
-        crate::fsutil::create_private_empty(path)?;
-        let file = crate::fsutil::open_private_rw(path)?.ok_or_else(|| {
-            Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound))
-        })?;
+    /// Lock the directory `root` exclusively, waiting up to `timeout_ms`
+    /// for another run.
+    pub fn acquire(root: &Path, timeout_ms: u64) -> Result<HomeLock, Error> {
+        let dir = File::open(root).map_err(|e| Error::io(root, e))?;
         let started = Instant::now();
         let deadline = busy_duration(timeout_ms);
         use rustix::fs::{FlockOperation, flock};
         loop {
-            match flock(file.as_fd(), FlockOperation::NonBlockingLockExclusive) {
+            match flock(dir.as_fd(), FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => break,
                 Err(rustix::io::Errno::WOULDBLOCK) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(Error::io(path, e.into())),
+                Err(e) => return Err(Error::io(root, e.into())),
             }
             let waited = started.elapsed();
             if waited >= deadline {
                 return Err(Error::RunInProgress {
-                    path: path.to_path_buf(),
-                    holder: holder_pid(&file),
+                    path: root.to_path_buf(),
+                    holder: holder_pid(&dir),
                     waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
                 });
             }
             std::thread::sleep(POLL.min(deadline - waited));
         }
-        let mut lock = HomeLock {
-            file,
-            path: path.to_path_buf(),
-        };
-        lock.write_pid()?;
-        Ok(lock)
-    }
-
-    fn write_pid(&mut self) -> Result<(), Error> {
-        let pid = std::process::id();
-        self.file
-            .set_len(0)
-            .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(drop))
-            .and_then(|()| writeln!(self.file, "{pid}"))
-            .map_err(|e| Error::io(&self.path, e))
+        Ok(HomeLock {
+            _dir: dir,
+            path: root.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -82,20 +71,28 @@ impl HomeLock {
     }
 }
 
-impl Drop for HomeLock {
-    fn drop(&mut self) {
-        // The pid would name a finished run: clear it (the flock goes with the fd).
-        let _ = self.file.set_len(0);
-    }
-}
-
-/// The pid a lock holder wrote, when it reads as one.
-fn holder_pid(file: &File) -> Option<u32> {
-    let mut text = String::new();
-    let mut f = file;
-    f.seek(SeekFrom::Start(0)).ok()?;
-    f.take(64).read_to_string(&mut text).ok()?;
-    text.trim().parse().ok()
+/// The pid holding a `flock` on `dir`, from `/proc/locks` (Linux): lines
+/// `N: FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF`.
+fn holder_pid(dir: &File) -> Option<u32> {
+    let meta = dir.metadata().ok()?;
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    let dev = meta.dev();
+    let want = (
+        u64::from(rustix::fs::major(dev)),
+        u64::from(rustix::fs::minor(dev)),
+        meta.ino(),
+    );
+    table.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.get(1) != Some(&"FLOCK") {
+            return None;
+        }
+        let mut id = f.get(5)?.split(':');
+        let major = u64::from_str_radix(id.next()?, 16).ok()?;
+        let minor = u64::from_str_radix(id.next()?, 16).ok()?;
+        let ino: u64 = id.next()?.parse().ok()?;
+        ((major, minor, ino) == want).then(|| f.get(4)?.parse().ok())?
+    })
 }
 
 #[cfg(test)]
@@ -111,15 +108,15 @@ mod tests {
     #[test]
     fn a_held_lock_names_its_holder_and_a_released_one_is_taken() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sk-migrate.lock");
-        let held = HomeLock::acquire(&p, 0).unwrap();
-        match HomeLock::acquire(&p, 0) {
+        let p = dir.path();
+        let held = HomeLock::acquire(p, 0).unwrap();
+        match HomeLock::acquire(p, 0) {
             Err(Error::RunInProgress { holder, .. }) => {
                 assert_eq!(holder, Some(std::process::id()))
             }
             other => panic!("{other:?}"),
         }
         drop(held);
-        HomeLock::acquire(&p, 0).unwrap();
+        let _relocked = HomeLock::acquire(p, 0).unwrap();
     }
 }

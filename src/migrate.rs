@@ -130,7 +130,7 @@ fn check_links(home: &Home, scoped: &Path) -> Result<(), Error> {
     for path in [home.queues_dir(), scoped.to_path_buf(), home.legacy_queue()] {
         crate::fsutil::check_inside(home.root(), &path)?;
     }
-    crate::fsutil::refuse_symlink(&home.migrate_lock())
+    Ok(())
 }
 
 /// The real move, under the run lock, with its audit trail (see `journal`).
@@ -145,7 +145,12 @@ fn move_audited(
     let busy = opts.moving.busy_timeout_ms;
     let scoped_path = home.scoped_queue(scope);
     check_links(home, &scoped_path)?;
-    let _lock = HomeLock::acquire(&home.migrate_lock(), busy)?;
+    if !home.root().is_dir() {
+        // No home, so no legacy queue: nothing to move, nothing to lock.
+        let moved = merge::move_rows(&home.legacy_queue(), &scoped_path, &opts.moving, observer)?;
+        return Ok((moved, None));
+    }
+    let _lock = HomeLock::acquire(home.root(), busy)?;
     let recovered = journal::recover(home, busy, observer)?;
     report.audit_recovered = recovered.lines;
     let mut journal = Journal::new(home, &scope.to_string(), &scoped_path, observer);

@@ -66,7 +66,8 @@ pub struct QueueFacts {
     #[serde(skip)]
     pub needs_recovery: Option<String>,
     /// Another process held the DB locked past sk-doctor's --busy-timeout:
-    /// its counts are unknown (a warning says so).
+    /// its counts are unknown (a warning says so). In JSON only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
 }
 
