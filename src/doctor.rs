@@ -173,7 +173,10 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let mut notes = Vec::new();
     let fg = foreground(home, opts, &resolution, &mut notes)?;
     let busy = opts.busy_timeout_ms.unwrap_or(DOCTOR_BUSY_TIMEOUT_MS);
-    let scoped = resolution.scope.as_ref().map(|r| home.scoped_queue(&r.scope));
+    let scoped = resolution
+        .scope
+        .as_ref()
+        .map(|r| home.scoped_queue(&r.scope));
     link_notes(home, scoped.as_deref(), &mut notes);
     let legacy = queue_facts(&home.legacy_queue(), busy, &mut notes)?;
     let active = match &scoped {
@@ -218,7 +221,11 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
 /// Warn about a `queues/`, scoped or legacy DB, or journal that is a link
 /// leading out of the home (`sk-migrate run` refuses to write through it).
 fn link_notes(home: &Home, scoped: Option<&Path>, notes: &mut Vec<String>) {
-    let mut paths = vec![home.queues_dir(), home.legacy_queue(), home.migrate_journal()];
+    let mut paths = vec![
+        home.queues_dir(),
+        home.legacy_queue(),
+        home.migrate_journal(),
+    ];
     paths.extend(scoped.map(Path::to_path_buf));
     for p in paths {
         if let Some(target) = crate::fsutil::escapes_root(home.root(), &p) {

@@ -245,8 +245,7 @@ mod tests {
     fn a_fifo_is_refused_at_once_and_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("config.toml");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &p, rustix::fs::Mode::from_raw_mode(0o600))
-            .unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, &p, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
         let err = read_text(&p).unwrap_err().to_string();
         assert!(err.contains("FIFO") && err.contains("config.toml"), "{err}");
     }
@@ -262,7 +261,16 @@ mod tests {
         ));
         assert!(read_regular(&p, 20).unwrap().is_some());
         let err = read_text(Path::new("/dev/zero")).unwrap_err();
-        assert!(matches!(err, Error::NotRegularFile { kind: "character device", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::NotRegularFile {
+                    kind: "character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(read_text(&dir.path().join("absent")).unwrap().is_none());
     }
 
@@ -272,13 +280,22 @@ mod tests {
         let outside = dir.path().join("outside");
         let link = dir.path().join("journal");
         std::os::unix::fs::symlink(&outside, &link).unwrap();
-        assert!(matches!(open_private_append(&link), Err(Error::Symlink { .. })));
-        assert!(matches!(create_private_empty(&link), Err(Error::Symlink { .. })));
+        assert!(matches!(
+            open_private_append(&link),
+            Err(Error::Symlink { .. })
+        ));
+        assert!(matches!(
+            create_private_empty(&link),
+            Err(Error::Symlink { .. })
+        ));
         assert!(!outside.exists(), "a dangling link created its target");
         let f = dir.path().join("f");
         open_private_append(&f).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

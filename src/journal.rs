@@ -203,7 +203,11 @@ impl Observer for Journal<'_> {
 /// left, then move a torn last journal line aside.
 pub fn recover(home: &Home, busy: u64, inner: &mut dyn Observer) -> Result<Recovered, Error> {
     let journal = home.migrate_journal();
-    for p in [&journal, &home.migrate_journal_pending(), &home.migrate_journal_torn()] {
+    for p in [
+        &journal,
+        &home.migrate_journal_pending(),
+        &home.migrate_journal_torn(),
+    ] {
         fsutil::refuse_symlink(p)?;
     }
     let mut recovered = Recovered::default();
@@ -313,7 +317,9 @@ fn promote(
         }
         lines += 1;
     }
-    let dst = out.into_inner().map_err(|e| Error::io(journal, e.into_error()))?;
+    let dst = out
+        .into_inner()
+        .map_err(|e| Error::io(journal, e.into_error()))?;
     dst.sync_data().map_err(|e| Error::io(journal, e))?;
     std::fs::remove_file(pending).map_err(|e| Error::io(pending, e))?;
     if let Some(dir) = pending.parent() {

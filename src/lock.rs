@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn busy_timeouts_beyond_an_int_are_clamped() {
-        assert_eq!(busy_duration(u64::MAX), Duration::from_millis(i32::MAX as u64));
+        assert_eq!(
+            busy_duration(u64::MAX),
+            Duration::from_millis(i32::MAX as u64)
+        );
         assert_eq!(busy_duration(7), Duration::from_millis(7));
     }
 

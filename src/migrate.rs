@@ -154,7 +154,12 @@ fn move_audited(
     let recovered = journal::recover(home, busy, observer)?;
     report.audit_recovered = recovered.lines;
     let mut journal = Journal::new(home, &scope.to_string(), &scoped_path, observer);
-    let moved = merge::move_rows(&home.legacy_queue(), &scoped_path, &opts.moving, &mut journal);
+    let moved = merge::move_rows(
+        &home.legacy_queue(),
+        &scoped_path,
+        &opts.moving,
+        &mut journal,
+    );
     let moved = match moved {
         Ok(m) => m,
         Err(e) => {

@@ -667,7 +667,9 @@ pub fn stale_state(
     let state = parse_state_file(text);
     let reason = match (state.pid, state.port, answering) {
         (Some(pid), _, _) if !pid_alive(pid) => format!("its pid {pid} is not running"),
-        (None, port, Some(ports)) if !owner_present && !port.is_some_and(|p| ports.contains(&p)) => {
+        (None, port, Some(ports))
+            if !owner_present && !port.is_some_and(|p| ports.contains(&p)) =>
+        {
             format!(
                 "it names no pid, there is no owner record, and nothing answers on port {}",
                 port.map_or("?".to_string(), |p| p.to_string())

@@ -309,7 +309,10 @@ fn retire_state(
     if dry_run {
         say(
             "dry_run",
-            format!("Would remove the stale daemon state file {target} ({})", stale.reason),
+            format!(
+                "Would remove the stale daemon state file {target} ({})",
+                stale.reason
+            ),
             vec![target],
         );
         return ExitCode::SUCCESS;
@@ -323,7 +326,10 @@ fn retire_state(
             );
             return ExitCode::from(REFUSED);
         }
-        eprint!("Remove the stale daemon state file {target} ({})? [y/N] ", stale.reason);
+        eprint!(
+            "Remove the stale daemon state file {target} ({})? [y/N] ",
+            stale.reason
+        );
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
@@ -335,13 +341,20 @@ fn retire_state(
         Ok(true) => {
             say(
                 "retired",
-                format!("Removed the stale daemon state file {target} ({})", stale.reason),
+                format!(
+                    "Removed the stale daemon state file {target} ({})",
+                    stale.reason
+                ),
                 vec![target],
             );
             ExitCode::SUCCESS
         }
         Ok(false) => {
-            say("nothing_to_retire", format!("{target} is already gone."), vec![]);
+            say(
+                "nothing_to_retire",
+                format!("{target} is already gone."),
+                vec![],
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -42,7 +42,10 @@ fn queue_line(name: &str, q: &QueueFacts) -> String {
         );
     }
     if q.locked {
-        return format!("  {name:<7} {} (locked by another process: counts unknown)\n", q.path);
+        return format!(
+            "  {name:<7} {} (locked by another process: counts unknown)\n",
+            q.path
+        );
     }
     format!(
         "  {name:<7} {} (V{}): {} events, {} body uploads, {} failure-log rows\n",

@@ -108,7 +108,11 @@ impl Bin {
         self.0.args(args);
         self
     }
-    pub fn env(&mut self, k: impl AsRef<std::ffi::OsStr>, v: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+    pub fn env(
+        &mut self,
+        k: impl AsRef<std::ffi::OsStr>,
+        v: impl AsRef<std::ffi::OsStr>,
+    ) -> &mut Self {
         self.0.env(k, v);
         self
     }
