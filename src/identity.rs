@@ -322,7 +322,10 @@ pub fn discover(explicit: Option<&Path>, path_var: Option<&OsStr>) -> Result<Ins
 /// long-shebang `exec` trampoline).
 fn read_head(p: &Path) -> std::io::Result<String> {
     let mut buf = Vec::new();
-    std::fs::File::open(p)?.take(8192).read_to_end(&mut buf)?;
+    let (file, _) = crate::fsutil::open_regular(p)
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .ok_or(std::io::ErrorKind::NotFound)?;
+    file.take(8192).read_to_end(&mut buf)?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -657,7 +660,9 @@ pub fn read_override(path: &Path) -> Result<ForegroundOverride, Error> {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsutil::read_regular(path, crate::fsutil::READ_CAP)?
+        .map(|(bytes, _)| bytes)
+        .ok_or_else(|| Error::io(path, std::io::ErrorKind::NotFound.into()))?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
         bad(format!(
             "not valid JSON (line {}, column {})",

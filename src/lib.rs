@@ -13,6 +13,8 @@ pub mod fixture;
 pub mod fsutil;
 pub mod home;
 pub mod identity;
+pub mod journal;
+pub mod lock;
 pub mod merge;
 pub mod migrate;
 pub mod owner;

@@ -27,6 +27,9 @@ pub enum OwnerStatus {
 pub struct OwnerFacts {
     pub path: String,
     pub found: OwnerFound,
+    /// Another user owns the record, or others can write a directory
+    /// holding it (`owner::file_trust_issues`): `owner_record_permissions`.
+    pub file_issues: Vec<String>,
 }
 
 // Built once per run: boxing would only make matching clumsier.
@@ -65,6 +68,10 @@ pub struct QueueFacts {
     /// The DB holds an interrupted write a reader may not recover; not in JSON.
     #[serde(skip)]
     pub needs_recovery: Option<String>,
+    /// Another process held the DB locked past sk-doctor's --busy-timeout:
+    /// its counts are unknown (a warning says so). In JSON only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 impl QueueFacts {
@@ -392,6 +399,17 @@ pub fn build(facts: Facts) -> Report {
         });
     }
 
+    for issue in &facts.owner.file_issues {
+        problems.push(Problem {
+            code: ProblemCode::OwnerRecordPermissions,
+            message: format!("the owner record cannot be trusted: {issue}"),
+            fields: Vec::new(),
+            remediation: format!(
+                "chmod go-w on the directories named, and check who wrote {}; if not your daemon: sk-doctor retire",
+                facts.owner.path
+            ),
+        });
+    }
     for q in [&facts.active, &facts.legacy] {
         if let Some(why) = &q.needs_recovery
             && !warnings.contains(why)
@@ -683,6 +701,7 @@ mod tests {
                 queue_db_path: Some(o.queue_db_path.clone()),
             },
             owner: OwnerFacts {
+                file_issues: vec![],
                 path: "/h/sync/daemon/owner.json".into(),
                 found: OwnerFound::Present {
                     record: o.clone(),

@@ -544,8 +544,7 @@ fn incident_fixture_shows_every_break() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     sk_boundary::fixture::materialise_home(&fixture("incident/home"), &home).unwrap();
-    let out = assert_cmd::Command::cargo_bin("sk-doctor")
-        .unwrap()
+    let out = Bin::new("sk-doctor")
         .env_clear()
         .env("SPEC_KITTY_HOME", &home)
         .env("SK_RELEASE", "3.2.5")

@@ -325,6 +325,7 @@ fn json_has_exactly_the_contract_fields() {
         tkeys,
         [
             "already_present",
+            "arrived_late",
             "deleted_from_legacy",
             "inserted",
             "left_in_legacy",

@@ -56,6 +56,11 @@ struct Cli {
     /// Exit 2 when any problem is found
     #[arg(long)]
     check: bool,
+    /// How long to wait for a queue DB another process holds locked; a DB
+    /// still locked is reported as locked
+    #[arg(long, global = true, value_name = "MS", default_value_t = doctor::DOCTOR_BUSY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(..=sk_boundary::lock::MAX_BUSY_TIMEOUT_MS))]
+    busy_timeout: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -128,6 +133,11 @@ fn main() -> ExitCode {
     for note in ctx.notes.iter().filter(|n| unknown.as_ref() != Some(*n)) {
         eprintln!("sk-doctor: warning: {note}");
     }
+    if cli.home.is_some()
+        && let Err(e) = home.require_existing()
+    {
+        return fail(e);
+    }
     let scope = match cli.scope.as_deref().map(Scope::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -144,6 +154,7 @@ fn main() -> ExitCode {
         spec_kitty: cli.spec_kitty.clone(),
         path_var: std::env::var_os("PATH"),
         probe: !cli.no_probe,
+        busy_timeout_ms: Some(cli.busy_timeout),
     };
     let colour = render::colour_for_stdout();
     match cli.command {
@@ -189,13 +200,13 @@ fn main() -> ExitCode {
         }
         Some(Command::Retire { yes, dry_run }) => retire(&home, yes, dry_run, cli.json),
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "sk-doctor",
-                &mut std::io::stdout(),
-            );
-            ExitCode::SUCCESS
+            // Into a buffer first: clap_complete panics on a write error.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sk-doctor", &mut buf);
+            match std::io::stdout().lock().write_all(&buf) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(format!("cannot write the completions: {e}")),
+            }
         }
     }
 }
@@ -247,6 +258,9 @@ fn retire(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitCode {
             );
             return ExitCode::from(REFUSED);
         }
+        Ok(RetireDecision::StaleState(stale)) => {
+            return retire_state(&stale, yes, dry_run, &say);
+        }
         Ok(RetireDecision::Plan(RetirePlan::Remove(r))) => r,
     };
     let mut targets = vec![removal.owner_record.display().to_string()];
@@ -297,6 +311,70 @@ fn retire(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitCode {
                     removed.join(", ")
                 ),
                 removed,
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// No owner record, only a stale `sync-daemon` state file: remove it (with
+/// --yes, or confirmed on a terminal). Never signals anything.
+fn retire_state(
+    stale: &owner::StaleState,
+    yes: bool,
+    dry_run: bool,
+    say: &dyn Fn(&str, String, Vec<String>),
+) -> ExitCode {
+    let target = stale.path.display().to_string();
+    if dry_run {
+        say(
+            "dry_run",
+            format!(
+                "Would remove the stale daemon state file {target} ({})",
+                stale.reason
+            ),
+            vec![target],
+        );
+        return ExitCode::SUCCESS;
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            say(
+                "refused",
+                "Refused: not on a terminal, so nobody can confirm; pass --yes to remove the stale state file.".to_string(),
+                vec![],
+            );
+            return ExitCode::from(REFUSED);
+        }
+        eprint!(
+            "Remove the stale daemon state file {target} ({})? [y/N] ",
+            stale.reason
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            say("refused", "Nothing removed.".to_string(), vec![]);
+            return ExitCode::from(REFUSED);
+        }
+    }
+    match owner::retire_state(stale) {
+        Ok(true) => {
+            say(
+                "retired",
+                format!(
+                    "Removed the stale daemon state file {target} ({})",
+                    stale.reason
+                ),
+                vec![target],
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            say(
+                "nothing_to_retire",
+                format!("{target} is already gone."),
+                vec![],
             );
             ExitCode::SUCCESS
         }

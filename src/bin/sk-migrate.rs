@@ -23,7 +23,10 @@ Examples:
   sk-migrate completions bash > /etc/bash_completion.d/sk-migrate
 
 Exit codes: 0 done (or nothing to do, or no scope), 1 runtime error (I/O, not a
-database, locked, unknown schema: files left untouched), 64 usage error.";
+database, locked, unknown schema, another run holding the home: nothing moved
+that is not audited), 3 rows moved but the audit journal could not be written
+(the lines wait in sk-migrate.journal.pending; the next run writes them),
+64 usage error.";
 
 #[derive(Parser)]
 #[command(
@@ -40,7 +43,8 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
     /// How long to wait for a DB another process holds locked
-    #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS)]
+    #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(..=sk_boundary::lock::MAX_BUSY_TIMEOUT_MS))]
     busy_timeout: u64,
     /// The spec-kitty release you run (default: --spec-kitty's, PATH's, then the daemon's)
     #[arg(long, global = true, env = "SK_RELEASE", value_name = "X.Y.Z", value_parser = parse_release)]
@@ -112,6 +116,8 @@ impl Observer for Cli2Stderr {
 }
 
 const USAGE: u8 = 64;
+/// Rows moved, audit journal incomplete (see EXAMPLES).
+const AUDIT_INCOMPLETE: u8 = 3;
 
 fn parse_release(s: &str) -> Result<String, String> {
     sk_boundary::release::Version::parse(s)
@@ -187,15 +193,25 @@ fn main() -> ExitCode {
     {
         eprintln!("sk-migrate: warning: {note}");
     }
+    if cli.home.is_some()
+        && let Err(e) = home.require_existing()
+    {
+        eprintln!("sk-migrate: error: {e}");
+        return ExitCode::from(1);
+    }
+    let mut code = ExitCode::SUCCESS;
     let result = match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "sk-migrate",
-                &mut std::io::stdout(),
-            );
-            return ExitCode::SUCCESS;
+            // Into a buffer first: clap_complete panics on a write error.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sk-migrate", &mut buf);
+            return match std::io::stdout().lock().write_all(&buf) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sk-migrate: error: cannot write the completions: {e}");
+                    ExitCode::from(1)
+                }
+            };
         }
         Command::Run {
             scope,
@@ -224,6 +240,10 @@ fn main() -> ExitCode {
             migrate::run(&home, &opts, &mut observer).map(|r| {
                 if r.status == Status::NoScope {
                     warn(&r.diagnostics);
+                }
+                if let Some(why) = &r.audit_incomplete {
+                    eprintln!("sk-migrate: error: {why}");
+                    code = ExitCode::from(AUDIT_INCOMPLETE);
                 }
                 if cli.json {
                     render::json(&r)
@@ -265,7 +285,7 @@ fn main() -> ExitCode {
         Ok(text) => {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", text.trim_end());
-            ExitCode::SUCCESS
+            code
         }
         Err(e) => {
             eprintln!("sk-migrate: error: {e}");

@@ -41,6 +41,12 @@ fn queue_line(name: &str, q: &QueueFacts) -> String {
             q.path
         );
     }
+    if q.locked {
+        return format!(
+            "  {name:<7} {} (locked by another process: counts unknown)\n",
+            q.path
+        );
+    }
     format!(
         "  {name:<7} {} (V{}): {} events, {} body uploads, {} failure-log rows\n",
         q.path,

@@ -81,8 +81,23 @@ pub fn run_summary(r: &RunReport, colour: bool) -> String {
         });
         out.push('\n');
     }
+    let late: u64 = r.tables.iter().map(|t| t.arrived_late).sum();
+    if late > 0 {
+        out.push_str(&format!(
+            "{late} row(s) arrived in legacy while the move ran: left for the next `sk-migrate run`.\n"
+        ));
+    }
     if let Some(j) = &r.journal {
         out.push_str(&format!("journal: {j}\n"));
+    }
+    if r.audit_recovered > 0 {
+        out.push_str(&format!(
+            "journal: {} audit line(s) of an interrupted earlier run written now\n",
+            r.audit_recovered
+        ));
+    }
+    if let Some(why) = &r.audit_incomplete {
+        out.push_str(&format!("audit incomplete: {why}\n"));
     }
     for b in &r.backups {
         out.push_str(&format!("backup: {}\n", b.display()));

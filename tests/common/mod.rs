@@ -78,8 +78,8 @@ impl TestHome {
         self
     }
 
-    pub fn cmd(&self, bin: &str) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::cargo_bin(bin).unwrap();
+    pub fn cmd(&self, bin: &str) -> Bin {
+        let mut c = Bin::new(bin);
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
@@ -88,6 +88,67 @@ impl TestHome {
             .env("SK_RELEASE", "3.2.5");
         c
     }
+}
+
+/// One of the binaries, run the way the suites run it: every run is checked
+/// never to end in a panic (exit 101), whatever else the test asserts.
+pub struct Bin(assert_cmd::Command);
+
+impl Bin {
+    pub fn new(bin: &str) -> Bin {
+        Bin(assert_cmd::Command::cargo_bin(bin).unwrap())
+    }
+    pub fn arg(&mut self, a: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.0.arg(a);
+        self
+    }
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.0.args(args);
+        self
+    }
+    pub fn env(
+        &mut self,
+        k: impl AsRef<std::ffi::OsStr>,
+        v: impl AsRef<std::ffi::OsStr>,
+    ) -> &mut Self {
+        self.0.env(k, v);
+        self
+    }
+    pub fn env_remove(&mut self, k: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.0.env_remove(k);
+        self
+    }
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.0.env_clear();
+        self
+    }
+    pub fn write_stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
+        self.0.write_stdin(input);
+        self
+    }
+    pub fn assert(&mut self) -> assert_cmd::assert::Assert {
+        let out = self.0.assert();
+        no_panic(out.get_output());
+        out
+    }
+    pub fn output(&mut self) -> std::io::Result<std::process::Output> {
+        let out = self.0.output()?;
+        no_panic(&out);
+        Ok(out)
+    }
+}
+
+/// Fail on a binary that panicked (exit 101, or "panicked at" on stderr).
+pub fn no_panic(out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() != Some(101) && !stderr.contains("panicked at"),
+        "the binary panicked: {stderr}"
+    );
 }
 
 /// SHA-256 of every file under `root`, by relative path: "byte-identical" checks.
