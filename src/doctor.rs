@@ -179,6 +179,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         .collect();
     let mut notes = Vec::new();
     let fg = foreground(home, opts, &resolution, &mut notes)?;
+    let gate = identity::gate_foreground(home, &fg, &resolution, &opts.env);
     let busy = opts.busy_timeout_ms.unwrap_or(DOCTOR_BUSY_TIMEOUT_MS);
     let scoped = resolution
         .scope
@@ -216,6 +217,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         release: opts.release.clone(),
         release_note: opts.release_note.clone(),
         profile: opts.env.profile,
+        gate,
         stores: (opts.env.profile.generation == crate::release::Generation::ProjectStore)
             .then(|| crate::store::gather(home)),
         saas_enabled: opts.env.saas_enabled,

@@ -22,8 +22,8 @@ use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
 use crate::owner::{OwnerRecord, RedactedOwner};
-use crate::release::{Profile, ScopeRule, ServerRule};
-use crate::scope::{Env, Resolution, Scope};
+use crate::release::{GateField, Profile, ScopeRule, ServerRule};
+use crate::scope::{Env, Resolution, Scope, ScopeSource};
 
 /// The foreground's scope: unknown, known to be none, or a scope string.
 /// DESIGN §4: "auth_scope null vs non-null is a mismatch" — but only when the
@@ -847,6 +847,90 @@ fn values(
         Field::AuthPrincipal => (fg.auth_principal.clone(), owner.auth_principal.clone()),
         Field::AuthTeam => (fg.auth_team.clone(), owner.auth_team.clone()),
     }
+}
+
+/// The foreground as the release's preflight gate sees it
+/// (`preflight._build_mismatches`). `None`: unknown, never a mismatch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateForeground {
+    pub package_version: Option<String>,
+    pub executable_path: Option<String>,
+    pub source_path: Option<String>,
+    pub server_url: Option<String>,
+    pub team_or_user: Option<String>,
+    pub queue_db_path: Option<String>,
+}
+
+/// `<principal>/<team>`, or the principal alone when the team is empty.
+pub fn team_or_user(principal: Option<&str>, team: Option<&str>) -> Option<String> {
+    let p = principal?;
+    Some(match team.filter(|t| !t.is_empty()) {
+        Some(t) => format!("{p}/{t}"),
+        None => p.to_string(),
+    })
+}
+
+/// The gate's view of the foreground (pure): the owner view `fg`, except
+/// that 3.2.4+ take a session login as written (raw case, not trimmed) for
+/// `team_or_user` and for the queue path they derive (measured:
+/// `preflight_view` in fixtures/releases/3.2.4+).
+pub fn gate_foreground(
+    home: &Home,
+    fg: &ForegroundIdentity,
+    resolution: &Resolution,
+    env: &Env,
+) -> GateForeground {
+    let mut g = GateForeground {
+        package_version: fg.package_version.clone(),
+        executable_path: fg.executable_path.clone(),
+        source_path: fg.source_checkout_path.clone(),
+        server_url: fg.server_url.clone(),
+        team_or_user: team_or_user(fg.auth_principal.as_deref(), fg.auth_team.as_deref()),
+        queue_db_path: fg.queue_db_path.clone(),
+    };
+    let raw_session = env.profile.server == ServerRule::EnvThenConfig;
+    if let Some(r) = resolution
+        .scope
+        .as_ref()
+        .filter(|r| r.source == ScopeSource::Session)
+        && raw_session
+    {
+        let (user, team) = (r.scope.raw_user(), r.scope.raw_team());
+        g.team_or_user = team_or_user(Some(user), Some(team));
+        if env.profile.scope != ScopeRule::NulDigest
+            && let Some(server) = &fg.server_url
+        {
+            let derived = Scope::with_rule(ScopeRule::PipedAscii, server, user, team);
+            g.queue_db_path = Some(home.scoped_queue(&derived).to_string_lossy().into_owned());
+        }
+    }
+    g
+}
+
+/// The gate fields that differ (pure), as the release's gate compares them:
+/// exact strings; an unknown foreground value is not a mismatch.
+pub fn gate_mismatches(
+    profile: &Profile,
+    g: &GateForeground,
+    owner: &RedactedOwner,
+) -> Vec<GateField> {
+    let daemon_tu = team_or_user(owner.auth_principal.as_deref(), owner.auth_team.as_deref());
+    profile
+        .gate
+        .iter()
+        .copied()
+        .filter(|field| {
+            let (f, d) = match field {
+                GateField::PackageVersion => (&g.package_version, Some(&owner.package_version)),
+                GateField::ExecutablePath => (&g.executable_path, Some(&owner.executable_path)),
+                GateField::SourcePath => (&g.source_path, Some(&owner.source_checkout_path)),
+                GateField::ServerUrl => (&g.server_url, Some(&owner.server_url)),
+                GateField::TeamOrUser => (&g.team_or_user, daemon_tu.as_ref()),
+                GateField::QueueDbPath => (&g.queue_db_path, Some(&owner.queue_db_path)),
+            };
+            f.as_ref().is_some_and(|f| Some(f) != d)
+        })
+        .collect()
 }
 
 /// The blocking fields that mismatch (for a `daemon_mismatch` problem).

@@ -4,11 +4,11 @@
 use serde::Serialize;
 
 use crate::field::Field;
-use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity};
+use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::owner::RedactedOwner;
 use crate::probe::LiveDaemon;
-use crate::release::{Profile, ReleaseView};
+use crate::release::{GateField, Profile, ReleaseView};
 use crate::scope::ScopeSource;
 use crate::store::{self, StoreFacts};
 
@@ -99,6 +99,8 @@ pub struct Facts {
     pub profile: &'static Profile,
     /// Project stores, legacy sources and cutovers (3.2.6+ releases only).
     pub stores: Option<StoreFacts>,
+    /// The foreground as the release's preflight gate sees it.
+    pub gate: GateForeground,
     pub saas_enabled: bool,
     pub scope_source: Option<ScopeSource>,
     /// Canonicalized foreground identity.
@@ -187,6 +189,9 @@ pub struct Report {
     /// Why no login resolved (for preflight's auth problem); not in JSON.
     #[serde(skip)]
     pub auth_notes: Vec<String>,
+    /// The gate fields the daemon differs in (the preflight's verdict); not in JSON.
+    #[serde(skip)]
+    pub gate_mismatches: Vec<GateField>,
 }
 
 /// Rows when there is no record to compare with: the foreground's values.
@@ -230,6 +235,7 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// Build the report from the facts (pure).
 pub fn build(facts: Facts) -> Report {
     let mut problems = Vec::new();
+    let mut gate_mismatches = Vec::new();
     let mut warnings: Vec<String> = facts
         .auth_notes
         .iter()
@@ -284,6 +290,7 @@ pub fn build(facts: Facts) -> Report {
             executable_exists,
         } => {
             let orphan = crate::owner::is_orphan(*pid_alive, *executable_exists);
+            gate_mismatches = identity::gate_mismatches(facts.profile, &facts.gate, canonical);
             let rows = identity::compare_view(&facts.foreground, canonical, facts.profile);
             let mismatched: Vec<String> = identity::mismatched_fields(&rows)
                 .into_iter()
@@ -516,6 +523,7 @@ pub fn build(facts: Facts) -> Report {
         warnings,
         scope_source: facts.scope_source,
         auth_notes: facts.auth_notes,
+        gate_mismatches,
     }
 }
 
@@ -645,7 +653,39 @@ pub struct Preflight {
 /// The gate: every doctor problem blocks; with `require_auth` (or SaaS sync
 /// enabled, already in the report) a missing scope blocks too.
 pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
-    let mut problems = report.problems.clone();
+    // The daemon check is the release's gate, not the owner check: other
+    // fields (e.g. source_checkout_path, team_or_user; not auth_scope).
+    let mut problems: Vec<Problem> = report
+        .problems
+        .iter()
+        .filter(|p| p.code != ProblemCode::DaemonMismatch)
+        .cloned()
+        .collect();
+    if !report.gate_mismatches.is_empty() {
+        let mut hints: Vec<&str> = report.gate_mismatches.iter().map(|f| f.hint()).collect();
+        hints.dedup();
+        problems.insert(
+            0,
+            Problem {
+                code: ProblemCode::DaemonMismatch,
+                message: format!(
+                    "sync boundary refused: the daemon differs from this CLI in {}",
+                    report
+                        .gate_mismatches
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                fields: report
+                    .gate_mismatches
+                    .iter()
+                    .map(|f| f.as_str().to_string())
+                    .collect(),
+                remediation: hints.join(" "),
+            },
+        );
+    }
     let has_auth_problem = problems.iter().any(|p| p.code == ProblemCode::AuthRequired);
     if require_auth && report.scope_source.is_none() && !has_auth_problem {
         problems.insert(0, auth_required_problem(&report.auth_notes));
@@ -726,6 +766,7 @@ mod tests {
             live_daemons: Some(vec![]),
             notes: vec![],
             auth_notes: vec![],
+            gate: GateForeground::default(),
         }
     }
 

@@ -316,10 +316,11 @@ fn parse_plaintext(path: &Path, plaintext: &[u8]) -> Result<SessionIdentity, Err
             format!("decrypted content: {}", json_error_summary(&e)),
         )
     })?;
+    // Kept as written: the scope normalises it, and 3.2.4+'s gate compares
+    // it raw (fixtures/releases, `preflight_view`).
     let email = plain
         .email
-        .map(|e| e.trim().to_string())
-        .filter(|e| !e.is_empty())
+        .filter(|e| !e.trim().is_empty())
         .ok_or_else(|| SessionError::NoEmail {
             path: path.to_path_buf(),
         })?;

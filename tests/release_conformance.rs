@@ -330,3 +330,72 @@ fn project_store_owner_view_is_the_releases() {
         assert_eq!(ours.to_string(), case["scope"], "{}", case["name"]);
     }
 }
+
+#[test]
+fn the_gate_sees_what_the_releases_gate_sees() {
+    let mut checked = 0;
+    for (release, facts) in releases() {
+        let p = profile(&release);
+        if !p.has_queue_dbs() {
+            continue;
+        }
+        for case in facts["scopes"].as_array().unwrap() {
+            let Some(view) = case.get("preflight_view") else {
+                continue;
+            };
+            if view["server_url"].is_null() {
+                continue; // no identity: the gate refuses on authentication
+            }
+            let name = case["name"].as_str().unwrap();
+            let (_d, home) = home_for(&case["inputs"]);
+            let env = env_for(&case["inputs"], p);
+            let r = scope::resolve(&home, None, &env);
+            let fg = identity::from_resolution(&home, &r, &env);
+            let g = identity::gate_foreground(&home, &fg, &r, &env);
+            let ctx = format!("{release} {name}");
+            assert_eq!(g.server_url.as_deref(), s(&view["server_url"]), "{ctx}");
+            assert_eq!(g.team_or_user.as_deref(), s(&view["team_or_user"]), "{ctx}");
+            assert_eq!(
+                relative(&home, g.queue_db_path.as_deref().unwrap()),
+                view["queue_db_path"],
+                "{ctx}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "{checked}");
+}
+
+#[test]
+fn gate_verdicts_are_the_releases_own() {
+    let mut checked = 0;
+    for (release, facts) in releases() {
+        let p = profile(&release);
+        for pair in facts["mismatch"].as_array().into_iter().flatten() {
+            let Some(want) = pair.get("preflight_mismatched_fields") else {
+                continue;
+            };
+            let fg = &pair["foreground"];
+            let g = identity::GateForeground {
+                package_version: s(&fg["package_version"]).map(str::to_string),
+                executable_path: s(&fg["executable_path"]).map(str::to_string),
+                source_path: s(&fg["source_checkout_path"]).map(str::to_string),
+                server_url: s(&fg["server_url"]).map(str::to_string),
+                team_or_user: identity::team_or_user(s(&fg["auth_principal"]), s(&fg["auth_team"])),
+                queue_db_path: s(&fg["queue_db_path"]).map(str::to_string),
+            };
+            let ours: Vec<&str> = identity::gate_mismatches(p, &g, &owner(&pair["owner"]))
+                .iter()
+                .map(|f| f.as_str())
+                .collect();
+            assert_eq!(
+                ours,
+                *want.as_array().unwrap(),
+                "{release} {}",
+                pair["name"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 36, "{checked}");
+}

@@ -121,6 +121,57 @@ pub struct Remediation {
     pub relogin: &'static str,
 }
 
+/// A field the release's preflight gate (`preflight._build_mismatches`)
+/// compares; it differs from the owner check (`mismatched_fields`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateField {
+    PackageVersion,
+    ExecutablePath,
+    SourcePath,
+    ServerUrl,
+    /// `<auth_principal>/<auth_team>` (or the principal alone).
+    TeamOrUser,
+    QueueDbPath,
+}
+
+impl GateField {
+    /// The release's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateField::PackageVersion => "daemon_package_version",
+            GateField::ExecutablePath => "daemon_executable_path",
+            GateField::SourcePath => "daemon_source_path",
+            GateField::ServerUrl => "daemon_server_url",
+            GateField::TeamOrUser => "daemon_team_or_user",
+            GateField::QueueDbPath => "daemon_queue_db_path",
+        }
+    }
+
+    /// The release's own remediation hint (`_REMEDIATION_HINTS`).
+    pub fn hint(self) -> &'static str {
+        match self {
+            GateField::ServerUrl => {
+                "Reauthenticate (`spec-kitty auth login`) or restart the daemon against the matching server."
+            }
+            GateField::TeamOrUser => {
+                "Re-authenticate as the foreground team/user (`spec-kitty auth logout` then `spec-kitty auth login`) and then run `spec-kitty doctor restart-daemon`."
+            }
+            _ => {
+                "Run `spec-kitty doctor restart-daemon` to restart the daemon at the foreground version/source, then verify with `spec-kitty sync status --check`."
+            }
+        }
+    }
+}
+
+const GATE: &[GateField] = &[
+    GateField::PackageVersion,
+    GateField::ExecutablePath,
+    GateField::SourcePath,
+    GateField::ServerUrl,
+    GateField::TeamOrUser,
+    GateField::QueueDbPath,
+];
+
 /// Everything that differs between releases. Plain data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
@@ -138,6 +189,8 @@ pub struct Profile {
     /// work (`owner.MISMATCH_FIELDS`); empty when it keeps no owner record.
     pub blocking: &'static [Field],
     pub compare: CompareRule,
+    /// The fields the preflight gate compares (empty: no gate on the daemon).
+    pub gate: &'static [GateField],
     pub remediation: Option<Remediation>,
     /// The preflight gate refuses unless the current checkout's project store
     /// is in layout mode `project_only`.
@@ -178,6 +231,7 @@ const JSONL: Profile = Profile {
     reads_schemas: &[],
     blocking: &[],
     compare: CompareRule::Exact,
+    gate: &[],
     remediation: None,
     gate_on_layout: false,
 };
@@ -202,6 +256,7 @@ const DB_V5_320: Profile = Profile {
     schema: Some(5),
     reads_schemas: &[4, 5],
     blocking: OWNER_BLOCKING,
+    gate: GATE,
     remediation: Some(REMEDIATION),
     ..JSONL
 };
