@@ -91,19 +91,6 @@ fn moved(r: &migrate::RunReport) -> u64 {
     r.tables.iter().map(|t| t.inserted).sum()
 }
 
-struct FailAt(Step);
-impl Observer for FailAt {
-    fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
-        if step == self.0 {
-            return Err(Error::Malformed {
-                path: "injected".into(),
-                detail: format!("{step:?}"),
-            });
-        }
-        Ok(())
-    }
-}
-
 /// A run cut off after its audit was sealed: `fail` decides whether it
 /// committed. The pending file stays, as a kill would leave it.
 fn cut_run(h: &TestHome, fail: Option<Step>) {
@@ -462,31 +449,6 @@ fn a_second_run_waits_then_names_the_holder() {
     assert_eq!(tree_hash(h.root()), before);
     drop(held);
     h.cmd("sk-migrate").arg("run").assert().success();
-}
-
-#[test]
-fn a_stale_temp_file_is_removed_a_live_ones_is_kept() {
-    let h = TestHome::new();
-    h.login().legacy("legacy_v5");
-    std::fs::create_dir_all(h.home.queues_dir()).unwrap();
-    let name = h
-        .scoped_path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .to_string();
-    let stale = h
-        .home
-        .queues_dir()
-        .join(format!("{name}.sk-migrate-{}-1.tmp", dead_pid()));
-    let live = h
-        .home
-        .queues_dir()
-        .join(format!("{name}.sk-migrate-{}-1.tmp", std::process::id()));
-    std::fs::write(&stale, "").unwrap();
-    std::fs::write(&live, "").unwrap();
-    run_ok(&h);
-    assert!(!stale.exists() && live.exists());
 }
 
 #[test]

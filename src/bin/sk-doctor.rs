@@ -279,26 +279,13 @@ fn retire(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            say(
-                "refused",
-                "Refused: not on a terminal, so nobody can confirm; pass --yes to retire the orphan record.".to_string(),
-                vec![],
-            );
-            return ExitCode::from(REFUSED);
-        }
-        eprint!(
-            "Remove the orphan owner record of pid {} ({})? [y/N] ",
-            removal.pid,
-            targets.join(", ")
-        );
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            say("refused", "Nothing removed.".to_string(), vec![]);
-            return ExitCode::from(REFUSED);
-        }
+    let prompt = format!(
+        "Remove the orphan owner record of pid {} ({})?",
+        removal.pid,
+        targets.join(", ")
+    );
+    if let Some(refused) = confirm(yes, "retire the orphan record", &prompt, &say) {
+        return refused;
     }
     match owner::retire(&removal) {
         Ok(removed) => {
@@ -338,25 +325,12 @@ fn retire_state(
         );
         return ExitCode::SUCCESS;
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            say(
-                "refused",
-                "Refused: not on a terminal, so nobody can confirm; pass --yes to remove the stale state file.".to_string(),
-                vec![],
-            );
-            return ExitCode::from(REFUSED);
-        }
-        eprint!(
-            "Remove the stale daemon state file {target} ({})? [y/N] ",
-            stale.reason
-        );
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            say("refused", "Nothing removed.".to_string(), vec![]);
-            return ExitCode::from(REFUSED);
-        }
+    let prompt = format!(
+        "Remove the stale daemon state file {target} ({})?",
+        stale.reason
+    );
+    if let Some(refused) = confirm(yes, "remove the stale state file", &prompt, say) {
+        return refused;
     }
     match owner::retire_state(stale) {
         Ok(true) => {
@@ -379,5 +353,34 @@ fn retire_state(
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+/// Ask before removing (unless `--yes`): `Some(exit code)` when refused.
+fn confirm(
+    yes: bool,
+    what: &str,
+    prompt: &str,
+    say: &dyn Fn(&str, String, Vec<String>),
+) -> Option<ExitCode> {
+    if yes {
+        return None;
+    }
+    if !std::io::stdin().is_terminal() {
+        say(
+            "refused",
+            format!("Refused: not on a terminal, so nobody can confirm; pass --yes to {what}."),
+            vec![],
+        );
+        return Some(ExitCode::from(REFUSED));
+    }
+    eprint!("{prompt} [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+        None
+    } else {
+        say("refused", "Nothing removed.".to_string(), vec![]);
+        Some(ExitCode::from(REFUSED))
     }
 }

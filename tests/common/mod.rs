@@ -306,3 +306,18 @@ pub fn dead_pid() -> i64 {
     child.wait().unwrap();
     pid
 }
+
+/// An observer that fails the move at one step (fault injection).
+pub struct FailAt(pub sk_boundary::merge::Step);
+
+impl sk_boundary::merge::Observer for FailAt {
+    fn checkpoint(&mut self, step: sk_boundary::merge::Step) -> Result<(), sk_boundary::Error> {
+        if step == self.0 {
+            return Err(sk_boundary::Error::Malformed {
+                path: "injected".into(),
+                detail: format!("{step:?}"),
+            });
+        }
+        Ok(())
+    }
+}
