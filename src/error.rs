@@ -77,6 +77,16 @@ pub enum Error {
     #[error("{}", message)]
     ReleaseLayout { message: String },
 
+    #[error("cutover {migration_id} failed ({reason}); its manifest is {}. spec-kitty never resumes a failed migration id, and a new id re-checks the same destination rows, so sk-migrate stops here: inspect the rows named above (spec-kitty sync project-store-status --migration-id {migration_id} --json)", manifest.display())]
+    CutoverFailed {
+        migration_id: String,
+        manifest: PathBuf,
+        reason: String,
+    },
+
+    #[error("cutover {migration_id} could not be verified: {detail}. The sources are unchanged; nothing was deleted")]
+    CutoverUnverified { migration_id: String, detail: String },
+
     #[error("{}: SQLite error: {source}", path.display())]
     Sqlite {
         path: PathBuf,

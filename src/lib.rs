@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod context;
+pub mod cutover;
 pub mod doctor;
 pub mod error;
 pub mod field;

@@ -567,6 +567,17 @@ fn backup(
     written.map(|()| target)
 }
 
+/// Copy the DB at `source` consistently into `target` (which must not exist)
+/// with `VACUUM INTO`; `source` is only read.
+pub fn snapshot(source: &Path, target: &Path, busy: u64) -> Result<(), Error> {
+    let conn = open_read_only(source, busy).map_err(|e| read_error(source, e))?;
+    // VACUUM INTO writes only the copy; `query_only` would refuse it.
+    conn.pragma_update(None, "query_only", false)
+        .and_then(|()| conn.execute("VACUUM main INTO ?1", [target.to_string_lossy()]))
+        .map(|_| ())
+        .map_err(|e| Error::sqlite(source, e, busy))
+}
+
 /// Move every movable legacy row into the scoped DB. See the module docs.
 pub fn move_rows(
     legacy_path: &Path,

@@ -213,6 +213,31 @@ pub fn gather(home: &Home) -> StoreFacts {
     }
 }
 
+/// [`pending_sources`], also counting as carried the sources a verified
+/// `sk-migrate run` consolidated (`sources.json`), while they are unchanged.
+pub fn pending_sources_after<'a>(
+    facts: &'a StoreFacts,
+    carried: &[crate::cutover::Carried],
+) -> Vec<&'a LegacySource> {
+    let complete = |id: &str| {
+        facts
+            .cutovers
+            .iter()
+            .any(|c| c.migration_id == id && c.phase == "complete")
+    };
+    pending_sources(facts)
+        .into_iter()
+        .filter(|s| {
+            !carried.iter().any(|c| {
+                complete(&c.migration_id)
+                    && c.sources
+                        .iter()
+                        .any(|st| st.path == s.path && crate::cutover::unchanged(st))
+            })
+        })
+        .collect()
+}
+
 /// The sources holding rows that no complete cutover copied (pure).
 pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
     facts
