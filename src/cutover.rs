@@ -137,7 +137,11 @@ pub fn unchanged(s: &SourceStamp) -> bool {
 /// Every `sources.json` under the home (read-only; for sk-doctor).
 pub fn carried(home: &Home) -> Vec<Carried> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(work_root(home)).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(work_root(home))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let file = entry.path().join("sources.json");
         if let Ok(Some(text)) = crate::fsutil::read_text(&file)
             && let Ok(c) = serde_json::from_str::<Carried>(&text)
@@ -230,8 +234,10 @@ fn is_legacy(p: &Path) -> bool {
 }
 
 fn count(conn: &Connection, table: &str) -> u64 {
-    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get::<_, i64>(0))
-        .map_or(0, |n| n.max(0) as u64)
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_or(0, |n| n.max(0) as u64)
 }
 
 /// Run the installed release's cutover command; its JSON on stdout.
@@ -258,7 +264,15 @@ fn run_release(
         detail: format!("cannot run it: {e}"),
     })?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let tail: String = stderr.lines().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    let tail: String = stderr
+        .lines()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     Ok((json, out.status.success(), tail))
 }
@@ -267,7 +281,8 @@ fn run_release(
 fn quarantine_counts(doc: &serde_json::Value) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for q in doc["quarantine"].as_array().into_iter().flatten() {
-        *out.entry(q["reason"].as_str().unwrap_or("unknown").to_string()).or_insert(0) += 1;
+        *out.entry(q["reason"].as_str().unwrap_or("unknown").to_string())
+            .or_insert(0) += 1;
     }
     out
 }
@@ -343,7 +358,9 @@ fn unaccounted(
     let mut st = snapshot.prepare(&format!("SELECT id, {cols} FROM body_upload_queue"))?;
     let rows = st.query_map([], |r| {
         let id: i64 = r.get(0)?;
-        let key: Vec<String> = (1..=7).map(|i| r.get::<_, String>(i)).collect::<rusqlite::Result<_>>()?;
+        let key: Vec<String> = (1..=7)
+            .map(|i| r.get::<_, String>(i))
+            .collect::<rusqlite::Result<_>>()?;
         Ok((id, key))
     })?;
     for row in rows {
@@ -430,7 +447,10 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         return Ok(report);
     }
     let paths: Vec<PathBuf> = pending.iter().map(|s| PathBuf::from(&s.path)).collect();
-    let stamps = paths.iter().map(|p| stamp(p)).collect::<Result<Vec<_>, _>>()?;
+    let stamps = paths
+        .iter()
+        .map(|p| stamp(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let id = migration_id(&stamps);
     report.migration_id = Some(id.clone());
     let manifest_path = home
@@ -448,7 +468,10 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         return Err(Error::CutoverFailed {
             migration_id: id,
             manifest: manifest_path,
-            reason: m["failure"].as_str().unwrap_or("no reason recorded").to_string(),
+            reason: m["failure"]
+                .as_str()
+                .unwrap_or("no reason recorded")
+                .to_string(),
         });
     }
     if opts.dry_run {
@@ -457,7 +480,11 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     if let Some(dir) = &opts.backup_dir {
         crate::fsutil::create_private_dir_all(dir)?;
         for (i, p) in paths.iter().enumerate() {
-            let target = dir.join(format!("cutover-source-{i}-{}", p.file_name().map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())));
+            let target = dir.join(format!(
+                "cutover-source-{i}-{}",
+                p.file_name()
+                    .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
+            ));
             merge::snapshot(p, &target, busy)?;
             report.backups.push(target.display().to_string());
         }
@@ -481,7 +508,14 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     report.snapshot_body_uploads = count(&snap, "body_upload_queue");
     report.snapshot_failure_log = count(&snap, "body_upload_failure_log");
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
-        let (_, ok, tail) = run_release(opts, "project-store-migrate", &snapshot, &id, home.root(), None)?;
+        let (_, ok, tail) = run_release(
+            opts,
+            "project-store-migrate",
+            &snapshot,
+            &id,
+            home.root(),
+            None,
+        )?;
         if !ok {
             let reason = crate::fsutil::read_text(&manifest_path)
                 .ok()
@@ -504,10 +538,13 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     report.quarantined = quarantine_counts(&manifest);
     verify(home, &snap, &manifest, &id)?;
     report.projects = per_project(home, &snap);
-    write_carried(&dir, &Carried {
-        migration_id: id,
-        sources: stamps,
-    })?;
+    write_carried(
+        &dir,
+        &Carried {
+            migration_id: id,
+            sources: stamps,
+        },
+    )?;
     report.status = "migrated";
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
@@ -515,7 +552,8 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
 
 fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
     let path = dir.join("sources.json");
-    let text = serde_json::to_string_pretty(carried).map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+    let text = serde_json::to_string_pretty(carried)
+        .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
     let tmp = dir.join(".sources.json.partial");
     let _ = std::fs::remove_file(&tmp);
     {
@@ -529,7 +567,12 @@ fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
 }
 
 /// Every natural key of the snapshot is in a project store or quarantined.
-fn verify(home: &Home, snap: &Connection, manifest: &serde_json::Value, id: &str) -> Result<(), Error> {
+fn verify(
+    home: &Home,
+    snap: &Connection,
+    manifest: &serde_json::Value,
+    id: &str,
+) -> Result<(), Error> {
     if manifest["phase"] != "complete" {
         return Err(Error::CutoverUnverified {
             migration_id: id.to_string(),
@@ -555,10 +598,11 @@ fn verify(home: &Home, snap: &Connection, manifest: &serde_json::Value, id: &str
         .iter()
         .filter_map(|s| open_ro(Path::new(&s.path)).ok())
         .collect();
-    let (missing, _) = unaccounted(snap, &stores, &quarantined).map_err(|e| Error::CutoverUnverified {
-        migration_id: id.to_string(),
-        detail: e.to_string(),
-    })?;
+    let (missing, _) =
+        unaccounted(snap, &stores, &quarantined).map_err(|e| Error::CutoverUnverified {
+            migration_id: id.to_string(),
+            detail: e.to_string(),
+        })?;
     if missing.is_empty() {
         Ok(())
     } else {
@@ -567,7 +611,12 @@ fn verify(home: &Home, snap: &Connection, manifest: &serde_json::Value, id: &str
             detail: format!(
                 "{} row(s) are in no project store and not quarantined: {}",
                 missing.len(),
-                missing.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+                missing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         })
     }
@@ -585,13 +634,25 @@ fn dry_run(
 ) -> Result<CutoverReport, Error> {
     let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("temp dir"), e))?;
     let root = scratch_home(home, scratch.path())?;
-    let (snapshot, left) = build_snapshot(&scratch.path().join("snapshot"), paths, max_store_body_id(home), opts.busy_timeout_ms)?;
+    let (snapshot, left) = build_snapshot(
+        &scratch.path().join("snapshot"),
+        paths,
+        max_store_body_id(home),
+        opts.busy_timeout_ms,
+    )?;
     report.left_in_sources = left;
     let snap = open_ro(&snapshot).map_err(sq(&snapshot, opts.busy_timeout_ms))?;
     report.snapshot_events = count(&snap, "queue");
     report.snapshot_body_uploads = count(&snap, "body_upload_queue");
     report.snapshot_failure_log = count(&snap, "body_upload_failure_log");
-    let (preview, ok, tail) = run_release(opts, "project-store-preview", &snapshot, id, &root, Some(scratch.path()))?;
+    let (preview, ok, tail) = run_release(
+        opts,
+        "project-store-preview",
+        &snapshot,
+        id,
+        &root,
+        Some(scratch.path()),
+    )?;
     if !ok {
         return Err(Error::CutoverFailed {
             migration_id: id.to_string(),

@@ -84,8 +84,13 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("cutover {migration_id} could not be verified: {detail}. The sources are unchanged; nothing was deleted")]
-    CutoverUnverified { migration_id: String, detail: String },
+    #[error(
+        "cutover {migration_id} could not be verified: {detail}. The sources are unchanged; nothing was deleted"
+    )]
+    CutoverUnverified {
+        migration_id: String,
+        detail: String,
+    },
 
     #[error("{}: SQLite error: {source}", path.display())]
     Sqlite {
