@@ -12,7 +12,8 @@
 //! every natural key of the snapshot is verified to be in a project store
 //! or listed in the manifest's quarantine. A `failed` id is never reused.
 //!
-//! Layout: `<root>/projects/.sk-migrate/<id>/snapshot.db` and, once the
+//! Layout: `<root>/sk-migrate-cutover/<id>/snapshot.db` (3.2.7 refuses a
+//! source under `projects/`) and, once the
 //! cutover is complete and verified, `sources.json` (path, size, mtime and
 //! SHA-256 of every original source), which is how sk-doctor knows those
 //! sources were carried.
@@ -23,14 +24,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use rusqlite::{Connection, OpenFlags};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::home::Home;
 use crate::merge::{self, MoveOptions, Quiet};
 use crate::schema::{self, tables};
-use crate::store::{self, LegacySource};
+use crate::store::{self, Carried, LegacySource, SourceStamp};
 
 /// How to run the cutover.
 #[derive(Debug, Clone)]
@@ -60,11 +61,13 @@ pub struct CutoverReport {
     pub migration_id: Option<String>,
     pub sources: Vec<LegacySource>,
     pub snapshot: Option<String>,
-    /// Rows the snapshot holds: events and body uploads (the failure log is
-    /// never delivered by the release: it quarantines it as `incompatible_row`).
+    /// Rows the snapshot holds: events and body uploads.
     pub snapshot_events: u64,
     pub snapshot_body_uploads: u64,
-    pub snapshot_failure_log: u64,
+    /// Failure-log rows of the sources: diagnostics the release never
+    /// delivers (its cutover quarantines each as `incompatible_row`), so
+    /// they are not carried; they stay in the sources.
+    pub failure_log_not_carried: u64,
     /// Rows of the sources that no snapshot holds (a NULL natural key).
     pub left_in_sources: u64,
     pub manifest: Option<String>,
@@ -75,24 +78,8 @@ pub struct CutoverReport {
     pub elapsed_ms: u64,
 }
 
-/// One original source as `sources.json` records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceStamp {
-    pub path: String,
-    pub size: u64,
-    pub mtime_ns: i128,
-    pub sha256: String,
-}
-
-/// `sources.json`: what a verified cutover carried.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Carried {
-    pub migration_id: String,
-    pub sources: Vec<SourceStamp>,
-}
-
 fn work_root(home: &Home) -> PathBuf {
-    home.root().join("projects").join(".sk-migrate")
+    home.root().join("sk-migrate-cutover")
 }
 
 fn stamp(path: &Path) -> Result<SourceStamp, Error> {
@@ -119,37 +106,6 @@ fn stamp(path: &Path) -> Result<SourceStamp, Error> {
         mtime_ns,
         sha256: hex::encode(hasher.finalize()),
     })
-}
-
-/// Does `path` still look as `s` recorded it (size and mtime; cheap)?
-pub fn unchanged(s: &SourceStamp) -> bool {
-    let Ok(meta) = std::fs::metadata(&s.path) else {
-        return false;
-    };
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i128);
-    meta.len() == s.size && mtime_ns == s.mtime_ns
-}
-
-/// Every `sources.json` under the home (read-only; for sk-doctor).
-pub fn carried(home: &Home) -> Vec<Carried> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(work_root(home))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let file = entry.path().join("sources.json");
-        if let Ok(Some(text)) = crate::fsutil::read_text(&file)
-            && let Ok(c) = serde_json::from_str::<Carried>(&text)
-        {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The stable migration id of a set of sources (pure).
@@ -208,7 +164,9 @@ fn build_snapshot(
     crate::fsutil::create_private_dir_all(dir)?;
     let snapshot = dir.join("snapshot.db");
     let mut conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
-    schema::upgrade(&mut conn, &snapshot)?;
+    // V4: no failure log. The release quarantines every failure-log row
+    // (`incompatible_row`); it is a diagnostic, never delivered work.
+    schema::upgrade_to(&mut conn, &snapshot, SNAPSHOT_SCHEMA.version)?;
     conn.execute(
         "INSERT INTO sqlite_sequence(name, seq) VALUES ('body_upload_queue', ?1)",
         [body_id_floor],
@@ -222,12 +180,31 @@ fn build_snapshot(
         let copy = dir.join(format!("source-{i}.db"));
         let _ = std::fs::remove_file(&copy);
         merge::snapshot(src, &copy, busy)?;
-        let moved = merge::move_rows(&copy, &snapshot, &MoveOptions::default(), &mut Quiet)?;
-        left += moved.tables.iter().map(|t| t.left_in_legacy).sum::<u64>();
+        let opts = MoveOptions {
+            busy_timeout_ms: busy,
+            schema: SNAPSHOT_SCHEMA,
+            ..MoveOptions::default()
+        };
+        let moved = merge::move_rows(&copy, &snapshot, &opts, &mut Quiet)?;
+        left += moved
+            .tables
+            .iter()
+            .filter(|t| t.table != tables::BODY_UPLOAD_FAILURE_LOG.name)
+            .map(|t| t.left_in_legacy)
+            .sum::<u64>();
         let _ = std::fs::remove_file(&copy);
     }
+    // The release would quarantine our schema history as rows it cannot read.
+    let conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", schema::HISTORY_TABLE))
+        .map_err(sq(&snapshot, busy))?;
     Ok((snapshot, left))
 }
+
+const SNAPSHOT_SCHEMA: merge::SchemaTarget = merge::SchemaTarget {
+    version: 4,
+    reads_newer: &[],
+};
 
 fn is_legacy(p: &Path) -> bool {
     p.file_name().is_some_and(|n| n == "queue.db")
@@ -238,6 +215,14 @@ fn count(conn: &Connection, table: &str) -> u64 {
         r.get::<_, i64>(0)
     })
     .map_or(0, |n| n.max(0) as u64)
+}
+
+fn failure_log_rows(paths: &[PathBuf]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|p| open_ro(p).ok())
+        .map(|c| count(&c, tables::BODY_UPLOAD_FAILURE_LOG.name))
+        .sum()
 }
 
 /// Run the installed release's cutover command; its JSON on stdout.
@@ -420,8 +405,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let started = Instant::now();
     let busy = opts.busy_timeout_ms;
     let facts = store::gather(home);
-    let carried = carried(home);
-    let pending: Vec<LegacySource> = store::pending_sources_after(&facts, &carried)
+    let pending: Vec<LegacySource> = store::pending_sources(&facts)
         .into_iter()
         .cloned()
         .collect();
@@ -433,7 +417,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         snapshot: None,
         snapshot_events: 0,
         snapshot_body_uploads: 0,
-        snapshot_failure_log: 0,
+        failure_log_not_carried: 0,
         left_in_sources: 0,
         manifest: None,
         phase: None,
@@ -506,7 +490,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let snap = open_ro(&snapshot).map_err(sq(&snapshot, busy))?;
     report.snapshot_events = count(&snap, "queue");
     report.snapshot_body_uploads = count(&snap, "body_upload_queue");
-    report.snapshot_failure_log = count(&snap, "body_upload_failure_log");
+    report.failure_log_not_carried = failure_log_rows(&paths);
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
         let (_, ok, tail) = run_release(
             opts,
@@ -644,7 +628,7 @@ fn dry_run(
     let snap = open_ro(&snapshot).map_err(sq(&snapshot, opts.busy_timeout_ms))?;
     report.snapshot_events = count(&snap, "queue");
     report.snapshot_body_uploads = count(&snap, "body_upload_queue");
-    report.snapshot_failure_log = count(&snap, "body_upload_failure_log");
+    report.failure_log_not_carried = failure_log_rows(&paths);
     let (preview, ok, tail) = run_release(
         opts,
         "project-store-preview",
@@ -679,4 +663,116 @@ fn dry_run(
     report.status = "dry_run";
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home_with_source() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let conn = Connection::open(home.legacy_queue()).unwrap();
+        let mut c = conn;
+        schema::upgrade(&mut c, &home.legacy_queue()).unwrap();
+        c.execute_batch(
+            "DROP TABLE refinery_schema_history;
+             INSERT INTO queue (event_id, event_type, data, timestamp) VALUES ('e1', 't', '{}', 1);",
+        )
+        .unwrap();
+        (dir, home)
+    }
+
+    fn opts() -> CutoverOptions {
+        CutoverOptions {
+            dry_run: false,
+            busy_timeout_ms: 1000,
+            // Never run: every path below stops before the release is called.
+            spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
+            backup_dir: None,
+        }
+    }
+
+    #[test]
+    fn the_migration_id_is_stable_and_names_its_sources() {
+        let (_d, home) = home_with_source();
+        let a = stamp(&home.legacy_queue()).unwrap();
+        let id = migration_id(std::slice::from_ref(&a));
+        assert_eq!(id, migration_id(std::slice::from_ref(&a)));
+        assert!(id.starts_with("sk-migrate-") && id.len() == "sk-migrate-".len() + 16);
+        let other = SourceStamp {
+            sha256: "0".repeat(64),
+            ..a
+        };
+        assert_ne!(id, migration_id(&[other]));
+    }
+
+    #[test]
+    fn a_failed_migration_id_is_never_reused() {
+        let (_d, home) = home_with_source();
+        let id = migration_id(&[stamp(&home.legacy_queue()).unwrap()]);
+        let dir = home.root().join("projects/.migration").join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("manifest.json"),
+            r#"{"phase": "failed", "failure": "MigrationError: exact destination verification failed for project=p table=body_upload_tasks"}"#,
+        )
+        .unwrap();
+        let before = std::fs::read(home.legacy_queue()).unwrap();
+        let err = run(&home, &opts()).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::CutoverFailed { .. }), "{text}");
+        assert!(
+            text.contains(&id) && text.contains("body_upload_tasks"),
+            "{text}"
+        );
+        assert!(
+            text.contains("never resumes a failed migration id"),
+            "{text}"
+        );
+        assert_eq!(std::fs::read(home.legacy_queue()).unwrap(), before);
+        assert!(!home.root().join("sk-migrate-cutover").exists());
+    }
+
+    #[test]
+    fn nothing_pending_is_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = run(&Home::at(dir.path()), &opts()).unwrap();
+        assert_eq!(r.status, "nothing_to_do");
+        assert!(r.migration_id.is_none());
+    }
+
+    #[test]
+    fn the_snapshot_holds_each_key_once_with_body_ids_above_the_floor() {
+        let (_d, home) = home_with_source();
+        let scoped = home.queues_dir().join("queue-ab.db");
+        std::fs::create_dir_all(home.queues_dir()).unwrap();
+        merge::snapshot(&home.legacy_queue(), &scoped, 1000).unwrap();
+        let c = Connection::open(&scoped).unwrap();
+        c.execute_batch(
+            "INSERT INTO queue (event_id, event_type, data, timestamp) VALUES ('e2', 't', '{}', 2);
+             INSERT INTO body_upload_queue (project_uuid, mission_slug, target_branch, mission_type,
+               manifest_version, artifact_path, content_hash, content_body, size_bytes, created_at)
+             VALUES ('p', 'm', 'main', 'x', '1', 'a.md', 'h', 'b', 1, 1.0);",
+        )
+        .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let (snap, left) =
+            build_snapshot(work.path(), &[home.legacy_queue(), scoped], 41, 1000).unwrap();
+        assert_eq!(left, 0);
+        let s = Connection::open(&snap).unwrap();
+        assert_eq!(count(&s, "queue"), 2, "e1 is in both sources: once");
+        let id: i64 = s
+            .query_row("SELECT id FROM body_upload_queue", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(id, 42);
+        let history: i64 = s
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = ?1",
+                [schema::HISTORY_TABLE],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(history, 0);
+    }
 }

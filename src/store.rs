@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::home::Home;
 
@@ -44,11 +44,61 @@ pub struct Cutover {
     pub path: String,
     pub phase: String,
     pub total_rows: u64,
-    /// Quarantined rows by reason.
+    /// Quarantined rows of queued work by reason.
     pub quarantine: BTreeMap<String, u64>,
+    /// Failure-log rows it set aside (always `incompatible_row`: not work).
+    pub failure_log_quarantined: u64,
     /// The source paths it copied.
     pub sources: Vec<String>,
     pub failure: Option<String>,
+}
+
+/// One original source as `sources.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStamp {
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub sha256: String,
+}
+
+/// `sources.json`: what a verified cutover carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carried {
+    pub migration_id: String,
+    pub sources: Vec<SourceStamp>,
+}
+
+/// Outside `projects/`: the release refuses sources under it.
+/// Does `path` still look as `s` recorded it (size and mtime; cheap)?
+pub fn unchanged(s: &SourceStamp) -> bool {
+    let Ok(meta) = std::fs::metadata(&s.path) else {
+        return false;
+    };
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128);
+    meta.len() == s.size && mtime_ns == s.mtime_ns
+}
+
+/// Every `sources.json` under the home (read-only; for sk-doctor).
+pub fn carried(home: &Home) -> Vec<Carried> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(home.root().join("sk-migrate-cutover"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let file = entry.path().join("sources.json");
+        if let Ok(Some(text)) = crate::fsutil::read_text(&file)
+            && let Ok(c) = serde_json::from_str::<Carried>(&text)
+        {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Everything the doctor shows of a project-store home.
@@ -58,6 +108,9 @@ pub struct StoreFacts {
     pub stores: Vec<ProjectStore>,
     pub legacy_sources: Vec<LegacySource>,
     pub cutovers: Vec<Cutover>,
+    /// What verified `sk-migrate run` cutovers carried (`sources.json`).
+    #[serde(skip)]
+    pub carried: Vec<Carried>,
 }
 
 fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
@@ -151,7 +204,14 @@ fn source_rows(path: &Path) -> u64 {
 fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     let m = read_json(&path)?;
     let mut quarantine = BTreeMap::new();
+    let mut failure_log = 0;
     for q in m["quarantine"].as_array().into_iter().flatten() {
+        if q["table"] == "body_upload_failure_log" {
+            // Every failure-log row is `incompatible_row` for the release:
+            // a diagnostic, never work to deliver.
+            failure_log += 1;
+            continue;
+        }
         let reason = q["reason"].as_str().unwrap_or("unknown").to_string();
         *quarantine.entry(reason).or_insert(0) += 1;
     }
@@ -161,6 +221,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
         phase: m["phase"].as_str().unwrap_or("unknown").to_string(),
         total_rows: m["total_rows"].as_u64().unwrap_or(0),
         quarantine,
+        failure_log_quarantined: failure_log,
         sources: m["sources"]
             .as_array()
             .into_iter()
@@ -210,36 +271,20 @@ pub fn gather(home: &Home) -> StoreFacts {
         stores,
         legacy_sources,
         cutovers,
+        carried: carried(home),
     }
 }
 
-/// [`pending_sources`], also counting as carried the sources a verified
-/// `sk-migrate run` consolidated (`sources.json`), while they are unchanged.
-pub fn pending_sources_after<'a>(
-    facts: &'a StoreFacts,
-    carried: &[crate::cutover::Carried],
-) -> Vec<&'a LegacySource> {
+/// The sources holding rows that no complete cutover copied (pure): not
+/// named by a complete manifest, nor by the `sources.json` of a verified
+/// `sk-migrate run` whose cutover is complete (while the file is unchanged).
+pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
     let complete = |id: &str| {
         facts
             .cutovers
             .iter()
             .any(|c| c.migration_id == id && c.phase == "complete")
     };
-    pending_sources(facts)
-        .into_iter()
-        .filter(|s| {
-            !carried.iter().any(|c| {
-                complete(&c.migration_id)
-                    && c.sources
-                        .iter()
-                        .any(|st| st.path == s.path && crate::cutover::unchanged(st))
-            })
-        })
-        .collect()
-}
-
-/// The sources holding rows that no complete cutover copied (pure).
-pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
     facts
         .legacy_sources
         .iter()
@@ -249,6 +294,14 @@ pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
                 .cutovers
                 .iter()
                 .any(|c| c.phase == "complete" && c.sources.contains(&s.path))
+        })
+        .filter(|s| {
+            !facts.carried.iter().any(|c| {
+                complete(&c.migration_id)
+                    && c.sources
+                        .iter()
+                        .any(|st| st.path == s.path && unchanged(st))
+            })
         })
         .collect()
 }
@@ -287,6 +340,7 @@ mod tests {
             phase: "failed".into(),
             total_rows: 3,
             quarantine: BTreeMap::new(),
+            failure_log_quarantined: 0,
             sources: vec!["/h/queue.db".into()],
             failure: Some("x".into()),
         });

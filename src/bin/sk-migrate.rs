@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use sk_boundary::context::{self, ContextOptions};
+use sk_boundary::context::{self, Context, ContextOptions};
+use sk_boundary::cutover::CutoverOptions;
 use sk_boundary::merge::{AuditLine, DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Observer};
 use sk_boundary::migrate::{self, RunOptions, Status};
+use sk_boundary::release::Generation;
 use sk_boundary::scope::Diagnostic;
 use sk_boundary::{Error, Scope};
 use sk_boundary::{queue, render};
@@ -125,6 +127,47 @@ fn parse_release(s: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{s:?} is not a release version (e.g. 3.2.5)"))
 }
 
+/// `run` on a 3.2.6+ release: the cutover, through the release's own command.
+fn cutover(
+    ctx: &Context,
+    dry_run: bool,
+    backup: Option<PathBuf>,
+    busy_timeout_ms: u64,
+    json: bool,
+) -> ExitCode {
+    let Some(entry) = ctx.install.entry_point.clone().filter(|_| {
+        ctx.install.package_version.as_deref()
+            == ctx.detection.release().map(|r| r.version.as_str())
+    }) else {
+        eprintln!(
+            "sk-migrate: error: the cutover of a 3.2.6+ home runs the installed release's own `spec-kitty sync project-store-migrate`, and no spec-kitty executable of release {} was found; pass --spec-kitty PATH. Nothing was written",
+            ctx.release_view().version.unwrap_or_default()
+        );
+        return ExitCode::from(1);
+    };
+    let opts = CutoverOptions {
+        dry_run,
+        busy_timeout_ms,
+        spec_kitty: entry,
+        backup_dir: backup,
+    };
+    match sk_boundary::cutover::run(&ctx.home, &opts) {
+        Ok(r) => {
+            let text = if json {
+                render::json(&r)
+            } else {
+                render::cutover::run_summary(&r)
+            };
+            let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sk-migrate: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn warn(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
         eprintln!("sk-migrate: warning: {d}");
@@ -223,6 +266,9 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            if ctx.profile.generation == Generation::ProjectStore {
+                return cutover(&ctx, dry_run, backup, cli.busy_timeout, cli.json);
+            }
             let opts = RunOptions {
                 scope,
                 env: env.clone(),

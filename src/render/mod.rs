@@ -1,5 +1,6 @@
 //! Output for people (comfy-table, colour on a terminal only) and programs (JSON).
 
+pub mod cutover;
 pub mod doctor;
 pub mod migrate;
 
