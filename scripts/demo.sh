@@ -9,6 +9,8 @@ demo=$(mktemp -d)
 trap 'rm -rf "$demo"' EXIT
 target/release/examples/fixture_home fixtures/incident/home "$demo/home"
 export SPEC_KITTY_HOME="$demo/home"
+# The release the user runs (no spec-kitty is installed where the demo runs).
+export SK_RELEASE=3.2.5
 fg=fixtures/incident/foreground.json
 
 echo "== sk-doctor (before) =="

@@ -1,6 +1,5 @@
 //! `config.toml` and the older CLIs' `credentials` file (`docs/home.md`).
 
-use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::error::Error;
@@ -31,18 +30,10 @@ pub struct Credentials {
     pub server_url: Option<String>,
 }
 
-/// Read a text file, `None` when it does not exist.
+/// Read a text file, `None` when it does not exist. Never blocks on a FIFO,
+/// never reads a device or a file over [`crate::fsutil::READ_CAP`].
 pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| Error::Malformed {
-                path: path.to_path_buf(),
-                detail: "it is not UTF-8 text".to_string(),
-            }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
+    crate::fsutil::read_text(path)
 }
 
 /// A parsed TOML document, read field by field with the types the CLI

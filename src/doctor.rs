@@ -10,17 +10,24 @@ use crate::identity::{self, ForegroundIdentity};
 use crate::merge;
 use crate::owner::{self, OwnerRead, RetirePlan};
 use crate::probe;
+use crate::release::ReleaseView;
 use crate::report::{self, Facts, OwnerFacts, OwnerFound, QueueFacts, Report, StrandedMission};
 use crate::schema::tables::BODY_UPLOAD_QUEUE;
-use crate::scope::{self, Scope};
+use crate::scope::{self, Env, Scope};
 
-/// How long the doctor waits for a DB the daemon holds locked.
-pub const DOCTOR_BUSY_TIMEOUT_MS: u64 = 2_000;
+/// How long the doctor waits, by default, for a DB the daemon holds locked:
+/// short, since a locked queue is reported as such rather than failing.
+pub const DOCTOR_BUSY_TIMEOUT_MS: u64 = 200;
 
 #[derive(Debug, Clone, Default)]
 pub struct DoctorOptions {
     pub scope: Option<Scope>,
-    pub saas_enabled: bool,
+    /// The environment and the installed release's profile.
+    pub env: Env,
+    /// The detected release, as the report shows it.
+    pub release: ReleaseView,
+    /// Why no release profile applies, if none does.
+    pub release_note: Option<String>,
     /// `--foreground FILE`: overrides discovery field by field.
     pub foreground_file: Option<PathBuf>,
     /// `--spec-kitty PATH`: the entry point to inspect instead of `PATH`'s.
@@ -29,6 +36,9 @@ pub struct DoctorOptions {
     pub path_var: Option<OsString>,
     /// Probe loopback ports 9400–9449 for daemons.
     pub probe: bool,
+    /// `--busy-timeout`: how long to wait for a locked queue DB
+    /// (`None`: [`DOCTOR_BUSY_TIMEOUT_MS`]).
+    pub busy_timeout_ms: Option<u64>,
 }
 
 fn display(p: &Path) -> String {
@@ -37,12 +47,12 @@ fn display(p: &Path) -> String {
 
 /// Counts and version of one queue DB, read-only. A DB whose shape is
 /// unknown or that is not a DB is reported, not fatal.
-fn queue_facts(path: &Path) -> Result<QueueFacts, Error> {
+fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueFacts, Error> {
     let mut q = QueueFacts {
         path: display(path),
         ..QueueFacts::default()
     };
-    match merge::inspect(path, DOCTOR_BUSY_TIMEOUT_MS) {
+    match merge::inspect(path, busy) {
         Ok(None) => {}
         Ok(Some(f)) => {
             q.exists = true;
@@ -60,17 +70,27 @@ fn queue_facts(path: &Path) -> Result<QueueFacts, Error> {
             q.exists = true;
             q.needs_recovery = Some(e.to_string());
         }
+        Err(e @ Error::Locked { .. }) => {
+            q.exists = true;
+            q.locked = true;
+            notes.push(format!(
+                "{e} (its counts are unknown; sk-doctor's --busy-timeout sets the wait)"
+            ));
+        }
         Err(e) => return Err(e),
     }
     Ok(q)
 }
 
 /// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
-fn mission_counts(path: &Path, version: Option<u32>) -> Result<Vec<StrandedMission>, Error> {
+fn mission_counts(
+    path: &Path,
+    version: Option<u32>,
+    busy: u64,
+) -> Result<Vec<StrandedMission>, Error> {
     let Some(slug) = version.and_then(|v| BODY_UPLOAD_QUEUE.column_at("mission_slug", v)) else {
         return Ok(Vec::new());
     };
-    let busy = DOCTOR_BUSY_TIMEOUT_MS;
     let conn = merge::open_read_only(path, busy)?;
     let sq = |e| Error::sqlite(path, e, busy);
     // Grouped by (project, slug) so SQLite streams the namespace index in
@@ -103,7 +123,8 @@ fn owner_facts(home: &Home) -> Result<OwnerFacts, Error> {
         OwnerRead::Absent => OwnerFound::Absent,
         OwnerRead::Malformed { reason, mode } => OwnerFound::Malformed { reason, mode },
         OwnerRead::Present(record, file) => OwnerFound::Present {
-            canonical: identity::canonicalized_owner(&record),
+            // The release compares the record's values as written.
+            canonical: record.redacted(),
             pid_alive: owner::pid_alive(record.pid),
             executable_exists: owner::executable_exists(&record.executable_path),
             record: record.redacted(),
@@ -112,6 +133,10 @@ fn owner_facts(home: &Home) -> Result<OwnerFacts, Error> {
         },
     };
     Ok(OwnerFacts {
+        file_issues: match found {
+            OwnerFound::Absent => Vec::new(),
+            _ => owner::file_trust_issues(&path, home.root()),
+        },
         path: display(&path),
         found,
     })
@@ -128,7 +153,7 @@ fn foreground(
     let install = identity::discover(opts.spec_kitty.as_deref(), opts.path_var.as_deref())?;
     let mut fg = install
         .identity()
-        .or(identity::from_resolution(home, resolution));
+        .or(identity::from_resolution(home, resolution, &opts.env));
     if let Some(file) = &opts.foreground_file {
         fg = identity::read_override(file)?.apply(fg);
     }
@@ -146,7 +171,7 @@ fn foreground(
 
 /// Gather every fact the report needs. Reads only.
 pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
-    let resolution = scope::resolve(home, opts.scope.as_ref(), opts.saas_enabled);
+    let resolution = scope::resolve(home, opts.scope.as_ref(), &opts.env);
     let auth_notes: Vec<String> = resolution
         .diagnostics
         .iter()
@@ -154,29 +179,96 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         .collect();
     let mut notes = Vec::new();
     let fg = foreground(home, opts, &resolution, &mut notes)?;
-    let legacy = queue_facts(&home.legacy_queue())?;
-    let active = match &resolution.scope {
-        Some(r) => queue_facts(&home.scoped_queue(&r.scope))?,
+    let gate = identity::gate_foreground(home, &fg, &resolution, &opts.env);
+    let busy = opts.busy_timeout_ms.unwrap_or(DOCTOR_BUSY_TIMEOUT_MS);
+    let scoped = resolution
+        .scope
+        .as_ref()
+        .map(|r| home.scoped_queue(&r.scope));
+    link_notes(home, scoped.as_deref(), &mut notes);
+    let legacy = queue_facts(&home.legacy_queue(), busy, &mut notes)?;
+    let active = match &scoped {
+        Some(path) => queue_facts(path, busy, &mut notes)?,
         None => legacy.clone(),
     };
-    let legacy_missions = if legacy.exists && legacy.unreadable.is_none() {
-        mission_counts(&home.legacy_queue(), legacy.schema_version)?
+    let legacy_missions = if legacy.exists && legacy.unreadable.is_none() && !legacy.locked {
+        match mission_counts(&home.legacy_queue(), legacy.schema_version, busy) {
+            Err(e @ Error::Locked { .. }) => {
+                notes.push(format!("{e} (stranded missions are not listed)"));
+                Vec::new()
+            }
+            other => other?,
+        }
     } else {
         Vec::new()
     };
+    let owner = owner_facts(home)?;
+    let live_daemons = opts.probe.then(probe::probe_daemon_ports);
+    if let Some(stale) = stale_state(home, &owner, live_daemons.as_deref()) {
+        notes.push(format!(
+            "the daemon state file {} is stale: {}; spec-kitty may take it for a running daemon. Fix: sk-doctor retire",
+            stale.path.display(),
+            stale.reason
+        ));
+    }
     Ok(Facts {
         auth_notes,
         home: display(home.root()),
-        saas_enabled: opts.saas_enabled,
+        release: opts.release.clone(),
+        release_note: opts.release_note.clone(),
+        profile: opts.env.profile,
+        gate,
+        stores: (opts.env.profile.generation == crate::release::Generation::ProjectStore)
+            .then(|| crate::store::gather(home)),
+        saas_enabled: opts.env.saas_enabled,
         scope_source: resolution.scope.as_ref().map(|r| r.source),
         foreground: fg,
-        owner: owner_facts(home)?,
+        owner,
         active,
         legacy,
         legacy_missions,
-        live_daemons: opts.probe.then(probe::probe_daemon_ports),
+        live_daemons,
         notes,
     })
+}
+
+/// Warn about a `queues/`, scoped or legacy DB, or journal that is a link
+/// leading out of the home (`sk-migrate run` refuses to write through it).
+fn link_notes(home: &Home, scoped: Option<&Path>, notes: &mut Vec<String>) {
+    let mut paths = vec![
+        home.queues_dir(),
+        home.legacy_queue(),
+        home.migrate_journal(),
+    ];
+    paths.extend(scoped.map(Path::to_path_buf));
+    for p in paths {
+        if let Some(target) = crate::fsutil::escapes_root(home.root(), &p) {
+            notes.push(format!(
+                "{} is a symbolic link leading outside the home (to {}); sk-migrate refuses to write through it",
+                p.display(),
+                target.display()
+            ));
+        }
+    }
+}
+
+/// The `sync-daemon` state file, when no daemon stands behind it. An
+/// unreadable state file is not judged.
+fn stale_state(
+    home: &Home,
+    owner: &OwnerFacts,
+    live: Option<&[probe::LiveDaemon]>,
+) -> Option<owner::StaleState> {
+    let path = home.daemon_state();
+    let text = crate::config::read_optional(&path).ok()??;
+    let ports: Option<Vec<u16>> = live.map(|l| l.iter().map(|d| d.port).collect());
+    owner::stale_state(
+        &path,
+        &text,
+        !matches!(owner.found, OwnerFound::Absent),
+        owner::pid_alive,
+        ports.as_deref(),
+    )
 }
 
 /// Gather and build the report.
@@ -193,13 +285,36 @@ pub enum RetireDecision {
     Malformed {
         reason: String,
     },
+    /// No owner record, but a stale `sync-daemon` state file: remove it.
+    StaleState(owner::StaleState),
     Plan(RetirePlan),
 }
 
 /// Decide what `retire` would do (reads only).
 pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
     Ok(match owner::read(&home.owner_record())? {
-        OwnerRead::Absent => RetireDecision::NothingToRetire,
+        OwnerRead::Absent => {
+            let empty = OwnerFacts {
+                path: String::new(),
+                found: OwnerFound::Absent,
+                file_issues: Vec::new(),
+            };
+            // Only a pid-less file needs the probe: ask just its port.
+            let state = crate::config::read_optional(&home.daemon_state()).unwrap_or(None);
+            let parsed = state.as_deref().map(owner::parse_state_file);
+            let live = match parsed {
+                Some(owner::DaemonState {
+                    pid: None,
+                    port: Some(port),
+                    ..
+                }) => probe::probe_ports(&[port], probe::ProbeTimeouts::default()),
+                _ => Vec::new(),
+            };
+            match stale_state(home, &empty, Some(&live)) {
+                Some(stale) => RetireDecision::StaleState(stale),
+                None => RetireDecision::NothingToRetire,
+            }
+        }
         OwnerRead::Malformed { reason, .. } => RetireDecision::Malformed { reason },
         OwnerRead::Present(record, _) => {
             let state = crate::config::read_optional(&home.daemon_state()).unwrap_or(None);

@@ -25,14 +25,72 @@ pub enum Error {
     #[error("{} is not a SQLite database ({detail}); it was left unchanged. Move it aside if it is not spec-kitty's queue", path.display())]
     NotADatabase { path: PathBuf, detail: String },
 
+    /// `timeout_ms` is the time really waited (measured where the lock was
+    /// met), not merely the configured timeout.
     #[error("{} is locked by another process (the sync daemon?) and stayed locked for {timeout_ms} ms; nothing was changed. Try again when it is idle, or raise --busy-timeout", path.display())]
     Locked { path: PathBuf, timeout_ms: u64 },
+
+    #[error("{} is a {kind}, not a regular file; it was not read. Replace it with the file spec-kitty expects, or remove it", path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+
+    #[error("{} is larger than {cap} bytes, far more than such a file ever holds; it was not read. Inspect it, then remove or replace it", path.display())]
+    TooLarge { path: PathBuf, cap: u64 },
+
+    #[error("{} is a symbolic link; this tool never creates or appends to a file through a link. Remove the link (or replace it with the file itself) and run again", path.display())]
+    Symlink { path: PathBuf },
+
+    #[error("{} is a symbolic link leading outside the spec-kitty home {} (to {}); nothing was changed. Move the data into the home, or pass --home at the real location", path.display(), root.display(), target.display())]
+    SymlinkOutsideHome {
+        path: PathBuf,
+        root: PathBuf,
+        target: PathBuf,
+    },
+
+    #[error("{}: the spec-kitty home does not exist (or is not a directory); nothing was read or written. Check --home", path.display())]
+    HomeMissing { path: PathBuf },
+
+    #[error("another sk-migrate run{} is working on the home {} and did not finish within {waited_ms} ms; nothing was changed. Wait for it to finish, or raise --busy-timeout", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
+    RunInProgress {
+        path: PathBuf,
+        holder: Option<u32>,
+        waited_ms: u64,
+    },
 
     #[error("{} holds an interrupted write (a hot journal) that only a writer may roll back; nothing was changed. Any spec-kitty command, or `sk-migrate run`, recovers it", path.display())]
     NeedsRecovery { path: PathBuf },
 
     #[error("{} has a queue schema sk-migrate does not know ({detail}); it was left unchanged. Upgrade sk-boundary, or report the schema", path.display())]
     UnknownSchema { path: PathBuf, detail: String },
+
+    #[error("{} is a V{version} queue DB, which the installed spec-kitty (it reads V{release_version}) cannot open; nothing was moved. Run the spec-kitty release that wrote it, or name it with --release", path.display())]
+    SchemaTooNew {
+        path: PathBuf,
+        version: u32,
+        release_version: u32,
+    },
+
+    #[error(
+        "{what}: {why}. Nothing was written; name the spec-kitty release you run with --release X.Y.Z (or --spec-kitty PATH)"
+    )]
+    ReleaseUnknown { what: String, why: String },
+
+    #[error("{}", message)]
+    ReleaseLayout { message: String },
+
+    #[error("cutover {migration_id} failed ({reason}); its manifest is {}. spec-kitty never resumes a failed migration id, and a new id re-checks the same destination rows, so sk-migrate stops here: inspect the rows named above (spec-kitty sync project-store-status --migration-id {migration_id} --json)", manifest.display())]
+    CutoverFailed {
+        migration_id: String,
+        manifest: PathBuf,
+        reason: String,
+    },
+
+    #[error(
+        "cutover {migration_id} could not be verified: {detail}. The sources are unchanged; nothing was deleted"
+    )]
+    CutoverUnverified {
+        migration_id: String,
+        detail: String,
+    },
 
     #[error("{}: SQLite error: {source}", path.display())]
     Sqlite {
@@ -104,6 +162,18 @@ fn shell_quote(path: &Path) -> String {
 }
 
 impl Error {
+    /// A lock error met after waiting `waited`: report the time really
+    /// waited rather than the configured timeout. Other errors pass through.
+    pub fn waited(self, waited: std::time::Duration) -> Error {
+        match self {
+            Error::Locked { path, .. } => Error::Locked {
+                path,
+                timeout_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            },
+            other => other,
+        }
+    }
+
     pub fn io(path: &Path, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),

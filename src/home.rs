@@ -93,6 +93,23 @@ impl Home {
     pub fn migrate_journal(&self) -> PathBuf {
         self.root.join("sk-migrate.journal.jsonl")
     }
+    /// Audit lines of a run not yet in the journal (see `journal`).
+    pub fn migrate_journal_pending(&self) -> PathBuf {
+        self.root.join("sk-migrate.journal.pending")
+    }
+    /// Torn journal fragments, kept as evidence.
+    pub fn migrate_journal_torn(&self) -> PathBuf {
+        self.root.join("sk-migrate.journal.torn")
+    }
+    /// An explicitly named root must exist and be a directory.
+    pub fn require_existing(&self) -> Result<(), Error> {
+        match std::fs::metadata(&self.root) {
+            Ok(m) if m.is_dir() => Ok(()),
+            _ => Err(Error::HomeMissing {
+                path: self.root.clone(),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

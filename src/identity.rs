@@ -19,9 +19,11 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::field::Field;
 use crate::home::Home;
 use crate::owner::{OwnerRecord, RedactedOwner};
-use crate::scope::{Resolution, Scope};
+use crate::release::{GateField, Profile, ScopeRule, ServerRule};
+use crate::scope::{Env, Resolution, Scope, ScopeSource};
 
 /// The foreground's scope: unknown, known to be none, or a scope string.
 /// `docs/daemon.md`: "auth_scope null vs non-null is a mismatch" — but only when the
@@ -123,13 +125,14 @@ impl ForegroundIdentity {
         }
     }
 
-    /// The three path fields made absolute with symlinks resolved (effect).
+    /// The interpreter and checkout paths made absolute with symlinks
+    /// resolved, as the release derives them (`_canonical_executable_path`);
+    /// `queue_db_path` stays as the release builds it (effect).
     pub fn canonicalized(&self) -> ForegroundIdentity {
         let canon = |p: &Option<String>| p.as_deref().map(canonical_for_compare);
         ForegroundIdentity {
             executable_path: canon(&self.executable_path),
             source_checkout_path: canon(&self.source_checkout_path),
-            queue_db_path: canon(&self.queue_db_path),
             ..self.clone()
         }
     }
@@ -319,7 +322,10 @@ pub fn discover(explicit: Option<&Path>, path_var: Option<&OsStr>) -> Result<Ins
 /// long-shebang `exec` trampoline).
 fn read_head(p: &Path) -> std::io::Result<String> {
     let mut buf = Vec::new();
-    std::fs::File::open(p)?.take(8192).read_to_end(&mut buf)?;
+    let (file, _) = crate::fsutil::open_regular(p)
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .ok_or(std::io::ErrorKind::NotFound)?;
+    file.take(8192).read_to_end(&mut buf)?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -539,27 +545,85 @@ fn percent_decode(s: &str) -> Option<String> {
 // ---------------------------------------------------------------------------
 // Fields from the home and the scope resolution.
 
-/// `server_url`, the auth fields and `queue_db_path` from a scope resolution
+/// `server_url`, the auth fields and `queue_db_path` from a scope resolution,
+/// as the installed release's `compute_foreground_identity` derives them
 /// (pure). No scope resolved → `auth_scope` is known to be none (not
-/// unknown), principal and team unknown, and the queue is the legacy DB.
-pub fn from_resolution(home: &Home, resolution: &Resolution) -> ForegroundIdentity {
-    let (auth_scope, principal, team, queue) = match &resolution.scope {
-        Some(r) => (
-            AuthScope::Scope(r.scope.to_string()),
-            Some(r.principal.clone()),
-            Some(r.team.clone()),
-            home.scoped_queue(&r.scope),
-        ),
-        None => (AuthScope::NoScope, None, None, home.legacy_queue()),
+/// unknown), principal and team unknown, the queue is the legacy DB and the
+/// server is config's value as written.
+///
+/// 3.2.4+ (`target_authority.py`): the server is `SPEC_KITTY_SAAS_URL` over
+/// config over the default, trimmed and without trailing `/`; the scope is
+/// re-derived from it with every non-ASCII character as `_u%04x_`, and the
+/// queue path from that scope. Earlier releases report the queue scope.
+pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> ForegroundIdentity {
+    if env.profile.scope == ScopeRule::NulDigest {
+        return project_store_identity(home, resolution, env);
+    }
+    let Some(r) = &resolution.scope else {
+        return ForegroundIdentity {
+            server_url: Some(resolution.server_url.clone()),
+            auth_scope: AuthScope::NoScope,
+            queue_db_path: Some(home.legacy_queue().to_string_lossy().into_owned()),
+            ..ForegroundIdentity::default()
+        };
+    };
+    let (server, scope) = match env.profile.server {
+        ServerRule::Config => (resolution.server_url.clone(), r.scope.clone()),
+        ServerRule::EnvThenConfig => {
+            let server = target_server_url(env.saas_url.as_deref(), &resolution.server_url);
+            let rule = match env.profile.scope {
+                ScopeRule::NulDigest => ScopeRule::NulDigest,
+                ScopeRule::Piped | ScopeRule::PipedAscii => ScopeRule::PipedAscii,
+            };
+            let derived = Scope::with_rule(rule, &server, &r.scope.user(), &r.scope.team());
+            (server, derived)
+        }
     };
     ForegroundIdentity {
-        server_url: Some(resolution.server_url.clone()),
-        auth_scope,
-        auth_principal: principal,
-        auth_team: team,
-        queue_db_path: Some(queue.to_string_lossy().into_owned()),
+        server_url: Some(server),
+        auth_scope: AuthScope::Scope(scope.to_string()),
+        auth_principal: Some(r.principal.clone()),
+        auth_team: Some(r.team.clone()),
+        queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
         ..ForegroundIdentity::default()
     }
+}
+
+/// 3.2.6+ (`compute_foreground_identity` of 3.2.7): the session's email and
+/// private team as written, the scope their NUL-joined digest (non-ASCII as
+/// `_u%04x_` before lowercasing), the queue path named by the digest even
+/// with no session (user and team then empty; `auth_scope` null).
+fn project_store_identity(home: &Home, resolution: &Resolution, env: &Env) -> ForegroundIdentity {
+    let server = target_server_url(env.saas_url.as_deref(), &resolution.server_url);
+    let (user, team) = match &resolution.scope {
+        Some(r) => (
+            r.scope.raw_user().to_string(),
+            r.scope.raw_team().to_string(),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let scope = Scope::with_rule(ScopeRule::NulDigest, &server, &user, &team);
+    ForegroundIdentity {
+        server_url: Some(server),
+        auth_scope: match &resolution.scope {
+            Some(_) => AuthScope::Scope(scope.to_string()),
+            None => AuthScope::NoScope,
+        },
+        auth_principal: resolution.scope.as_ref().map(|_| user.clone()),
+        auth_team: resolution.scope.as_ref().map(|_| team.clone()),
+        queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
+        ..ForegroundIdentity::default()
+    }
+}
+
+/// The server a 3.2.4+ release syncs to: `SPEC_KITTY_SAAS_URL` when set and
+/// not blank, else config's (or the default); trimmed, trailing `/` dropped.
+pub fn target_server_url(env_url: Option<&str>, config_url: &str) -> String {
+    let norm = |u: &str| u.trim().trim_end_matches('/').to_string();
+    env_url
+        .map(norm)
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| norm(config_url))
 }
 
 // ---------------------------------------------------------------------------
@@ -596,7 +660,9 @@ pub fn read_override(path: &Path) -> Result<ForegroundOverride, Error> {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsutil::read_regular(path, crate::fsutil::READ_CAP)?
+        .map(|(bytes, _)| bytes)
+        .ok_or_else(|| Error::io(path, std::io::ErrorKind::NotFound.into()))?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| {
         bad(format!(
             "not valid JSON (line {}, column {})",
@@ -693,116 +759,178 @@ pub struct FieldRow {
     pub blocking: bool,
 }
 
-/// Blocking fields (`docs/daemon.md`), in row order.
-pub const BLOCKING_FIELDS: [&str; 6] = [
-    "package_version",
-    "executable_path",
-    "source_checkout_path",
-    "server_url",
-    "auth_scope",
-    "queue_db_path",
-];
-
-/// Informational fields (`docs/daemon.md`), in row order after the blocking ones.
-pub const INFO_FIELDS: [&str; 5] = ["pid", "port", "started_at", "auth_principal", "auth_team"];
-
-/// Compare the foreground with the daemon's owner record (pure). Call it on
-/// canonicalized inputs ([`ForegroundIdentity::canonicalized`],
-/// [`canonicalized_owner`]); see [`compare_view`].
-pub fn compare(foreground: &ForegroundIdentity, owner: &OwnerRecord) -> Vec<FieldRow> {
-    compare_view(foreground, &owner.redacted())
+/// Compare the foreground with the daemon's owner record (pure), as the
+/// release of `profile` does; see [`compare_view`].
+pub fn compare(
+    foreground: &ForegroundIdentity,
+    owner: &OwnerRecord,
+    profile: &Profile,
+) -> Vec<FieldRow> {
+    compare_view(foreground, &owner.redacted(), profile)
 }
 
-/// The comparison on a token-free owner view (pure).
+/// The comparison on a token-free owner view (pure), as
+/// `owner.mismatched_fields` of the installed release does it:
 ///
-/// * Paths: exact string equality — canonicalize both sides first.
-/// * `package_version`: equal after trimming.
-/// * `server_url`: equal after trimming, lowercasing and dropping trailing
-///   `/` — the normalisation of the scope's server part (`docs/home.md`).
+/// * Every compared field: exact string equality (the releases measured
+///   compare `daemon_value != fg_value`; a trailing `/`, a case difference or
+///   a symlinked path is a mismatch for them, so it is one here).
 /// * `auth_scope`: unknown foreground → unknown; known none vs null → match;
-///   none vs a scope (either way) → mismatch; two scopes compare after scope
-///   normalisation.
+///   none vs a scope (either way) → mismatch.
 /// * Any other unknown foreground value → `unknown`, not a mismatch.
-/// * Informational fields are always `info`, never blocking.
-pub fn compare_view(fg: &ForegroundIdentity, owner: &RedactedOwner) -> Vec<FieldRow> {
-    let plain = |field: &str, f: &Option<String>, d: &str, eq: fn(&str, &str) -> bool| FieldRow {
-        field: field.to_string(),
-        foreground: f.clone(),
-        daemon: Some(d.to_string()),
-        status: match f {
-            None => FieldStatus::Unknown,
-            Some(f) if eq(f, d) => FieldStatus::Match,
-            Some(_) => FieldStatus::Mismatch,
-        },
-        blocking: true,
-    };
-    let info = |field: &str, f: Option<String>, d: Option<String>| FieldRow {
-        field: field.to_string(),
-        foreground: f,
-        daemon: d,
-        status: FieldStatus::Info,
-        blocking: false,
-    };
-    let scope_status = match (&fg.auth_scope, &owner.auth_scope) {
-        (AuthScope::Unknown, _) => FieldStatus::Unknown,
-        (AuthScope::NoScope, None) => FieldStatus::Match,
-        (AuthScope::NoScope, Some(_)) | (AuthScope::Scope(_), None) => FieldStatus::Mismatch,
-        (AuthScope::Scope(f), Some(d)) if norm_scope(f) == norm_scope(d) => FieldStatus::Match,
-        (AuthScope::Scope(_), Some(_)) => FieldStatus::Mismatch,
-    };
-    vec![
-        plain(
-            "package_version",
-            &fg.package_version,
-            &owner.package_version,
-            |a, b| a.trim() == b.trim(),
-        ),
-        plain(
-            "executable_path",
-            &fg.executable_path,
-            &owner.executable_path,
-            |a, b| a == b,
-        ),
-        plain(
-            "source_checkout_path",
-            &fg.source_checkout_path,
-            &owner.source_checkout_path,
-            |a, b| a == b,
-        ),
-        plain("server_url", &fg.server_url, &owner.server_url, |a, b| {
-            norm_server(a) == norm_server(b)
-        }),
-        FieldRow {
-            field: "auth_scope".to_string(),
-            foreground: fg.auth_scope.as_deref().map(str::to_string),
-            daemon: owner.auth_scope.clone(),
-            status: scope_status,
-            blocking: true,
-        },
-        plain(
-            "queue_db_path",
-            &fg.queue_db_path,
-            &owner.queue_db_path,
-            |a, b| a == b,
-        ),
-        info("pid", None, Some(owner.pid.to_string())),
-        info("port", None, Some(owner.port.to_string())),
-        info("started_at", None, Some(owner.started_at.clone())),
-        info(
-            "auth_principal",
-            fg.auth_principal.clone(),
-            owner.auth_principal.clone(),
-        ),
-        info("auth_team", fg.auth_team.clone(), owner.auth_team.clone()),
-    ]
+/// * Fields the release does not block on are `info` rows, never blocking.
+pub fn compare_view(
+    fg: &ForegroundIdentity,
+    owner: &RedactedOwner,
+    profile: &Profile,
+) -> Vec<FieldRow> {
+    Field::ALL
+        .into_iter()
+        .map(|field| {
+            let (f, d) = values(fg, owner, field);
+            let blocking = profile.is_blocking(field);
+            let status = if !blocking {
+                FieldStatus::Info
+            } else if field == Field::AuthScope {
+                match (&fg.auth_scope, &owner.auth_scope) {
+                    (AuthScope::Unknown, _) => FieldStatus::Unknown,
+                    (AuthScope::NoScope, None) => FieldStatus::Match,
+                    (AuthScope::Scope(f), Some(d)) if f == d => FieldStatus::Match,
+                    _ => FieldStatus::Mismatch,
+                }
+            } else {
+                match (&f, &d) {
+                    (None, _) => FieldStatus::Unknown,
+                    (Some(f), Some(d)) if f == d => FieldStatus::Match,
+                    _ => FieldStatus::Mismatch,
+                }
+            };
+            FieldRow {
+                field: field.as_str().to_string(),
+                foreground: f,
+                daemon: d,
+                status,
+                blocking,
+            }
+        })
+        .collect()
 }
 
-fn norm_server(s: &str) -> String {
-    s.trim().to_lowercase().trim_end_matches('/').to_string()
+/// The foreground's and the daemon's value of `field`.
+fn values(
+    fg: &ForegroundIdentity,
+    owner: &RedactedOwner,
+    field: Field,
+) -> (Option<String>, Option<String>) {
+    match field {
+        Field::PackageVersion => (
+            fg.package_version.clone(),
+            Some(owner.package_version.clone()),
+        ),
+        Field::ExecutablePath => (
+            fg.executable_path.clone(),
+            Some(owner.executable_path.clone()),
+        ),
+        Field::SourceCheckoutPath => (
+            fg.source_checkout_path.clone(),
+            Some(owner.source_checkout_path.clone()),
+        ),
+        Field::ServerUrl => (fg.server_url.clone(), Some(owner.server_url.clone())),
+        Field::AuthScope => (
+            fg.auth_scope.as_deref().map(str::to_string),
+            owner.auth_scope.clone(),
+        ),
+        Field::QueueDbPath => (fg.queue_db_path.clone(), Some(owner.queue_db_path.clone())),
+        Field::Pid => (None, Some(owner.pid.to_string())),
+        Field::Port => (None, Some(owner.port.to_string())),
+        Field::StartedAt => (None, Some(owner.started_at.clone())),
+        Field::AuthPrincipal => (fg.auth_principal.clone(), owner.auth_principal.clone()),
+        Field::AuthTeam => (fg.auth_team.clone(), owner.auth_team.clone()),
+    }
 }
 
-fn norm_scope(s: &str) -> String {
-    Scope::parse(s).map_or_else(|_| s.trim().to_string(), |sc| sc.to_string())
+/// The foreground as the release's preflight gate sees it
+/// (`preflight._build_mismatches`). `None`: unknown, never a mismatch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateForeground {
+    pub package_version: Option<String>,
+    pub executable_path: Option<String>,
+    pub source_path: Option<String>,
+    pub server_url: Option<String>,
+    pub team_or_user: Option<String>,
+    pub queue_db_path: Option<String>,
+}
+
+/// `<principal>/<team>`, or the principal alone when the team is empty.
+pub fn team_or_user(principal: Option<&str>, team: Option<&str>) -> Option<String> {
+    let p = principal?;
+    Some(match team.filter(|t| !t.is_empty()) {
+        Some(t) => format!("{p}/{t}"),
+        None => p.to_string(),
+    })
+}
+
+/// The gate's view of the foreground (pure): the owner view `fg`, except
+/// that 3.2.4+ take a session login as written (raw case, not trimmed) for
+/// `team_or_user` and for the queue path they derive (measured:
+/// `preflight_view` in fixtures/releases/3.2.4+).
+pub fn gate_foreground(
+    home: &Home,
+    fg: &ForegroundIdentity,
+    resolution: &Resolution,
+    env: &Env,
+) -> GateForeground {
+    let mut g = GateForeground {
+        package_version: fg.package_version.clone(),
+        executable_path: fg.executable_path.clone(),
+        source_path: fg.source_checkout_path.clone(),
+        server_url: fg.server_url.clone(),
+        team_or_user: team_or_user(fg.auth_principal.as_deref(), fg.auth_team.as_deref()),
+        queue_db_path: fg.queue_db_path.clone(),
+    };
+    let raw_session = env.profile.server == ServerRule::EnvThenConfig;
+    if let Some(r) = resolution
+        .scope
+        .as_ref()
+        .filter(|r| r.source == ScopeSource::Session)
+        && raw_session
+    {
+        let (user, team) = (r.scope.raw_user(), r.scope.raw_team());
+        g.team_or_user = team_or_user(Some(user), Some(team));
+        if env.profile.scope != ScopeRule::NulDigest
+            && let Some(server) = &fg.server_url
+        {
+            let derived = Scope::with_rule(ScopeRule::PipedAscii, server, user, team);
+            g.queue_db_path = Some(home.scoped_queue(&derived).to_string_lossy().into_owned());
+        }
+    }
+    g
+}
+
+/// The gate fields that differ (pure), as the release's gate compares them:
+/// exact strings; an unknown foreground value is not a mismatch.
+pub fn gate_mismatches(
+    profile: &Profile,
+    g: &GateForeground,
+    owner: &RedactedOwner,
+) -> Vec<GateField> {
+    let daemon_tu = team_or_user(owner.auth_principal.as_deref(), owner.auth_team.as_deref());
+    profile
+        .gate
+        .iter()
+        .copied()
+        .filter(|field| {
+            let (f, d) = match field {
+                GateField::PackageVersion => (&g.package_version, Some(&owner.package_version)),
+                GateField::ExecutablePath => (&g.executable_path, Some(&owner.executable_path)),
+                GateField::SourcePath => (&g.source_path, Some(&owner.source_checkout_path)),
+                GateField::ServerUrl => (&g.server_url, Some(&owner.server_url)),
+                GateField::TeamOrUser => (&g.team_or_user, daemon_tu.as_ref()),
+                GateField::QueueDbPath => (&g.queue_db_path, Some(&owner.queue_db_path)),
+            };
+            f.as_ref().is_some_and(|f| Some(f) != d)
+        })
+        .collect()
 }
 
 /// The blocking fields that mismatch (for a `daemon_mismatch` problem).
@@ -1008,7 +1136,7 @@ mod tests {
             server_url: "https://s.test".into(),
             diagnostics: vec![],
         };
-        let fg = from_resolution(&home, &none);
+        let fg = from_resolution(&home, &none, &Env::default());
         assert_eq!(fg.auth_scope, AuthScope::NoScope);
         assert_eq!(fg.queue_db_path.as_deref(), Some("/h/queue.db"));
         assert_eq!(fg.server_url.as_deref(), Some("https://s.test"));
@@ -1022,13 +1150,19 @@ mod tests {
             }),
             ..none
         };
-        let fg = from_resolution(&home, &some);
+        let fg = from_resolution(&home, &some, &Env::default());
         assert_eq!(fg.auth_scope, AuthScope::Scope(scope.to_string()));
         assert_eq!(
             fg.queue_db_path,
             Some(home.scoped_queue(&scope).to_string_lossy().into_owned())
         );
         assert_eq!(fg.auth_principal.as_deref(), Some("Ann@X"));
+    }
+
+    const P: &Profile = crate::release::DEFAULT_PROFILE;
+
+    fn compare_p(fg: &ForegroundIdentity, o: &OwnerRecord) -> Vec<FieldRow> {
+        compare(fg, o, P)
     }
 
     /// The owner module's sample record: one fixture for both suites.
@@ -1042,7 +1176,7 @@ mod tests {
             package_version: Some(o.package_version),
             executable_path: Some(o.executable_path),
             source_checkout_path: Some(o.source_checkout_path),
-            server_url: Some("https://Sync.Example.test/".into()),
+            server_url: Some(o.server_url),
             auth_scope: AuthScope::Scope(o.auth_scope.unwrap()),
             auth_principal: o.auth_principal,
             auth_team: o.auth_team,
@@ -1056,7 +1190,7 @@ mod tests {
 
     #[test]
     fn coherent_foreground_matches_everywhere() {
-        let rows = compare(&coherent(), &owner());
+        let rows = compare_p(&coherent(), &owner());
         assert_eq!(rows.len(), 11);
         for r in &rows {
             let expected = if r.blocking {
@@ -1074,21 +1208,24 @@ mod tests {
 
     #[test]
     fn each_blocking_field_differing_alone_is_that_mismatch_only() {
-        for field in BLOCKING_FIELDS {
+        for field in P.blocking.iter().copied() {
             let mut fg = coherent();
             let other = Some("/other".to_string());
             match field {
-                "package_version" => fg.package_version = Some("3.0.0".into()),
-                "executable_path" => fg.executable_path = other,
-                "source_checkout_path" => fg.source_checkout_path = other,
-                "server_url" => fg.server_url = Some("https://other.test".into()),
-                "auth_scope" => fg.auth_scope = AuthScope::Scope("a|b|c".into()),
-                "queue_db_path" => fg.queue_db_path = other,
+                Field::PackageVersion => fg.package_version = Some("3.0.0".into()),
+                Field::ExecutablePath => fg.executable_path = other,
+                Field::ServerUrl => fg.server_url = Some("https://other.test".into()),
+                Field::AuthScope => fg.auth_scope = AuthScope::Scope("a|b|c".into()),
+                Field::QueueDbPath => fg.queue_db_path = other,
                 _ => unreachable!(),
             }
-            let rows = compare(&fg, &owner());
-            assert_eq!(mismatched_fields(&rows), vec![field]);
+            let rows = compare_p(&fg, &owner());
+            assert_eq!(mismatched_fields(&rows), vec![field.as_str()]);
         }
+        // Informational in every release measured: never a mismatch.
+        let mut fg = coherent();
+        fg.source_checkout_path = Some("/other".into());
+        assert!(mismatched_fields(&compare_p(&fg, &owner())).is_empty());
     }
 
     #[test]
@@ -1096,7 +1233,7 @@ mod tests {
         let mut fg = coherent();
         fg.auth_principal = Some("bob@x".into());
         fg.auth_team = None;
-        let rows = compare(&fg, &owner());
+        let rows = compare_p(&fg, &owner());
         assert!(mismatched_fields(&rows).is_empty());
         let principal = rows.iter().find(|r| r.field == "auth_principal").unwrap();
         assert_eq!(
@@ -1104,12 +1241,12 @@ mod tests {
             (FieldStatus::Info, false)
         );
 
-        let rows = compare(&ForegroundIdentity::default(), &owner());
+        let rows = compare_p(&ForegroundIdentity::default(), &owner());
         for (field, status) in statuses(&rows) {
-            if BLOCKING_FIELDS.contains(&field) {
+            let f = Field::from_name(field).unwrap();
+            if P.is_blocking(f) {
                 assert_eq!(status, FieldStatus::Unknown, "{field}");
             } else {
-                assert!(INFO_FIELDS.contains(&field));
                 assert_eq!(status, FieldStatus::Info, "{field}");
             }
         }
@@ -1120,20 +1257,20 @@ mod tests {
         let mut fg = coherent();
         fg.auth_scope = AuthScope::NoScope;
         assert_eq!(
-            mismatched_fields(&compare(&fg, &owner())),
+            mismatched_fields(&compare_p(&fg, &owner())),
             vec!["auth_scope"]
         );
         let mut o = owner();
         o.auth_scope = None;
         assert_eq!(
-            mismatched_fields(&compare(&coherent(), &o)),
+            mismatched_fields(&compare_p(&coherent(), &o)),
             vec!["auth_scope"]
         );
-        let rows = compare(&fg, &o);
+        let rows = compare_p(&fg, &o);
         let row = rows.iter().find(|r| r.field == "auth_scope").unwrap();
         assert_eq!(row.status, FieldStatus::Match);
         fg.auth_scope = AuthScope::Unknown;
-        let rows = compare(&fg, &o);
+        let rows = compare_p(&fg, &o);
         let row = rows.iter().find(|r| r.field == "auth_scope").unwrap();
         assert_eq!(row.status, FieldStatus::Unknown);
     }
@@ -1153,10 +1290,12 @@ mod tests {
         fg.executable_path = Some(link.join("bin/python3").to_string_lossy().into_owned());
         fg.source_checkout_path = Some(link.join("src").to_string_lossy().into_owned());
         assert_eq!(
-            mismatched_fields(&compare(&fg, &o)),
-            vec!["executable_path", "source_checkout_path"]
+            mismatched_fields(&compare_p(&fg, &o)),
+            vec!["executable_path"]
         );
-        let rows = compare_view(&fg.canonicalized(), &canonicalized_owner(&o));
+        // The foreground's interpreter is symlink-resolved, as the release
+        // resolves its own (`_canonical_executable_path`).
+        let rows = compare_view(&fg.canonicalized(), &canonicalized_owner(&o), P);
         assert!(mismatched_fields(&rows).is_empty(), "{rows:?}");
     }
 

@@ -11,12 +11,17 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
+pub mod cutover;
 pub mod doctor;
 pub mod error;
+pub mod field;
 pub mod fixture;
 pub mod fsutil;
 pub mod home;
 pub mod identity;
+pub mod journal;
+pub mod lock;
 pub mod merge;
 pub mod migrate;
 pub mod owner;
@@ -28,6 +33,7 @@ pub mod report;
 pub mod schema;
 pub mod scope;
 pub mod session;
+pub mod store;
 
 pub use error::Error;
 pub use home::Home;

@@ -13,7 +13,6 @@
 //!   first, legacy second.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
@@ -30,7 +29,13 @@ pub struct TableCounts {
     pub inserted: u64,
     pub already_present: u64,
     pub deleted_from_legacy: u64,
+    /// Rows that stay in legacy because they cannot move (a NULL natural
+    /// key or required column, or a key the scoped table refuses).
     pub left_in_legacy: u64,
+    /// Rows a writer added to legacy while the move ran (after its plan):
+    /// left for the next run. `legacy_before + arrived_late =
+    /// deleted_from_legacy + left_in_legacy + arrived_late` holds.
+    pub arrived_late: u64,
 }
 
 /// One migrated row: its table and natural key, never its payload.
@@ -60,17 +65,51 @@ pub trait Observer {
     fn checkpoint(&mut self, _step: Step) -> Result<(), Error> {
         Ok(())
     }
-    /// Once per migrated row, in legacy order, once the rows are durable in
-    /// the scoped DB (after commit; in the new-DB fast path, after its link,
-    /// under the scoped write lock).
+    /// Once per migrated row, in legacy order, once the rows are inserted
+    /// and before they commit (before the link, in the new-DB fast path):
+    /// an error here aborts the move and changes nothing. The lines are
+    /// true once the transaction carrying the marker [`Observer::seal_audit`]
+    /// returned commits; [`Observer::audit_void`] says they never will.
     fn audit(&mut self, _line: &AuditLine<'_>) -> Result<(), Error> {
         Ok(())
     }
+    /// After the last [`Observer::audit`] line, before the commit: make the
+    /// lines durable and name a marker the move writes into the scoped DB's
+    /// `sqlite_sequence` in the same transaction as the rows (see `journal`).
+    fn seal_audit(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+    /// The lines audited so far will never commit (the new-DB fast path
+    /// lost its link to a DB a daemon created; the general path follows).
+    fn audit_void(&mut self) {}
 }
 
 /// An observer that sees nothing.
 pub struct Quiet;
 impl Observer for Quiet {}
+
+/// The scoped DB's shape the installed release reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaTarget {
+    /// An older scoped DB is upgraded to this version, never beyond.
+    pub version: u32,
+    /// Newer versions the release still opens as they are; a scoped DB of a
+    /// newer version not listed is refused (the release could not read it).
+    pub reads_newer: &'static [u32],
+}
+
+impl SchemaTarget {
+    /// The latest shape (V5), as 3.2.0–3.2.5 keep it.
+    pub const LATEST: SchemaTarget = SchemaTarget {
+        version: LATEST,
+        reads_newer: &[],
+    };
+
+    /// Can the release open a scoped DB at `version` (after our upgrade)?
+    pub fn accepts(&self, version: u32) -> bool {
+        version <= self.version || self.reads_newer.contains(&version)
+    }
+}
 
 /// How to move.
 #[derive(Debug, Clone)]
@@ -78,6 +117,8 @@ pub struct MoveOptions {
     pub dry_run: bool,
     pub busy_timeout_ms: u64,
     pub backup_dir: Option<PathBuf>,
+    /// The shape the scoped DB must have for the installed release.
+    pub schema: SchemaTarget,
 }
 
 impl Default for MoveOptions {
@@ -86,6 +127,7 @@ impl Default for MoveOptions {
             dry_run: false,
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
             backup_dir: None,
+            schema: SchemaTarget::LATEST,
         }
     }
 }
@@ -222,14 +264,17 @@ fn plan_sql(t: &TableDef, legacy: Side, scoped: Option<Side>, legacy_key_unique:
 }
 
 /// The scoped columns a move fills and the legacy expressions that fill them.
-fn insert_columns(t: &TableDef, legacy: Side) -> (String, String) {
+fn insert_columns(t: &TableDef, legacy: Side, scoped_version: u32) -> (String, String) {
     let mut cols = Vec::new();
     let mut exprs = Vec::new();
     for c in t.columns {
-        let Some(src) = t.column_at(c.name, legacy.version) else {
-            continue; // absent at that version: the scoped default applies
+        let (Some(src), Some(dst)) = (
+            t.column_at(c.name, legacy.version),
+            t.column_at(c.name, scoped_version),
+        ) else {
+            continue; // absent at either version: the scoped default applies
         };
-        cols.push(ident(c.name));
+        cols.push(ident(dst));
         exprs.push(match c.default_sql {
             Some(d) => format!("COALESCE(l.{}, {d})", ident(src)),
             None => format!("l.{}", ident(src)),
@@ -238,9 +283,9 @@ fn insert_columns(t: &TableDef, legacy: Side) -> (String, String) {
     (cols.join(", "), exprs.join(", "))
 }
 
-/// Insert the planned rows into the scoped table (`main`, at LATEST).
-fn insert_sql(t: &TableDef, legacy: Side) -> String {
-    let (cols, exprs) = insert_columns(t, legacy);
+/// Insert the planned rows into the scoped table (`main`, at `scoped_version`).
+fn insert_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+    let (cols, exprs) = insert_columns(t, legacy, scoped_version);
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {plan} AS p JOIN {lt} AS l ON l.rowid = p.legacy_rowid ORDER BY p.rowid",
@@ -253,8 +298,8 @@ fn insert_sql(t: &TableDef, legacy: Side) -> String {
 /// Into an empty scoped table no plan is needed: every movable legacy row
 /// goes in, in legacy order, and the UNIQUE key keeps the first of any
 /// duplicates (`OR IGNORE`), as the plan would.
-fn insert_all_sql(t: &TableDef, legacy: Side) -> String {
-    let (cols, exprs) = insert_columns(t, legacy);
+fn insert_all_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+    let (cols, exprs) = insert_columns(t, legacy, scoped_version);
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {lt} AS l WHERE {valid} ORDER BY l.\"id\", l.rowid",
@@ -266,14 +311,19 @@ fn insert_all_sql(t: &TableDef, legacy: Side) -> String {
 
 /// Drop plan rows whose key did not land (belt and braces: the plan only
 /// holds insertable rows), so the plan is exactly what was inserted.
-fn refine_plan_sql(t: &TableDef) -> String {
+fn refine_plan_sql(t: &TableDef, scoped_version: u32) -> String {
     let pk = plan_key_cols(t);
     let pk: Vec<&str> = pk.iter().map(String::as_str).collect();
     format!(
         "DELETE FROM {plan} WHERE NOT EXISTS (SELECT 1 FROM \"main\".{tn} AS s WHERE {m})",
         plan = plan_table(t),
         tn = ident(t.name),
-        m = key_match("s", &key_cols(t, LATEST), plan_table(t).as_str(), &pk),
+        m = key_match(
+            "s",
+            &key_cols(t, scoped_version),
+            plan_table(t).as_str(),
+            &pk
+        ),
     )
 }
 
@@ -371,7 +421,7 @@ pub(crate) fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error
         .map_err(|e| Error::sqlite(path, e, busy))?;
     conn.pragma_update(None, "query_only", true)
         .map_err(|e| Error::sqlite(path, e, busy))?;
-    conn.busy_timeout(Duration::from_millis(busy))
+    conn.busy_timeout(crate::lock::busy_duration(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
 }
@@ -399,7 +449,7 @@ fn recover(path: &Path, busy: u64) -> Result<(), Error> {
         return Ok(());
     }
     let conn = Connection::open(path).map_err(|e| Error::sqlite(path, e, busy))?;
-    conn.busy_timeout(Duration::from_millis(busy))
+    conn.busy_timeout(crate::lock::busy_duration(busy))
         .and_then(|()| {
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
                 r.get::<_, i64>(0)
@@ -447,6 +497,11 @@ pub struct DbFacts {
 
 /// Fingerprint and count a queue DB, read-only. `Ok(None)` when it does not exist.
 pub fn inspect(path: &Path, busy_timeout_ms: u64) -> Result<Option<DbFacts>, Error> {
+    let started = std::time::Instant::now();
+    inspect_inner(path, busy_timeout_ms).map_err(|e| e.waited(started.elapsed()))
+}
+
+fn inspect_inner(path: &Path, busy_timeout_ms: u64) -> Result<Option<DbFacts>, Error> {
     if !path.exists() {
         return Ok(None);
     }
@@ -482,20 +537,45 @@ fn backup(
     label: &str,
     busy: u64,
 ) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::fsutil::create_private_dir_all(dir)?;
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     let target = dir.join(format!("{label}-{stamp}.db"));
-    crate::fsutil::create_private_empty(&target)?;
-    // VACUUM INTO writes only `target`; `query_only` (see open_read_only)
-    // would refuse it.
+    // Written under a temp name and renamed when complete: a failed backup
+    // (disk full) leaves no partial file that looks like a backup.
+    let partial = dir.join(format!(".{label}-{stamp}.db.partial"));
+    crate::fsutil::create_private_new(&partial)?;
+    let written = (|| -> Result<(), Error> {
+        // VACUUM INTO writes only the copy; `query_only` (see
+        // open_read_only) would refuse it.
+        conn.pragma_update(None, "query_only", false)
+            .map_err(|e| Error::sqlite(&partial, e, busy))?;
+        conn.execute(
+            &format!("VACUUM {} INTO ?1", ident(schema_name)),
+            [partial.to_string_lossy()],
+        )
+        .map_err(|e| Error::sqlite(&partial, e, busy))?;
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::hard_link(&partial, &target))
+            .map_err(|e| Error::io(&target, e))?;
+        crate::fsutil::sync_dir(dir)
+    })();
+    let _ = std::fs::remove_file(&partial);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&target);
+    }
+    written.map(|()| target)
+}
+
+/// Copy the DB at `source` consistently into `target` (which must not exist)
+/// with `VACUUM INTO`; `source` is only read.
+pub fn snapshot(source: &Path, target: &Path, busy: u64) -> Result<(), Error> {
+    let conn = open_read_only(source, busy).map_err(|e| read_error(source, e))?;
+    // VACUUM INTO writes only the copy; `query_only` would refuse it.
     conn.pragma_update(None, "query_only", false)
-        .map_err(|e| Error::sqlite(&target, e, busy))?;
-    conn.execute(
-        &format!("VACUUM {} INTO ?1", ident(schema_name)),
-        [target.to_string_lossy()],
-    )
-    .map_err(|e| Error::sqlite(&target, e, busy))?;
-    Ok(target)
+        .and_then(|()| conn.execute("VACUUM main INTO ?1", [target.to_string_lossy()]))
+        .map(|_| ())
+        .map_err(|e| Error::sqlite(source, e, busy))
 }
 
 /// Move every movable legacy row into the scoped DB. See the module docs.
@@ -517,6 +597,15 @@ pub fn move_rows(
     // schema is refused before anything is created or changed.
     let legacy = inspect(legacy_path, busy)?;
     let scoped_before = inspect(scoped_path, busy)?;
+    if let Some(f) = &scoped_before
+        && !opts.schema.accepts(f.version)
+    {
+        return Err(Error::SchemaTooNew {
+            path: scoped_path.to_path_buf(),
+            version: f.version,
+            release_version: opts.schema.version,
+        });
+    }
     let mut report = MoveReport {
         legacy_version: legacy.as_ref().map(|f| f.version),
         scoped_version_before: scoped_before.as_ref().map(|f| f.version),
@@ -566,25 +655,33 @@ pub fn move_rows(
     // A daemon may create the scoped DB meanwhile: then move into it as it is.
     if scoped_before.is_none()
         && legacy_rows > 0
-        && let Some(done) = move_into_new(legacy_path, scoped_path, report.clone(), observer, busy)?
+        && let Some(done) = move_into_new(
+            legacy_path,
+            scoped_path,
+            report.clone(),
+            observer,
+            (opts.schema.version, busy),
+        )?
     {
         return Ok(done);
     }
 
     let mut conn = open_scoped(scoped_path, busy)?;
-    let upgrade = schema::upgrade(&mut conn, scoped_path)?;
+    let upgrade = schema::upgrade_to(&mut conn, scoped_path, opts.schema.version)?;
     report.scoped_version = Some(upgrade.to);
     report.changed = upgrade.changed() || scoped_before.is_none();
     observer.checkpoint(Step::SchemaUpgraded)?;
     if legacy_rows == 0 {
         return Ok(report);
     }
-    let mv = Move::attach(&conn, legacy_path, scoped_path, busy)?;
+    let mv = Move::attach(&conn, legacy_path, scoped_path, upgrade.to, busy)?;
     let result = (|| -> Result<(), Error> {
         mv.begin(&conn)?;
         // Decided under the locks: nobody can switch a journal mode now.
         report.atomic = mv.journal_modes_allow_atomic(&conn)?;
         mv.insert_phase(&conn, &mut report, observer)?;
+        // Audit lines and their commit marker, before anything commits.
+        mv.seal(&conn, &[], observer)?;
         if !report.atomic {
             // WAL: the two files cannot commit atomically together. Commit the
             // scoped side first; the legacy delete follows (at-least-once: a
@@ -604,7 +701,7 @@ pub fn move_rows(
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e);
     }
-    mv.finish(&conn, &mut report, observer)?;
+    mv.mark_changed(&mut report);
     Ok(report)
 }
 
@@ -620,30 +717,21 @@ fn move_into_new(
     scoped_path: &Path,
     mut report: MoveReport,
     observer: &mut dyn Observer,
-    busy: u64,
+    (target, busy): (u32, u64),
 ) -> Result<Option<MoveReport>, Error> {
     let dir = scoped_path.parent().unwrap_or(Path::new("."));
     crate::fsutil::create_private_dir_all(dir)?;
     let name = scoped_path
         .file_name()
         .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned());
-    // Temp files of runs killed before their link hold only copies: remove
-    // them. (One of a concurrent run would make its link fail, and that run
-    // then moves through the general path: nothing is lost either way.)
     let prefix = format!("{name}.sk-migrate-");
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if file.starts_with(&prefix) && file.ends_with(".tmp") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
+    remove_stale_temps(dir, &prefix);
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let tmp = dir.join(format!("{prefix}{}-{stamp}.tmp", std::process::id()));
     crate::fsutil::create_private_empty(&tmp)?;
-    let built = (|| -> Result<(Connection, Move, i64, Vec<AuditFrom>), Error> {
+    let built = (|| -> Result<(Connection, Move, i64), Error> {
         let mut conn = Connection::open(&tmp).map_err(|e| Error::sqlite(&tmp, e, busy))?;
-        conn.busy_timeout(Duration::from_millis(busy))
+        conn.busy_timeout(crate::lock::busy_duration(busy))
             .and_then(|_| {
                 // A temp file nobody else sees: no journal, one fsync at the end.
                 conn.execute_batch(
@@ -652,9 +740,9 @@ fn move_into_new(
                 )
             })
             .map_err(|e| Error::sqlite(&tmp, e, busy))?;
-        schema::upgrade(&mut conn, &tmp)?;
+        let upgrade = schema::upgrade_to(&mut conn, &tmp, target)?;
         observer.checkpoint(Step::SchemaUpgraded)?;
-        let mv = Move::attach(&conn, legacy_path, &tmp, busy)?;
+        let mv = Move::attach(&conn, legacy_path, &tmp, upgrade.to, busy)?;
         // Each table commits on its own (the file is private until linked), so
         // a helper thread can write its pages back while the next one builds;
         // the fsync before the link is then short.
@@ -715,12 +803,14 @@ fn move_into_new(
                 return Err(e);
             }
         };
+        // The file is still private: every row in it is one this run moved.
+        mv.seal(&conn, &sources, observer)?;
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
-        Ok((conn, mv, seen, sources))
+        Ok((conn, mv, seen))
     })();
-    let (conn, mv, seen, sources) = match built {
+    let (conn, mv, seen) = match built {
         Ok(b) => b,
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -744,19 +834,19 @@ fn move_into_new(
         // system without hard links): the general path creates it in place.
         Err(_) => {
             let _ = conn.execute_batch("ROLLBACK");
+            observer.audit_void();
             return Ok(None);
         }
     };
-    report.scoped_version = Some(LATEST);
+    report.scoped_version = Some(mv.scoped_version);
     report.changed = true;
     report.atomic = false;
 
     // Second phase, same connection (its `main` is now the scoped DB's inode):
-    // audit, then delete from legacy what is provably in scoped.
+    // delete from legacy what is provably in scoped (audited before the link).
     let result = (|| -> Result<(), Error> {
         linked?;
         observer.checkpoint(Step::ScopedCommitted)?;
-        mv.audit(&conn, &sources, observer)?;
         let unchanged = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))? == seen;
         mv.delete_phase(&conn, unchanged, &mut report, observer)?;
         mv.commit(&conn)?;
@@ -768,6 +858,28 @@ fn move_into_new(
     }
     mv.mark_changed(&mut report);
     Ok(Some(report))
+}
+
+/// Temp files of runs killed before their link hold only copies: remove
+/// those whose process (the pid in their name) is gone. A live run's temp
+/// file is never touched.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<i64>().ok());
+        if pid.is_some_and(|p| !crate::owner::pid_alive(p)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Where a table's audit keys are read once its rows are durable in scoped.
@@ -792,6 +904,8 @@ struct Move {
     legacy_path: PathBuf,
     scoped_path: PathBuf,
     legacy_side: Side<'static>,
+    /// The scoped DB's version once upgraded (the release's, or beyond it).
+    scoped_version: u32,
     tables: Vec<&'static TableDef>,
     busy: u64,
 }
@@ -801,6 +915,7 @@ impl Move {
         conn: &Connection,
         legacy_path: &Path,
         scoped_path: &Path,
+        scoped_version: u32,
         busy: u64,
     ) -> Result<Move, Error> {
         conn.execute(
@@ -821,7 +936,12 @@ impl Move {
                 schema: "legacy",
                 version: lv,
             },
-            tables: ALL.iter().filter(|t| t.exists_at(lv)).collect(),
+            scoped_version,
+            // A table the scoped DB's version lacks keeps its rows in legacy.
+            tables: ALL
+                .iter()
+                .filter(|t| t.exists_at(lv) && t.exists_at(scoped_version))
+                .collect(),
             busy,
         })
     }
@@ -829,7 +949,7 @@ impl Move {
     fn scoped_side(&self) -> Side<'static> {
         Side {
             schema: "main",
-            version: LATEST,
+            version: self.scoped_version,
         }
     }
 
@@ -856,12 +976,31 @@ impl Move {
 
     /// Write locks on both files up front; the busy timeout waits for a daemon.
     fn begin(&self, conn: &Connection) -> Result<(), Error> {
+        let started = std::time::Instant::now();
         conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.on_legacy(e))
+            .map_err(|e| self.on_locked_pair(e).waited(started.elapsed()))
     }
 
     fn commit(&self, conn: &Connection) -> Result<(), Error> {
-        conn.execute_batch("COMMIT").map_err(|e| self.on_legacy(e))
+        let started = std::time::Instant::now();
+        conn.execute_batch("COMMIT")
+            .map_err(|e| self.on_locked_pair(e).waited(started.elapsed()))
+    }
+
+    /// An error of a statement over both files: when it is a lock, name the
+    /// file another process holds (probed without waiting).
+    fn on_locked_pair(&self, e: rusqlite::Error) -> Error {
+        let err = self.on_legacy(e);
+        if matches!(err, Error::Locked { .. })
+            && write_locked(&self.scoped_path)
+            && !write_locked(&self.legacy_path)
+        {
+            return Error::Locked {
+                path: self.scoped_path.clone(),
+                timeout_ms: 0,
+            };
+        }
+        err
     }
 
     fn count(&self, conn: &Connection, sql: &str) -> Result<u64, Error> {
@@ -879,6 +1018,11 @@ impl Move {
             let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
                 continue;
             };
+            // Counted under the write locks: what this move starts from.
+            counts.legacy_before = self.count(
+                conn,
+                &format!("SELECT count(*) FROM {}", table_ref(self.legacy_side, t)),
+            )?;
             observer.table_started(t.name, counts.legacy_before);
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
                 .map_err(|e| self.on_scoped(e))?;
@@ -893,13 +1037,13 @@ impl Move {
             .map_err(|e| self.on_legacy(e))?;
             observer.checkpoint(Step::Planned(t.name))?;
             let inserted = conn
-                .execute(&insert_sql(t, self.legacy_side), [])
+                .execute(&insert_sql(t, self.legacy_side, self.scoped_version), [])
                 .map_err(|e| self.on_scoped(e))? as u64;
             let planned = self.count(conn, &format!("SELECT count(*) FROM {}", plan_table(t)))?;
             if inserted != planned {
                 // Some planned row did not land (OR IGNORE): keep the plan to
                 // exactly what was inserted, for counts and audit lines.
-                conn.execute(&refine_plan_sql(t), [])
+                conn.execute(&refine_plan_sql(t, self.scoped_version), [])
                     .map_err(|e| self.on_scoped(e))?;
             }
             counts.inserted = inserted;
@@ -952,21 +1096,42 @@ impl Move {
             .map_err(|e| self.on_legacy(e))? as u64;
             counts.already_present = deleted.saturating_sub(counts.inserted);
             counts.deleted_from_legacy = deleted;
-            counts.left_in_legacy = total - deleted;
+            let remaining = total.saturating_sub(deleted);
+            // Rows beyond what the plan saw arrived meanwhile (WAL: between
+            // the two commits; new DB: during the build).
+            counts.arrived_late = total.saturating_sub(counts.legacy_before).min(remaining);
+            counts.left_in_legacy = remaining - counts.arrived_late;
             observer.checkpoint(Step::Deleted(t.name))?;
         }
         Ok(())
     }
 
-    /// After commit: mark the report and stream the audit lines.
-    fn finish(
+    /// Stream the audit lines, let the observer seal them, and write its
+    /// marker into `main` (the scoped DB, or the file that becomes it) in
+    /// the transaction that carries the rows. Old markers go at the same time.
+    fn seal(
         &self,
         conn: &Connection,
-        report: &mut MoveReport,
+        sources: &[AuditFrom],
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
-        self.mark_changed(report);
-        self.audit(conn, &[], observer)
+        self.audit(conn, sources, observer)?;
+        let Some(marker) = observer.seal_audit()? else {
+            return Ok(());
+        };
+        let prefix = crate::journal::MARKER_PREFIX;
+        conn.execute(
+            "DELETE FROM main.sqlite_sequence WHERE substr(name, 1, length(?1)) = ?1",
+            [prefix],
+        )
+        .and_then(|_| {
+            conn.execute(
+                "INSERT INTO main.sqlite_sequence (name, seq) VALUES (?1, 0)",
+                [&marker],
+            )
+        })
+        .map_err(|e| self.on_scoped(e))?;
+        Ok(())
     }
 
     fn mark_changed(&self, report: &mut MoveReport) {
@@ -1003,10 +1168,17 @@ impl Move {
         let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
             return Ok(AuditFrom::Plan);
         };
+        counts.legacy_before = self.count(
+            conn,
+            &format!("SELECT count(*) FROM {}", table_ref(self.legacy_side, t)),
+        )?;
         observer.table_started(t.name, counts.legacy_before);
         observer.checkpoint(Step::Planned(t.name))?;
         counts.inserted = conn
-            .execute(&insert_all_sql(t, self.legacy_side), [])
+            .execute(
+                &insert_all_sql(t, self.legacy_side, self.scoped_version),
+                [],
+            )
             .map_err(|e| self.on_scoped(e))? as u64;
         let max_id: Option<i64> = conn
             .query_row(
@@ -1022,6 +1194,17 @@ impl Move {
     }
 }
 
+/// Does another process hold a write lock on `path` right now? Probed with
+/// `BEGIN IMMEDIATE` and no busy timeout, rolled back at once.
+fn write_locked(path: &Path) -> bool {
+    let Ok(conn) = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE) else {
+        return false;
+    };
+    let busy = conn.execute_batch("BEGIN IMMEDIATE").is_err();
+    let _ = conn.execute_batch("ROLLBACK");
+    busy
+}
+
 fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
     if let Some(dir) = path.parent() {
         crate::fsutil::create_private_dir_all(dir)?;
@@ -1031,7 +1214,7 @@ fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
         crate::fsutil::create_private_empty(path)?;
     }
     let conn = Connection::open(path).map_err(|e| Error::sqlite(path, e, busy))?;
-    conn.busy_timeout(Duration::from_millis(busy))
+    conn.busy_timeout(crate::lock::busy_duration(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
     // A 16 MiB page cache (per attached DB) keeps a typical move's index
     // pages resident; rows still stream, so memory stays flat at any size.
@@ -1136,7 +1319,7 @@ fn dry_run(
     busy: u64,
 ) -> Result<MoveReport, Error> {
     let conn = Connection::open_in_memory().map_err(|e| Error::sqlite(legacy_path, e, busy))?;
-    conn.busy_timeout(Duration::from_millis(busy))
+    conn.busy_timeout(crate::lock::busy_duration(busy))
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
     conn.execute("ATTACH DATABASE ?1 AS legacy", [dry_run_uri(legacy_path)])
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
@@ -1201,6 +1384,7 @@ mod tests {
                 schema: "legacy",
                 version: 2,
             },
+            LATEST,
         );
         assert!(sql.contains("l.\"feature_slug\""), "{sql}");
         assert!(sql.contains("l.\"mission_key\""), "{sql}");
@@ -1214,6 +1398,7 @@ mod tests {
                 schema: "legacy",
                 version: 2,
             },
+            LATEST,
         );
         assert!(!sql.contains("coalesce_key"), "{sql}");
         let sql = insert_sql(
@@ -1222,6 +1407,7 @@ mod tests {
                 schema: "legacy",
                 version: 3,
             },
+            LATEST,
         );
         assert!(sql.contains("\"coalesce_key\""), "{sql}");
     }

@@ -1,7 +1,5 @@
 //! `sk-migrate run` and `status`: scope resolution, the move, the journal.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,9 +7,13 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::home::Home;
-use crate::merge::{self, AuditLine, MoveOptions, Observer, TableCounts};
+use crate::journal::{self, Journal};
+use crate::lock::HomeLock;
+use crate::merge::SchemaTarget;
+use crate::merge::{self, MoveOptions, Observer, TableCounts};
+use crate::release::Generation;
 use crate::schema::{self, LATEST};
-use crate::scope::{self, Diagnostic, Resolution, Scope};
+use crate::scope::{self, Diagnostic, Env, Resolution, Scope};
 
 /// Version of the JSON documents this tool prints.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -37,6 +39,13 @@ pub struct RunReport {
     pub scoped_schema_version: Option<u32>,
     pub tables: Vec<TableCounts>,
     pub journal: Option<String>,
+    /// Audit lines of an interrupted earlier run written to the journal now.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub audit_recovered: u64,
+    /// Rows moved but their audit lines could not all reach the journal:
+    /// why, and where they wait (the next run writes them). Exit code 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_incomplete: Option<String>,
     pub elapsed_ms: u64,
     /// Not part of the JSON: diagnostics met while resolving the scope.
     #[serde(skip)]
@@ -48,77 +57,32 @@ pub struct RunReport {
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub scope: Option<Scope>,
-    pub saas_enabled: bool,
+    /// The environment and the installed release's profile.
+    pub env: Env,
     pub moving: MoveOptions,
 }
 
-/// Appends audit lines to the journal and passes them on to `inner`.
-struct Journal<'a> {
-    path: PathBuf,
-    /// JSON-encoded (quoted) scope and run time, shared by every line.
-    scope: String,
-    at: String,
-    /// Opened on the first line, so a run that moves nothing creates nothing.
-    out: Option<BufWriter<File>>,
-    inner: &'a mut dyn Observer,
-}
-
-impl Journal<'_> {
-    fn written(&self) -> bool {
-        self.out.is_some()
-    }
-
-    fn finish(&mut self) -> Result<(), Error> {
-        match self.out.as_mut() {
-            Some(out) => out.flush().map_err(|e| Error::io(&self.path, e)),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Observer for Journal<'_> {
-    fn table_started(&mut self, table: &'static str, rows: u64) {
-        self.inner.table_started(table, rows);
-    }
-    fn checkpoint(&mut self, step: merge::Step) -> Result<(), Error> {
-        self.inner.checkpoint(step)
-    }
-    fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
-        if self.out.is_none() {
-            self.out = Some(BufWriter::new(crate::fsutil::open_private_append(
-                &self.path,
-            )?));
-        }
-        if let Some(out) = self.out.as_mut() {
-            // Written by hand (no map, no formatter): a large move writes a line per row.
-            let parts: [&[u8]; 7] = [
-                b"{\"at\":",
-                self.at.as_bytes(),
-                b",\"scope\":",
-                self.scope.as_bytes(),
-                b",\"table\":\"",
-                line.table.as_bytes(),
-                b"\",\"key\":",
-            ];
-            for part in parts {
-                out.write_all(part).map_err(|e| Error::io(&self.path, e))?;
-            }
-            out.write_all(line.key_json.as_bytes())
-                .and_then(|()| out.write_all(b"}\n"))
-                .map_err(|e| Error::io(&self.path, e))?;
-        }
-        self.inner.audit(line)
-    }
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn display(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// Why `sk-migrate run` does not move queue DBs for a release of `generation`.
+pub fn layout_message(generation: Generation, home: &Home) -> String {
+    match generation {
+        Generation::Jsonl => format!(
+            "the installed spec-kitty keeps its queue in {}/<mission>.jsonl files (no queue DB); sk-migrate leaves them alone. Nothing was written",
+            home.queues_dir().display()
+        ),
+        Generation::ProjectStore => format!(
+            "the installed spec-kitty keeps queued work in per-project stores ({}/<uuid>/sync/sync.db); the queue DBs are only inputs to its cutover (spec-kitty sync project-store-migrate). Nothing was written",
+            home.root().join("projects").display()
+        ),
+        _ => "the installed spec-kitty keeps its queue in queue DBs".to_string(),
+    }
 }
 
 /// Resolve the scope and move the legacy queue into it.
@@ -128,7 +92,22 @@ pub fn run(
     observer: &mut dyn Observer,
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
-    let resolution = scope::resolve(home, opts.scope.as_ref(), opts.saas_enabled);
+    let profile = opts.env.profile;
+    let Some(version) = profile.schema else {
+        return Err(Error::ReleaseLayout {
+            message: layout_message(profile.generation, home),
+        });
+    };
+    let mut moving = opts.moving.clone();
+    moving.schema = SchemaTarget {
+        version,
+        reads_newer: profile.reads_schemas,
+    };
+    let opts = &RunOptions {
+        moving,
+        ..opts.clone()
+    };
+    let resolution = scope::resolve(home, opts.scope.as_ref(), &opts.env);
     let legacy_path = home.legacy_queue();
     let mut report = RunReport {
         schema_version: JSON_SCHEMA_VERSION,
@@ -140,6 +119,8 @@ pub fn run(
         scoped_schema_version: None,
         tables: Vec::new(),
         journal: None,
+        audit_recovered: 0,
+        audit_incomplete: None,
         elapsed_ms: 0,
         diagnostics: resolution.diagnostics.clone(),
         backups: Vec::new(),
@@ -154,16 +135,13 @@ pub fn run(
     let scoped_path = home.scoped_queue(&resolved.scope);
     report.scope = Some(resolved.scope.to_string());
     report.scoped_db = Some(display(&scoped_path));
-    let mut journal = Journal {
-        path: home.migrate_journal(),
-        scope: serde_json::Value::from(resolved.scope.to_string()).to_string(),
-        at: serde_json::Value::from(now_rfc3339()).to_string(),
-        out: None,
-        inner: observer,
+    let moved = if opts.moving.dry_run {
+        merge::move_rows(&legacy_path, &scoped_path, &opts.moving, observer)?
+    } else {
+        let (moved, journal) = move_audited(home, opts, &resolved.scope, observer, &mut report)?;
+        report.journal = journal;
+        moved
     };
-    let moved = merge::move_rows(&legacy_path, &scoped_path, &opts.moving, &mut journal);
-    journal.finish()?;
-    let moved = moved?;
     report.legacy_schema_version = moved.legacy_version;
     report.scoped_schema_version = moved.scoped_version;
     report.tables = moved.tables;
@@ -175,11 +153,64 @@ pub fn run(
     } else {
         Status::NothingToDo
     };
-    if journal.written() {
-        report.journal = Some(display(&journal.path));
-    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Refuse to write through a link that leads out of the home: `queues/`,
+/// the scoped and legacy DBs (the journal files are never followed at all).
+fn check_links(home: &Home, scoped: &Path) -> Result<(), Error> {
+    for path in [home.queues_dir(), scoped.to_path_buf(), home.legacy_queue()] {
+        crate::fsutil::check_inside(home.root(), &path)?;
+    }
+    Ok(())
+}
+
+/// The real move, under the run lock, with its audit trail (see `journal`).
+/// Returns the move and the journal's path when this run wrote to it.
+fn move_audited(
+    home: &Home,
+    opts: &RunOptions,
+    scope: &Scope,
+    observer: &mut dyn Observer,
+    report: &mut RunReport,
+) -> Result<(merge::MoveReport, Option<String>), Error> {
+    let busy = opts.moving.busy_timeout_ms;
+    let scoped_path = home.scoped_queue(scope);
+    check_links(home, &scoped_path)?;
+    if !home.root().is_dir() {
+        // No home, so no legacy queue: nothing to move, nothing to lock.
+        let moved = merge::move_rows(&home.legacy_queue(), &scoped_path, &opts.moving, observer)?;
+        return Ok((moved, None));
+    }
+    let _lock = HomeLock::acquire(home.root(), busy)?;
+    let recovered = journal::recover(home, busy, observer)?;
+    report.audit_recovered = recovered.lines;
+    let mut journal = Journal::new(home, &scope.to_string(), &scoped_path, observer);
+    let moved = merge::move_rows(
+        &home.legacy_queue(),
+        &scoped_path,
+        &opts.moving,
+        &mut journal,
+    );
+    let moved = match moved {
+        Ok(m) => m,
+        Err(e) => {
+            // Lines whose rows committed anyway (WAL: scoped before legacy)
+            // are written; the others dropped. Failing that, the next run does it.
+            let _ = journal.settle(busy);
+            return Err(e);
+        }
+    };
+    let wrote = journal.written() || recovered.lines > 0;
+    if let Err(e) = journal.promote() {
+        report.audit_incomplete = Some(format!(
+            "the rows moved, but their audit lines could not be appended to the journal ({e}); \
+             they are kept in {} and the next `sk-migrate run` writes them",
+            journal.pending_path().display()
+        ));
+    }
+    Ok((moved, wrote.then(|| display(journal.path()))))
 }
 
 /// One DB in `sk-migrate status`.
@@ -225,14 +256,15 @@ fn db_status(path: &Path, busy: u64) -> Result<DbStatus, Error> {
 pub fn status(
     home: &Home,
     scope: Option<&Scope>,
-    saas_enabled: bool,
+    env: &Env,
     busy: u64,
 ) -> Result<StatusReport, Error> {
     let Resolution {
         scope: resolved,
         diagnostics,
         ..
-    } = scope::resolve(home, scope, saas_enabled);
+    } = scope::resolve(home, scope, env);
+    let target = env.profile.schema.unwrap_or(LATEST);
     let legacy = db_status(&home.legacy_queue(), busy)?;
     let scoped = match &resolved {
         Some(r) => Some(db_status(&home.scoped_queue(&r.scope), busy)?),
@@ -242,7 +274,7 @@ pub fn status(
     let pending_migrations = if scoped.is_some() {
         schema::migrations()
             .iter()
-            .filter(|m| m.version() as u32 > from && m.version() as u32 <= LATEST)
+            .filter(|m| m.version() as u32 > from && m.version() as u32 <= target)
             .map(|m| format!("V{}__{}", m.version(), m.name()))
             .collect()
     } else {

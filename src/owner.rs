@@ -139,7 +139,7 @@ impl OwnerRecord {
         RedactedOwner {
             pid: self.pid,
             port: self.port,
-            package_version: self.package_version.clone(),
+            package_version: version_shaped(&self.package_version),
             executable_path: self.executable_path.clone(),
             source_checkout_path: self.source_checkout_path.clone(),
             server_url: self.server_url.clone(),
@@ -214,7 +214,7 @@ impl RedactedOwner {
         Ok(RedactedOwner {
             pid: req_int(obj, "pid")?,
             port: req_port(obj, "port")?,
-            package_version: req_str(obj, "package_version")?,
+            package_version: version_shaped(&req_str(obj, "package_version")?),
             executable_path: req_str(obj, "executable_path")?,
             source_checkout_path: req_str(obj, "source_checkout_path")?,
             server_url: req_str(obj, "server_url")?,
@@ -225,6 +225,76 @@ impl RedactedOwner {
             started_at,
         })
     }
+}
+
+/// Shown instead of a `package_version` that does not look like a version.
+pub const NOT_A_VERSION: &str = "<not a version>";
+
+/// `s` when it is shaped like a version (`3.1.4`, `4.0.0rc1`, `3.2.0.dev1+g1`,
+/// at most 32 characters), else [`NOT_A_VERSION`]: a record could carry
+/// anything there, a secret included, and output never echoes it.
+pub fn version_shaped(s: &str) -> String {
+    let mut rest = s;
+    let digits = |r: &str| r.len() - r.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let ok = s.len() <= 32 && {
+        let mut n = digits(rest);
+        let mut good = n > 0;
+        rest = &rest[n..];
+        while good && rest.starts_with('.') && digits(&rest[1..]) > 0 {
+            n = digits(&rest[1..]);
+            rest = &rest[1 + n..];
+        }
+        good &= rest
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".+-".contains(c));
+        good
+    };
+    if ok {
+        s.to_string()
+    } else {
+        NOT_A_VERSION.to_string()
+    }
+}
+
+/// Why the owner record cannot be trusted as the daemon's own, beyond its
+/// mode: another user owns it, or a directory holding it is writable by
+/// group or others (so another user could replace it). Empty when fine.
+#[cfg(unix)]
+pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut issues = Vec::new();
+    let me = rustix::process::geteuid().as_raw();
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.uid() != me
+    {
+        issues.push(format!(
+            "{} is owned by uid {}, not by you (uid {me}): another user wrote it",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if let Ok(meta) = std::fs::metadata(d)
+            && meta.mode() & 0o022 != 0
+        {
+            issues.push(format!(
+                "its directory {} is writable by group or others (mode {:04o}): another user could replace the record",
+                d.display(),
+                meta.mode() & 0o7777
+            ));
+        }
+        if d == home_root {
+            break;
+        }
+        dir = d.parent();
+    }
+    issues
+}
+
+#[cfg(not(unix))]
+pub fn file_trust_issues(_path: &Path, _home_root: &Path) -> Vec<String> {
+    Vec::new()
 }
 
 /// `started_at` must be RFC 3339 (the ISO-8601 profile Python's
@@ -323,31 +393,21 @@ pub enum OwnerRead {
 
 /// Read and validate the owner record at `path`. Never panics on content.
 pub fn read(path: &Path) -> Result<OwnerRead, Error> {
-    // Look before opening: opening a FIFO would block the doctor.
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
+    // Opened without blocking (a FIFO has no writer to wait for), then
+    // checked on the open file.
+    let (file, meta) = match crate::fsutil::open_regular(path) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(OwnerRead::Absent),
+        Err(Error::NotRegularFile { .. }) => {
+            let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
             return Ok(OwnerRead::Malformed {
                 reason: "it is not a regular file".to_string(),
                 mode: Some(file_mode(&meta)),
             });
         }
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OwnerRead::Absent),
-        Err(e) => return Err(Error::io(path, e)),
-    }
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OwnerRead::Absent),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(e) => return Err(e),
     };
-    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     let mode = file_mode(&meta);
-    if !meta.is_file() {
-        return Ok(OwnerRead::Malformed {
-            reason: "it is not a regular file".to_string(),
-            mode: Some(mode),
-        });
-    }
     let mut bytes = Vec::new();
     file.take(MAX_RECORD_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -582,6 +642,64 @@ pub fn parse_state_file(text: &str) -> DaemonState {
         url: line(0).map(str::to_string),
         port: line(1).and_then(|p| p.parse().ok()),
         pid: line(3).and_then(|p| p.parse().ok()),
+    }
+}
+
+/// A `sync-daemon` state file no daemon stands behind: its pid is not
+/// running, or (no pid) there is no owner record and nothing answers on
+/// its port. `text` is what it held when judged; removal checks it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleState {
+    pub path: PathBuf,
+    pub reason: String,
+    pub text: String,
+}
+
+/// Judge the state file (pure). `answering`: the ports the loopback probe
+/// found a daemon on (`None`: no probe, so a pid-less file is not judged).
+pub fn stale_state(
+    path: &Path,
+    text: &str,
+    owner_present: bool,
+    pid_alive: impl Fn(i64) -> bool,
+    answering: Option<&[u16]>,
+) -> Option<StaleState> {
+    let state = parse_state_file(text);
+    let reason = match (state.pid, state.port, answering) {
+        (Some(pid), _, _) if !pid_alive(pid) => format!("its pid {pid} is not running"),
+        (None, port, Some(ports))
+            if !owner_present && !port.is_some_and(|p| ports.contains(&p)) =>
+        {
+            format!(
+                "it names no pid, there is no owner record, and nothing answers on port {}",
+                port.map_or("?".to_string(), |p| p.to_string())
+            )
+        }
+        _ => return None,
+    };
+    Some(StaleState {
+        path: path.to_path_buf(),
+        reason,
+        text: text.to_string(),
+    })
+}
+
+/// Remove a stale state file if it still holds what was judged. Never
+/// signals anything. Returns whether it was removed.
+pub fn retire_state(stale: &StaleState) -> Result<bool, Error> {
+    match crate::config::read_optional(&stale.path)? {
+        Some(text) if text == stale.text => {
+            let mut removed = Vec::new();
+            remove_if_present(&stale.path, &mut removed)?;
+            if let Some(dir) = stale.path.parent() {
+                sync_dir(dir)?;
+            }
+            Ok(!removed.is_empty())
+        }
+        Some(_) => Err(Error::OwnerChanged {
+            path: stale.path.clone(),
+        }),
+        None => Ok(false),
     }
 }
 

@@ -75,7 +75,7 @@ pub fn parse_health(port: u16, body: &str) -> Option<LiveDaemon> {
     let package_version = obj
         .get("package_version")
         .and_then(Value::as_str)
-        .map(str::to_string);
+        .map(crate::owner::version_shaped);
     let owner = obj
         .get("owner")
         .and_then(|o| RedactedOwner::from_json(o).ok());

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::home::Home;
 use crate::merge::{MoveOptions, Observer};
 use crate::migrate::{self, RunOptions, RunReport};
-use crate::scope::{self, Scope};
+use crate::scope::{self, Env, Scope};
 
 /// The queue DB a writer must use, and the move that ran to make it so.
 #[derive(Debug, Clone)]
@@ -24,10 +24,10 @@ pub struct WriterQueue {
 pub fn writer_queue(
     home: &Home,
     flag: Option<&Scope>,
-    saas_enabled: bool,
+    env: &Env,
     observer: &mut dyn Observer,
 ) -> Result<WriterQueue, Error> {
-    let resolution = scope::resolve(home, flag, saas_enabled);
+    let resolution = scope::resolve(home, flag, env);
     let Some(resolved) = resolution.scope else {
         return Ok(WriterQueue {
             path: home.legacy_queue(),
@@ -37,7 +37,7 @@ pub fn writer_queue(
     };
     let opts = RunOptions {
         scope: Some(resolved.scope.clone()),
-        saas_enabled,
+        env: env.clone(),
         moving: MoveOptions::default(),
     };
     let moved = migrate::run(home, &opts, observer)?;
@@ -49,8 +49,8 @@ pub fn writer_queue(
 }
 
 /// Resolve the queue for reading: the same choice, nothing moved or written.
-pub fn reader_queue(home: &Home, flag: Option<&Scope>, saas_enabled: bool) -> PathBuf {
-    match scope::resolve(home, flag, saas_enabled).scope {
+pub fn reader_queue(home: &Home, flag: Option<&Scope>, env: &Env) -> PathBuf {
+    match scope::resolve(home, flag, env).scope {
         Some(r) => home.scoped_queue(&r.scope),
         None => home.legacy_queue(),
     }

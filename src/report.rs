@@ -3,11 +3,14 @@
 
 use serde::Serialize;
 
-use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity};
+use crate::field::Field;
+use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::owner::RedactedOwner;
 use crate::probe::LiveDaemon;
+use crate::release::{GateField, Profile, ReleaseView};
 use crate::scope::ScopeSource;
+use crate::store::{self, StoreFacts};
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +27,9 @@ pub enum OwnerStatus {
 pub struct OwnerFacts {
     pub path: String,
     pub found: OwnerFound,
+    /// Another user owns the record, or others can write a directory
+    /// holding it (`owner::file_trust_issues`): `owner_record_permissions`.
+    pub file_issues: Vec<String>,
 }
 
 // Built once per run: boxing would only make matching clumsier.
@@ -62,6 +68,10 @@ pub struct QueueFacts {
     /// The DB holds an interrupted write a reader may not recover; not in JSON.
     #[serde(skip)]
     pub needs_recovery: Option<String>,
+    /// Another process held the DB locked past sk-doctor's --busy-timeout:
+    /// its counts are unknown (a warning says so). In JSON only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 impl QueueFacts {
@@ -80,6 +90,17 @@ pub struct StrandedMission {
 #[derive(Debug, Clone)]
 pub struct Facts {
     pub home: String,
+    /// The installed release, as detected.
+    pub release: ReleaseView,
+    /// Why no release profile applies (the report then uses the default
+    /// profile and says so); `None` when one does.
+    pub release_note: Option<String>,
+    /// The rules every verdict follows.
+    pub profile: &'static Profile,
+    /// Project stores, legacy sources and cutovers (3.2.6+ releases only).
+    pub stores: Option<StoreFacts>,
+    /// The foreground as the release's preflight gate sees it.
+    pub gate: GateForeground,
     pub saas_enabled: bool,
     pub scope_source: Option<ScopeSource>,
     /// Canonicalized foreground identity.
@@ -129,6 +150,8 @@ pub enum ProblemCode {
     OwnerRecordPermissions,
     LegacyRows,
     StrandedSetupPlan,
+    CutoverPending,
+    RowsQuarantined,
     AuthRequired,
     UnknownSchema,
 }
@@ -147,6 +170,12 @@ pub struct Report {
     pub schema_version: u32,
     pub ok: bool,
     pub home: String,
+    /// `{version, source, generation}` of the installed spec-kitty release.
+    pub release: ReleaseView,
+    /// 3.2.6+ only: the project stores, the legacy sources the release's
+    /// cutover would read, and every cutover manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_stores: Option<StoreFacts>,
     pub foreground: ForegroundIdentity,
     pub daemon_owner: DaemonOwner,
     pub fields: Vec<FieldRow>,
@@ -160,37 +189,41 @@ pub struct Report {
     /// Why no login resolved (for preflight's auth problem); not in JSON.
     #[serde(skip)]
     pub auth_notes: Vec<String>,
+    /// The gate fields the daemon differs in (the preflight's verdict); not in JSON.
+    #[serde(skip)]
+    pub gate_mismatches: Vec<GateField>,
 }
 
 /// Rows when there is no record to compare with: the foreground's values.
-fn rows_without_owner(fg: &ForegroundIdentity) -> Vec<FieldRow> {
-    let value = |f: &str| -> Option<String> {
+fn rows_without_owner(fg: &ForegroundIdentity, profile: &Profile) -> Vec<FieldRow> {
+    let value = |f: Field| -> Option<String> {
         match f {
-            "package_version" => fg.package_version.clone(),
-            "executable_path" => fg.executable_path.clone(),
-            "source_checkout_path" => fg.source_checkout_path.clone(),
-            "server_url" => fg.server_url.clone(),
-            "auth_scope" => fg.auth_scope.as_deref().map(str::to_string),
-            "auth_principal" => fg.auth_principal.clone(),
-            "auth_team" => fg.auth_team.clone(),
-            "queue_db_path" => fg.queue_db_path.clone(),
-            _ => None,
+            Field::PackageVersion => fg.package_version.clone(),
+            Field::ExecutablePath => fg.executable_path.clone(),
+            Field::SourceCheckoutPath => fg.source_checkout_path.clone(),
+            Field::ServerUrl => fg.server_url.clone(),
+            Field::AuthScope => fg.auth_scope.as_deref().map(str::to_string),
+            Field::AuthPrincipal => fg.auth_principal.clone(),
+            Field::AuthTeam => fg.auth_team.clone(),
+            Field::QueueDbPath => fg.queue_db_path.clone(),
+            Field::Pid | Field::Port | Field::StartedAt => None,
         }
     };
-    let blocking = identity::BLOCKING_FIELDS.iter().map(|f| (f, true));
-    let info = identity::INFO_FIELDS.iter().map(|f| (f, false));
-    blocking
-        .chain(info)
-        .map(|(f, blocking)| FieldRow {
-            field: f.to_string(),
-            foreground: value(f),
-            daemon: None,
-            status: if blocking {
-                FieldStatus::Unknown
-            } else {
-                FieldStatus::Info
-            },
-            blocking,
+    Field::ALL
+        .into_iter()
+        .map(|f| {
+            let blocking = profile.is_blocking(f);
+            FieldRow {
+                field: f.as_str().to_string(),
+                foreground: value(f),
+                daemon: None,
+                status: if blocking {
+                    FieldStatus::Unknown
+                } else {
+                    FieldStatus::Info
+                },
+                blocking,
+            }
         })
         .collect()
 }
@@ -202,6 +235,7 @@ fn plural(n: u64, one: &str, many: &str) -> String {
 /// Build the report from the facts (pure).
 pub fn build(facts: Facts) -> Report {
     let mut problems = Vec::new();
+    let mut gate_mismatches = Vec::new();
     let mut warnings: Vec<String> = facts
         .auth_notes
         .iter()
@@ -219,7 +253,7 @@ pub fn build(facts: Facts) -> Report {
                 pid_alive: None,
                 executable_exists: None,
             },
-            rows_without_owner(&facts.foreground),
+            rows_without_owner(&facts.foreground, facts.profile),
             None,
         ),
         OwnerFound::Malformed { reason, mode } => {
@@ -243,7 +277,7 @@ pub fn build(facts: Facts) -> Report {
                     pid_alive: None,
                     executable_exists: None,
                 },
-                rows_without_owner(&facts.foreground),
+                rows_without_owner(&facts.foreground, facts.profile),
                 None,
             )
         }
@@ -256,7 +290,8 @@ pub fn build(facts: Facts) -> Report {
             executable_exists,
         } => {
             let orphan = crate::owner::is_orphan(*pid_alive, *executable_exists);
-            let rows = identity::compare_view(&facts.foreground, canonical);
+            gate_mismatches = identity::gate_mismatches(facts.profile, &facts.gate, canonical);
+            let rows = identity::compare_view(&facts.foreground, canonical, facts.profile);
             let mismatched: Vec<String> = identity::mismatched_fields(&rows)
                 .into_iter()
                 .map(str::to_string)
@@ -270,16 +305,13 @@ pub fn build(facts: Facts) -> Report {
                         record.package_version,
                         mismatched.join(", ")
                     ),
-                    fields: mismatched,
                     remediation: if orphan {
                         "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one"
                             .to_string()
                     } else {
-                        format!(
-                            "kill {}  # stale daemon; spec-kitty starts a new one on next sync",
-                            record.pid
-                        )
+                        mismatch_remedy(facts.profile, &mismatched)
                     },
+                    fields: mismatched,
                 });
             }
             if orphan {
@@ -363,16 +395,28 @@ pub fn build(facts: Facts) -> Report {
             ),
             fields: vec!["port".to_string()],
             remediation: if pids.is_empty() {
-                "stop the processes listening on those loopback ports".to_string()
+                "stop the processes listening on those loopback ports (sk-doctor never stops a process)"
+                    .to_string()
             } else {
                 format!(
-                    "kill {}  # this tool never stops a process itself",
-                    pids.join(" ")
+                    "stop pid {} (sk-doctor never stops a process)",
+                    pids.join(", ")
                 )
             },
         });
     }
 
+    for issue in &facts.owner.file_issues {
+        problems.push(Problem {
+            code: ProblemCode::OwnerRecordPermissions,
+            message: format!("the owner record cannot be trusted: {issue}"),
+            fields: Vec::new(),
+            remediation: format!(
+                "chmod go-w on the directories named, and check who wrote {}; if not your daemon: sk-doctor retire",
+                facts.owner.path
+            ),
+        });
+    }
     for q in [&facts.active, &facts.legacy] {
         if let Some(why) = &q.needs_recovery
             && !warnings.contains(why)
@@ -397,12 +441,16 @@ pub fn build(facts: Facts) -> Report {
         }
     }
 
-    let stranded = if scope_resolved {
+    // Project-store releases never read queue DBs as queues: their rows wait
+    // for the cutover, which the project-store problems below name.
+    let queue_dbs = facts.profile.has_queue_dbs();
+    let scope_resolved_for_queues = scope_resolved && queue_dbs;
+    let stranded = if scope_resolved_for_queues {
         facts.legacy_missions.clone()
     } else {
         Vec::new()
     };
-    if scope_resolved && facts.legacy.rows() > 0 {
+    if scope_resolved_for_queues && facts.legacy.rows() > 0 {
         problems.push(Problem {
             code: ProblemCode::LegacyRows,
             message: format!(
@@ -438,6 +486,9 @@ pub fn build(facts: Facts) -> Report {
     if facts.saas_enabled && !scope_resolved {
         problems.push(auth_required_problem(&facts.auth_notes));
     }
+    if let Some(stores) = &facts.stores {
+        problems.extend(store_problems(stores));
+    }
 
     let unknown = facts.foreground.unknown_fields();
     if !unknown.is_empty() {
@@ -447,10 +498,18 @@ pub fn build(facts: Facts) -> Report {
         ));
     }
 
+    if let Some(why) = &facts.release_note {
+        warnings.insert(
+            0,
+            format!("release unknown: {why}; verdicts follow spec-kitty 3.2.0's rules, and sk-migrate will not write until --release names the release"),
+        );
+    }
     Report {
         schema_version: JSON_SCHEMA_VERSION,
         ok: problems.is_empty(),
         home: facts.home,
+        release: facts.release,
+        project_stores: facts.stores,
         foreground: facts.foreground,
         daemon_owner,
         fields,
@@ -464,6 +523,7 @@ pub fn build(facts: Facts) -> Report {
         warnings,
         scope_source: facts.scope_source,
         auth_notes: facts.auth_notes,
+        gate_mismatches,
     }
 }
 
@@ -498,6 +558,90 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
     }
 }
 
+/// `cutover_pending` and `rows_quarantined` of a project-store home (pure).
+fn store_problems(f: &StoreFacts) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let pending = store::pending_sources(f);
+    if !pending.is_empty() {
+        let rows: u64 = pending.iter().map(|s| s.rows).sum();
+        let failed: Vec<String> = f
+            .cutovers
+            .iter()
+            .filter(|c| c.phase == "failed")
+            .map(|c| {
+                format!(
+                    " Cutover {} failed ({}); spec-kitty will not resume a failed id, and a new id re-checks the same destination rows.",
+                    c.migration_id,
+                    c.failure.as_deref().unwrap_or("no reason recorded")
+                )
+            })
+            .collect();
+        out.push(Problem {
+            code: ProblemCode::CutoverPending,
+            message: format!(
+                "layout is {}: {} in {} legacy source(s) wait for the project-store cutover: {}.{}",
+                f.layout_mode,
+                plural(rows, "row", "rows"),
+                pending.len(),
+                pending
+                    .iter()
+                    .map(|s| s.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                failed.concat()
+            ),
+            fields: vec![],
+            remediation: format!(
+                "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
+                store::cutover_command(&pending, "<id>")
+            ),
+        });
+    }
+    for c in f
+        .cutovers
+        .iter()
+        .filter(|c| c.phase == "complete" && !c.quarantine.is_empty())
+    {
+        let by_reason: Vec<String> = c
+            .quarantine
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        let file = std::path::Path::new(&c.path).with_file_name("quarantine.json");
+        out.push(Problem {
+            code: ProblemCode::RowsQuarantined,
+            message: format!(
+                "cutover {} quarantined rows that will never be delivered: {} (listed in {})",
+                c.migration_id,
+                by_reason.join(", "),
+                file.display()
+            ),
+            fields: vec![],
+            remediation: format!(
+                "spec-kitty sync project-store-quarantine --migration-id {} --json  # inspect them",
+                c.migration_id
+            ),
+        });
+    }
+    out
+}
+
+/// The fix the installed release itself offers for a mismatched daemon: a
+/// user or team change needs a new login first, anything else a restart.
+fn mismatch_remedy(profile: &Profile, fields: &[String]) -> String {
+    let Some(r) = profile.remediation else {
+        return "restart the spec-kitty sync daemon".to_string();
+    };
+    let identity_changed = fields
+        .iter()
+        .any(|f| f == Field::AuthScope.as_str() || f == "team_or_user");
+    if identity_changed {
+        format!("{} && {}", r.relogin, r.restart_daemon)
+    } else {
+        r.restart_daemon.to_string()
+    }
+}
+
 /// `sk-doctor preflight`: may sync work proceed? (pure)
 #[derive(Debug, Clone, Serialize)]
 pub struct Preflight {
@@ -509,7 +653,39 @@ pub struct Preflight {
 /// The gate: every doctor problem blocks; with `require_auth` (or SaaS sync
 /// enabled, already in the report) a missing scope blocks too.
 pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
-    let mut problems = report.problems.clone();
+    // The daemon check is the release's gate, not the owner check: other
+    // fields (e.g. source_checkout_path, team_or_user; not auth_scope).
+    let mut problems: Vec<Problem> = report
+        .problems
+        .iter()
+        .filter(|p| p.code != ProblemCode::DaemonMismatch)
+        .cloned()
+        .collect();
+    if !report.gate_mismatches.is_empty() {
+        let mut hints: Vec<&str> = report.gate_mismatches.iter().map(|f| f.hint()).collect();
+        hints.dedup();
+        problems.insert(
+            0,
+            Problem {
+                code: ProblemCode::DaemonMismatch,
+                message: format!(
+                    "sync boundary refused: the daemon differs from this CLI in {}",
+                    report
+                        .gate_mismatches
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                fields: report
+                    .gate_mismatches
+                    .iter()
+                    .map(|f| f.as_str().to_string())
+                    .collect(),
+                remediation: hints.join(" "),
+            },
+        );
+    }
     let has_auth_problem = problems.iter().any(|p| p.code == ProblemCode::AuthRequired);
     if require_auth && report.scope_source.is_none() && !has_auth_problem {
         problems.insert(0, auth_required_problem(&report.auth_notes));
@@ -548,6 +724,10 @@ mod tests {
         let o = owner();
         Facts {
             home: "/h".into(),
+            release: ReleaseView::default(),
+            release_note: None,
+            profile: crate::release::DEFAULT_PROFILE,
+            stores: None,
             saas_enabled: false,
             scope_source: Some(ScopeSource::Credentials),
             foreground: ForegroundIdentity {
@@ -561,6 +741,7 @@ mod tests {
                 queue_db_path: Some(o.queue_db_path.clone()),
             },
             owner: OwnerFacts {
+                file_issues: vec![],
                 path: "/h/sync/daemon/owner.json".into(),
                 found: OwnerFound::Present {
                     record: o.clone(),
@@ -585,6 +766,7 @@ mod tests {
             live_daemons: Some(vec![]),
             notes: vec![],
             auth_notes: vec![],
+            gate: GateForeground::default(),
         }
     }
 
@@ -620,7 +802,11 @@ mod tests {
             }]
         );
         assert_eq!(codes(&r), [ProblemCode::OrphanDaemon]);
-        assert!(r.problems[0].remediation.starts_with("kill 7"));
+        assert_eq!(
+            r.problems[0].remediation,
+            "stop pid 7 (sk-doctor never stops a process)"
+        );
+        assert!(!r.problems[0].remediation.contains("kill"));
     }
 
     #[test]

@@ -8,24 +8,61 @@ use sha2::{Digest, Sha256};
 use crate::config::{self, Config, Credentials};
 use crate::error::Error;
 use crate::home::Home;
+use crate::release::{IdentityRule, Profile, ScopeRule};
 use crate::session;
 
-/// `<server>|<user>|<team>`, each part trimmed and lowercased; the server part
-/// also loses trailing `/`.
+/// The authenticated identity a queue scope is built from, and the rule of
+/// the installed release that builds it ([`ScopeRule`]).
+///
+/// The parts are kept as given; the rule normalises them: for
+/// [`ScopeRule::Piped`] `<server>|<user>|<team>`, each part trimmed and
+/// lowercased, the server part without trailing `/`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Scope {
     server: String,
     user: String,
     team: String,
+    rule: ScopeRule,
+}
+
+/// Every non-ASCII character as `_u%04x_` (3.2.4+ `target_authority._ascii_token`).
+fn ascii_token(value: &str) -> String {
+    if value.is_ascii() {
+        return value.to_string();
+    }
+    value
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                format!("_u{:04x}_", u32::from(c))
+            }
+        })
+        .collect()
 }
 
 impl Scope {
+    /// A scope by the piped rule of 3.2.0–3.2.3 and older.
     pub fn new(server: &str, user: &str, team: &str) -> Scope {
-        let server = server.trim().to_lowercase();
+        Scope::with_rule(ScopeRule::Piped, server, user, team)
+    }
+
+    /// A scope built by `rule`.
+    pub fn with_rule(rule: ScopeRule, server: &str, user: &str, team: &str) -> Scope {
         Scope {
-            server: server.trim_end_matches('/').to_string(),
-            user: user.trim().to_lowercase(),
-            team: team.trim().to_lowercase(),
+            server: server.to_string(),
+            user: user.to_string(),
+            team: team.to_string(),
+            rule,
+        }
+    }
+
+    /// The same identity under another release's rule.
+    pub fn under(&self, rule: ScopeRule) -> Scope {
+        Scope {
+            rule,
+            ..self.clone()
         }
     }
 
@@ -39,7 +76,7 @@ impl Scope {
             });
         };
         let scope = Scope::new(server, user, team);
-        if scope.server.is_empty() || scope.user.is_empty() || scope.team.is_empty() {
+        if scope.server().is_empty() || scope.user().is_empty() || scope.team().is_empty() {
             return Err(Error::BadScope {
                 value: s.to_string(),
             });
@@ -47,27 +84,68 @@ impl Scope {
         Ok(scope)
     }
 
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-    pub fn user(&self) -> &str {
-        &self.user
-    }
-    pub fn team(&self) -> &str {
-        &self.team
+    fn part(&self, raw: &str) -> String {
+        match self.rule {
+            ScopeRule::Piped => raw.trim().to_lowercase(),
+            ScopeRule::PipedAscii | ScopeRule::NulDigest => ascii_token(raw).trim().to_lowercase(),
+        }
     }
 
-    /// First 16 lowercase hex chars of SHA-256 of the scope string (UTF-8).
+    /// The normalised server part (no trailing `/`).
+    pub fn server(&self) -> String {
+        self.part(&self.server).trim_end_matches('/').to_string()
+    }
+    /// The normalised user part.
+    pub fn user(&self) -> String {
+        self.part(&self.user)
+    }
+    /// The normalised team part.
+    pub fn team(&self) -> String {
+        self.part(&self.team)
+    }
+    /// The user as given (the principal before normalisation).
+    pub fn raw_user(&self) -> &str {
+        &self.user
+    }
+    /// The team as given.
+    pub fn raw_team(&self) -> &str {
+        &self.team
+    }
+    pub fn rule(&self) -> ScopeRule {
+        self.rule
+    }
+
+    /// The hex that names the scoped DB file `queues/queue-<hex>.db`: the
+    /// first 16 of SHA-256 of the piped scope string, or the whole digest.
+    pub fn file_hash(&self) -> String {
+        match self.rule {
+            ScopeRule::Piped | ScopeRule::PipedAscii => {
+                let digest = Sha256::digest(self.to_string().as_bytes());
+                hex::encode(&digest[..8])
+            }
+            ScopeRule::NulDigest => self.to_string(),
+        }
+    }
+
+    /// [`Scope::file_hash`] (the name older code knows it by).
     pub fn hash16(&self) -> String {
-        let digest = Sha256::digest(self.to_string().as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        hex[..16].to_string()
+        self.file_hash()
     }
 }
 
 impl fmt::Display for Scope {
+    /// The scope string as the release writes it (owner `auth_scope`,
+    /// `active_queue_scope`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}|{}|{}", self.server, self.user, self.team)
+        match self.rule {
+            ScopeRule::Piped | ScopeRule::PipedAscii => {
+                write!(f, "{}|{}|{}", self.server(), self.user(), self.team())
+            }
+            ScopeRule::NulDigest => {
+                let material = format!("{}\0{}\0{}", self.server(), self.user(), self.team());
+                f.write_str(&hex::encode(Sha256::digest(material.as_bytes())))
+            }
+        }
     }
 }
 
@@ -150,10 +228,46 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Resolve the foreground scope as the CLI does: `--scope` wins; else the
-/// session store (only when SaaS sync is enabled); else the `credentials`
-/// file; else none.
-pub fn resolve(home: &Home, flag: Option<&Scope>, saas_enabled: bool) -> Resolution {
+/// What scope resolution reads besides the home: the environment and the
+/// installed release's rules.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `SPEC_KITTY_ENABLE_SAAS_SYNC` is on.
+    pub saas_enabled: bool,
+    /// `SPEC_KITTY_SAAS_URL`, as set.
+    pub saas_url: Option<String>,
+    pub profile: &'static Profile,
+}
+
+impl Env {
+    /// The environment of a 3.2.0 CLI with SaaS sync as given (tests, defaults).
+    pub fn with_saas(saas_enabled: bool) -> Env {
+        Env {
+            saas_enabled,
+            saas_url: None,
+            profile: crate::release::DEFAULT_PROFILE,
+        }
+    }
+
+    /// The process environment, under `profile`.
+    pub fn from_process(profile: &'static Profile) -> Env {
+        Env {
+            saas_enabled: saas_sync_enabled_from_env(),
+            saas_url: std::env::var("SPEC_KITTY_SAAS_URL").ok(),
+            profile,
+        }
+    }
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env::with_saas(false)
+    }
+}
+
+/// Resolve the foreground's queue scope as the installed release does:
+/// `--scope` wins; else the release's identity sources in order; else none.
+pub fn resolve(home: &Home, flag: Option<&Scope>, env: &Env) -> Resolution {
     let mut diagnostics = Vec::new();
     let config = match config::read_config(&home.config()) {
         Ok(c) => c,
@@ -166,102 +280,130 @@ pub fn resolve(home: &Home, flag: Option<&Scope>, saas_enabled: bool) -> Resolut
         }
     };
     let server_url = config.server_url.clone();
+    let rule = env.profile.scope;
+    let done = |scope: Option<ResolvedScope>, diagnostics| Resolution {
+        scope,
+        server_url: server_url.clone(),
+        diagnostics,
+    };
     if let Some(scope) = flag {
-        return Resolution {
-            scope: Some(ResolvedScope {
-                scope: scope.clone(),
+        let scope = scope.under(rule);
+        return done(
+            Some(ResolvedScope {
+                principal: scope.user(),
+                team: scope.team(),
+                scope,
                 source: ScopeSource::Flag,
-                principal: scope.user().to_string(),
-                team: scope.team().to_string(),
             }),
-            server_url,
             diagnostics,
-        };
+        );
     }
-    if saas_enabled {
-        match session::read_identity(home) {
-            Ok(Some(identity)) => match identity.private_team_id() {
-                Some(team) => {
-                    return Resolution {
-                        scope: Some(ResolvedScope {
-                            scope: Scope::new(&server_url, &identity.email, &team),
-                            source: ScopeSource::Session,
-                            principal: identity.email.clone(),
-                            team,
-                        }),
-                        server_url,
-                        diagnostics,
-                    };
-                }
-                None => diagnostics.push(Diagnostic {
+    // 3.2.x reads the session whether or not SaaS sync is enabled (measured:
+    // fixtures/releases/3.2.*/facts.json, `scope_sources_measurements`).
+    let (session, credentials) = match env.profile.identity {
+        IdentityRule::Credentials => (false, true),
+        IdentityRule::SessionThenCredentials => (true, true),
+        IdentityRule::Session => (true, false),
+    };
+    if session && let Some(found) = from_session(home, &server_url, rule, &mut diagnostics) {
+        return done(Some(found), diagnostics);
+    }
+    if credentials && let Some(found) = from_credentials(home, rule, &mut diagnostics) {
+        return done(Some(found), diagnostics);
+    }
+    done(None, diagnostics)
+}
+
+fn from_session(
+    home: &Home,
+    server_url: &str,
+    rule: ScopeRule,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<ResolvedScope> {
+    match session::read_identity(home) {
+        Ok(Some(identity)) => match identity.private_team_id() {
+            Some(team) => {
+                let scope = Scope::with_rule(rule, server_url, &identity.email, &team);
+                Some(ResolvedScope {
+                    principal: scope.user(),
+                    team: scope.team(),
+                    scope,
+                    source: ScopeSource::Session,
+                })
+            }
+            None => {
+                diagnostics.push(Diagnostic {
                     path: home.session_json().display().to_string(),
                     message: "the session has no private teamspace, so it names no scope; \
                               pass --scope to choose one"
                         .to_string(),
-                }),
-            },
-            Ok(None) => {}
-            Err(e) => diagnostics.push(Diagnostic {
+                });
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            diagnostics.push(Diagnostic {
                 path: home.session_json().display().to_string(),
                 message: e.to_string(),
-            }),
-        }
-    }
-    match config::read_credentials(&home.credentials()) {
-        Ok(Some(creds)) => {
-            if let Some(resolved) = scope_from_credentials(&creds, &server_url) {
-                // The login was made against the credentials' server: that is
-                // the server this foreground talks to.
-                let server_url = creds
-                    .server_url
-                    .clone()
-                    .filter(|s| !s.trim().is_empty())
-                    .unwrap_or(server_url);
-                return Resolution {
-                    scope: Some(resolved),
-                    server_url,
-                    diagnostics,
-                };
-            }
-            diagnostics.push(Diagnostic {
-                path: home.credentials().display().to_string(),
-                message: "the credentials file has no [user] username, so it names no scope"
-                    .to_string(),
             });
+            None
         }
-        Ok(None) => {}
-        Err(e) => diagnostics.push(Diagnostic {
-            path: home.credentials().display().to_string(),
-            message: e.to_string(),
-        }),
-    }
-    Resolution {
-        scope: None,
-        server_url,
-        diagnostics,
     }
 }
 
-/// Scope from an older CLI's `credentials` file: its own `[server] url` when
-/// present (the login was made against it), else the configured server; team
-/// absent → `no-team`.
-pub fn scope_from_credentials(creds: &Credentials, config_server: &str) -> Option<ResolvedScope> {
+fn from_credentials(
+    home: &Home,
+    rule: ScopeRule,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<ResolvedScope> {
+    let path = home.credentials();
+    let creds = match config::read_credentials(&path) {
+        Ok(Some(creds)) => creds,
+        Ok(None) => return None,
+        Err(e) => {
+            diagnostics.push(Diagnostic {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            });
+            return None;
+        }
+    };
+    let found = scope_from_credentials(&creds).map(|mut r| {
+        r.scope = r.scope.under(rule);
+        r
+    });
+    if found.is_none() {
+        diagnostics.push(Diagnostic {
+            path: path.display().to_string(),
+            message:
+                "the credentials file needs both [user] username and [server] url to name a scope"
+                    .to_string(),
+        });
+    }
+    found
+}
+
+/// Scope from an older CLI's `credentials` file, as every release reads it
+/// (`read_queue_scope_from_credentials`): `[user] username` and `[server]
+/// url` are both required; team absent → `no-team`.
+pub fn scope_from_credentials(creds: &Credentials) -> Option<ResolvedScope> {
     let user = creds.username.as_deref().filter(|u| !u.trim().is_empty())?;
+    let server = creds
+        .server_url
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())?;
     let team = creds
         .team_slug
         .as_deref()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or("no-team");
-    let server = creds
-        .server_url
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or(config_server);
+    let scope = Scope::new(server, user, team);
     Some(ResolvedScope {
-        scope: Scope::new(server, user, team),
+        principal: scope.user(),
+        team: scope.team(),
+        scope,
         source: ScopeSource::Credentials,
-        principal: user.to_string(),
-        team: team.to_string(),
     })
 }
 
@@ -312,14 +454,20 @@ mod tests {
             team_slug: None,
             server_url: None,
         };
-        let r = scope_from_credentials(&creds, "https://S.test/").unwrap();
+        // Every release measured needs [server] url (fixtures/releases).
+        assert!(scope_from_credentials(&creds).is_none());
+        let creds = Credentials {
+            server_url: Some("https://S.test/".into()),
+            ..creds
+        };
+        let r = scope_from_credentials(&creds).unwrap();
         assert_eq!(r.scope.to_string(), "https://s.test|ann@x.io|no-team");
         assert_eq!(r.source, ScopeSource::Credentials);
         let none = Credentials {
             username: Some("  ".into()),
             ..creds
         };
-        assert!(scope_from_credentials(&none, "s").is_none());
+        assert!(scope_from_credentials(&none).is_none());
     }
 
     mod with_session {
@@ -343,7 +491,7 @@ mod tests {
             .unwrap();
             std::fs::write(
                 home.credentials(),
-                "[user]\nusername = \"old@example.com\"\nteam_slug = \"old-team\"\n",
+                "[user]\nusername = \"old@example.com\"\nteam_slug = \"old-team\"\n[server]\nurl = \"https://Sync.Example.test/\"\n",
             )
             .unwrap();
             write_session(&home, &HostUser::current(), PLAINTEXT.as_bytes()).unwrap();
@@ -353,7 +501,7 @@ mod tests {
         #[test]
         fn saas_enabled_takes_the_session_normalised() {
             let (_d, home) = home();
-            let r = resolve(&home, None, true);
+            let r = resolve(&home, None, &Env::with_saas(true));
             assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
             let s = r.scope.unwrap();
             assert_eq!(s.source, ScopeSource::Session);
@@ -361,13 +509,20 @@ mod tests {
                 s.scope.to_string(),
                 "https://sync.example.test|robert@example.com|priv-id-7"
             );
-            assert_eq!(s.team, "Priv-ID-7");
+            assert_eq!(s.team, "priv-id-7");
         }
 
         #[test]
-        fn saas_disabled_ignores_the_session() {
+        fn a_credentials_only_release_ignores_the_session() {
             let (_d, home) = home();
-            let r = resolve(&home, None, false);
+            let env = Env {
+                profile: crate::release::profile_for(
+                    &crate::release::Version::parse("3.1.10").unwrap(),
+                )
+                .unwrap(),
+                ..Env::with_saas(true)
+            };
+            let r = resolve(&home, None, &env);
             assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
             let s = r.scope.unwrap();
             assert_eq!(s.source, ScopeSource::Credentials);
@@ -381,7 +536,7 @@ mod tests {
         fn flag_wins_over_the_session() {
             let (_d, home) = home();
             let flag = Scope::parse("https://x.test|u@x.test|t").unwrap();
-            let r = resolve(&home, Some(&flag), true);
+            let r = resolve(&home, Some(&flag), &Env::with_saas(true));
             assert_eq!(r.scope.unwrap().source, ScopeSource::Flag);
         }
 
@@ -391,7 +546,7 @@ mod tests {
             let (_d, home) = home();
             std::fs::set_permissions(home.session_json(), std::fs::Permissions::from_mode(0o644))
                 .unwrap();
-            let r = resolve(&home, None, true);
+            let r = resolve(&home, None, &Env::with_saas(true));
             assert_eq!(r.scope.unwrap().source, ScopeSource::Credentials);
             assert_eq!(r.diagnostics.len(), 1, "{:?}", r.diagnostics);
             assert!(r.diagnostics[0].message.contains("chmod 600"));

@@ -91,36 +91,23 @@ pub fn read_identity(home: &Home) -> Result<Option<SessionIdentity>, Error> {
 /// [`Error::Io`]) and never carry secret material.
 pub fn read_identity_as(home: &Home, host: &HostUser) -> Result<Option<SessionIdentity>, Error> {
     let session_path = home.session_json();
-    let meta = match fs::metadata(&session_path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == ErrorKind::NotFound => return no_session_file(home),
-        Err(e) => return Err(Error::io(&session_path, e)),
+    let Some((raw, meta)) = crate::fsutil::read_regular(&session_path, crate::fsutil::READ_CAP)?
+    else {
+        return no_session_file(home);
     };
     check_private(&session_path, &meta)?;
-    let raw = fs::read(&session_path).map_err(|e| Error::io(&session_path, e))?;
     let envelope = parse_envelope(&session_path, &raw)?;
 
     let salt_path = home.session_salt();
-    let salt_meta = match fs::metadata(&salt_path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(SessionError::SaltMissing {
-                salt: salt_path,
-                session: session_path,
-            }
-            .into());
-        }
-        Err(e) => return Err(Error::io(&salt_path, e)),
-    };
-    check_private(&salt_path, &salt_meta)?;
-    if salt_meta.len() != SALT_LEN as u64 {
-        return Err(SessionError::SaltLength {
-            path: salt_path,
-            len: salt_meta.len(),
+    let Some((salt, salt_meta)) = crate::fsutil::read_regular(&salt_path, crate::fsutil::READ_CAP)?
+    else {
+        return Err(SessionError::SaltMissing {
+            salt: salt_path,
+            session: session_path,
         }
         .into());
-    }
-    let salt = fs::read(&salt_path).map_err(|e| Error::io(&salt_path, e))?;
+    };
+    check_private(&salt_path, &salt_meta)?;
     if salt.len() != SALT_LEN {
         // Changed between stat and read.
         return Err(SessionError::SaltLength {
@@ -329,10 +316,11 @@ fn parse_plaintext(path: &Path, plaintext: &[u8]) -> Result<SessionIdentity, Err
             format!("decrypted content: {}", json_error_summary(&e)),
         )
     })?;
+    // Kept as written: the scope normalises it, and 3.2.4+'s gate compares
+    // it raw (fixtures/releases, `preflight_view`).
     let email = plain
         .email
-        .map(|e| e.trim().to_string())
-        .filter(|e| !e.is_empty())
+        .filter(|e| !e.trim().is_empty())
         .ok_or_else(|| SessionError::NoEmail {
             path: path.to_path_buf(),
         })?;

@@ -160,6 +160,7 @@ fn sk_migrate(root: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sk-migrate"));
     c.env_clear()
         .env("SPEC_KITTY_HOME", root)
+        .env("SK_RELEASE", "3.2.5")
         .args(["run", "--scope", SCOPE])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

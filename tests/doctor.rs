@@ -61,10 +61,6 @@ fn each_blocking_field_differing_alone_is_that_mismatch_only() {
             Box::new(move |r| r.executable_path = other_exe.display().to_string()),
         ),
         (
-            "source_checkout_path",
-            Box::new(|r| r.source_checkout_path = "/tmp/spec-kitty-old".into()),
-        ),
-        (
             "server_url",
             Box::new(|r| r.server_url = "https://other.example.test".into()),
         ),
@@ -97,6 +93,8 @@ fn informational_fields_differing_stay_ok() {
         r.started_at = "2026-01-01T00:00:00Z".into();
         r.auth_principal = Some("someone@else.test".into());
         r.auth_team = None;
+        // Informational in every release measured (fixtures/releases).
+        r.source_checkout_path = "/tmp/spec-kitty-old".into();
     });
     let (json, code) = c.json(&["--check"]);
     assert_eq!(code, 0, "{json:#}");
@@ -116,7 +114,7 @@ fn foreground_without_scope_vs_daemon_with_scope_is_a_mismatch() {
 }
 
 #[test]
-fn paths_equal_after_resolving_symlinks_match() {
+fn paths_compare_as_the_release_compares_them() {
     let c = coherent();
     let link = c.h.dir.path().join("python-link");
     std::os::unix::fs::symlink(&c.record.executable_path, &link).unwrap();
@@ -125,12 +123,28 @@ fn paths_equal_after_resolving_symlinks_match() {
     let scoped_via_link = dir_link
         .join("queues")
         .join(c.h.scoped_path().file_name().unwrap());
-    c.rewrite(|r| {
-        r.executable_path = link.display().to_string();
-        r.queue_db_path = scoped_via_link.display().to_string();
-    });
+    // The release resolves the interpreter it records and its own, so a
+    // symlinked interpreter matches; every other path compares as written:
+    // the same DB through a symlinked directory is a mismatch for the
+    // release (`mismatched_fields` is `!=`), so it is one here.
+    c.rewrite(|r| r.executable_path = link.display().to_string());
+    let (json, code) = c.json(&["--check"]);
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(json["problems"][0]["fields"], json!(["executable_path"]));
+    let canonical = std::fs::canonicalize(&link).unwrap();
+    c.rewrite(|r| r.executable_path = canonical.display().to_string());
     let (json, code) = c.json(&["--check"]);
     assert_eq!(code, 0, "{json:#}");
+    c.rewrite(|r| r.queue_db_path = scoped_via_link.display().to_string());
+    let (json, code) = c.json(&["--check"]);
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(json["problems"][0]["fields"], json!(["queue_db_path"]));
+    assert!(
+        !json["problems"][0]["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("kill")
+    );
 }
 
 #[test]
@@ -452,6 +466,10 @@ fn json_field_names_are_exactly_the_contract() {
     c.h.legacy("legacy_v5");
     c.rewrite(|r| r.package_version = "0".into());
     let (json, _) = c.json(&[]);
+    assert_eq!(
+        json["release"],
+        json!({"version": "3.2.5", "source": "flag", "generation": "db-v5"})
+    );
     let keys = |v: &Value| -> Vec<String> {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();
@@ -469,6 +487,7 @@ fn json_field_names_are_exactly_the_contract() {
             "ok",
             "problems",
             "queues",
+            "release",
             "schema_version",
             "warnings"
         ]
@@ -526,10 +545,10 @@ fn incident_fixture_shows_every_break() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     sk_boundary::fixture::materialise_home(&fixture("incident/home"), &home).unwrap();
-    let out = assert_cmd::Command::cargo_bin("sk-doctor")
-        .unwrap()
+    let out = Bin::new("sk-doctor")
         .env_clear()
         .env("SPEC_KITTY_HOME", &home)
+        .env("SK_RELEASE", "3.2.5")
         .args(["--no-probe", "--json", "--check", "--foreground"])
         .arg(fixture("incident/foreground.json"))
         .assert()

@@ -325,6 +325,7 @@ fn json_has_exactly_the_contract_fields() {
         tkeys,
         [
             "already_present",
+            "arrived_late",
             "deleted_from_legacy",
             "inserted",
             "left_in_legacy",
@@ -737,8 +738,15 @@ fn temp_files_of_killed_runs_are_cleaned_up() {
         .queues_dir()
         .join(format!("{name}.sk-migrate-99999.tmp"));
     std::fs::write(&stale, b"half-built copy").unwrap();
+    // A live run's temp file (this process is alive) is never touched.
+    let live = h
+        .home
+        .queues_dir()
+        .join(format!("{name}.sk-migrate-{}-1.tmp", std::process::id()));
+    std::fs::write(&live, b"being built").unwrap();
     assert_eq!(run_lib(&h).status, Status::Migrated);
     assert!(!stale.exists());
+    assert!(live.exists());
     assert_eq!(count(&h.scoped_path(), "queue"), 4);
 }
 

@@ -143,7 +143,13 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     // Authenticated: scoped path, legacy emptied.
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
-    let w = queue::writer_queue(&h.home, None, false, &mut Quiet).unwrap();
+    let w = queue::writer_queue(
+        &h.home,
+        None,
+        &sk_boundary::scope::Env::default(),
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(w.path, h.scoped_path());
     assert!(w.scoped);
     assert_eq!(count(&h.home.legacy_queue(), "queue"), 0);
@@ -152,7 +158,13 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     let h = TestHome::new();
     h.legacy("legacy_v5");
     let before = tree_hash(h.root());
-    let w = queue::writer_queue(&h.home, None, false, &mut Quiet).unwrap();
+    let w = queue::writer_queue(
+        &h.home,
+        None,
+        &sk_boundary::scope::Env::default(),
+        &mut Quiet,
+    )
+    .unwrap();
     assert_eq!(w.path, h.home.legacy_queue());
     assert!(w.moved.is_none());
     assert_eq!(tree_hash(h.root()), before);
@@ -160,7 +172,10 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
     let before = tree_hash(h.root());
-    assert_eq!(queue::reader_queue(&h.home, None, false), h.scoped_path());
+    assert_eq!(
+        queue::reader_queue(&h.home, None, &sk_boundary::scope::Env::default()),
+        h.scoped_path()
+    );
     assert_eq!(tree_hash(h.root()), before);
 }
 
@@ -268,4 +283,45 @@ fn the_auth_problem_names_why_no_login_resolved_and_nothing_else() {
     assert!(message.contains("credentials"), "{message}");
     // Discovery of the CLI is not about authentication.
     assert!(!message.contains("spec-kitty was not found"), "{message}");
+}
+
+/// The gate is the release's (`preflight._build_mismatches`), not the owner
+/// check: it ignores `auth_scope` and compares the checkout and the
+/// principal/team, with the release's own remediation (measured:
+/// fixtures/releases/3.2.*/facts.json, `preflight_mismatched_fields`).
+#[test]
+fn preflight_refuses_exactly_on_the_releases_gate_fields() {
+    let c = coherent();
+    // auth_scope alone: the owner check says mismatch, the gate lets it pass.
+    c.rewrite(|r| r.auth_scope = Some("https://x.test|other@x.test|t".into()));
+    let (_, code) = c.json(&["--check"]);
+    assert_eq!(code, 2);
+    c.doctor(&["preflight"]).success();
+    // The checkout differs: informational for the owner check, refused by the gate.
+    c.rewrite(|r| r.source_checkout_path = "/tmp/spec-kitty-old".into());
+    let (_, code) = c.json(&["--check"]);
+    assert_eq!(code, 0);
+    let out = c.doctor(&["preflight", "--json"]).code(2);
+    let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        json["problems"][0]["fields"],
+        serde_json::json!(["daemon_source_path"])
+    );
+    let fix = json["problems"][0]["remediation"].as_str().unwrap();
+    assert!(fix.contains("spec-kitty doctor restart-daemon"), "{fix}");
+    assert!(!fix.contains("kill"), "{fix}");
+    // Another principal: team_or_user, with the release's re-login hint.
+    c.rewrite(|r| r.auth_principal = Some("someone@else.test".into()));
+    let out = c.doctor(&["preflight", "--json"]).code(2);
+    let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        json["problems"][0]["fields"],
+        serde_json::json!(["daemon_team_or_user"])
+    );
+    assert!(
+        json["problems"][0]["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("spec-kitty auth logout")
+    );
 }

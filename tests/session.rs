@@ -155,31 +155,58 @@ fn saas_on_session_scope_moves_legacy_rows_into_its_db() {
     assert_eq!(dbs, [scoped.file_name().unwrap()]);
 }
 
+/// 3.2.x reads the session whatever `SPEC_KITTY_ENABLE_SAAS_SYNC` says
+/// (measured: fixtures/releases/3.2.*/facts.json), so the move follows it;
+/// 3.1 reads only `credentials`, so under 3.1 the session is not read.
 #[test]
-fn saas_off_the_session_is_not_used_and_nothing_is_written() {
+fn the_session_is_read_as_the_release_reads_it() {
     for saas in [None, Some("0")] {
         let h = session_home();
-        let before = tree_hash(h.root());
         let out = run(&h, saas, "sk-migrate", &["run", "--json"]);
         assert_eq!(out.code, 0, "{saas:?}: {}", out.stderr);
-        let json = out.json();
-        assert_eq!(json["status"], "no_scope", "{saas:?}: {json:#}");
-        assert_eq!(json["scope"], Value::Null);
-        // Not read at all: no diagnostic about it either.
-        assert!(!out.stderr.contains("session"), "{saas:?}: {}", out.stderr);
-        assert_eq!(tree_hash(h.root()), before, "{saas:?}");
-        assert!(!h.home.queues_dir().exists(), "{saas:?}");
+        assert_eq!(out.json()["scope"], SESSION_SCOPE, "{saas:?}");
     }
+    let h = session_home();
+    let before = tree_hash(h.root());
+    let root = h.root().display().to_string();
+    let out = run(
+        &h,
+        Some("1"),
+        "sk-migrate",
+        &["--home", &root, "--release", "3.1.10", "run", "--json"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["status"], "no_scope");
+    assert!(!out.stderr.contains("session"), "{}", out.stderr);
+    assert_eq!(tree_hash(h.root()), before);
 }
 
 #[test]
-fn session_goes_ahead_of_credentials_only_with_saas_on() {
+fn session_goes_ahead_of_credentials_in_3_2() {
     let h = session_home();
     h.login();
     let json = saas_on(&h, "sk-migrate", &["run", "--dry-run", "--json"]).json();
     assert_eq!(json["status"], "dry_run");
     assert_eq!(json["scope"], SESSION_SCOPE);
     let json = run(&h, Some("0"), "sk-migrate", &["run", "--dry-run", "--json"]).json();
+    assert_eq!(json["scope"], SESSION_SCOPE);
+    // A release that reads only credentials (3.1) takes the credentials' scope.
+    let root = h.root().display().to_string();
+    let json = run(
+        &h,
+        Some("1"),
+        "sk-migrate",
+        &[
+            "--home",
+            &root,
+            "--release",
+            "3.1.10",
+            "run",
+            "--dry-run",
+            "--json",
+        ],
+    )
+    .json();
     assert_eq!(json["scope"], h.scope().to_string());
     // --scope wins over both.
     let flag = "https://flag.example.test|f@example.test|t";

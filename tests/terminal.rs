@@ -38,8 +38,9 @@ fn incident_home() -> tempfile::TempDir {
 fn doctor(home: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> String {
     let mut cmd = assert_cmd::Command::cargo_bin("sk-doctor").unwrap();
     cmd.env_clear()
-        .env("SPEC_KITTY_HOME", home)
         .env("HOME", home.parent().unwrap())
+        .arg("--home")
+        .arg(home)
         .args(["--no-probe", "--foreground"])
         .arg(fixture("incident/foreground.json"))
         .args(args);

@@ -15,7 +15,7 @@ use super::{ExitStatus, GlobalArgs, fail, print, usage};
 use crate::doctor::{self, DoctorOptions};
 use crate::render;
 use crate::report::{self, Report};
-use crate::scope::{Scope, saas_sync_enabled_from_env};
+use crate::scope::Scope;
 
 const TOOL: &str = "sk-doctor";
 
@@ -46,9 +46,6 @@ pub struct Cli {
     /// JSON object of foreground fields overriding discovery, field by field
     #[arg(long, global = true, value_name = "FILE")]
     pub foreground: Option<PathBuf>,
-    /// The spec-kitty entry point to inspect (default: `spec-kitty` on PATH)
-    #[arg(long = "spec-kitty", global = true, value_name = "PATH")]
-    pub spec_kitty: Option<PathBuf>,
     /// Do not probe loopback ports 9400-9449 for daemons
     #[arg(long, global = true)]
     pub no_probe: bool,
@@ -58,6 +55,11 @@ pub struct Cli {
     /// Exit 2 when any problem is found
     #[arg(long)]
     pub check: bool,
+    /// How long to wait for a queue DB another process holds locked; a DB
+    /// still locked is reported as locked
+    #[arg(long, global = true, value_name = "MS", default_value_t = doctor::DOCTOR_BUSY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(..=crate::lock::MAX_BUSY_TIMEOUT_MS))]
+    pub busy_timeout: u64,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -102,10 +104,11 @@ pub struct DoctorJson<'a> {
 
 /// Run `sk-doctor` as parsed.
 pub fn run(cli: Cli) -> ExitStatus {
-    let home = match cli.global.home() {
-        Ok(h) => h,
-        Err(e) => return usage(TOOL, e),
+    let ctx = match super::context(TOOL, &cli.global) {
+        Ok(c) => c,
+        Err(status) => return status,
     };
+    let home = ctx.home.clone();
     let scope = match cli.scope.as_deref().map(Scope::parse).transpose() {
         Ok(s) => s,
         Err(e) => return usage(TOOL, e),
@@ -118,11 +121,14 @@ pub fn run(cli: Cli) -> ExitStatus {
     }
     let opts = DoctorOptions {
         scope,
-        saas_enabled: saas_sync_enabled_from_env(),
+        env: ctx.env(),
+        release: ctx.release_view(),
+        release_note: ctx.detection.why_unknown(),
         foreground_file: cli.foreground.clone(),
-        spec_kitty: cli.spec_kitty.clone(),
+        spec_kitty: cli.global.spec_kitty.clone(),
         path_var: std::env::var_os("PATH"),
         probe: !cli.no_probe,
+        busy_timeout_ms: Some(cli.busy_timeout),
     };
     let mut r = match doctor::diagnose(&home, &opts) {
         Ok(r) => r,

@@ -1,16 +1,14 @@
-//! Options both tools take, and what they resolve to at the edge: the home,
-//! and the [`Style`] output gets (colour, terminal width, `~`).
-//!
-//! The release options (`--release`, `--spec-kitty`) belong here too once
-//! both tools take them.
+//! Options both tools take, and what they resolve to at the edge: the
+//! context (home, release, install), and the [`Style`] output gets (colour,
+//! terminal width, `~`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::context::{self, Context, ContextOptions};
 use crate::error::Error;
-use crate::home::Home;
 use crate::render::Style;
 
 /// When to colour output.
@@ -56,6 +54,18 @@ pub struct GlobalArgs {
         default_value_t = ColorChoice::Auto
     )]
     pub color: ColorChoice,
+    /// The spec-kitty release you run (default: --spec-kitty's, PATH's, then the daemon's)
+    #[arg(long, global = true, env = "SK_RELEASE", value_name = "X.Y.Z", value_parser = parse_release)]
+    pub release: Option<String>,
+    /// The spec-kitty entry point to follow (default: `spec-kitty` on PATH)
+    #[arg(long = "spec-kitty", global = true, value_name = "PATH")]
+    pub spec_kitty: Option<PathBuf>,
+}
+
+fn parse_release(s: &str) -> Result<String, String> {
+    crate::release::Version::parse(s)
+        .map(|v| v.to_string())
+        .ok_or_else(|| format!("{s:?} is not a release version (e.g. 3.2.5)"))
 }
 
 /// The output stream a text goes to.
@@ -66,9 +76,14 @@ pub enum Stream {
 }
 
 impl GlobalArgs {
-    /// The home from `--home`, `$SPEC_KITTY_HOME` or `$HOME/.spec-kitty`.
-    pub fn home(&self) -> Result<Home, Error> {
-        Home::from_env(self.home.as_deref())
+    /// The home (`--home`, `$SPEC_KITTY_HOME` or `$HOME/.spec-kitty`), the
+    /// release and the install, from the options and the process environment.
+    pub fn context(&self) -> Result<Context, Error> {
+        context::resolve(&ContextOptions::from_process(
+            self.home.clone(),
+            self.release.clone(),
+            self.spec_kitty.clone(),
+        ))
     }
 
     /// How text for `stream` looks, from `--color`, `NO_COLOR`, whether the

@@ -13,13 +13,16 @@ use serde::Serialize;
 
 use super::global::Stream;
 use super::{ExitStatus, GlobalArgs, fail, print, usage};
+use crate::context::Context;
+use crate::cutover::{self, CutoverOptions};
 use crate::error::Error;
 use crate::home::Home;
 use crate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Quiet};
 use crate::migrate::{self, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status};
 use crate::queue;
+use crate::release::Generation;
 use crate::render;
-use crate::scope::{Diagnostic, Scope, saas_sync_enabled_from_env};
+use crate::scope::{Diagnostic, Env, Scope};
 
 const TOOL: &str = "sk-migrate";
 
@@ -34,7 +37,10 @@ Examples:
   sk-migrate completions bash > /etc/bash_completion.d/sk-migrate
 
 Exit codes: 0 done (or nothing to do, or no scope), 1 runtime error (I/O, not a
-database, locked, unknown schema: files left untouched), 64 usage error.";
+database, locked, unknown schema, another run holding the home: nothing moved
+that is not audited), 3 rows moved but the audit journal could not be written
+(the lines wait in sk-migrate.journal.pending; the next run writes them),
+64 usage error.";
 
 /// `sk-migrate [OPTIONS] <COMMAND>`.
 #[derive(Debug, Parser)]
@@ -48,7 +54,8 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     /// How long to wait for a DB another process holds locked
-    #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS)]
+    #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(..=crate::lock::MAX_BUSY_TIMEOUT_MS))]
     pub busy_timeout: u64,
     #[command(subcommand)]
     pub command: Command,
@@ -106,10 +113,26 @@ fn warn(diagnostics: &[Diagnostic]) {
 
 /// Run `sk-migrate` as parsed.
 pub fn run(cli: Cli) -> ExitStatus {
-    let home = match cli.global.home() {
-        Ok(h) => h,
-        Err(e) => return usage(TOOL, e),
+    let ctx = match super::context(TOOL, &cli.global) {
+        Ok(c) => c,
+        Err(status) => return status,
     };
+    // Writing needs the release's rules; reading says what it assumed.
+    let writes = matches!(
+        cli.command,
+        Command::Run { .. }
+            | Command::QueuePath {
+                read_only: false,
+                ..
+            }
+    );
+    if let Some(why) = ctx.detection.why_unknown() {
+        if writes {
+            let what = "cannot tell which spec-kitty release reads this home".to_string();
+            return fail(TOOL, Error::ReleaseUnknown { what, why });
+        }
+        eprintln!("{TOOL}: warning: {why}; assuming spec-kitty 3.2.0's rules");
+    }
     let scope = match &cli.command {
         Command::Completions { shell } => return super::completions(*shell, command()),
         Command::Run { scope, .. }
@@ -120,6 +143,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Ok(s) => s,
         Err(e) => return usage(TOOL, e),
     };
+    let env = ctx.env();
     let text = match &cli.command {
         Command::Run {
             dry_run,
@@ -127,17 +151,34 @@ pub fn run(cli: Cli) -> ExitStatus {
             verbose,
             ..
         } => {
-            let moving = MoveOptions {
-                dry_run: *dry_run,
-                busy_timeout_ms: cli.busy_timeout,
-                backup_dir: backup.clone(),
+            if ctx.profile.generation == Generation::ProjectStore {
+                let style = cli.global.style(Stream::Stdout);
+                let json = cli.global.json;
+                return cutover(
+                    &ctx,
+                    *dry_run,
+                    backup.clone(),
+                    cli.busy_timeout,
+                    &style,
+                    json,
+                );
+            }
+            let opts = RunOptions {
+                scope,
+                env,
+                moving: MoveOptions {
+                    dry_run: *dry_run,
+                    busy_timeout_ms: cli.busy_timeout,
+                    backup_dir: backup.clone(),
+                    ..MoveOptions::default()
+                },
             };
-            run_move(&cli, &home, scope, moving, *verbose)
+            return run_move(&cli, &ctx.home, &opts, *verbose);
         }
         Command::QueuePath { read_only, .. } => {
-            queue_path(&home, scope.as_ref(), *read_only, cli.global.json)
+            queue_path(&ctx.home, scope.as_ref(), &env, *read_only, cli.global.json)
         }
-        Command::Status { .. } => status(&cli, &home, scope.as_ref()),
+        Command::Status { .. } => status(&cli, &ctx.home, scope.as_ref(), &env),
         Command::Completions { .. } => return ExitStatus::Success,
     };
     match text {
@@ -149,31 +190,71 @@ pub fn run(cli: Cli) -> ExitStatus {
     }
 }
 
-fn run_move(
-    cli: &Cli,
-    home: &Home,
-    scope: Option<Scope>,
-    moving: MoveOptions,
-    verbose: bool,
-) -> Result<String, Error> {
-    let opts = RunOptions {
-        scope,
-        saas_enabled: saas_sync_enabled_from_env(),
-        moving,
+/// `run` on a 3.2.6+ release: the cutover, through the release's own command.
+fn cutover(
+    ctx: &Context,
+    dry_run: bool,
+    backup: Option<PathBuf>,
+    busy_timeout_ms: u64,
+    style: &render::Style,
+    json: bool,
+) -> ExitStatus {
+    let Some(entry) = ctx.install.entry_point.clone().filter(|_| {
+        ctx.install.package_version.as_deref()
+            == ctx.detection.release().map(|r| r.version.as_str())
+    }) else {
+        return fail(
+            TOOL,
+            format!(
+                "the cutover of a 3.2.6+ home runs the installed release's own `spec-kitty sync project-store-migrate`, and no spec-kitty executable of release {} was found; pass --spec-kitty PATH. Nothing was written",
+                ctx.release_view().version.unwrap_or_default()
+            ),
+        );
     };
+    let opts = CutoverOptions {
+        dry_run,
+        busy_timeout_ms,
+        spec_kitty: entry,
+        backup_dir: backup,
+    };
+    match cutover::run(&ctx.home, &opts) {
+        Ok(r) => {
+            print(&if json {
+                render::json(&r)
+            } else {
+                render::cutover::run_summary(&r, style)
+            });
+            ExitStatus::Success
+        }
+        Err(e) => fail(TOOL, e),
+    }
+}
+
+fn run_move(cli: &Cli, home: &Home, opts: &RunOptions, verbose: bool) -> ExitStatus {
     let mut observer = render::progress::Stderr {
         verbose,
         progress: std::io::stderr().is_terminal(),
     };
-    let r = migrate::run(home, &opts, &mut observer)?;
+    let r = match migrate::run(home, opts, &mut observer) {
+        Ok(r) => r,
+        Err(e) => return fail(TOOL, e),
+    };
     if r.status == Status::NoScope {
         warn(&r.diagnostics);
     }
-    Ok(if cli.global.json {
+    let status = match &r.audit_incomplete {
+        Some(why) => {
+            eprintln!("{TOOL}: error: {why}");
+            ExitStatus::AuditIncomplete
+        }
+        None => ExitStatus::Success,
+    };
+    print(&if cli.global.json {
         render::json(&r)
     } else {
         render::migrate::run_summary(&r, &cli.global.style(Stream::Stdout))
-    })
+    });
+    status
 }
 
 /// `sk-migrate queue-path --json` (`docs/json.md`).
@@ -190,12 +271,12 @@ struct QueuePathJson {
 fn queue_path(
     home: &Home,
     scope: Option<&Scope>,
+    env: &Env,
     read_only: bool,
     json: bool,
 ) -> Result<String, Error> {
-    let saas = saas_sync_enabled_from_env();
     let out = if read_only {
-        let path = queue::reader_queue(home, scope, saas);
+        let path = queue::reader_queue(home, scope, env);
         QueuePathJson {
             schema_version: JSON_SCHEMA_VERSION,
             scoped: path != home.legacy_queue(),
@@ -203,7 +284,7 @@ fn queue_path(
             moved: None,
         }
     } else {
-        let w = queue::writer_queue(home, scope, saas, &mut Quiet)?;
+        let w = queue::writer_queue(home, scope, env, &mut Quiet)?;
         QueuePathJson {
             schema_version: JSON_SCHEMA_VERSION,
             queue_db: w.path.display().to_string(),
@@ -218,8 +299,8 @@ fn queue_path(
     })
 }
 
-fn status(cli: &Cli, home: &Home, scope: Option<&Scope>) -> Result<String, Error> {
-    let r = migrate::status(home, scope, saas_sync_enabled_from_env(), cli.busy_timeout)?;
+fn status(cli: &Cli, home: &Home, scope: Option<&Scope>, env: &Env) -> Result<String, Error> {
+    let r = migrate::status(home, scope, env, cli.busy_timeout)?;
     warn(&r.diagnostics);
     Ok(if cli.global.json {
         render::json(&r)

@@ -17,6 +17,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::context::Context;
+use crate::error::Error;
+
 pub use global::{ColorChoice, GlobalArgs};
 
 /// How a run ends, as the process exit code (`docs/cli.md`).
@@ -28,6 +31,9 @@ pub enum ExitStatus {
     Failure,
     /// 2: incoherent with `--check`, or refused (`preflight`, `retire`).
     Refused,
+    /// 3: `sk-migrate run` moved rows but could not write their audit lines
+    /// (they wait in the pending journal; the next run writes them).
+    AuditIncomplete,
     /// 64: a usage error (`EX_USAGE`).
     Usage,
 }
@@ -38,6 +44,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Refused => 2,
+            ExitStatus::AuditIncomplete => 3,
             ExitStatus::Usage => 64,
         }
     }
@@ -91,11 +98,38 @@ pub(crate) fn usage(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
     ExitStatus::Usage
 }
 
-/// Print shell completions for `cmd` on stdout.
+/// Print shell completions for `cmd` on stdout. Into a buffer first:
+/// clap_complete panics on a write error.
 pub(crate) fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> ExitStatus {
     let name = cmd.get_name().to_string();
-    clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
-    ExitStatus::Success
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, &name, &mut buf);
+    match std::io::stdout().lock().write_all(&buf) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => fail(&name, format!("cannot write the completions: {e}")),
+    }
+}
+
+/// Resolve the context for `tool`: no home resolvable is a usage error, any
+/// other failure a runtime one. Prints the context's notes as warnings,
+/// except the one saying why the release is unknown (the caller decides
+/// whether that is fatal). An explicit `--home` must exist.
+pub(crate) fn context(tool: &str, global: &GlobalArgs) -> Result<Context, ExitStatus> {
+    let ctx = match global.context() {
+        Ok(c) => c,
+        Err(e @ Error::NoHome) => return Err(usage(tool, e)),
+        Err(e) => return Err(fail(tool, e)),
+    };
+    let unknown = ctx.detection.why_unknown();
+    for note in ctx.notes.iter().filter(|n| unknown.as_ref() != Some(*n)) {
+        eprintln!("{tool}: warning: {note}");
+    }
+    if global.home.is_some()
+        && let Err(e) = ctx.home.require_existing()
+    {
+        return Err(fail(tool, e));
+    }
+    Ok(ctx)
 }
 
 #[cfg(test)]
@@ -115,10 +149,11 @@ mod tests {
             ExitStatus::Success,
             ExitStatus::Failure,
             ExitStatus::Refused,
+            ExitStatus::AuditIncomplete,
             ExitStatus::Usage,
         ]
         .map(ExitStatus::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 64]);
+        assert_eq!(codes, [0, 1, 2, 3, 64]);
     }
 }

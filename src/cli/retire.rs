@@ -64,6 +64,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
                 ),
             );
         }
+        Ok(RetireDecision::StaleState(stale)) => return retire_state(&stale, yes, dry_run, json),
         Ok(RetireDecision::Plan(RetirePlan::Remove(r))) => r,
     };
     let mut targets = vec![removal.owner_record.display().to_string()];
@@ -83,8 +84,13 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
         );
         return ExitStatus::Success;
     }
-    if !yes && let Some(why) = unconfirmed(removal.pid, &targets) {
-        return refuse(json, why.to_string());
+    let prompt = format!(
+        "Remove the orphan owner record of pid {} ({})?",
+        removal.pid,
+        targets.join(", ")
+    );
+    if !yes && let Some(why) = unconfirmed("retire the orphan record", &prompt) {
+        return refuse(json, why);
     }
     match owner::retire(&removal) {
         Ok(removed) => {
@@ -105,23 +111,49 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
     }
 }
 
-/// Ask on the terminal; without one nobody can confirm. `Some(why)` when
-/// the removal was not confirmed.
-fn unconfirmed(pid: i64, targets: &[String]) -> Option<&'static str> {
-    if !std::io::stdin().is_terminal() {
-        return Some(
-            "Refused: not on a terminal, so nobody can confirm; pass --yes to retire the orphan record.",
-        );
+/// No owner record, only a stale `sync-daemon` state file: remove it (with
+/// `--yes`, or confirmed on a terminal). Never signals anything.
+fn retire_state(stale: &owner::StaleState, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
+    let target = stale.path.display().to_string();
+    let reason = &stale.reason;
+    if dry_run {
+        let message = format!("Would remove the stale daemon state file {target} ({reason})");
+        say(json, "dry_run", message, vec![target]);
+        return ExitStatus::Success;
     }
-    eprint!(
-        "Remove the orphan owner record of pid {pid} ({})? [y/N] ",
-        targets.join(", ")
-    );
+    let prompt = format!("Remove the stale daemon state file {target} ({reason})?");
+    if !yes && let Some(why) = unconfirmed("remove the stale state file", &prompt) {
+        return refuse(json, why);
+    }
+    match owner::retire_state(stale) {
+        Ok(true) => {
+            let message = format!("Removed the stale daemon state file {target} ({reason})");
+            say(json, "retired", message, vec![target]);
+            ExitStatus::Success
+        }
+        Ok(false) => {
+            let message = format!("{target} is already gone.");
+            say(json, "nothing_to_retire", message, vec![]);
+            ExitStatus::Success
+        }
+        Err(e) => fail(TOOL, e),
+    }
+}
+
+/// Ask `prompt` on the terminal; without one nobody can confirm (`what` is
+/// what `--yes` would do). `Some(why)` when not confirmed.
+fn unconfirmed(what: &str, prompt: &str) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        return Some(format!(
+            "Refused: not on a terminal, so nobody can confirm; pass --yes to {what}."
+        ));
+    }
+    eprint!("{prompt} [y/N] ");
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
         None
     } else {
-        Some("Nothing removed.")
+        Some("Nothing removed.".to_string())
     }
 }

@@ -108,6 +108,9 @@ fn queue_line(name: &str, q: &QueueFacts, path: &str) -> String {
     if q.needs_recovery.is_some() {
         return format!("{name:<7} {path} (holds an interrupted write; see warnings)");
     }
+    if q.locked {
+        return format!("{name:<7} {path} (locked by another process: counts unknown)");
+    }
     format!(
         "{name:<7} {path} (V{}): {} events, {} body uploads, {} failure-log rows",
         q.schema_version.unwrap_or(0),

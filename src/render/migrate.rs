@@ -1,17 +1,9 @@
 //! `sk-migrate` output for people.
 
-use comfy_table::{CellAlignment, Table};
 use owo_colors::OwoColorize;
 
 use super::{Style, paths};
 use crate::migrate::{RunReport, Status, StatusReport};
-
-/// Right-align the columns from `first` on: they hold numbers.
-fn numbers_right(t: &mut Table, first: usize) {
-    for c in t.column_iter_mut().skip(first) {
-        c.set_cell_alignment(CellAlignment::Right);
-    }
-}
 
 fn version(v: Option<u32>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("V{v}"))
@@ -79,7 +71,7 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
                 c.left_in_legacy.to_string(),
             ]);
         }
-        numbers_right(&mut t, 1);
+        super::numbers_right(&mut t, 1);
         super::keep_whole(&mut t, 0);
         out.push_str(&t.to_string());
         out.push('\n');
@@ -96,8 +88,23 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
         });
         out.push('\n');
     }
+    let late: u64 = r.tables.iter().map(|t| t.arrived_late).sum();
+    if late > 0 {
+        out.push_str(&format!(
+            "{late} row(s) arrived in legacy while the move ran: left for the next `sk-migrate run`.\n"
+        ));
+    }
     if let Some(j) = &r.journal {
         out.push_str(&format!("journal: {j}\n"));
+    }
+    if r.audit_recovered > 0 {
+        out.push_str(&format!(
+            "journal: {} audit line(s) of an interrupted earlier run written now\n",
+            r.audit_recovered
+        ));
+    }
+    if let Some(why) = &r.audit_incomplete {
+        out.push_str(&format!("audit incomplete: {why}\n"));
     }
     for b in &r.backups {
         out.push_str(&format!("backup: {}\n", b.display()));
@@ -142,7 +149,7 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
     if let Some(s) = &r.scoped {
         row("scoped", s);
     }
-    numbers_right(&mut t, 4);
+    super::numbers_right(&mut t, 4);
     super::keep_whole(&mut t, 0);
     out.push_str(&t.to_string());
     out.push('\n');

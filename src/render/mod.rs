@@ -2,6 +2,7 @@
 //! (JSON). Pure: what to colour, how wide a terminal is and where `~` is are
 //! decided at the edge ([`crate::cli`]) and passed in as a [`Style`].
 
+pub mod cutover;
 pub mod doctor;
 pub mod migrate;
 pub mod paths;
@@ -10,7 +11,7 @@ pub mod progress;
 use std::io::IsTerminal;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ColumnConstraint, ContentArrangement, Table, Width};
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 
 /// How text for people looks. The default is plain, as wide as the content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +67,13 @@ pub fn table(header: &[&str], style: &Style) -> Table {
         t.set_width(w);
     }
     t
+}
+
+/// Right-align the columns from `first` on: they hold numbers.
+pub fn numbers_right(t: &mut Table, first: usize) {
+    for c in t.column_iter_mut().skip(first) {
+        c.set_cell_alignment(CellAlignment::Right);
+    }
 }
 
 /// Never wrap column `index`: it is at least as wide as its widest cell

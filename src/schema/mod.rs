@@ -258,12 +258,19 @@ impl Upgrade {
     }
 }
 
-/// Bring the DB open on `conn` (its `main`) to [`LATEST`]: fingerprint it,
-/// record a baseline when it has no history and steps are missing, let
-/// refinery apply them in one transaction. A DB already at [`LATEST`] is left
-/// as it is (no history is written: nothing is to be applied, and a later
-/// run fingerprints it again). Unknown shapes are refused untouched.
+/// Bring the DB open on `conn` (its `main`) to [`LATEST`]. See [`upgrade_to`].
 pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<Upgrade, Error> {
+    upgrade_to(conn, path, LATEST)
+}
+
+/// Bring the DB open on `conn` (its `main`) to `target` (the version the
+/// installed release reads and writes): fingerprint it, record a baseline
+/// when it has no history and steps are missing, let refinery apply them in
+/// one transaction. A DB already at `target` or beyond is left as it is (no
+/// history is written: nothing is to be applied, and a later run
+/// fingerprints it again). Unknown shapes are refused untouched.
+pub fn upgrade_to(conn: &mut Connection, path: &Path, target: u32) -> Result<Upgrade, Error> {
+    let target = target.min(LATEST);
     let from = fingerprint(conn, "main", path)?;
     match history_version(conn, path)? {
         Some(h) if h != from => {
@@ -273,19 +280,21 @@ pub fn upgrade(conn: &mut Connection, path: &Path) -> Result<Upgrade, Error> {
             });
         }
         Some(_) => {}
-        None if from > 0 && from < LATEST => record_baseline(conn, path, from)?,
+        None if from > 0 && from < target => record_baseline(conn, path, from)?,
         None => {}
     }
-    if from < LATEST {
-        embedded::migrations::runner()
-            .set_grouped(true)
-            .run(conn)
-            .map_err(|e| Error::Migration {
-                path: path.to_path_buf(),
-                detail: e.to_string(),
-            })?;
+    if from >= target {
+        return Ok(Upgrade { from, to: from });
     }
-    Ok(Upgrade { from, to: LATEST })
+    embedded::migrations::runner()
+        .set_grouped(true)
+        .set_target(refinery::Target::Version(target as i32))
+        .run(conn)
+        .map_err(|e| Error::Migration {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    Ok(Upgrade { from, to: target })
 }
 
 /// Write refinery history rows for V1..=`version`, as if refinery had applied

@@ -78,14 +78,77 @@ impl TestHome {
         self
     }
 
-    pub fn cmd(&self, bin: &str) -> assert_cmd::Command {
-        let mut c = assert_cmd::Command::cargo_bin(bin).unwrap();
+    pub fn cmd(&self, bin: &str) -> Bin {
+        let mut c = Bin::new(bin);
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
-            .env("SPEC_KITTY_HOME", self.root());
+            .env("SPEC_KITTY_HOME", self.root())
+            // A release that honours SPEC_KITTY_HOME and keeps V5 queue DBs.
+            .env("SK_RELEASE", "3.2.5");
         c
     }
+}
+
+/// One of the binaries, run the way the suites run it: every run is checked
+/// never to end in a panic (exit 101), whatever else the test asserts.
+pub struct Bin(assert_cmd::Command);
+
+impl Bin {
+    pub fn new(bin: &str) -> Bin {
+        Bin(assert_cmd::Command::cargo_bin(bin).unwrap())
+    }
+    pub fn arg(&mut self, a: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.0.arg(a);
+        self
+    }
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.0.args(args);
+        self
+    }
+    pub fn env(
+        &mut self,
+        k: impl AsRef<std::ffi::OsStr>,
+        v: impl AsRef<std::ffi::OsStr>,
+    ) -> &mut Self {
+        self.0.env(k, v);
+        self
+    }
+    pub fn env_remove(&mut self, k: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.0.env_remove(k);
+        self
+    }
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.0.env_clear();
+        self
+    }
+    pub fn write_stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
+        self.0.write_stdin(input);
+        self
+    }
+    pub fn assert(&mut self) -> assert_cmd::assert::Assert {
+        let out = self.0.assert();
+        no_panic(out.get_output());
+        out
+    }
+    pub fn output(&mut self) -> std::io::Result<std::process::Output> {
+        let out = self.0.output()?;
+        no_panic(&out);
+        Ok(out)
+    }
+}
+
+/// Fail on a binary that panicked (exit 101, or "panicked at" on stderr).
+pub fn no_panic(out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() != Some(101) && !stderr.contains("panicked at"),
+        "the binary panicked: {stderr}"
+    );
 }
 
 /// SHA-256 of every file under `root`, by relative path: "byte-identical" checks.
@@ -172,11 +235,23 @@ pub struct Coherent {
     pub record: OwnerRecord,
 }
 
-/// A home where the daemon (this test process, alive) matches the foreground.
+/// A home where the daemon (this test process, alive) matches the foreground:
+/// the record holds what 3.2.5's `compute_foreground_identity` derives for
+/// this home (the conformance suite pins that derivation to the release's).
 pub fn coherent() -> Coherent {
     let h = TestHome::new();
     h.login().scoped("scoped_v5");
     let (entry, python, checkout) = fake_install(h.dir.path());
+    let env = sk_boundary::scope::Env {
+        saas_enabled: false,
+        saas_url: None,
+        profile: sk_boundary::release::profile_for(
+            &sk_boundary::release::Version::parse("3.2.5").unwrap(),
+        )
+        .unwrap(),
+    };
+    let resolution = sk_boundary::scope::resolve(&h.home, None, &env);
+    let fg = sk_boundary::identity::from_resolution(&h.home, &resolution, &env);
     let record = OwnerRecord {
         pid: std::process::id() as i64,
         port: 9400,
@@ -184,11 +259,11 @@ pub fn coherent() -> Coherent {
         package_version: "3.1.4".into(),
         executable_path: python.display().to_string(),
         source_checkout_path: checkout.display().to_string(),
-        server_url: "https://sync.example.test".into(),
-        auth_principal: Some("Robert@Example.com".into()),
-        auth_team: Some("Team-A".into()),
-        auth_scope: Some(h.scope().to_string()),
-        queue_db_path: h.scoped_path().display().to_string(),
+        server_url: fg.server_url.unwrap(),
+        auth_principal: fg.auth_principal,
+        auth_team: fg.auth_team,
+        auth_scope: fg.auth_scope.as_deref().map(str::to_string),
+        queue_db_path: fg.queue_db_path.unwrap(),
         started_at: "2026-11-20T08:00:00Z".into(),
     };
     owner::write(&h.home.owner_record(), &record).unwrap();
@@ -230,4 +305,19 @@ pub fn dead_pid() -> i64 {
     let pid = child.id() as i64;
     child.wait().unwrap();
     pid
+}
+
+/// An observer that fails the move at one step (fault injection).
+pub struct FailAt(pub sk_boundary::merge::Step);
+
+impl sk_boundary::merge::Observer for FailAt {
+    fn checkpoint(&mut self, step: sk_boundary::merge::Step) -> Result<(), sk_boundary::Error> {
+        if step == self.0 {
+            return Err(sk_boundary::Error::Malformed {
+                path: "injected".into(),
+                detail: format!("{step:?}"),
+            });
+        }
+        Ok(())
+    }
 }

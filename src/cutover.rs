@@ -1,0 +1,778 @@
+//! `sk-migrate run` on 3.2.6+ releases: carry every queued row across the
+//! release's own copy-only cutover, with none quarantined as a duplicate.
+//!
+//! 3.2.7 identifies a body upload by its local `id`, so two sources sharing
+//! ids quarantine both copies (`divergent_duplicate`). So the sources are
+//! first consolidated into one private snapshot DB with the move engine
+//! (copies of each source are moved into it by natural key; the originals
+//! are only read and stay byte-identical), with body ids placed above every
+//! id a project store already holds. The installed release's own
+//! `spec-kitty sync project-store-migrate` then runs on that snapshot with a
+//! stable migration id (same sources → same id, so a rerun resumes), and
+//! every natural key of the snapshot is verified to be in a project store
+//! or listed in the manifest's quarantine. A `failed` id is never reused.
+//!
+//! Layout: `<root>/sk-migrate-cutover/<id>/snapshot.db` (3.2.7 refuses a
+//! source under `projects/`) and, once the
+//! cutover is complete and verified, `sources.json` (path, size, mtime and
+//! SHA-256 of every original source), which is how sk-doctor knows those
+//! sources were carried.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::home::Home;
+use crate::merge::{self, MoveOptions, Quiet};
+use crate::schema::{self, tables};
+use crate::store::{self, Carried, LegacySource, SourceStamp};
+
+/// How to run the cutover.
+#[derive(Debug, Clone)]
+pub struct CutoverOptions {
+    pub dry_run: bool,
+    pub busy_timeout_ms: u64,
+    /// The installed release's `spec-kitty` entry point.
+    pub spec_kitty: PathBuf,
+    /// Copy every source here first (`--backup DIR`).
+    pub backup_dir: Option<PathBuf>,
+}
+
+/// Rows a project store received from the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectCarried {
+    pub project_uuid: String,
+    pub events: u64,
+    pub body_uploads: u64,
+}
+
+/// `sk-migrate run --json` on a project-store release.
+#[derive(Debug, Clone, Serialize)]
+pub struct CutoverReport {
+    pub schema_version: u32,
+    /// `migrated`, `nothing_to_do` or `dry_run`.
+    pub status: &'static str,
+    pub migration_id: Option<String>,
+    pub sources: Vec<LegacySource>,
+    pub snapshot: Option<String>,
+    /// Rows the snapshot holds: events and body uploads.
+    pub snapshot_events: u64,
+    pub snapshot_body_uploads: u64,
+    /// Failure-log rows of the sources: diagnostics the release never
+    /// delivers (its cutover quarantines each as `incompatible_row`), so
+    /// they are not carried; they stay in the sources.
+    pub failure_log_not_carried: u64,
+    /// Rows of the sources that no snapshot holds (a NULL natural key).
+    pub left_in_sources: u64,
+    pub manifest: Option<String>,
+    pub phase: Option<String>,
+    pub projects: Vec<ProjectCarried>,
+    pub quarantined: BTreeMap<String, u64>,
+    pub backups: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+fn work_root(home: &Home) -> PathBuf {
+    home.root().join("sk-migrate-cutover")
+}
+
+fn stamp(path: &Path) -> Result<SourceStamp, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        use std::io::Read;
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128);
+    Ok(SourceStamp {
+        path: path.display().to_string(),
+        size: meta.len(),
+        mtime_ns,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
+/// The stable migration id of a set of sources (pure).
+pub fn migration_id(stamps: &[SourceStamp]) -> String {
+    let mut h = Sha256::new();
+    for s in stamps {
+        h.update(s.path.as_bytes());
+        h.update([0]);
+        h.update(s.sha256.as_bytes());
+        h.update([0]);
+    }
+    format!("sk-migrate-{}", &hex::encode(h.finalize())[..16])
+}
+
+fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+/// The largest numeric `body_task_id` any project store holds, so snapshot
+/// ids can start above it (3.2.7 keys body uploads by it).
+fn max_store_body_id(home: &Home) -> i64 {
+    store::gather(home)
+        .stores
+        .iter()
+        .filter_map(|s| open_ro(Path::new(&s.path)).ok())
+        .filter_map(|c| {
+            c.query_row(
+                "SELECT max(CAST(body_task_id AS INTEGER)) FROM body_upload_tasks \
+                 WHERE body_task_id GLOB '[0-9]*'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .ok()
+            .flatten()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn sq(path: &Path, busy: u64) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::sqlite(path, e, busy)
+}
+
+/// Build the snapshot in `dir`: every source copied, then moved into
+/// `snapshot.db` by natural key (scoped sources first: their copy of a key
+/// wins, as the CLI used them last). Returns (snapshot path, rows left).
+fn build_snapshot(
+    dir: &Path,
+    sources: &[PathBuf],
+    body_id_floor: i64,
+    busy: u64,
+) -> Result<(PathBuf, u64), Error> {
+    crate::fsutil::create_private_dir_all(dir)?;
+    let snapshot = dir.join("snapshot.db");
+    let mut conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
+    // V4: no failure log. The release quarantines every failure-log row
+    // (`incompatible_row`); it is a diagnostic, never delivered work.
+    schema::upgrade_to(&mut conn, &snapshot, SNAPSHOT_SCHEMA.version)?;
+    conn.execute(
+        "INSERT INTO sqlite_sequence(name, seq) VALUES ('body_upload_queue', ?1)",
+        [body_id_floor],
+    )
+    .map_err(sq(&snapshot, busy))?;
+    drop(conn);
+    let mut ordered: Vec<&PathBuf> = sources.iter().filter(|p| !is_legacy(p)).collect();
+    ordered.extend(sources.iter().filter(|p| is_legacy(p)));
+    let mut left = 0;
+    for (i, src) in ordered.iter().enumerate() {
+        let copy = dir.join(format!("source-{i}.db"));
+        let _ = std::fs::remove_file(&copy);
+        merge::snapshot(src, &copy, busy)?;
+        let opts = MoveOptions {
+            busy_timeout_ms: busy,
+            schema: SNAPSHOT_SCHEMA,
+            ..MoveOptions::default()
+        };
+        let moved = merge::move_rows(&copy, &snapshot, &opts, &mut Quiet)?;
+        left += moved
+            .tables
+            .iter()
+            .filter(|t| t.table != tables::BODY_UPLOAD_FAILURE_LOG.name)
+            .map(|t| t.left_in_legacy)
+            .sum::<u64>();
+        let _ = std::fs::remove_file(&copy);
+    }
+    // The release would quarantine our schema history as rows it cannot read.
+    let conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", schema::HISTORY_TABLE))
+        .map_err(sq(&snapshot, busy))?;
+    Ok((snapshot, left))
+}
+
+const SNAPSHOT_SCHEMA: merge::SchemaTarget = merge::SchemaTarget {
+    version: 4,
+    reads_newer: &[],
+};
+
+fn is_legacy(p: &Path) -> bool {
+    p.file_name().is_some_and(|n| n == "queue.db")
+}
+
+fn count(conn: &Connection, table: &str) -> u64 {
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_or(0, |n| n.max(0) as u64)
+}
+
+fn failure_log_rows(paths: &[PathBuf]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|p| open_ro(p).ok())
+        .map(|c| count(&c, tables::BODY_UPLOAD_FAILURE_LOG.name))
+        .sum()
+}
+
+/// Run the installed release's cutover command; its JSON on stdout.
+fn run_release(
+    opts: &CutoverOptions,
+    command: &str,
+    snapshot: &Path,
+    id: &str,
+    root: &Path,
+    home_env: Option<&Path>,
+) -> Result<(serde_json::Value, bool, String), Error> {
+    let mut cmd = Command::new(&opts.spec_kitty);
+    cmd.args(["sync", command, "--source"])
+        .arg(snapshot)
+        .args(["--migration-id", id, "--json"])
+        .env("SPEC_KITTY_HOME", root)
+        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
+        .stdin(std::process::Stdio::null());
+    if let Some(h) = home_env {
+        cmd.env("HOME", h);
+    }
+    let out = cmd.output().map_err(|e| Error::EntryPoint {
+        path: opts.spec_kitty.clone(),
+        detail: format!("cannot run it: {e}"),
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: String = stderr
+        .lines()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    Ok((json, out.status.success(), tail))
+}
+
+/// Quarantine counts by reason of a manifest or preview document.
+fn quarantine_counts(doc: &serde_json::Value) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for q in doc["quarantine"].as_array().into_iter().flatten() {
+        *out.entry(q["reason"].as_str().unwrap_or("unknown").to_string())
+            .or_insert(0) += 1;
+    }
+    out
+}
+
+/// A copy of the home's configuration and stores in `scratch`, for the
+/// release's preview (any spec-kitty run writes caches into its home).
+fn scratch_home(home: &Home, scratch: &Path) -> Result<PathBuf, Error> {
+    let root = scratch.join(".spec-kitty");
+    crate::fsutil::create_private_dir_all(&root)?;
+    for name in ["config.toml", "credentials", "active_queue_scope"] {
+        let src = home.root().join(name);
+        if src.is_file() {
+            std::fs::copy(&src, root.join(name)).map_err(|e| Error::io(&src, e))?;
+        }
+    }
+    for dir in ["auth", "projects"] {
+        copy_tree(&home.root().join(dir), &root.join(dir))?;
+    }
+    Ok(root)
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
+    let Ok(entries) = std::fs::read_dir(src) else {
+        return Ok(());
+    };
+    crate::fsutil::create_private_dir_all(dst)?;
+    for e in entries.flatten() {
+        let p = e.path();
+        let meta = std::fs::symlink_metadata(&p).map_err(|err| Error::io(&p, err))?;
+        if meta.is_dir() {
+            if e.file_name() != ".sk-migrate" {
+                copy_tree(&p, &dst.join(e.file_name()))?;
+            }
+        } else if meta.is_file() {
+            std::fs::copy(&p, dst.join(e.file_name())).map_err(|err| Error::io(&p, err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Natural keys the snapshot holds that no store and no quarantine entry
+/// accounts for (pure over the three connections' answers).
+fn unaccounted(
+    snapshot: &Connection,
+    stores: &[Connection],
+    quarantined: &BTreeSet<(String, String)>,
+) -> rusqlite::Result<(Vec<String>, Vec<ProjectCarried>)> {
+    let mut delivered_events = BTreeSet::new();
+    let mut delivered_bodies = BTreeSet::new();
+    for conn in stores {
+        let mut st = conn.prepare("SELECT entry_id FROM journal_entries")?;
+        for id in st.query_map([], |r| r.get::<_, String>(0))? {
+            delivered_events.insert(id?);
+        }
+        let mut st = conn.prepare("SELECT body_reference FROM body_upload_tasks")?;
+        for r in st.query_map([], |r| r.get::<_, String>(0))? {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r?) {
+                delivered_bodies.insert(body_key(&v));
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    let mut st = snapshot.prepare("SELECT id, event_id FROM queue")?;
+    for row in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
+        let (id, event_id) = row?;
+        if !delivered_events.contains(&event_id)
+            && !quarantined.contains(&("queue".to_string(), id.to_string()))
+        {
+            missing.push(format!("queue {event_id}"));
+        }
+    }
+    let cols = tables::BODY_UPLOAD_QUEUE.key.join(", ");
+    let mut st = snapshot.prepare(&format!("SELECT id, {cols} FROM body_upload_queue"))?;
+    let rows = st.query_map([], |r| {
+        let id: i64 = r.get(0)?;
+        let key: Vec<String> = (1..=7)
+            .map(|i| r.get::<_, String>(i))
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((id, key))
+    })?;
+    for row in rows {
+        let (id, key) = row?;
+        if !delivered_bodies.contains(&key)
+            && !quarantined.contains(&("body_upload_queue".to_string(), id.to_string()))
+        {
+            missing.push(format!("body_upload_queue {}", key.join("|")));
+        }
+    }
+    Ok((missing, Vec::new()))
+}
+
+fn body_key(v: &serde_json::Value) -> Vec<String> {
+    tables::BODY_UPLOAD_QUEUE
+        .key
+        .iter()
+        .map(|k| match &v[*k] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Rows each project store holds that came from this cutover.
+fn per_project(home: &Home, snapshot: &Connection) -> Vec<ProjectCarried> {
+    let mut events = BTreeSet::new();
+    if let Ok(mut st) = snapshot.prepare("SELECT event_id FROM queue")
+        && let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0))
+    {
+        events.extend(rows.flatten());
+    }
+    store::gather(home)
+        .stores
+        .iter()
+        .filter_map(|s| {
+            let conn = open_ro(Path::new(&s.path)).ok()?;
+            let mut st = conn.prepare("SELECT entry_id FROM journal_entries").ok()?;
+            let ev = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .ok()?
+                .flatten()
+                .filter(|e| events.contains(e))
+                .count() as u64;
+            Some(ProjectCarried {
+                project_uuid: s.project_uuid.clone(),
+                events: ev,
+                body_uploads: count(&conn, "body_upload_tasks"),
+            })
+        })
+        .collect()
+}
+
+/// Carry every row of the home's legacy sources across the release's
+/// cutover (or, with `dry_run`, show what its preview would carry).
+pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
+    let started = Instant::now();
+    let busy = opts.busy_timeout_ms;
+    let facts = store::gather(home);
+    let pending: Vec<LegacySource> = store::pending_sources(&facts)
+        .into_iter()
+        .cloned()
+        .collect();
+    let mut report = CutoverReport {
+        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
+        status: "nothing_to_do",
+        migration_id: None,
+        sources: pending.clone(),
+        snapshot: None,
+        snapshot_events: 0,
+        snapshot_body_uploads: 0,
+        failure_log_not_carried: 0,
+        left_in_sources: 0,
+        manifest: None,
+        phase: None,
+        projects: Vec::new(),
+        quarantined: BTreeMap::new(),
+        backups: Vec::new(),
+        elapsed_ms: 0,
+    };
+    if pending.is_empty() {
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
+    let paths: Vec<PathBuf> = pending.iter().map(|s| PathBuf::from(&s.path)).collect();
+    let stamps = paths
+        .iter()
+        .map(|p| stamp(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let id = migration_id(&stamps);
+    report.migration_id = Some(id.clone());
+    let manifest_path = home
+        .root()
+        .join("projects/.migration")
+        .join(&id)
+        .join("manifest.json");
+    let manifest = crate::fsutil::read_text(&manifest_path)
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let Some(m) = &manifest
+        && m["phase"] == "failed"
+    {
+        return Err(Error::CutoverFailed {
+            migration_id: id,
+            manifest: manifest_path,
+            reason: m["failure"]
+                .as_str()
+                .unwrap_or("no reason recorded")
+                .to_string(),
+        });
+    }
+    if opts.dry_run {
+        return dry_run(home, opts, &paths, &id, report, started);
+    }
+    if let Some(dir) = &opts.backup_dir {
+        crate::fsutil::create_private_dir_all(dir)?;
+        for (i, p) in paths.iter().enumerate() {
+            let target = dir.join(format!(
+                "cutover-source-{i}-{}",
+                p.file_name()
+                    .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
+            ));
+            merge::snapshot(p, &target, busy)?;
+            report.backups.push(target.display().to_string());
+        }
+    }
+    let dir = work_root(home).join(&id);
+    let snapshot = dir.join("snapshot.db");
+    if !snapshot.exists() {
+        // Built aside, renamed into place: a rerun resumes with the same bytes.
+        let building = work_root(home).join(format!(".{id}.building"));
+        let _ = std::fs::remove_dir_all(&building);
+        let (built, left) = build_snapshot(&building, &paths, max_store_body_id(home), busy)?;
+        report.left_in_sources = left;
+        std::fs::File::open(&built)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&built, e))?;
+        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    report.snapshot = Some(snapshot.display().to_string());
+    let snap = open_ro(&snapshot).map_err(sq(&snapshot, busy))?;
+    report.snapshot_events = count(&snap, "queue");
+    report.snapshot_body_uploads = count(&snap, "body_upload_queue");
+    report.failure_log_not_carried = failure_log_rows(&paths);
+    if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
+        let (_, ok, tail) = run_release(
+            opts,
+            "project-store-migrate",
+            &snapshot,
+            &id,
+            home.root(),
+            None,
+        )?;
+        if !ok {
+            let reason = crate::fsutil::read_text(&manifest_path)
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|m| m["failure"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            return Err(Error::CutoverFailed {
+                migration_id: id,
+                manifest: manifest_path,
+                reason: format!("{reason} {tail}").trim().to_string(),
+            });
+        }
+    }
+    let manifest: serde_json::Value = crate::fsutil::read_text(&manifest_path)?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    report.manifest = Some(manifest_path.display().to_string());
+    report.phase = manifest["phase"].as_str().map(str::to_string);
+    report.quarantined = quarantine_counts(&manifest);
+    verify(home, &snap, &manifest, &id)?;
+    report.projects = per_project(home, &snap);
+    write_carried(
+        &dir,
+        &Carried {
+            migration_id: id,
+            sources: stamps,
+        },
+    )?;
+    report.status = "migrated";
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
+    let path = dir.join("sources.json");
+    let text = serde_json::to_string_pretty(carried)
+        .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+    let tmp = dir.join(".sources.json.partial");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        use std::io::Write;
+        let mut f = crate::fsutil::create_private_new(&tmp)?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+/// Every natural key of the snapshot is in a project store or quarantined.
+fn verify(
+    home: &Home,
+    snap: &Connection,
+    manifest: &serde_json::Value,
+    id: &str,
+) -> Result<(), Error> {
+    if manifest["phase"] != "complete" {
+        return Err(Error::CutoverUnverified {
+            migration_id: id.to_string(),
+            detail: format!("the manifest's phase is {}", manifest["phase"]),
+        });
+    }
+    let quarantined: BTreeSet<(String, String)> = manifest["quarantine"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| {
+            (
+                q["table"].as_str().unwrap_or_default().to_string(),
+                match &q["row_id"] {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            )
+        })
+        .collect();
+    let stores: Vec<Connection> = store::gather(home)
+        .stores
+        .iter()
+        .filter_map(|s| open_ro(Path::new(&s.path)).ok())
+        .collect();
+    let (missing, _) =
+        unaccounted(snap, &stores, &quarantined).map_err(|e| Error::CutoverUnverified {
+            migration_id: id.to_string(),
+            detail: e.to_string(),
+        })?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::CutoverUnverified {
+            migration_id: id.to_string(),
+            detail: format!(
+                "{} row(s) are in no project store and not quarantined: {}",
+                missing.len(),
+                missing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        })
+    }
+}
+
+/// The release's read-only preview, on a snapshot and a scratch copy of
+/// the home built outside it: the home is not touched.
+fn dry_run(
+    home: &Home,
+    opts: &CutoverOptions,
+    paths: &[PathBuf],
+    id: &str,
+    mut report: CutoverReport,
+    started: Instant,
+) -> Result<CutoverReport, Error> {
+    let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("temp dir"), e))?;
+    let root = scratch_home(home, scratch.path())?;
+    let (snapshot, left) = build_snapshot(
+        &scratch.path().join("snapshot"),
+        paths,
+        max_store_body_id(home),
+        opts.busy_timeout_ms,
+    )?;
+    report.left_in_sources = left;
+    let snap = open_ro(&snapshot).map_err(sq(&snapshot, opts.busy_timeout_ms))?;
+    report.snapshot_events = count(&snap, "queue");
+    report.snapshot_body_uploads = count(&snap, "body_upload_queue");
+    report.failure_log_not_carried = failure_log_rows(paths);
+    let (preview, ok, tail) = run_release(
+        opts,
+        "project-store-preview",
+        &snapshot,
+        id,
+        &root,
+        Some(scratch.path()),
+    )?;
+    if !ok {
+        return Err(Error::CutoverFailed {
+            migration_id: id.to_string(),
+            manifest: PathBuf::from("(preview)"),
+            reason: tail,
+        });
+    }
+    report.phase = preview["phase"].as_str().map(str::to_string);
+    report.quarantined = quarantine_counts(&preview);
+    report.projects = preview["partitions"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(uuid, rows)| {
+            let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
+            let n = |t: &str| rows.iter().filter(|r| r["table"] == t).count() as u64;
+            ProjectCarried {
+                project_uuid: uuid.clone(),
+                events: n("queue"),
+                body_uploads: n("body_upload_queue"),
+            }
+        })
+        .collect();
+    report.status = "dry_run";
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home_with_source() -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let conn = Connection::open(home.legacy_queue()).unwrap();
+        let mut c = conn;
+        schema::upgrade(&mut c, &home.legacy_queue()).unwrap();
+        c.execute_batch(
+            "DROP TABLE refinery_schema_history;
+             INSERT INTO queue (event_id, event_type, data, timestamp) VALUES ('e1', 't', '{}', 1);",
+        )
+        .unwrap();
+        (dir, home)
+    }
+
+    fn opts() -> CutoverOptions {
+        CutoverOptions {
+            dry_run: false,
+            busy_timeout_ms: 1000,
+            // Never run: every path below stops before the release is called.
+            spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
+            backup_dir: None,
+        }
+    }
+
+    #[test]
+    fn the_migration_id_is_stable_and_names_its_sources() {
+        let (_d, home) = home_with_source();
+        let a = stamp(&home.legacy_queue()).unwrap();
+        let id = migration_id(std::slice::from_ref(&a));
+        assert_eq!(id, migration_id(std::slice::from_ref(&a)));
+        assert!(id.starts_with("sk-migrate-") && id.len() == "sk-migrate-".len() + 16);
+        let other = SourceStamp {
+            sha256: "0".repeat(64),
+            ..a
+        };
+        assert_ne!(id, migration_id(&[other]));
+    }
+
+    #[test]
+    fn a_failed_migration_id_is_never_reused() {
+        let (_d, home) = home_with_source();
+        let id = migration_id(&[stamp(&home.legacy_queue()).unwrap()]);
+        let dir = home.root().join("projects/.migration").join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("manifest.json"),
+            r#"{"phase": "failed", "failure": "MigrationError: exact destination verification failed for project=p table=body_upload_tasks"}"#,
+        )
+        .unwrap();
+        let before = std::fs::read(home.legacy_queue()).unwrap();
+        let err = run(&home, &opts()).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::CutoverFailed { .. }), "{text}");
+        assert!(
+            text.contains(&id) && text.contains("body_upload_tasks"),
+            "{text}"
+        );
+        assert!(
+            text.contains("never resumes a failed migration id"),
+            "{text}"
+        );
+        assert_eq!(std::fs::read(home.legacy_queue()).unwrap(), before);
+        assert!(!home.root().join("sk-migrate-cutover").exists());
+    }
+
+    #[test]
+    fn nothing_pending_is_nothing_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = run(&Home::at(dir.path()), &opts()).unwrap();
+        assert_eq!(r.status, "nothing_to_do");
+        assert!(r.migration_id.is_none());
+    }
+
+    #[test]
+    fn the_snapshot_holds_each_key_once_with_body_ids_above_the_floor() {
+        let (_d, home) = home_with_source();
+        let scoped = home.queues_dir().join("queue-ab.db");
+        std::fs::create_dir_all(home.queues_dir()).unwrap();
+        merge::snapshot(&home.legacy_queue(), &scoped, 1000).unwrap();
+        let c = Connection::open(&scoped).unwrap();
+        c.execute_batch(
+            "INSERT INTO queue (event_id, event_type, data, timestamp) VALUES ('e2', 't', '{}', 2);
+             INSERT INTO body_upload_queue (project_uuid, mission_slug, target_branch, mission_type,
+               manifest_version, artifact_path, content_hash, content_body, size_bytes, created_at)
+             VALUES ('p', 'm', 'main', 'x', '1', 'a.md', 'h', 'b', 1, 1.0);",
+        )
+        .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let (snap, left) =
+            build_snapshot(work.path(), &[home.legacy_queue(), scoped], 41, 1000).unwrap();
+        assert_eq!(left, 0);
+        let s = Connection::open(&snap).unwrap();
+        assert_eq!(count(&s, "queue"), 2, "e1 is in both sources: once");
+        let id: i64 = s
+            .query_row("SELECT id FROM body_upload_queue", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(id, 42);
+        let history: i64 = s
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = ?1",
+                [schema::HISTORY_TABLE],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(history, 0);
+    }
+}

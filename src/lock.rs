@@ -1,0 +1,125 @@
+//! Serialising `sk-migrate` runs on one home, and SQLite busy timeouts.
+//!
+//! Every writing run holds an exclusive `flock` on the home's root
+//! directory itself for its whole length, so two runs never interleave
+//! their temp files, journal lines or moves. The kernel releases it when
+//! the process ends, however it ends, and no file is created for it (a
+//! refused run leaves the home byte-identical). A waiting run names the
+//! holder from the kernel's own table (`/proc/locks`). Nothing here
+//! signals a process.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// SQLite takes its busy timeout as a C `int` of milliseconds (and rusqlite
+/// panics beyond it): longer timeouts are clamped to about 24.8 days.
+pub const MAX_BUSY_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+/// A busy timeout SQLite accepts, whatever `ms` a library caller passes.
+pub fn busy_duration(ms: u64) -> Duration {
+    Duration::from_millis(ms.min(MAX_BUSY_TIMEOUT_MS))
+}
+
+/// Interval between two attempts at a held lock.
+const POLL: Duration = Duration::from_millis(5);
+
+/// The run lock of a home; released when dropped.
+#[must_use = "the lock is released when this is dropped"]
+#[derive(Debug)]
+pub struct HomeLock {
+    _dir: File,
+    path: PathBuf,
+}
+
+impl HomeLock {
+    /// Lock the directory `root` exclusively, waiting up to `timeout_ms`
+    /// for another run.
+    pub fn acquire(root: &Path, timeout_ms: u64) -> Result<HomeLock, Error> {
+        let dir = File::open(root).map_err(|e| Error::io(root, e))?;
+        let started = Instant::now();
+        let deadline = busy_duration(timeout_ms);
+        use rustix::fs::{FlockOperation, flock};
+        loop {
+            match flock(dir.as_fd(), FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(rustix::io::Errno::WOULDBLOCK) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Error::io(root, e.into())),
+            }
+            let waited = started.elapsed();
+            if waited >= deadline {
+                return Err(Error::RunInProgress {
+                    path: root.to_path_buf(),
+                    holder: holder_pid(&dir),
+                    waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            std::thread::sleep(POLL.min(deadline - waited));
+        }
+        Ok(HomeLock {
+            _dir: dir,
+            path: root.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The pid holding a `flock` on `dir`, from `/proc/locks` (Linux): lines
+/// `N: FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF`.
+fn holder_pid(dir: &File) -> Option<u32> {
+    let meta = dir.metadata().ok()?;
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    let dev = meta.dev();
+    let want = (
+        u64::from(rustix::fs::major(dev)),
+        u64::from(rustix::fs::minor(dev)),
+        meta.ino(),
+    );
+    table.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.get(1) != Some(&"FLOCK") {
+            return None;
+        }
+        let mut id = f.get(5)?.split(':');
+        let major = u64::from_str_radix(id.next()?, 16).ok()?;
+        let minor = u64::from_str_radix(id.next()?, 16).ok()?;
+        let ino: u64 = id.next()?.parse().ok()?;
+        ((major, minor, ino) == want).then(|| f.get(4)?.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_timeouts_beyond_an_int_are_clamped() {
+        assert_eq!(
+            busy_duration(u64::MAX),
+            Duration::from_millis(i32::MAX as u64)
+        );
+        assert_eq!(busy_duration(7), Duration::from_millis(7));
+    }
+
+    #[test]
+    fn a_held_lock_names_its_holder_and_a_released_one_is_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        let held = HomeLock::acquire(p, 0).unwrap();
+        match HomeLock::acquire(p, 0) {
+            Err(Error::RunInProgress { holder, .. }) => {
+                assert_eq!(holder, Some(std::process::id()))
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        let _relocked = HomeLock::acquire(p, 0).unwrap();
+    }
+}

@@ -1,0 +1,387 @@
+//! spec-kitty 3.2.6+ project stores, their legacy sources and the cutover,
+//! read-only (facts of 3.2.7 pinned by `fixtures/releases/3.2.7/`).
+//!
+//! Layout: `projects/<uuid>/sync/sync.db` (WAL), one per project; the layout
+//! mode of the machine is `projects/.layout-generation.json` (`mode`: legacy,
+//! cutover_pending, project_only; absent = legacy); each cutover keeps
+//! `projects/.migration/<id>/manifest.json`. `queue.db` and
+//! `queues/queue-<hex>.db` are only cutover sources. Nothing here writes: a
+//! store is opened read-only and its journal mode is never touched.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+
+use crate::home::Home;
+
+/// One project store and its pending work, as the release counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectStore {
+    pub project_uuid: String,
+    pub path: String,
+    pub journal_entries: u64,
+    /// `outbox_tasks`: events not yet `synced` nor `terminal_failed`.
+    pub pending_events: u64,
+    /// `body_upload_tasks` not yet `uploaded` nor `terminal_failed`.
+    pub pending_body_uploads: u64,
+    /// Why it could not be read, if it could not.
+    pub unreadable: Option<String>,
+}
+
+/// A legacy queue DB the release's discovery picks as a cutover source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LegacySource {
+    pub path: String,
+    pub rows: u64,
+}
+
+/// One cutover manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cutover {
+    pub migration_id: String,
+    pub path: String,
+    pub phase: String,
+    pub total_rows: u64,
+    /// Quarantined rows of queued work by reason.
+    pub quarantine: BTreeMap<String, u64>,
+    /// Failure-log rows it set aside (always `incompatible_row`: not work).
+    pub failure_log_quarantined: u64,
+    /// The source paths it copied.
+    pub sources: Vec<String>,
+    pub failure: Option<String>,
+}
+
+/// One original source as `sources.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStamp {
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub sha256: String,
+}
+
+/// `sources.json`: what a verified cutover carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carried {
+    pub migration_id: String,
+    pub sources: Vec<SourceStamp>,
+}
+
+/// Outside `projects/`: the release refuses sources under it.
+/// Does `path` still look as `s` recorded it (size and mtime; cheap)?
+pub fn unchanged(s: &SourceStamp) -> bool {
+    let Ok(meta) = std::fs::metadata(&s.path) else {
+        return false;
+    };
+    let mtime_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128);
+    meta.len() == s.size && mtime_ns == s.mtime_ns
+}
+
+/// Every `sources.json` under the home (read-only; for sk-doctor).
+pub fn carried(home: &Home) -> Vec<Carried> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(home.root().join("sk-migrate-cutover"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let file = entry.path().join("sources.json");
+        if let Ok(Some(text)) = crate::fsutil::read_text(&file)
+            && let Ok(c) = serde_json::from_str::<Carried>(&text)
+        {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Everything the doctor shows of a project-store home.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreFacts {
+    pub layout_mode: String,
+    pub stores: Vec<ProjectStore>,
+    pub legacy_sources: Vec<LegacySource>,
+    pub cutovers: Vec<Cutover>,
+    /// What verified `sk-migrate run` cutovers carried (`sources.json`).
+    #[serde(skip)]
+    pub carried: Vec<Carried>,
+}
+
+fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
+fn count(conn: &Connection, sql: &str) -> u64 {
+    conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+        .map_or(0, |n| n.max(0) as u64)
+}
+
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    let bytes = crate::config::read_optional(path).ok().flatten()?;
+    serde_json::from_str(&bytes).ok()
+}
+
+/// The machine-wide layout mode (`legacy` when the file is absent).
+pub fn layout_mode(home: &Home) -> String {
+    read_json(&home.root().join("projects/.layout-generation.json"))
+        .and_then(|v| v["mode"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "legacy".to_string())
+}
+
+fn store(uuid: &str, path: PathBuf) -> ProjectStore {
+    let mut s = ProjectStore {
+        project_uuid: uuid.to_string(),
+        path: path.display().to_string(),
+        journal_entries: 0,
+        pending_events: 0,
+        pending_body_uploads: 0,
+        unreadable: None,
+    };
+    match open_ro(&path) {
+        Ok(conn) => {
+            s.journal_entries = count(&conn, "SELECT count(*) FROM journal_entries");
+            s.pending_events = count(
+                &conn,
+                "SELECT count(*) FROM outbox_tasks WHERE task_kind = 'event' \
+                 AND state NOT IN ('synced', 'terminal_failed')",
+            );
+            s.pending_body_uploads = count(
+                &conn,
+                "SELECT count(*) FROM body_upload_tasks \
+                 WHERE state NOT IN ('uploaded', 'terminal_failed')",
+            );
+        }
+        Err(e) => s.unreadable = Some(e.to_string()),
+    }
+    s
+}
+
+/// `queue.db`, then `queues/queue-<lowercase hex>.db` sorted: 3.2.7's discovery.
+pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if home.legacy_queue().is_file() {
+        out.push(home.legacy_queue());
+    }
+    let mut scoped: Vec<PathBuf> = std::fs::read_dir(home.queues_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("queue-")
+                .and_then(|n| n.strip_suffix(".db"))
+                .is_some_and(|h| {
+                    !h.is_empty()
+                        && h.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                })
+        })
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    scoped.sort();
+    out.extend(scoped);
+    out
+}
+
+fn source_rows(path: &Path) -> u64 {
+    let Ok(conn) = open_ro(path) else { return 0 };
+    ["queue", "body_upload_queue", "body_upload_failure_log"]
+        .iter()
+        .map(|t| count(&conn, &format!("SELECT count(*) FROM \"{t}\"")))
+        .sum()
+}
+
+fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
+    let m = read_json(&path)?;
+    let mut quarantine = BTreeMap::new();
+    let mut failure_log = 0;
+    for q in m["quarantine"].as_array().into_iter().flatten() {
+        if q["table"] == "body_upload_failure_log" {
+            // Every failure-log row is `incompatible_row` for the release:
+            // a diagnostic, never work to deliver.
+            failure_log += 1;
+            continue;
+        }
+        let reason = q["reason"].as_str().unwrap_or("unknown").to_string();
+        *quarantine.entry(reason).or_insert(0) += 1;
+    }
+    Some(Cutover {
+        migration_id: m["migration_id"].as_str().unwrap_or(id).to_string(),
+        path: path.display().to_string(),
+        phase: m["phase"].as_str().unwrap_or("unknown").to_string(),
+        total_rows: m["total_rows"].as_u64().unwrap_or(0),
+        quarantine,
+        failure_log_quarantined: failure_log,
+        sources: m["sources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["path"].as_str().map(str::to_string))
+            .collect(),
+        failure: m["failure"].as_str().map(str::to_string),
+    })
+}
+
+/// Gather the project-store facts of `home`. Reads only.
+pub fn gather(home: &Home) -> StoreFacts {
+    let projects = home.root().join("projects");
+    let mut stores = Vec::new();
+    let mut cutovers = Vec::new();
+    for entry in std::fs::read_dir(&projects).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let db = entry.path().join("sync/sync.db");
+        if db.is_file() {
+            stores.push(store(&name, db));
+        }
+    }
+    for entry in std::fs::read_dir(projects.join(".migration"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if let Some(c) = cutover(&id, entry.path().join("manifest.json")) {
+            cutovers.push(c);
+        }
+    }
+    stores.sort_by(|a, b| a.project_uuid.cmp(&b.project_uuid));
+    cutovers.sort_by(|a, b| a.migration_id.cmp(&b.migration_id));
+    let legacy_sources = discover_sources(home)
+        .into_iter()
+        .map(|p| LegacySource {
+            rows: source_rows(&p),
+            path: p.display().to_string(),
+        })
+        .collect();
+    StoreFacts {
+        layout_mode: layout_mode(home),
+        stores,
+        legacy_sources,
+        cutovers,
+        carried: carried(home),
+    }
+}
+
+/// The sources holding rows that no complete cutover copied (pure): not
+/// named by a complete manifest, nor by the `sources.json` of a verified
+/// `sk-migrate run` whose cutover is complete (while the file is unchanged).
+pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
+    let complete = |id: &str| {
+        facts
+            .cutovers
+            .iter()
+            .any(|c| c.migration_id == id && c.phase == "complete")
+    };
+    facts
+        .legacy_sources
+        .iter()
+        .filter(|s| s.rows > 0)
+        .filter(|s| {
+            !facts
+                .cutovers
+                .iter()
+                .any(|c| c.phase == "complete" && c.sources.contains(&s.path))
+        })
+        .filter(|s| {
+            !facts.carried.iter().any(|c| {
+                complete(&c.migration_id)
+                    && c.sources
+                        .iter()
+                        .any(|st| st.path == s.path && unchanged(st))
+            })
+        })
+        .collect()
+}
+
+/// The release's own command that carries `sources` across (pure).
+pub fn cutover_command(sources: &[&LegacySource], migration_id: &str) -> String {
+    let mut cmd = String::from("spec-kitty sync project-store-migrate");
+    for s in sources {
+        cmd.push_str(&format!(" --source '{}'", s.path.replace('\'', "'\\''")));
+    }
+    cmd.push_str(&format!(" --migration-id {migration_id}"));
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(path: &str, rows: u64) -> LegacySource {
+        LegacySource {
+            path: path.into(),
+            rows,
+        }
+    }
+
+    #[test]
+    fn sources_a_complete_cutover_copied_are_not_pending() {
+        let mut f = StoreFacts {
+            legacy_sources: vec![src("/h/queue.db", 3), src("/h/queues/queue-ab.db", 0)],
+            ..StoreFacts::default()
+        };
+        assert_eq!(pending_sources(&f).len(), 1);
+        f.cutovers.push(Cutover {
+            migration_id: "m1".into(),
+            path: "/h/projects/.migration/m1/manifest.json".into(),
+            phase: "failed".into(),
+            total_rows: 3,
+            quarantine: BTreeMap::new(),
+            failure_log_quarantined: 0,
+            sources: vec!["/h/queue.db".into()],
+            failure: Some("x".into()),
+        });
+        assert_eq!(
+            pending_sources(&f).len(),
+            1,
+            "a failed cutover covers nothing"
+        );
+        f.cutovers[0].phase = "complete".into();
+        assert!(pending_sources(&f).is_empty());
+    }
+
+    #[test]
+    fn the_command_names_every_source_quoted() {
+        let a = src("/h/queue.db", 1);
+        let b = src("/h/it's/queue-ab.db", 1);
+        assert_eq!(
+            cutover_command(&[&a, &b], "sk-1"),
+            "spec-kitty sync project-store-migrate --source '/h/queue.db' --source '/h/it'\\''s/queue-ab.db' --migration-id sk-1"
+        );
+    }
+
+    #[test]
+    fn discovery_takes_lowercase_hex_queue_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        std::fs::create_dir_all(home.queues_dir().join("queue-dd.db")).unwrap();
+        for f in [
+            "queue-ab12.db",
+            "queue-AB.db",
+            "queue-xyz.db",
+            "queue-ab12.db-wal",
+            "queue-.db",
+        ] {
+            std::fs::write(home.queues_dir().join(f), "").unwrap();
+        }
+        std::fs::write(home.legacy_queue(), "").unwrap();
+        let found: Vec<String> = discover_sources(&home)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(found, ["queue.db", "queue-ab12.db"]);
+    }
+}

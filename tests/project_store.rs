@@ -1,0 +1,114 @@
+//! sk-doctor on a 3.2.6+ home: a home 3.2.5 wrote (legacy and scoped rows),
+//! taken over by 3.2.7 (fixtures/releases/3.2.7/cutover/home_before, written
+//! by 3.2.5's own queue code). The legacy DBs are only cutover inputs there.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// Materialise the captured home: `*.sql` dumps become `*.db`, other files copied.
+fn home_before(dst: &Path) {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/3.2.7/cutover/home_before");
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(&src).unwrap();
+            if p.is_dir() {
+                std::fs::create_dir_all(dst.join(rel)).unwrap();
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "sql") {
+                let db = dst.join(rel).with_extension("db");
+                std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(&std::fs::read_to_string(&p).unwrap())
+                    .unwrap();
+            } else {
+                std::fs::copy(&p, dst.join(rel)).unwrap();
+            }
+        }
+    }
+}
+
+fn doctor(root: &Path, args: &[&str]) -> (Value, i32) {
+    let out = assert_cmd::Command::cargo_bin("sk-doctor")
+        .unwrap()
+        .env_clear()
+        .env("HOME", root.parent().unwrap())
+        .env("SPEC_KITTY_HOME", root)
+        .args(["--release", "3.2.7", "--no-probe", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert_ne!(code, 101, "{}", String::from_utf8_lossy(&out.stderr));
+    (serde_json::from_slice(&out.stdout).unwrap(), code)
+}
+
+#[test]
+fn a_pending_cutover_is_named_with_every_source_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".spec-kitty");
+    home_before(&root);
+    let before = common::tree_hash(&root);
+    let (json, code) = doctor(&root, &["--check"]);
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(json["release"]["generation"], "project-store");
+    let codes: Vec<&str> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"cutover_pending"), "{codes:?}");
+    // The legacy DBs are cutover inputs, not queues, for 3.2.7.
+    assert!(!codes.contains(&"legacy_rows"), "{codes:?}");
+    assert!(!codes.contains(&"stranded_setup_plan"), "{codes:?}");
+    let pending = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "cutover_pending")
+        .unwrap();
+    let fix = pending["remediation"].as_str().unwrap();
+    for src in json["project_stores"]["legacy_sources"].as_array().unwrap() {
+        let path = src["path"].as_str().unwrap();
+        assert!(fix.contains(&format!("--source '{path}'")), "{fix}");
+    }
+    assert_eq!(
+        json["project_stores"]["legacy_sources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(json["project_stores"]["layout_mode"], "legacy");
+    assert_eq!(
+        common::tree_hash(&root),
+        before,
+        "sk-doctor wrote to the home"
+    );
+}
+
+#[test]
+fn sk_migrate_never_writes_queue_dbs_for_a_project_store_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".spec-kitty");
+    home_before(&root);
+    let before = common::tree_hash(&root);
+    let out = assert_cmd::Command::cargo_bin("sk-migrate")
+        .unwrap()
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("SPEC_KITTY_HOME", &root)
+        .args(["--release", "3.2.7", "run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("project-store-migrate"), "{err}");
+    assert_eq!(common::tree_hash(&root), before);
+}
