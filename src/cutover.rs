@@ -373,10 +373,10 @@ fn body_key(v: &serde_json::Value) -> Vec<String> {
 /// Rows each project store holds that came from this cutover.
 fn per_project(home: &Home, snapshot: &Connection) -> Vec<ProjectCarried> {
     let mut events = BTreeSet::new();
-    if let Ok(mut st) = snapshot.prepare("SELECT event_id FROM queue") {
-        if let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0)) {
-            events.extend(rows.flatten());
-        }
+    if let Ok(mut st) = snapshot.prepare("SELECT event_id FROM queue")
+        && let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0))
+    {
+        events.extend(rows.flatten());
     }
     store::gather(home)
         .stores
@@ -628,7 +628,7 @@ fn dry_run(
     let snap = open_ro(&snapshot).map_err(sq(&snapshot, opts.busy_timeout_ms))?;
     report.snapshot_events = count(&snap, "queue");
     report.snapshot_body_uploads = count(&snap, "body_upload_queue");
-    report.failure_log_not_carried = failure_log_rows(&paths);
+    report.failure_log_not_carried = failure_log_rows(paths);
     let (preview, ok, tail) = run_release(
         opts,
         "project-store-preview",

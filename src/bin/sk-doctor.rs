@@ -81,6 +81,9 @@ enum Command {
         /// Refuse when no authenticated scope resolves, even with SaaS sync off
         #[arg(long)]
         require_auth: bool,
+        /// The checkout whose project store 3.2.6+ gates on (default: the current directory)
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
     },
     /// Print shell completions
     Completions {
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
         path_var: std::env::var_os("PATH"),
         probe: !cli.no_probe,
         busy_timeout_ms: Some(cli.busy_timeout),
+        project: None,
     };
     let colour = render::colour_for_stdout();
     match cli.command {
@@ -174,7 +178,11 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-        Some(Command::Preflight { require_auth }) => {
+        Some(Command::Preflight {
+            require_auth,
+            project,
+        }) => {
+            let opts = DoctorOptions { project, ..opts };
             let r = match doctor::diagnose(&home, &opts) {
                 Ok(r) => r,
                 Err(e) => return fail(e),
