@@ -161,6 +161,7 @@ fn main() {
                 }
                 let (wall, rss, code) = measure(
                     Command::new(migrate)
+                        .args(["--release", "3.2.5"])
                         .arg("--home")
                         .arg(home.root())
                         .args(["run", "--scope", SCOPE]),
@@ -181,7 +182,8 @@ fn main() {
         let doctor_runs = if n >= 1_000_000 { 3 } else { runs.max(5) };
         for _ in 0..doctor_runs {
             let base = |c: &mut Command| {
-                c.arg("--home")
+                c.args(["--release", "3.2.5"])
+                    .arg("--home")
                     .arg(home.root())
                     .args(["--no-probe", "--scope", SCOPE]);
             };
@@ -212,6 +214,88 @@ fn main() {
         );
     }
     session_overhead(doctor, work.path(), runs.max(9));
+    project_stores(doctor, work.path(), runs.max(9));
+}
+
+/// `sk-doctor --release 3.2.7 --no-probe` on a home with 20 project stores
+/// of 10k rows each (journal entries, outbox tasks, body upload tasks, in
+/// the DDL 3.2.7's own code creates: fixtures/releases/3.2.7/facts.json),
+/// beside the same command on a home with none (issue 11 budget: 50 ms).
+fn project_stores(doctor: &str, work: &Path, runs: usize) {
+    let facts: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/3.2.7/facts.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ddl: Vec<String> = facts["ddl"]["store"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let empty = sk_boundary::Home::at(work.join("stores-none"));
+    let full = sk_boundary::Home::at(work.join("stores-20"));
+    for h in [&empty, &full] {
+        std::fs::create_dir_all(h.root().join("projects")).unwrap();
+    }
+    eprintln!("building 20 project stores of 10k rows …");
+    for p in 0..20 {
+        let uuid = format!("{p:08x}-0000-4000-8000-000000000000");
+        let db = full
+            .root()
+            .join("projects")
+            .join(&uuid)
+            .join("sync/sync.db");
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; BEGIN;")
+            .unwrap();
+        for sql in &ddl {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO project_store_metadata VALUES (1, '{uuid}', 1, 1, '2026-01-01');
+             INSERT INTO consent_epochs (epoch_id, project_uuid, opened_at_tail, state, reason)
+               VALUES (1, '{uuid}', 0, 'eligible', 'bench');
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+             INSERT INTO journal_entries SELECT 'evt-' || i, '{uuid}', 1, i, '{{}}', NULL FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO outbox_tasks SELECT 'task-' || i, '{uuid}', 1, 'evt-' || i, 'event',
+               CASE WHEN i % 2 = 0 THEN 'synced' ELSE 'pending' END, NULL, NULL FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO body_upload_tasks SELECT i, '{uuid}', 1, i, 'h' || i, '{{}}',
+               CASE WHEN i % 3 = 0 THEN 'uploaded' ELSE 'pending' END, NULL FROM n;
+             COMMIT; PRAGMA wal_checkpoint(TRUNCATE);"
+        ))
+        .unwrap();
+    }
+    let run = |home: &sk_boundary::Home| {
+        let mut c = Command::new(doctor);
+        c.args(["--release", "3.2.7", "--no-probe", "--home"])
+            .arg(home.root());
+        c
+    };
+    let out = run(&full).arg("--json").output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["project_stores"]["stores"].as_array().unwrap().len(),
+        20
+    );
+    let mut timings = [Vec::new(), Vec::new()];
+    for _ in 0..runs {
+        for (k, home) in [&full, &empty].into_iter().enumerate() {
+            timings[k].push(measure(&mut run(home)).0);
+        }
+    }
+    let [with, without] = timings.map(median);
+    println!(
+        "project stores: sk-doctor --release 3.2.7 --no-probe {} ms with 20 stores of 10k rows, \
+         {} ms with none (median of {runs} runs, process start included; issue 11 budget 50 ms)",
+        ms(with),
+        ms(without),
+    );
 }
 
 /// `sk-doctor --no-probe` with SaaS sync on, on two small homes that differ
@@ -243,7 +327,8 @@ fn session_overhead(doctor: &str, work: &Path, runs: usize) {
     });
     let doctor_in = |home: &sk_boundary::Home| {
         let mut c = Command::new(doctor);
-        c.arg("--home")
+        c.args(["--release", "3.2.5"])
+            .arg("--home")
             .arg(home.root())
             .arg("--no-probe")
             .env("SPEC_KITTY_ENABLE_SAAS_SYNC", "1");

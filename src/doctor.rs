@@ -39,6 +39,9 @@ pub struct DoctorOptions {
     /// `--busy-timeout`: how long to wait for a locked queue DB
     /// (`None`: [`DOCTOR_BUSY_TIMEOUT_MS`]).
     pub busy_timeout_ms: Option<u64>,
+    /// The checkout whose project store the 3.2.6+ gate looks at
+    /// (`preflight --project DIR`; `None`: the current directory).
+    pub project: Option<PathBuf>,
 }
 
 fn display(p: &Path) -> String {
@@ -218,6 +221,18 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         release_note: opts.release_note.clone(),
         profile: opts.env.profile,
         gate,
+        checkout_project: (opts.env.profile.gate_on_layout)
+            .then(|| {
+                let dir = opts
+                    .project
+                    .clone()
+                    .or_else(|| std::env::current_dir().ok())?;
+                let env_root = std::env::var_os("SPECIFY_REPO_ROOT")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from);
+                crate::store::checkout_project(&dir, env_root.as_deref())
+            })
+            .flatten(),
         stores: (opts.env.profile.generation == crate::release::Generation::ProjectStore)
             .then(|| crate::store::gather(home)),
         saas_enabled: opts.env.saas_enabled,

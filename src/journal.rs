@@ -258,6 +258,9 @@ fn marker_present(db: &Path, run: &str, busy: u64) -> Result<bool, Error> {
     if !db.exists() {
         return Ok(false);
     }
+    // A run killed mid-commit leaves a hot journal: roll it back first, as
+    // the move itself does (a read-only open could not, and would fail).
+    crate::merge::recover(db, busy)?;
     let conn = crate::merge::open_read_only(db, busy)?;
     let found = conn.query_row(
         "SELECT count(*) FROM main.sqlite_sequence WHERE name = ?1",
@@ -386,4 +389,42 @@ fn cut_torn_tail(journal: &Path, torn: &Path) -> Result<bool, Error> {
         .map_err(|e| Error::io(torn, e))?;
     f.set_len(cut).and_then(|()| f.sync_data()).map_err(io)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    /// A copy of a DB taken mid-transaction, with its rollback journal: a
+    /// hot journal, exactly what a run killed mid-commit leaves behind.
+    fn hot_journal_db(dir: &Path) -> std::path::PathBuf {
+        let live = dir.join("live.db");
+        let conn = Connection::open(&live).unwrap();
+        conn.execute_batch(
+            "PRAGMA cache_size = 1;
+             CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+             INSERT INTO sqlite_sequence (name, seq) VALUES ('sk-migrate-run:1-1', 0);",
+        )
+        .unwrap();
+        conn.execute_batch("BEGIN; INSERT INTO t (v) SELECT hex(randomblob(512)) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 400) SELECT x FROM c);")
+            .unwrap();
+        let hot = dir.join("queue-ab.db");
+        std::fs::copy(&live, &hot).unwrap();
+        std::fs::copy(dir.join("live.db-journal"), dir.join("queue-ab.db-journal")).unwrap();
+        conn.execute_batch("ROLLBACK").unwrap();
+        hot
+    }
+
+    /// Found by the crash suite: the marker check opened a DB with a hot
+    /// journal read-only, which cannot roll it back ("attempt to write a
+    /// readonly database"), so the run after a kill failed.
+    #[test]
+    fn the_marker_is_read_through_a_hot_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = hot_journal_db(dir.path());
+        assert!(dir.path().join("queue-ab.db-journal").exists());
+        assert!(marker_present(&db, "1-1", 1000).unwrap());
+        assert!(!marker_present(&db, "2-2", 1000).unwrap());
+    }
 }

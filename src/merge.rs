@@ -444,7 +444,7 @@ fn read_error(path: &Path, e: Error) -> Error {
 
 /// The move is a writer: let SQLite roll back a hot journal left by a
 /// crashed writer before the DB is inspected (what any spec-kitty open does).
-fn recover(path: &Path, busy: u64) -> Result<(), Error> {
+pub(crate) fn recover(path: &Path, busy: u64) -> Result<(), Error> {
     if !side_file_exists(path, "journal") {
         return Ok(());
     }

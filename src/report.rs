@@ -101,6 +101,8 @@ pub struct Facts {
     pub stores: Option<StoreFacts>,
     /// The foreground as the release's preflight gate sees it.
     pub gate: GateForeground,
+    /// The project uuid of the checkout (3.2.6+ gate), if one resolves.
+    pub checkout_project: Option<String>,
     pub saas_enabled: bool,
     pub scope_source: Option<ScopeSource>,
     /// Canonicalized foreground identity.
@@ -152,6 +154,7 @@ pub enum ProblemCode {
     StrandedSetupPlan,
     CutoverPending,
     RowsQuarantined,
+    ProjectUnknown,
     AuthRequired,
     UnknownSchema,
 }
@@ -192,6 +195,9 @@ pub struct Report {
     /// The gate fields the daemon differs in (the preflight's verdict); not in JSON.
     #[serde(skip)]
     pub gate_mismatches: Vec<GateField>,
+    /// 3.2.6+: the gate's layout check, `Some(refusal)` when it refuses.
+    #[serde(skip)]
+    pub layout_refusal: Option<Problem>,
 }
 
 /// Rows when there is no record to compare with: the foreground's values.
@@ -489,6 +495,11 @@ pub fn build(facts: Facts) -> Report {
     if let Some(stores) = &facts.stores {
         problems.extend(store_problems(stores));
     }
+    let layout_refusal = facts
+        .profile
+        .gate_on_layout
+        .then(|| layout_gate(facts.stores.as_ref(), facts.checkout_project.as_deref()))
+        .flatten();
 
     let unknown = facts.foreground.unknown_fields();
     if !unknown.is_empty() {
@@ -524,6 +535,7 @@ pub fn build(facts: Facts) -> Report {
         scope_source: facts.scope_source,
         auth_notes: facts.auth_notes,
         gate_mismatches,
+        layout_refusal,
     }
 }
 
@@ -556,6 +568,29 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
         fields: vec!["auth_scope".to_string()],
         remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
     }
+}
+
+/// 3.2.6+'s gate on the layout (`_project_store_layout_diagnostic`): the
+/// checkout must name a project, and the machine's layout must be
+/// `project_only`. Its reasons, word for word (pure).
+fn layout_gate(stores: Option<&StoreFacts>, project: Option<&str>) -> Option<Problem> {
+    if project.is_none() {
+        return Some(Problem {
+            code: ProblemCode::ProjectUnknown,
+            message: "no existing project identity resolves from this checkout; sync boundary authority is unavailable".to_string(),
+            fields: vec![],
+            remediation: "run inside a spec-kitty project checkout (.kittify/config.yaml with project.uuid), or pass --project DIR".to_string(),
+        });
+    }
+    let mode = stores.map_or("legacy", |s| s.layout_mode.as_str());
+    (mode != "project_only").then(|| Problem {
+        code: ProblemCode::CutoverPending,
+        message: format!(
+            "layout is {mode}; run `spec-kitty sync project-store-migrate` before producing hosted work"
+        ),
+        fields: vec![],
+        remediation: "sk-migrate run  # carries every legacy source across the cutover".to_string(),
+    })
 }
 
 /// `cutover_pending` and `rows_quarantined` of a project-store home (pure).
@@ -661,6 +696,10 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
         .filter(|p| p.code != ProblemCode::DaemonMismatch)
         .cloned()
         .collect();
+    if let Some(refusal) = &report.layout_refusal {
+        problems.retain(|p| p.code != refusal.code);
+        problems.insert(0, refusal.clone());
+    }
     if !report.gate_mismatches.is_empty() {
         let mut hints: Vec<&str> = report.gate_mismatches.iter().map(|f| f.hint()).collect();
         hints.dedup();
@@ -767,6 +806,7 @@ mod tests {
             notes: vec![],
             auth_notes: vec![],
             gate: GateForeground::default(),
+            checkout_project: None,
         }
     }
 

@@ -101,6 +101,29 @@ pub fn carried(home: &Home) -> Vec<Carried> {
     out
 }
 
+/// The project uuid of the checkout at or above `dir`, as 3.2.7 finds it:
+/// `$SPECIFY_REPO_ROOT`, else the nearest directory upwards holding
+/// `.kittify/config.yaml`; its `project.uuid`, lowercased. `None`: no
+/// project identity resolves (the release's gate then refuses).
+pub fn checkout_project(dir: &Path, repo_root_env: Option<&Path>) -> Option<String> {
+    let root = match repo_root_env {
+        Some(r) => r.to_path_buf(),
+        None => dir
+            .ancestors()
+            .find(|d| d.join(".kittify/config.yaml").is_file())?
+            .to_path_buf(),
+    };
+    let text = crate::fsutil::read_text(&root.join(".kittify/config.yaml"))
+        .ok()
+        .flatten()?;
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).ok()?;
+    let uuid = docs.first()?["project"]["uuid"]
+        .as_str()?
+        .trim()
+        .to_lowercase();
+    (!uuid.is_empty()).then_some(uuid)
+}
+
 /// Everything the doctor shows of a project-store home.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreFacts {
@@ -351,6 +374,26 @@ mod tests {
         );
         f.cutovers[0].phase = "complete".into();
         assert!(pending_sources(&f).is_empty());
+    }
+
+    #[test]
+    fn the_checkout_project_is_found_upwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("repo/src/deep");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir_all(dir.path().join("repo/.kittify")).unwrap();
+        assert_eq!(checkout_project(&deep, None), None);
+        std::fs::write(
+            dir.path().join("repo/.kittify/config.yaml"),
+            "project:\n  uuid: 11111111-2222-4333-8444-55555555555A\n  slug: x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            checkout_project(&deep, None).as_deref(),
+            Some("11111111-2222-4333-8444-55555555555a")
+        );
+        std::fs::write(dir.path().join("repo/.kittify/config.yaml"), "project: [").unwrap();
+        assert_eq!(checkout_project(&deep, None), None);
     }
 
     #[test]

@@ -112,3 +112,65 @@ fn sk_migrate_never_writes_queue_dbs_for_a_project_store_release() {
     assert!(err.contains("project-store-migrate"), "{err}");
     assert_eq!(common::tree_hash(&root), before);
 }
+
+/// 3.2.7's gate: the checkout must name a project, and the machine's layout
+/// must be `project_only`; the release's own reasons (fixtures/releases/3.2.7/gate.json).
+#[test]
+fn preflight_gates_on_the_checkouts_project_and_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".spec-kitty");
+    std::fs::create_dir_all(&root).unwrap();
+    let checkout = dir.path().join("repo");
+    std::fs::create_dir_all(checkout.join(".kittify")).unwrap();
+    let gate: Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/3.2.7/gate.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let reason = |name: &str| -> String {
+        gate["layout"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let preflight = |project: &Path| {
+        doctor(
+            &root,
+            &["preflight", "--project", project.to_str().unwrap()],
+        )
+    };
+    // No project identity in the checkout.
+    let (json, code) = preflight(&checkout);
+    assert_eq!(code, 2);
+    assert_eq!(json["problems"][0]["code"], "project_unknown");
+    assert_eq!(
+        json["problems"][0]["message"],
+        reason("no_project_identity")
+    );
+    // A project, layout legacy (no layout record).
+    std::fs::write(
+        checkout.join(".kittify/config.yaml"),
+        "project:\n  uuid: 11111111-2222-4333-8444-555555555555\n",
+    )
+    .unwrap();
+    let (json, code) = preflight(&checkout.join("."));
+    assert_eq!(code, 2);
+    assert_eq!(json["problems"][0]["code"], "cutover_pending");
+    assert_eq!(json["problems"][0]["message"], reason("legacy_fresh_root"));
+    // project_only: the gate lets it through.
+    std::fs::create_dir_all(root.join("projects")).unwrap();
+    std::fs::write(
+        root.join("projects/.layout-generation.json"),
+        r#"{"generation": 3, "migration_id": null, "mode": "project_only", "updated_at": "2026-01-01T00:00:00+00:00"}"#,
+    )
+    .unwrap();
+    let (json, code) = preflight(&checkout);
+    assert_eq!(code, 0, "{json:#}");
+}

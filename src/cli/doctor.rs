@@ -80,6 +80,9 @@ pub enum Command {
         /// Refuse when no authenticated scope resolves, even with SaaS sync off
         #[arg(long)]
         require_auth: bool,
+        /// The checkout whose project store 3.2.6+ gates on (default: the current directory)
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
     },
     /// Print shell completions
     Completions {
@@ -129,12 +132,16 @@ pub fn run(cli: Cli) -> ExitStatus {
         path_var: std::env::var_os("PATH"),
         probe: !cli.no_probe,
         busy_timeout_ms: Some(cli.busy_timeout),
+        project: match &cli.command {
+            Some(Command::Preflight { project, .. }) => project.clone(),
+            _ => None,
+        },
     };
     let mut r = match doctor::diagnose(&home, &opts) {
         Ok(r) => r,
         Err(e) => return fail(TOOL, e),
     };
-    if let Some(Command::Preflight { require_auth }) = cli.command {
+    if let Some(Command::Preflight { require_auth, .. }) = cli.command {
         return preflight(&cli.global, &r, require_auth);
     }
     let home_exists = home.root().is_dir();
