@@ -84,17 +84,6 @@ fn work_root(home: &Home) -> PathBuf {
 
 fn stamp(path: &Path) -> Result<SourceStamp, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        use std::io::Read;
-        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
     let mtime_ns = meta
         .modified()
         .ok()
@@ -104,7 +93,7 @@ fn stamp(path: &Path) -> Result<SourceStamp, Error> {
         path: path.display().to_string(),
         size: meta.len(),
         mtime_ns,
-        sha256: hex::encode(hasher.finalize()),
+        sha256: store::file_sha256(path)?,
     })
 }
 

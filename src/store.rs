@@ -80,7 +80,29 @@ pub fn unchanged(s: &SourceStamp) -> bool {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i128);
-    meta.len() == s.size && mtime_ns == s.mtime_ns
+    // Same size and time: unchanged. A copied or touched file keeps its
+    // bytes but not its time: then the content decides.
+    meta.len() == s.size
+        && (mtime_ns == s.mtime_ns
+            || file_sha256(Path::new(&s.path)).is_ok_and(|h| h == s.sha256))
+}
+
+/// SHA-256 of a file's bytes, hex.
+pub fn file_sha256(path: &Path) -> Result<String, crate::error::Error> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let io = |e| crate::error::Error::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Every `sources.json` under the home (read-only; for sk-doctor).

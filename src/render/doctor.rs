@@ -6,6 +6,7 @@ use owo_colors::OwoColorize;
 use super::{Style, paths};
 use crate::identity::FieldStatus;
 use crate::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
+use crate::store::StoreFacts;
 
 /// Columns below which the table stacks foreground over daemon in one
 /// column: four columns of paths do not fit.
@@ -181,16 +182,86 @@ pub fn report(r: &Report, style: &Style) -> String {
         "spec-kitty home: {} (relative paths below are under it)\n",
         paths::tilde(&r.home, user_home)
     ));
-    match (r.foreground.auth_scope.as_deref(), r.scope_source) {
-        (Some(s), Some(src)) => out.push_str(&format!("scope: {s} (from {src})\n")),
+    out.push_str(&release_line(r));
+    match (
+        r.foreground.auth_scope.as_deref(),
+        r.scope_source,
+        &r.project_stores,
+    ) {
+        (Some(s), Some(src), _) => out.push_str(&format!("scope: {s} (from {src})\n")),
+        (_, _, Some(_)) => out.push_str("scope: none (no session login)\n"),
         _ => out.push_str("scope: none (the legacy queue is active)\n"),
     }
     out.push_str(&fields_table(r, style));
-    out.push_str("\n\nQueues\n");
-    out.push_str(&queues_section(r, style));
+    match &r.project_stores {
+        Some(stores) => {
+            out.push_str("\n\nProject stores\n");
+            out.push_str(&stores_section(r, stores, style));
+        }
+        None => {
+            out.push_str("\n\nQueues\n");
+            out.push_str(&queues_section(r, style));
+        }
+    }
     out.push_str("\nDaemon\n");
     out.push_str(&daemon_section(r, style));
     out.push_str(&findings_section(r, style));
+    out
+}
+
+/// `release: spec-kitty 3.2.5 (db-v5, from spec-kitty on PATH)`.
+fn release_line(r: &Report) -> String {
+    match (&r.release.version, r.release.source, r.release.generation) {
+        (Some(v), Some(src), Some(g)) => {
+            format!("release: spec-kitty {v} ({}, from {src})\n", g.as_str())
+        }
+        _ => "release: unknown (see warnings)\n".to_string(),
+    }
+}
+
+/// 3.2.6+: layout, each store's pending work, the legacy sources the
+/// release's cutover would read, every cutover manifest.
+fn stores_section(r: &Report, f: &StoreFacts, style: &Style) -> String {
+    let short = |p: &str| paths::short(p, &r.home, style.user_home.as_deref());
+    let mut out = item(&format!("layout: {}", f.layout_mode), style, "  ");
+    if f.stores.is_empty() {
+        out.push_str(&item("no project store yet", style, "  "));
+    }
+    for s in &f.stores {
+        let line = match &s.unreadable {
+            Some(why) => format!("{} (unreadable: {why})", s.project_uuid),
+            None => format!(
+                "{}: {} pending events, {} pending body uploads, {} journal entries",
+                s.project_uuid, s.pending_events, s.pending_body_uploads, s.journal_entries
+            ),
+        };
+        out.push_str(&item(&line, style, "    "));
+    }
+    for src in &f.legacy_sources {
+        out.push_str(&item(
+            &format!("legacy source {} ({} rows)", short(&src.path), src.rows),
+            style,
+            "    ",
+        ));
+    }
+    for c in &f.cutovers {
+        let mut line = format!(
+            "cutover {}: {}, {} rows",
+            c.migration_id, c.phase, c.total_rows
+        );
+        if !c.quarantine.is_empty() {
+            let q: Vec<String> = c
+                .quarantine
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            line.push_str(&format!(", quarantined {}", q.join(", ")));
+        }
+        if let Some(why) = &c.failure {
+            line.push_str(&format!(" ({why})"));
+        }
+        out.push_str(&item(&line, style, "    "));
+    }
     out
 }
 
