@@ -23,7 +23,7 @@ use rusqlite::Connection;
 const SCOPE: &str = "https://sync.example.test|bench@example.com|team-a";
 
 fn schema_sql() -> String {
-    sk_boundary::schema::migrations()
+    sk_boundary::db::schema::migrations()
         .iter()
         .filter_map(|m| m.sql().map(str::to_string))
         .collect::<Vec<_>>()
@@ -316,9 +316,9 @@ fn session_overhead(doctor: &str, work: &Path, runs: usize) {
         if with_session {
             let plaintext = br#"{"email": "bench@example.com", "access_token": "x",
                 "teams": [{"id": "priv-1", "name": "me", "role": "owner", "is_private_teamspace": true}]}"#;
-            sk_boundary::session::test_support::write_session(
+            sk_boundary::login::session::test_support::write_session(
                 &home,
-                &sk_boundary::session::HostUser::current(),
+                &sk_boundary::login::session::HostUser::current(),
                 plaintext,
             )
             .unwrap();

@@ -2,38 +2,39 @@
 //! again (`sk-migrate`) and explain it when it is not (`sk-doctor`).
 //!
 //! Decisions are pure functions (plan a move, compare identities, build a
-//! report); effects (open DBs, read files, print) stay at the edges.
+//! report); effects (open DBs, read files, print) stay at the edges. The
+//! module map and the data flow are in `docs/architecture.md`.
 
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-pub mod cli;
-pub mod config;
-pub mod context;
-pub mod cutover;
-pub mod doctor;
+// Leaves: used by everything below, using nothing of the crate but `error`.
 pub mod error;
 pub mod field;
-pub mod fixture;
 pub mod fsutil;
+pub mod process;
+
+// The installation: which release, where its home is, whose scope.
 pub mod home;
-pub mod identity;
-pub mod journal;
-pub mod lock;
-pub mod merge;
-pub mod migrate;
-pub mod owner;
-pub mod probe;
-pub mod queue;
+pub mod login;
 pub mod release;
-pub mod render;
-pub mod report;
-pub mod schema;
 pub mod scope;
-pub mod session;
-pub mod store;
+
+// Queue DB files and project stores.
+pub mod db;
+
+// The two tools: decisions and their effects.
+pub mod doctor;
+pub mod migrate;
+
+// The edge: output and command lines.
+pub mod cli;
+pub mod render;
+
+#[doc(hidden)]
+pub mod fixture;
 
 pub use error::Error;
 pub use home::Home;

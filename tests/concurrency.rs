@@ -19,9 +19,9 @@ use std::time::Duration;
 use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
-use sk_boundary::merge::{Observer, Step};
+use sk_boundary::db::schema;
+use sk_boundary::migrate::merge::{Observer, Step};
 use sk_boundary::migrate::{self, RunOptions};
-use sk_boundary::schema;
 
 /// Writer transactions per DB.
 const WRITES: usize = 300;

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rusqlite::{Connection, OptionalExtension};
-use sk_boundary::schema;
-use sk_boundary::schema::tables::ALL;
+use sk_boundary::db::schema;
+use sk_boundary::db::schema::tables::ALL;
 
 const SCOPE: &str = "https://sync.example.test|robert@example.com|team-a";
 

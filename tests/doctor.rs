@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use common::*;
 use serde_json::{Value, json};
-use sk_boundary::owner::OwnerRecord;
+use sk_boundary::doctor::owner::OwnerRecord;
 
 /// A change to the owner record, for table-driven cases.
 type Change = Box<dyn Fn(&mut OwnerRecord)>;

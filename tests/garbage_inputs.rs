@@ -11,9 +11,9 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use sk_boundary::merge::Quiet;
+use sk_boundary::login::{self, ScopeSource};
+use sk_boundary::migrate::merge::Quiet;
 use sk_boundary::migrate::{self, RunOptions, Status};
-use sk_boundary::scope::{self, ScopeSource};
 use toml::{Table, Value};
 
 fn config(default_cases: u32) -> ProptestConfig {
@@ -200,7 +200,7 @@ fn check(credentials: Option<&[u8]>, config_toml: Option<&[u8]>, saas: bool) {
         )
     });
 
-    let r = scope::resolve(&h.home, None, &scope::Env::with_saas(saas));
+    let r = login::resolve(&h.home, None, &login::Env::with_saas(saas));
     let names = |p: &std::path::Path| {
         let p = p.display().to_string();
         r.diagnostics
@@ -242,7 +242,7 @@ fn check(credentials: Option<&[u8]>, config_toml: Option<&[u8]>, saas: bool) {
     let report = migrate::run(
         &h.home,
         &RunOptions {
-            env: scope::Env::with_saas(saas),
+            env: login::Env::with_saas(saas),
             ..RunOptions::default()
         },
         &mut Quiet,
@@ -305,7 +305,7 @@ fn a_credentials_directory_is_named_not_panicked_on() {
     h.legacy("legacy_v1");
     std::fs::create_dir(h.home.credentials()).unwrap();
     std::fs::write(h.home.config(), "[sync\n").unwrap();
-    let r = scope::resolve(&h.home, None, &scope::Env::default());
+    let r = login::resolve(&h.home, None, &login::Env::default());
     assert!(r.scope.is_none());
     for p in [h.home.credentials(), h.home.config()] {
         let p = p.display().to_string();
@@ -345,10 +345,10 @@ fn the_binary_warns_naming_the_credentials_file_and_exits_0() {
 fn a_section_given_as_an_array_is_malformed() {
     let h = TestHome::new();
     std::fs::write(h.home.credentials(), "user = [\"ann\", \"team-x\"]\n").unwrap();
-    let r = scope::resolve(&h.home, None, &scope::Env::default());
+    let r = login::resolve(&h.home, None, &login::Env::default());
     assert!(r.scope.is_none(), "{:?}", r.scope);
     std::fs::write(h.home.config(), "sync = [\"https://evil.test\", 5]\n").unwrap();
-    let r = scope::resolve(&h.home, None, &scope::Env::default());
+    let r = login::resolve(&h.home, None, &login::Env::default());
     assert_ne!(r.server_url, "https://evil.test");
 }
 
@@ -362,7 +362,7 @@ fn a_datetime_user_name_is_malformed_not_a_scope() {
         "[user]\nusername = 1979-05-27T07:32:00Z\n",
     )
     .unwrap();
-    let r = scope::resolve(&h.home, None, &scope::Env::default());
+    let r = login::resolve(&h.home, None, &login::Env::default());
     assert!(r.scope.is_none(), "{:?}", r.scope);
     assert!(
         r.diagnostics

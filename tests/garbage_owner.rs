@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use sk_boundary::doctor::report::OwnerStatus;
 use sk_boundary::doctor::{self, DoctorOptions, RetireDecision};
-use sk_boundary::report::OwnerStatus;
 
 const TOKEN: &str = "tok-GARBAGE-5ec7e7";
 

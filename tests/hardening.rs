@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
-use sk_boundary::journal::Journal;
-use sk_boundary::merge::{self, MoveOptions, Observer, Quiet, Step};
+use sk_boundary::migrate::journal::Journal;
+use sk_boundary::migrate::merge::{self, MoveOptions, Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions};
 
 /// A legacy V5 queue with `n` events and `n` body uploads.
@@ -434,7 +434,7 @@ fn twenty_concurrent_pairs_of_runs_lose_nothing_and_audit_each_key_once() {
 fn a_second_run_waits_then_names_the_holder() {
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
-    let held = sk_boundary::lock::HomeLock::acquire(h.root(), 0).unwrap();
+    let held = sk_boundary::migrate::lock::HomeLock::acquire(h.root(), 0).unwrap();
     let before = tree_hash(h.root());
     let out = h
         .cmd("sk-migrate")

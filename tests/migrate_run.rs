@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use common::*;
 use rusqlite::types::Value;
-use sk_boundary::merge::{MoveOptions, Observer, Quiet, Step};
+use sk_boundary::Error;
+use sk_boundary::db::schema;
+use sk_boundary::db::schema::tables::ALL;
+use sk_boundary::migrate::merge::{MoveOptions, Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions, Status};
-use sk_boundary::schema::tables::ALL;
-use sk_boundary::{Error, schema};
 
 type Row = BTreeMap<String, Value>;
 

@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use sk_boundary::merge::Quiet;
-use sk_boundary::queue;
+use sk_boundary::migrate::merge::Quiet;
+use sk_boundary::migrate::queue;
 
 fn preflight(h: &TestHome, saas: Option<&str>, args: &[&str]) -> (i32, String, String) {
     let mut cmd = h.cmd("sk-doctor");
@@ -146,7 +146,7 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     let w = queue::writer_queue(
         &h.home,
         None,
-        &sk_boundary::scope::Env::default(),
+        &sk_boundary::login::Env::default(),
         &mut Quiet,
     )
     .unwrap();
@@ -161,7 +161,7 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     let w = queue::writer_queue(
         &h.home,
         None,
-        &sk_boundary::scope::Env::default(),
+        &sk_boundary::login::Env::default(),
         &mut Quiet,
     )
     .unwrap();
@@ -173,7 +173,7 @@ fn the_resolver_moves_first_for_writers_and_never_for_readers() {
     h.login().legacy("legacy_v5");
     let before = tree_hash(h.root());
     assert_eq!(
-        queue::reader_queue(&h.home, None, &sk_boundary::scope::Env::default()),
+        queue::reader_queue(&h.home, None, &sk_boundary::login::Env::default()),
         h.scoped_path()
     );
     assert_eq!(tree_hash(h.root()), before);

@@ -23,10 +23,11 @@ use common::*;
 use proptest::prelude::*;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
-use sk_boundary::merge::{Observer, Quiet, Step};
+use sk_boundary::Error;
+use sk_boundary::db::schema;
+use sk_boundary::db::schema::tables::{ALL, TableDef};
+use sk_boundary::migrate::merge::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions, Status};
-use sk_boundary::schema::tables::{ALL, TableDef};
-use sk_boundary::{Error, schema};
 
 type Row = BTreeMap<String, Value>;
 
@@ -1019,7 +1020,7 @@ fn regression_no_scope_and_dry_run_leave_wal_homes_byte_identical() {
     assert_eq!(tree_hash(h.root()), before, "no-scope run changed the home");
     let dry = RunOptions {
         scope: Some(h.scope()),
-        moving: sk_boundary::merge::MoveOptions {
+        moving: sk_boundary::migrate::merge::MoveOptions {
             dry_run: true,
             ..Default::default()
         },

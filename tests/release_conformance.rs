@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sk_boundary::Home;
+use sk_boundary::doctor::identity::{self, AuthScope, ForegroundIdentity};
+use sk_boundary::doctor::owner::RedactedOwner;
 use sk_boundary::field::Field;
-use sk_boundary::identity::{self, AuthScope, ForegroundIdentity};
-use sk_boundary::owner::RedactedOwner;
+use sk_boundary::login::session::HostUser;
+use sk_boundary::login::session::test_support::write_session;
+use sk_boundary::login::{self, Env};
 use sk_boundary::release::{Generation, Profile, RootRule, Version, profile_for};
-use sk_boundary::scope::{self, Env};
-use sk_boundary::session::HostUser;
-use sk_boundary::session::test_support::write_session;
 
 fn releases() -> Vec<(String, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases");
@@ -139,7 +139,7 @@ fn the_queue_db_each_release_selects() {
             let inputs = &case["inputs"];
             let (_d, home) = home_for(inputs);
             let env = env_for(inputs, p);
-            let r = scope::resolve(&home, None, &env);
+            let r = login::resolve(&home, None, &env);
             let ours = match &r.scope {
                 Some(found) => relative(&home, &home.scoped_queue(&found.scope).to_string_lossy()),
                 None => "queue.db".to_string(),
@@ -177,7 +177,7 @@ fn the_owner_view_each_release_derives() {
             let name = case["name"].as_str().unwrap();
             let (_d, home) = home_for(&case["inputs"]);
             let env = env_for(&case["inputs"], p);
-            let r = scope::resolve(&home, None, &env);
+            let r = login::resolve(&home, None, &env);
             let fg = identity::from_resolution(&home, &r, &env);
             let ctx = format!("{release} {name}");
             assert_eq!(fg.server_url.as_deref(), s(&view["server_url"]), "{ctx}");
@@ -300,7 +300,7 @@ fn project_store_owner_view_is_the_releases() {
     });
     let (_d, home) = home_for(&inputs);
     let env = env_for(&inputs, profile("3.2.7"));
-    let fg = identity::from_resolution(&home, &scope::resolve(&home, None, &env), &env);
+    let fg = identity::from_resolution(&home, &login::resolve(&home, None, &env), &env);
     let owner = &facts["owner"];
     assert_eq!(fg.server_url.as_deref(), s(&owner["server_url"]));
     assert_eq!(fg.auth_scope.as_deref(), s(&owner["auth_scope"]));
@@ -349,7 +349,7 @@ fn the_gate_sees_what_the_releases_gate_sees() {
             let name = case["name"].as_str().unwrap();
             let (_d, home) = home_for(&case["inputs"]);
             let env = env_for(&case["inputs"], p);
-            let r = scope::resolve(&home, None, &env);
+            let r = login::resolve(&home, None, &env);
             let fg = identity::from_resolution(&home, &r, &env);
             let g = identity::gate_foreground(&home, &fg, &r, &env);
             let ctx = format!("{release} {name}");

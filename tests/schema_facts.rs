@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use rusqlite::Connection;
-use sk_boundary::merge::Quiet;
+use sk_boundary::migrate::merge::Quiet;
 use sk_boundary::migrate::{self, RunOptions};
 
 /// (name, type, notnull, default, pk) as PRAGMA table_info reports them.
@@ -250,7 +250,7 @@ fn new_scoped_db_schema_sql_is_the_migrations_verbatim() {
     migrate::run(&h.home, &RunOptions::default(), &mut Quiet).unwrap();
     let reference = h.dir.path().join("reference.db");
     let mut conn = Connection::open(&reference).unwrap();
-    sk_boundary::schema::upgrade(&mut conn, &reference).unwrap();
+    sk_boundary::db::schema::upgrade(&mut conn, &reference).unwrap();
     let master = |c: &Connection| -> Vec<(String, String, String, Option<String>)> {
         let mut stmt = c
             .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")

@@ -10,9 +10,9 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 use sk_boundary::Scope;
-use sk_boundary::schema::tables::ALL;
-use sk_boundary::session::HostUser;
-use sk_boundary::session::test_support::{write_private, write_session};
+use sk_boundary::db::schema::tables::ALL;
+use sk_boundary::login::session::HostUser;
+use sk_boundary::login::session::test_support::{write_private, write_session};
 
 const SECRET_A: &str = "SESSION-SECRET-aaa";
 const SECRET_B: &str = "SESSION-SECRET-bbb";

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::global::Stream;
 use super::{ExitStatus, GlobalArgs, fail, print, usage};
+use crate::doctor::report::{self, Report};
 use crate::doctor::{self, DoctorOptions};
 use crate::render;
-use crate::report::{self, Report};
 use crate::scope::Scope;
 
 const TOOL: &str = "sk-doctor";
@@ -58,7 +58,7 @@ pub struct Cli {
     /// How long to wait for a queue DB another process holds locked; a DB
     /// still locked is reported as locked
     #[arg(long, global = true, value_name = "MS", default_value_t = doctor::DOCTOR_BUSY_TIMEOUT_MS,
-          value_parser = clap::value_parser!(u64).range(..=crate::lock::MAX_BUSY_TIMEOUT_MS))]
+          value_parser = clap::value_parser!(u64).range(..=crate::migrate::lock::MAX_BUSY_TIMEOUT_MS))]
     pub busy_timeout: u64,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::context::{self, Context, ContextOptions};
+use crate::cli::context::{self, Context, ContextOptions};
 use crate::error::Error;
 use crate::render::Style;
 

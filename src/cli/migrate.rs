@@ -13,16 +13,17 @@ use serde::Serialize;
 
 use super::global::Stream;
 use super::{ExitStatus, GlobalArgs, fail, print, usage};
-use crate::context::Context;
-use crate::cutover::{self, CutoverOptions};
+use crate::cli::context::Context;
 use crate::error::Error;
 use crate::home::Home;
-use crate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Quiet};
+use crate::login::{Diagnostic, Env};
+use crate::migrate::cutover::{self, CutoverOptions};
+use crate::migrate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Quiet};
+use crate::migrate::queue;
 use crate::migrate::{self, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status};
-use crate::queue;
 use crate::release::Generation;
 use crate::render;
-use crate::scope::{Diagnostic, Env, Scope};
+use crate::scope::Scope;
 
 const TOOL: &str = "sk-migrate";
 
@@ -55,7 +56,7 @@ pub struct Cli {
     pub global: GlobalArgs,
     /// How long to wait for a DB another process holds locked
     #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS,
-          value_parser = clap::value_parser!(u64).range(..=crate::lock::MAX_BUSY_TIMEOUT_MS))]
+          value_parser = clap::value_parser!(u64).range(..=crate::migrate::lock::MAX_BUSY_TIMEOUT_MS))]
     pub busy_timeout: u64,
     #[command(subcommand)]
     pub command: Command,

@@ -6,6 +6,7 @@
 //!
 //! Contract: `docs/cli.md` (options, exit codes) and `docs/json.md`.
 
+pub mod context;
 pub mod doctor;
 pub mod global;
 pub mod man;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::context::Context;
+use crate::cli::context::Context;
 use crate::error::Error;
 
 pub use global::{ColorChoice, GlobalArgs};

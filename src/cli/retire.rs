@@ -1,12 +1,12 @@
 //! `sk-doctor retire`: the confirmation dialogue around
-//! [`owner::retire`](crate::owner::retire), the doctor's only write.
+//! [`owner::retire`](crate::doctor::owner::retire), the doctor's only write.
 
 use std::io::{BufRead, IsTerminal};
 
 use super::{ExitStatus, fail, print};
+use crate::doctor::owner::{self, RetirePlan};
 use crate::doctor::{self, RetireDecision};
 use crate::home::Home;
-use crate::owner::{self, RetirePlan};
 use crate::render;
 
 const TOOL: &str = "sk-doctor";

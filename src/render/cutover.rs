@@ -1,7 +1,7 @@
 //! `sk-migrate run` on a project-store release, for people.
 
 use super::Style;
-use crate::cutover::CutoverReport;
+use crate::migrate::cutover::CutoverReport;
 
 /// The summary: what was consolidated, carried per project, quarantined.
 pub fn run_summary(r: &CutoverReport, style: &Style) -> String {

@@ -4,9 +4,9 @@ use comfy_table::{Attribute, Cell, Color};
 use owo_colors::OwoColorize;
 
 use super::{Style, paths};
-use crate::identity::FieldStatus;
-use crate::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
-use crate::store::StoreFacts;
+use crate::db::store::StoreFacts;
+use crate::doctor::identity::FieldStatus;
+use crate::doctor::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
 
 /// Columns below which the table stacks foreground over daemon in one
 /// column: four columns of paths do not fit.

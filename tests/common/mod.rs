@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 use sha2::{Digest, Sha256};
 
-use sk_boundary::owner::{self, OwnerRecord, Secret};
+use sk_boundary::doctor::owner::{self, OwnerRecord, Secret};
 use sk_boundary::{Home, Scope};
 
 pub const SERVER: &str = "https://sync.example.test";
@@ -242,7 +242,7 @@ pub fn coherent() -> Coherent {
     let h = TestHome::new();
     h.login().scoped("scoped_v5");
     let (entry, python, checkout) = fake_install(h.dir.path());
-    let env = sk_boundary::scope::Env {
+    let env = sk_boundary::login::Env {
         saas_enabled: false,
         saas_url: None,
         profile: sk_boundary::release::profile_for(
@@ -250,8 +250,8 @@ pub fn coherent() -> Coherent {
         )
         .unwrap(),
     };
-    let resolution = sk_boundary::scope::resolve(&h.home, None, &env);
-    let fg = sk_boundary::identity::from_resolution(&h.home, &resolution, &env);
+    let resolution = sk_boundary::login::resolve(&h.home, None, &env);
+    let fg = sk_boundary::doctor::identity::from_resolution(&h.home, &resolution, &env);
     let record = OwnerRecord {
         pid: std::process::id() as i64,
         port: 9400,
@@ -308,10 +308,13 @@ pub fn dead_pid() -> i64 {
 }
 
 /// An observer that fails the move at one step (fault injection).
-pub struct FailAt(pub sk_boundary::merge::Step);
+pub struct FailAt(pub sk_boundary::migrate::merge::Step);
 
-impl sk_boundary::merge::Observer for FailAt {
-    fn checkpoint(&mut self, step: sk_boundary::merge::Step) -> Result<(), sk_boundary::Error> {
+impl sk_boundary::migrate::merge::Observer for FailAt {
+    fn checkpoint(
+        &mut self,
+        step: sk_boundary::migrate::merge::Step,
+    ) -> Result<(), sk_boundary::Error> {
         if step == self.0 {
             return Err(sk_boundary::Error::Malformed {
                 path: "injected".into(),

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::owner::RedactedOwner;
+use crate::doctor::owner::RedactedOwner;
 
 /// The loopback ports daemons listen on.
 pub const DAEMON_PORTS: RangeInclusive<u16> = 9400..=9449;
@@ -75,7 +75,7 @@ pub fn parse_health(port: u16, body: &str) -> Option<LiveDaemon> {
     let package_version = obj
         .get("package_version")
         .and_then(Value::as_str)
-        .map(crate::owner::version_shaped);
+        .map(crate::doctor::owner::version_shaped);
     let owner = obj
         .get("owner")
         .and_then(|o| RedactedOwner::from_json(o).ok());

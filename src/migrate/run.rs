@@ -5,15 +5,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::db::schema::{self, LATEST};
 use crate::error::Error;
 use crate::home::Home;
-use crate::journal::{self, Journal};
-use crate::lock::HomeLock;
-use crate::merge::SchemaTarget;
-use crate::merge::{self, MoveOptions, Observer, TableCounts};
+use crate::login::{self, Diagnostic, Env, Resolution};
+use crate::migrate::journal::{self, Journal};
+use crate::migrate::lock::HomeLock;
+use crate::migrate::merge::SchemaTarget;
+use crate::migrate::merge::{self, MoveOptions, Observer, TableCounts};
 use crate::release::Generation;
-use crate::schema::{self, LATEST};
-use crate::scope::{self, Diagnostic, Env, Resolution, Scope};
+use crate::scope::Scope;
 
 /// Version of the JSON documents this tool prints.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
@@ -107,7 +108,7 @@ pub fn run(
         moving,
         ..opts.clone()
     };
-    let resolution = scope::resolve(home, opts.scope.as_ref(), &opts.env);
+    let resolution = login::resolve(home, opts.scope.as_ref(), &opts.env);
     let legacy_path = home.legacy_queue();
     let mut report = RunReport {
         schema_version: JSON_SCHEMA_VERSION,
@@ -128,7 +129,7 @@ pub fn run(
     let Some(resolved) = resolution.scope else {
         // No scope: legacy is the active queue; nothing is stranded, nothing written.
         report.legacy_schema_version =
-            merge::inspect(&legacy_path, opts.moving.busy_timeout_ms)?.map(|f| f.version);
+            crate::db::inspect(&legacy_path, opts.moving.busy_timeout_ms)?.map(|f| f.version);
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     };
@@ -227,7 +228,7 @@ pub struct DbStatus {
 pub struct StatusReport {
     pub schema_version: u32,
     pub scope: Option<String>,
-    pub scope_source: Option<scope::ScopeSource>,
+    pub scope_source: Option<login::ScopeSource>,
     pub legacy: DbStatus,
     pub scoped: Option<DbStatus>,
     /// Migrations `sk-migrate run` would apply to the scoped DB.
@@ -239,7 +240,7 @@ pub struct StatusReport {
 }
 
 fn db_status(path: &Path, busy: u64) -> Result<DbStatus, Error> {
-    let facts = merge::inspect(path, busy)?;
+    let facts = crate::db::inspect(path, busy)?;
     Ok(DbStatus {
         path: display(path),
         exists: facts.is_some(),
@@ -263,7 +264,7 @@ pub fn status(
         scope: resolved,
         diagnostics,
         ..
-    } = scope::resolve(home, scope, env);
+    } = login::resolve(home, scope, env);
     let target = env.profile.schema.unwrap_or(LATEST);
     let legacy = db_status(&home.legacy_queue(), busy)?;
     let scoped = match &resolved {

@@ -6,12 +6,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::doctor::identity::{self, Install};
+use crate::doctor::owner::{self, OwnerRead};
 use crate::error::Error;
 use crate::home::Home;
-use crate::identity::{self, Install};
-use crate::owner::{self, OwnerRead};
+use crate::login::Env;
 use crate::release::{self, Candidates, Detection, Profile, ReleaseView, RootRule};
-use crate::scope::Env;
 
 /// What the binaries pass in.
 #[derive(Debug, Clone, Default)]

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::home::Home;
-use crate::merge::{MoveOptions, Observer};
+use crate::login::{self, Env};
+use crate::migrate::merge::{MoveOptions, Observer};
 use crate::migrate::{self, RunOptions, RunReport};
-use crate::scope::{self, Env, Scope};
+use crate::scope::Scope;
 
 /// The queue DB a writer must use, and the move that ran to make it so.
 #[derive(Debug, Clone)]
@@ -27,7 +28,7 @@ pub fn writer_queue(
     env: &Env,
     observer: &mut dyn Observer,
 ) -> Result<WriterQueue, Error> {
-    let resolution = scope::resolve(home, flag, env);
+    let resolution = login::resolve(home, flag, env);
     let Some(resolved) = resolution.scope else {
         return Ok(WriterQueue {
             path: home.legacy_queue(),
@@ -50,7 +51,7 @@ pub fn writer_queue(
 
 /// Resolve the queue for reading: the same choice, nothing moved or written.
 pub fn reader_queue(home: &Home, flag: Option<&Scope>, env: &Env) -> PathBuf {
-    match scope::resolve(home, flag, env).scope {
+    match login::resolve(home, flag, env).scope {
         Some(r) => home.scoped_queue(&r.scope),
         None => home.legacy_queue(),
     }

@@ -4,16 +4,18 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
+use crate::doctor::identity::{self, ForegroundIdentity};
+use crate::doctor::owner::{self, OwnerRead, RetirePlan};
+use crate::doctor::probe;
+use crate::doctor::report::{
+    self, Facts, OwnerFacts, OwnerFound, QueueFacts, Report, StrandedMission,
+};
 use crate::error::Error;
 use crate::home::Home;
-use crate::identity::{self, ForegroundIdentity};
-use crate::merge;
-use crate::owner::{self, OwnerRead, RetirePlan};
-use crate::probe;
+use crate::login::{self, Env};
 use crate::release::ReleaseView;
-use crate::report::{self, Facts, OwnerFacts, OwnerFound, QueueFacts, Report, StrandedMission};
-use crate::schema::tables::BODY_UPLOAD_QUEUE;
-use crate::scope::{self, Env, Scope};
+use crate::scope::Scope;
 
 /// How long the doctor waits, by default, for a DB the daemon holds locked:
 /// short, since a locked queue is reported as such rather than failing.
@@ -55,7 +57,7 @@ fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueF
         path: display(path),
         ..QueueFacts::default()
     };
-    match merge::inspect(path, busy) {
+    match crate::db::inspect(path, busy) {
         Ok(None) => {}
         Ok(Some(f)) => {
             q.exists = true;
@@ -94,7 +96,7 @@ fn mission_counts(
     let Some(slug) = version.and_then(|v| BODY_UPLOAD_QUEUE.column_at("mission_slug", v)) else {
         return Ok(Vec::new());
     };
-    let conn = merge::open_read_only(path, busy)?;
+    let conn = crate::db::open_read_only(path, busy)?;
     let sq = |e| Error::sqlite(path, e, busy);
     // Grouped by (project, slug) so SQLite streams the namespace index in
     // order instead of sorting; the few groups are folded per slug here.
@@ -150,7 +152,7 @@ fn owner_facts(home: &Home) -> Result<OwnerFacts, Error> {
 fn foreground(
     home: &Home,
     opts: &DoctorOptions,
-    resolution: &scope::Resolution,
+    resolution: &login::Resolution,
     notes: &mut Vec<String>,
 ) -> Result<ForegroundIdentity, Error> {
     let install = identity::discover(opts.spec_kitty.as_deref(), opts.path_var.as_deref())?;
@@ -174,7 +176,7 @@ fn foreground(
 
 /// Gather every fact the report needs. Reads only.
 pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
-    let resolution = scope::resolve(home, opts.scope.as_ref(), &opts.env);
+    let resolution = login::resolve(home, opts.scope.as_ref(), &opts.env);
     let auth_notes: Vec<String> = resolution
         .diagnostics
         .iter()
@@ -230,11 +232,11 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
                 let env_root = std::env::var_os("SPECIFY_REPO_ROOT")
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from);
-                crate::store::checkout_project(&dir, env_root.as_deref())
+                crate::db::store::checkout_project(&dir, env_root.as_deref())
             })
             .flatten(),
         stores: (opts.env.profile.generation == crate::release::Generation::ProjectStore)
-            .then(|| crate::store::gather(home)),
+            .then(|| crate::db::store::gather(home)),
         saas_enabled: opts.env.saas_enabled,
         scope_source: resolution.scope.as_ref().map(|r| r.source),
         foreground: fg,
@@ -275,7 +277,7 @@ fn stale_state(
     live: Option<&[probe::LiveDaemon]>,
 ) -> Option<owner::StaleState> {
     let path = home.daemon_state();
-    let text = crate::config::read_optional(&path).ok()??;
+    let text = crate::login::config::read_optional(&path).ok()??;
     let ports: Option<Vec<u16>> = live.map(|l| l.iter().map(|d| d.port).collect());
     owner::stale_state(
         &path,
@@ -315,7 +317,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
                 file_issues: Vec::new(),
             };
             // Only a pid-less file needs the probe: ask just its port.
-            let state = crate::config::read_optional(&home.daemon_state()).unwrap_or(None);
+            let state = crate::login::config::read_optional(&home.daemon_state()).unwrap_or(None);
             let parsed = state.as_deref().map(owner::parse_state_file);
             let live = match parsed {
                 Some(owner::DaemonState {
@@ -332,7 +334,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
         }
         OwnerRead::Malformed { reason, .. } => RetireDecision::Malformed { reason },
         OwnerRead::Present(record, _) => {
-            let state = crate::config::read_optional(&home.daemon_state()).unwrap_or(None);
+            let state = crate::login::config::read_optional(&home.daemon_state()).unwrap_or(None);
             RetireDecision::Plan(owner::plan_retire(
                 home,
                 &record,

@@ -27,11 +27,11 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::db::schema::{self, tables};
+use crate::db::store::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
-use crate::merge::{self, MoveOptions, Quiet};
-use crate::schema::{self, tables};
-use crate::store::{self, Carried, LegacySource, SourceStamp};
+use crate::migrate::merge::{self, MoveOptions, Quiet};
 
 /// How to run the cutover.
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ fn build_snapshot(
     for (i, src) in ordered.iter().enumerate() {
         let copy = dir.join(format!("source-{i}.db"));
         let _ = std::fs::remove_file(&copy);
-        merge::snapshot(src, &copy, busy)?;
+        crate::db::snapshot(src, &copy, busy)?;
         let opts = MoveOptions {
             busy_timeout_ms: busy,
             schema: SNAPSHOT_SCHEMA,
@@ -458,7 +458,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
                 p.file_name()
                     .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
             ));
-            merge::snapshot(p, &target, busy)?;
+            crate::db::snapshot(p, &target, busy)?;
             report.backups.push(target.display().to_string());
         }
     }
@@ -736,7 +736,7 @@ mod tests {
         let (_d, home) = home_with_source();
         let scoped = home.queues_dir().join("queue-ab.db");
         std::fs::create_dir_all(home.queues_dir()).unwrap();
-        merge::snapshot(&home.legacy_queue(), &scoped, 1000).unwrap();
+        crate::db::snapshot(&home.legacy_queue(), &scoped, 1000).unwrap();
         let c = Connection::open(&scoped).unwrap();
         c.execute_batch(
             "INSERT INTO queue (event_id, event_type, data, timestamp) VALUES ('e2', 't', '{}', 2);

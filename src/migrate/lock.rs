@@ -16,14 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
-/// SQLite takes its busy timeout as a C `int` of milliseconds (and rusqlite
-/// panics beyond it): longer timeouts are clamped to about 24.8 days.
-pub const MAX_BUSY_TIMEOUT_MS: u64 = i32::MAX as u64;
-
-/// A busy timeout SQLite accepts, whatever `ms` a library caller passes.
-pub fn busy_duration(ms: u64) -> Duration {
-    Duration::from_millis(ms.min(MAX_BUSY_TIMEOUT_MS))
-}
+pub use crate::db::{MAX_BUSY_TIMEOUT_MS, busy_duration};
 
 /// Interval between two attempts at a held lock.
 const POLL: Duration = Duration::from_millis(5);

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::fsutil;
 use crate::home::Home;
-use crate::merge::{AuditLine, Observer, Step};
+use crate::migrate::merge::{AuditLine, Observer, Step};
 
 /// Prefix of the marker rows a move writes into the scoped `sqlite_sequence`.
 pub const MARKER_PREFIX: &str = "sk-migrate-run:";
@@ -260,8 +260,8 @@ fn marker_present(db: &Path, run: &str, busy: u64) -> Result<bool, Error> {
     }
     // A run killed mid-commit leaves a hot journal: roll it back first, as
     // the move itself does (a read-only open could not, and would fail).
-    crate::merge::recover(db, busy)?;
-    let conn = crate::merge::open_read_only(db, busy)?;
+    crate::db::recover(db, busy)?;
+    let conn = crate::db::open_read_only(db, busy)?;
     let found = conn.query_row(
         "SELECT count(*) FROM main.sqlite_sequence WHERE name = ?1",
         [format!("{MARKER_PREFIX}{run}")],
@@ -339,7 +339,7 @@ fn parse_line(line: &[u8]) -> Option<AuditLine<'_>> {
     let (_, rest) = text.split_once(",\"table\":\"")?;
     let (table, rest) = rest.split_once("\",\"key\":")?;
     let key = rest.strip_suffix('}')?;
-    let table = crate::schema::tables::ALL
+    let table = crate::db::schema::tables::ALL
         .iter()
         .find(|t| t.name == table)?
         .name;

@@ -3,14 +3,14 @@
 
 use serde::Serialize;
 
+use crate::db::store::{self, StoreFacts};
+use crate::doctor::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
+use crate::doctor::owner::RedactedOwner;
+use crate::doctor::probe::LiveDaemon;
 use crate::field::Field;
-use crate::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
+use crate::login::ScopeSource;
 use crate::migrate::JSON_SCHEMA_VERSION;
-use crate::owner::RedactedOwner;
-use crate::probe::LiveDaemon;
 use crate::release::{GateField, Profile, ReleaseView};
-use crate::scope::ScopeSource;
-use crate::store::{self, StoreFacts};
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -295,7 +295,7 @@ pub fn build(facts: Facts) -> Report {
             pid_alive,
             executable_exists,
         } => {
-            let orphan = crate::owner::is_orphan(*pid_alive, *executable_exists);
+            let orphan = crate::doctor::owner::is_orphan(*pid_alive, *executable_exists);
             gate_mismatches = identity::gate_mismatches(facts.profile, &facts.gate, canonical);
             let rows = identity::compare_view(&facts.foreground, canonical, facts.profile);
             let mismatched: Vec<String> = identity::mismatched_fields(&rows)
@@ -364,7 +364,7 @@ pub fn build(facts: Facts) -> Report {
     };
 
     let live_orphans: Vec<LiveOrphan> = match &facts.live_daemons {
-        Some(found) => crate::probe::live_orphans(recorded_port, found)
+        Some(found) => crate::doctor::probe::live_orphans(recorded_port, found)
             .into_iter()
             .map(|d| LiveOrphan {
                 port: d.port,
@@ -741,7 +741,7 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::AuthScope;
+    use crate::doctor::identity::AuthScope;
 
     fn owner() -> RedactedOwner {
         RedactedOwner {

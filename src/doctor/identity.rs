@@ -18,12 +18,13 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::doctor::owner::{OwnerRecord, RedactedOwner};
 use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
-use crate::owner::{OwnerRecord, RedactedOwner};
+use crate::login::{Env, Resolution, ScopeSource};
 use crate::release::{GateField, Profile, ScopeRule, ServerRule};
-use crate::scope::{Env, Resolution, Scope, ScopeSource};
+use crate::scope::Scope;
 
 /// The foreground's scope: unknown, known to be none, or a scope string.
 /// `docs/daemon.md`: "auth_scope null vs non-null is a mismatch" — but only when the
@@ -944,7 +945,7 @@ pub fn mismatched_fields(rows: &[FieldRow]) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::{ResolvedScope, ScopeSource};
+    use crate::login::{ResolvedScope, ScopeSource};
     use std::os::unix::fs::PermissionsExt;
 
     fn write_exec(p: &Path, text: &str) {
@@ -1167,7 +1168,7 @@ mod tests {
 
     /// The owner module's sample record: one fixture for both suites.
     fn owner() -> OwnerRecord {
-        crate::owner::tests::sample()
+        crate::doctor::owner::tests::sample()
     }
 
     fn coherent() -> ForegroundIdentity {

@@ -557,67 +557,7 @@ pub fn is_orphan(pid_alive: bool, executable_exists: bool) -> bool {
     !pid_alive || !executable_exists
 }
 
-/// What can be told about a pid without signalling it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Liveness {
-    Alive,
-    Dead,
-    /// Could not be told; treated as alive so nothing is retired on a guess.
-    Unknown,
-}
-
-/// Is `pid` a live process? Never sends a signal (not even `kill(pid, 0)`).
-///
-/// * `pid <= 0` (or beyond the kernel's pid range) is not alive.
-/// * Linux: `/proc/<pid>` exists → alive, also for another user's process;
-///   `NotFound` → dead; any other error (e.g. permission) → alive
-///   (conservative). On a `/proc` mounted with `hidepid=2`, other users'
-///   processes are invisible and would look dead: a daemon of another user
-///   would then be reported an orphan.
-/// * Other Unix (macOS): `ps -p <pid> -o pid=` (reads process tables, sends
-///   nothing); if `ps` cannot run the answer is [`Liveness::Unknown`].
-pub fn pid_liveness(pid: i64) -> Liveness {
-    if pid <= 0 || pid > i64::from(i32::MAX) {
-        return Liveness::Dead;
-    }
-    liveness_os(pid)
-}
-
-/// [`pid_liveness`] as a bool: only a provably dead pid is not alive.
-pub fn pid_alive(pid: i64) -> bool {
-    pid_liveness(pid) != Liveness::Dead
-}
-
-#[cfg(target_os = "linux")]
-fn liveness_os(pid: i64) -> Liveness {
-    match std::fs::metadata(Path::new("/proc").join(pid.to_string())) {
-        Ok(_) => Liveness::Alive,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            // Without /proc at all nothing can be told.
-            if Path::new("/proc/self").exists() {
-                Liveness::Dead
-            } else {
-                Liveness::Unknown
-            }
-        }
-        Err(_) => Liveness::Alive,
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn liveness_os(pid: i64) -> Liveness {
-    match std::process::Command::new("ps")
-        .args(["-p", &pid.to_string(), "-o", "pid="])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-    {
-        Ok(out) if out.status.success() && !out.stdout.trim_ascii().is_empty() => Liveness::Alive,
-        Ok(out) if out.status.code() == Some(1) => Liveness::Dead,
-        _ => Liveness::Unknown,
-    }
-}
+pub use crate::process::{Liveness, pid_alive, pid_liveness};
 
 /// Does the recorded executable exist (following symlinks)?
 pub fn executable_exists(path: &str) -> bool {
@@ -687,7 +627,7 @@ pub fn stale_state(
 /// Remove a stale state file if it still holds what was judged. Never
 /// signals anything. Returns whether it was removed.
 pub fn retire_state(stale: &StaleState) -> Result<bool, Error> {
-    match crate::config::read_optional(&stale.path)? {
+    match crate::login::config::read_optional(&stale.path)? {
         Some(text) if text == stale.text => {
             let mut removed = Vec::new();
             remove_if_present(&stale.path, &mut removed)?;
@@ -777,7 +717,7 @@ pub fn retire(removal: &Removal) -> Result<Vec<PathBuf>, Error> {
         }
     }
     if let Some(state) = &removal.state_file {
-        match crate::config::read_optional(state) {
+        match crate::login::config::read_optional(state) {
             Ok(Some(text)) if parse_state_file(&text).pid == Some(removal.pid) => {
                 remove_if_present(state, &mut removed)?;
             }

@@ -1,0 +1,64 @@
+//! The dry run: the counts a real run would produce, nothing written.
+
+use super::*;
+
+/// The same plan against read-only attachments: counts, no writes.
+pub(super) fn dry_run(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    legacy_version: u32,
+    mut report: MoveReport,
+    busy: u64,
+) -> Result<MoveReport, Error> {
+    let conn = Connection::open_in_memory().map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    conn.busy_timeout(crate::db::busy_duration(busy))
+        .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    conn.execute("ATTACH DATABASE ?1 AS legacy", [dry_run_uri(legacy_path)])
+        .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
+    let scoped = match report.scoped_version_before {
+        Some(v) => {
+            conn.execute("ATTACH DATABASE ?1 AS scoped", [dry_run_uri(scoped_path)])
+                .map_err(|e| Error::sqlite(scoped_path, e, busy))?;
+            Some(Side {
+                schema: "scoped",
+                version: v,
+            })
+        }
+        None => None,
+    };
+    let legacy = Side {
+        schema: "legacy",
+        version: legacy_version,
+    };
+    for t in ALL.iter().filter(|t| t.exists_at(legacy_version)) {
+        let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+            continue;
+        };
+        let sq = |e| Error::sqlite(legacy_path, e, busy);
+        let unique = key_is_unique(&conn, "legacy", t, legacy_version).map_err(sq)?;
+        conn.execute_batch(&plan_sql(t, legacy, scoped, unique))
+            .map_err(sq)?;
+        counts.inserted = count(
+            &conn,
+            &format!("SELECT count(*) FROM {}", plan_table(t)),
+            legacy_path,
+            busy,
+        )?;
+        let present = count(
+            &conn,
+            &format!(
+                "SELECT count(*) FROM {} AS l WHERE {}",
+                table_ref(legacy, t),
+                present_where(t, legacy, scoped, true)
+            ),
+            legacy_path,
+            busy,
+        )?;
+        counts.deleted_from_legacy = present;
+        counts.already_present = present.saturating_sub(counts.inserted);
+        // legacy_before came from another connection: a daemon may have added rows.
+        counts.left_in_legacy = counts.legacy_before.saturating_sub(present);
+    }
+    report.scoped_version = report.scoped_version_before;
+    Ok(report)
+}

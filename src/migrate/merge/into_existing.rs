@@ -1,0 +1,170 @@
+//! Gather the facts, plan, and carry the plan out; the general path into an
+//! existing scoped DB (or one created in place).
+
+use super::plan::{self, Plan};
+use super::*;
+
+/// Move every movable legacy row into the scoped DB. See the module docs.
+pub fn move_rows(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    opts: &MoveOptions,
+    observer: &mut dyn Observer,
+) -> Result<MoveReport, Error> {
+    let busy = opts.busy_timeout_ms;
+    if !opts.dry_run {
+        for path in [legacy_path, scoped_path] {
+            if path.exists() {
+                recover(path, busy)?;
+            }
+        }
+    }
+    // Legacy first, read-only: a file that is not a DB or has an unknown
+    // schema is refused before anything is created or changed.
+    let legacy = inspect(legacy_path, busy)?;
+    let scoped_before = inspect(scoped_path, busy)?;
+    if let Some(f) = &scoped_before
+        && !opts.schema.accepts(f.version)
+    {
+        return Err(Error::SchemaTooNew {
+            path: scoped_path.to_path_buf(),
+            version: f.version,
+            release_version: opts.schema.version,
+        });
+    }
+    let mut report = initial_report(legacy.as_ref(), scoped_before.as_ref());
+    let scoped_exists = scoped_before.is_some();
+    match plan::plan(legacy.as_ref(), scoped_before.as_ref(), opts.dry_run) {
+        Plan::Nothing => Ok(report),
+        Plan::DryRun { legacy_version } => {
+            dry_run(legacy_path, scoped_path, legacy_version, report, busy)
+        }
+        Plan::IntoNew => {
+            backups(legacy_path, scoped_path, scoped_exists, opts, &mut report)?;
+            // A daemon may create the scoped DB meanwhile: then move into it as it is.
+            let target = (opts.schema.version, busy);
+            match move_into_new(legacy_path, scoped_path, report.clone(), observer, target)? {
+                Some(done) => Ok(done),
+                None => into_existing(
+                    legacy_path,
+                    scoped_path,
+                    (false, true),
+                    report,
+                    opts,
+                    observer,
+                ),
+            }
+        }
+        Plan::IntoExisting { rows } => {
+            backups(legacy_path, scoped_path, scoped_exists, opts, &mut report)?;
+            into_existing(
+                legacy_path,
+                scoped_path,
+                (true, rows),
+                report,
+                opts,
+                observer,
+            )
+        }
+    }
+}
+
+/// The report before anything is done: versions found, every legacy row
+/// counted as left in legacy.
+fn initial_report(legacy: Option<&DbFacts>, scoped_before: Option<&DbFacts>) -> MoveReport {
+    let mut report = MoveReport {
+        legacy_version: legacy.map(|f| f.version),
+        scoped_version_before: scoped_before.map(|f| f.version),
+        scoped_version: scoped_before.map(|f| f.version),
+        atomic: true,
+        ..MoveReport::default()
+    };
+    report.tables = ALL
+        .iter()
+        .map(|t| {
+            let before = legacy
+                .and_then(|f| f.rows.iter().find(|r| r.0 == t.name))
+                .map_or(0, |r| r.1);
+            TableCounts {
+                table: t.name,
+                legacy_before: before,
+                left_in_legacy: before,
+                ..TableCounts::default()
+            }
+        })
+        .collect();
+    report
+}
+
+/// `--backup DIR`: both DBs copied (the scoped one when it exists) before
+/// anything is written.
+fn backups(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    scoped_exists: bool,
+    opts: &MoveOptions,
+    report: &mut MoveReport,
+) -> Result<(), Error> {
+    let busy = opts.busy_timeout_ms;
+    if let Some(dir) = &opts.backup_dir {
+        let lconn = open_read_only(legacy_path, busy)?;
+        report
+            .backups
+            .push(backup(&lconn, "main", dir, "legacy-queue", busy)?);
+        if scoped_exists {
+            let sconn = open_read_only(scoped_path, busy)?;
+            report
+                .backups
+                .push(backup(&sconn, "main", dir, "scoped-queue", busy)?);
+        }
+    }
+    Ok(())
+}
+
+/// Upgrade the scoped DB in place (creating it if needed), then, when
+/// `rows`, move under one transaction over both files (rollback journal on
+/// both) or scoped first, legacy second (WAL). `(existed, rows)`.
+fn into_existing(
+    legacy_path: &Path,
+    scoped_path: &Path,
+    (existed, rows): (bool, bool),
+    mut report: MoveReport,
+    opts: &MoveOptions,
+    observer: &mut dyn Observer,
+) -> Result<MoveReport, Error> {
+    let busy = opts.busy_timeout_ms;
+    let mut conn = open_scoped(scoped_path, busy)?;
+    let upgrade = schema::upgrade_to(&mut conn, scoped_path, opts.schema.version)?;
+    report.scoped_version = Some(upgrade.to);
+    report.changed = upgrade.changed() || !existed;
+    observer.checkpoint(Step::SchemaUpgraded)?;
+    if !rows {
+        return Ok(report);
+    }
+    let mv = Move::attach(&conn, legacy_path, scoped_path, upgrade.to, busy)?;
+    // A failed statement leaves the transaction open: `tx` rolls it back as
+    // it drops, so both files stay as they were (or, in WAL, as the scoped
+    // commit left them).
+    let tx = mv.tx(&conn)?;
+    // Decided under the locks: nobody can switch a journal mode now.
+    report.atomic = mv.journal_modes_allow_atomic(&conn)?;
+    mv.insert_phase(&conn, &mut report, observer)?;
+    // Audit lines and their commit marker, before anything commits.
+    mv.seal(&conn, &[], observer)?;
+    let tx = if report.atomic {
+        // Atomic mode has held both write locks since the insert.
+        tx
+    } else {
+        // WAL: the two files cannot commit atomically together. Commit the
+        // scoped side first; the legacy delete follows (at-least-once: a
+        // crash in between leaves duplicates the next run removes).
+        tx.commit(&mv)?;
+        observer.checkpoint(Step::ScopedCommitted)?;
+        mv.tx(&conn)?
+    };
+    mv.delete_phase(&conn, report.atomic, &mut report, observer)?;
+    tx.commit(&mv)?;
+    observer.checkpoint(Step::Committed)?;
+    mv.mark_changed(&mut report);
+    Ok(report)
+}

@@ -1,0 +1,130 @@
+//! The legacy -> scoped move (`docs/migrate.md`): set-based SQL over both files.
+//!
+//! Per table: plan (the legacy rows whose natural key the scoped DB lacks,
+//! one per key, in legacy order) into a temp table; `INSERT OR IGNORE` them;
+//! count what is now provably in the scoped DB; delete exactly that from
+//! legacy. Rows never pass through Rust, except audit keys after commit.
+//!
+//! Three shapes of the same move:
+//! * rollback journal on both files: one transaction over both (`ATTACH`);
+//! * WAL on either: scoped commits first, legacy second (at-least-once);
+//! * no scoped DB yet (`move_into_new`): the DB is built aside, made
+//!   durable and linked into place, then legacy is emptied — also scoped
+//!   first, legacy second.
+//!
+//! Files: [`sql`] writes the SQL text (pure, no connection); [`plan`] picks
+//! the shape of a move from what was found (pure); [`into_new`] and
+//! [`into_existing`] carry it out; [`moves`] holds the statements over the
+//! attached pair; [`audit`] streams the moved keys; [`guard`] rolls back
+//! and removes temp files on every early return.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use serde::Serialize;
+
+use crate::db::schema::tables::{ALL, TableDef};
+use crate::db::schema::{self, LATEST};
+use crate::db::{DbFacts, backup, count, dry_run_uri, ident, inspect, open_read_only, recover};
+use crate::error::Error;
+pub use crate::migrate::observe::{AuditLine, Observer, Quiet, Step};
+
+mod audit;
+mod dry_run;
+mod guard;
+mod into_existing;
+mod into_new;
+mod moves;
+pub mod plan;
+mod sql;
+
+use audit::*;
+use dry_run::*;
+use guard::*;
+use into_new::*;
+use moves::*;
+use sql::*;
+
+pub use into_existing::move_rows;
+
+/// Per-table outcome, as `sk-migrate run --json` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableCounts {
+    pub table: &'static str,
+    pub legacy_before: u64,
+    pub inserted: u64,
+    pub already_present: u64,
+    pub deleted_from_legacy: u64,
+    /// Rows that stay in legacy because they cannot move (a NULL natural
+    /// key or required column, or a key the scoped table refuses).
+    pub left_in_legacy: u64,
+    /// Rows a writer added to legacy while the move ran (after its plan):
+    /// left for the next run. `legacy_before + arrived_late =
+    /// deleted_from_legacy + left_in_legacy + arrived_late` holds.
+    pub arrived_late: u64,
+}
+
+/// The scoped DB's shape the installed release reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaTarget {
+    /// An older scoped DB is upgraded to this version, never beyond.
+    pub version: u32,
+    /// Newer versions the release still opens as they are; a scoped DB of a
+    /// newer version not listed is refused (the release could not read it).
+    pub reads_newer: &'static [u32],
+}
+
+impl SchemaTarget {
+    /// The latest shape (V5), as 3.2.0–3.2.5 keep it.
+    pub const LATEST: SchemaTarget = SchemaTarget {
+        version: LATEST,
+        reads_newer: &[],
+    };
+
+    /// Can the release open a scoped DB at `version` (after our upgrade)?
+    pub fn accepts(&self, version: u32) -> bool {
+        version <= self.version || self.reads_newer.contains(&version)
+    }
+}
+
+/// How to move.
+#[derive(Debug, Clone)]
+pub struct MoveOptions {
+    pub dry_run: bool,
+    pub busy_timeout_ms: u64,
+    pub backup_dir: Option<PathBuf>,
+    /// The shape the scoped DB must have for the installed release.
+    pub schema: SchemaTarget,
+}
+
+impl Default for MoveOptions {
+    fn default() -> MoveOptions {
+        MoveOptions {
+            dry_run: false,
+            busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
+            backup_dir: None,
+            schema: SchemaTarget::LATEST,
+        }
+    }
+}
+
+/// How long to wait for a daemon holding a write lock.
+pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// What a move found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoveReport {
+    pub legacy_version: Option<u32>,
+    pub scoped_version_before: Option<u32>,
+    pub scoped_version: Option<u32>,
+    /// One transaction over both files (rollback journal on both, scoped DB
+    /// existing); otherwise scoped committed first, legacy second.
+    pub atomic: bool,
+    pub tables: Vec<TableCounts>,
+    /// Anything written: rows moved or deleted, or the scoped schema upgraded.
+    pub changed: bool,
+    pub backups: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests;

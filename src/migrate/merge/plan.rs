@@ -1,0 +1,94 @@
+//! The shape of a move, decided from what was found (pure: no connection,
+//! no file). [`super::move_rows`] gathers the facts, asks [`plan`], and
+//! only `match`es the answer.
+
+use crate::db::DbFacts;
+
+/// What a move will do, given the two DBs as found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// No legacy DB, or no legacy rows and no scoped DB to upgrade: create
+    /// and change nothing.
+    Nothing,
+    /// Count what a real run would do; write nothing.
+    DryRun { legacy_version: u32 },
+    /// No scoped DB yet and rows to move: build it aside and link it into
+    /// place (the general path follows if a daemon creates it meanwhile).
+    IntoNew,
+    /// A scoped DB exists: upgrade its schema, then move the rows, if any.
+    IntoExisting { rows: bool },
+}
+
+/// Rows in a DB's tables, summed.
+pub fn rows(facts: &DbFacts) -> u64 {
+    facts.rows.iter().map(|r| r.1).sum()
+}
+
+/// Decide the move (see [`Plan`]).
+pub fn plan(legacy: Option<&DbFacts>, scoped: Option<&DbFacts>, dry_run: bool) -> Plan {
+    let Some(legacy) = legacy else {
+        return Plan::Nothing;
+    };
+    if dry_run {
+        return Plan::DryRun {
+            legacy_version: legacy.version,
+        };
+    }
+    let legacy_rows = rows(legacy);
+    match (legacy_rows, scoped) {
+        (0, None) => Plan::Nothing,
+        (_, None) => Plan::IntoNew,
+        (n, Some(_)) => Plan::IntoExisting { rows: n > 0 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(version: u32, n: u64) -> DbFacts {
+        DbFacts {
+            version,
+            rows: vec![("queue", n), ("body_upload_queue", 0)],
+        }
+    }
+
+    #[test]
+    fn no_legacy_is_nothing_even_in_a_dry_run() {
+        assert_eq!(plan(None, Some(&facts(5, 3)), true), Plan::Nothing);
+        assert_eq!(plan(None, None, false), Plan::Nothing);
+    }
+
+    #[test]
+    fn dry_run_wins_over_every_shape() {
+        let l = facts(3, 2);
+        assert_eq!(
+            plan(Some(&l), None, true),
+            Plan::DryRun { legacy_version: 3 }
+        );
+        assert_eq!(
+            plan(Some(&l), Some(&facts(5, 0)), true),
+            Plan::DryRun { legacy_version: 3 }
+        );
+    }
+
+    #[test]
+    fn empty_legacy_creates_nothing_but_upgrades_an_existing_scoped_db() {
+        let l = facts(3, 0);
+        assert_eq!(plan(Some(&l), None, false), Plan::Nothing);
+        assert_eq!(
+            plan(Some(&l), Some(&facts(4, 1)), false),
+            Plan::IntoExisting { rows: false }
+        );
+    }
+
+    #[test]
+    fn rows_go_into_a_new_db_or_the_existing_one() {
+        let l = facts(3, 2);
+        assert_eq!(plan(Some(&l), None, false), Plan::IntoNew);
+        assert_eq!(
+            plan(Some(&l), Some(&facts(5, 0)), false),
+            Plan::IntoExisting { rows: true }
+        );
+    }
+}

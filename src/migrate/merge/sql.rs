@@ -1,0 +1,207 @@
+//! The move's SQL text: pure functions of table definitions and versions.
+
+use super::*;
+
+/// A DB as the SQL sees it: its schema name on the connection and its version.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Side<'a> {
+    pub(super) schema: &'a str,
+    pub(super) version: u32,
+}
+
+pub(super) fn table_ref(side: Side, t: &TableDef) -> String {
+    format!("{}.{}", ident(side.schema), ident(t.name))
+}
+
+/// The key columns' names in a DB at `version`.
+pub(super) fn key_cols(t: &TableDef, version: u32) -> Vec<&'static str> {
+    t.key
+        .iter()
+        .filter_map(|k| t.column_at(k, version))
+        .collect()
+}
+
+pub(super) fn all_not_null(alias: &str, cols: &[&str]) -> String {
+    cols.iter()
+        .map(|c| format!("{alias}.{} IS NOT NULL", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Natural keys equal byte for byte: BINARY whatever collation a column
+/// declares (a NOCASE column would make 'evt-ABC' present as 'evt-abc').
+pub(super) fn key_match(a: &str, a_cols: &[&str], b: &str, b_cols: &[&str]) -> String {
+    a_cols
+        .iter()
+        .zip(b_cols)
+        .map(|(x, y)| format!("{a}.{} = {b}.{} COLLATE BINARY", ident(x), ident(y)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// A legacy row is movable when its key and every column the scoped table
+/// requires (NOT NULL, no default) are non-NULL.
+pub(super) fn movable(t: &TableDef, alias: &str, version: u32) -> String {
+    let cols: Vec<&str> = t
+        .columns
+        .iter()
+        .filter(|c| c.required)
+        .filter_map(|c| t.column_at(c.name, version))
+        .collect();
+    all_not_null(alias, &cols)
+}
+
+pub(super) fn plan_table(t: &TableDef) -> String {
+    format!("temp.{}", ident(&format!("sk_plan_{}", t.name)))
+}
+
+pub(super) fn plan_key_cols(t: &TableDef) -> Vec<String> {
+    (0..t.key.len()).map(|i| format!("k{i}")).collect()
+}
+
+/// `EXISTS` a row with `l`'s key in the scoped table.
+pub(super) fn in_scoped(t: &TableDef, scoped: Side, legacy_version: u32) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS s WHERE {})",
+        table_ref(scoped, t),
+        key_match(
+            "s",
+            &key_cols(t, scoped.version),
+            "l",
+            &key_cols(t, legacy_version)
+        )
+    )
+}
+
+/// Create the plan: one legacy row per absent key (the first by rowid),
+/// ordered by legacy `id`, so inserts keep legacy order. `legacy_key_unique`:
+/// the legacy table enforces its natural key, so no duplicates need folding.
+pub(super) fn plan_sql(
+    t: &TableDef,
+    legacy: Side,
+    scoped: Option<Side>,
+    legacy_key_unique: bool,
+) -> String {
+    let lk = key_cols(t, legacy.version);
+    let select_keys: Vec<String> = lk
+        .iter()
+        .zip(plan_key_cols(t))
+        .map(|(c, k)| format!("l.{} AS {k}", ident(c)))
+        .collect();
+    let absent = match scoped.filter(|s| t.exists_at(s.version)) {
+        Some(s) => format!("AND NOT {}", in_scoped(t, s, legacy.version)),
+        None => String::new(),
+    };
+    let lt = table_ref(legacy, t);
+    let one_per_key = if legacy_key_unique {
+        movable(t, "l", legacy.version)
+    } else {
+        format!(
+            "l.rowid IN (SELECT min(g.rowid) FROM {lt} AS g WHERE {valid} GROUP BY {group})",
+            valid = movable(t, "g", legacy.version),
+            group = lk
+                .iter()
+                .map(|c| format!("g.{}", ident(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    format!(
+        "CREATE TEMP TABLE {plan} AS SELECT l.rowid AS legacy_rowid, {keys} \
+         FROM {lt} AS l WHERE {one_per_key} {absent} ORDER BY l.\"id\", l.rowid",
+        plan = plan_table(t),
+        keys = select_keys.join(", "),
+    )
+}
+
+/// The scoped columns a move fills and the legacy expressions that fill them.
+pub(super) fn insert_columns(t: &TableDef, legacy: Side, scoped_version: u32) -> (String, String) {
+    let mut cols = Vec::new();
+    let mut exprs = Vec::new();
+    for c in t.columns {
+        let (Some(src), Some(dst)) = (
+            t.column_at(c.name, legacy.version),
+            t.column_at(c.name, scoped_version),
+        ) else {
+            continue; // absent at either version: the scoped default applies
+        };
+        cols.push(ident(dst));
+        exprs.push(match c.default_sql {
+            Some(d) => format!("COALESCE(l.{}, {d})", ident(src)),
+            None => format!("l.{}", ident(src)),
+        });
+    }
+    (cols.join(", "), exprs.join(", "))
+}
+
+/// Insert the planned rows into the scoped table (`main`, at `scoped_version`).
+pub(super) fn insert_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+    let (cols, exprs) = insert_columns(t, legacy, scoped_version);
+    format!(
+        "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
+         FROM {plan} AS p JOIN {lt} AS l ON l.rowid = p.legacy_rowid ORDER BY p.rowid",
+        t_name = ident(t.name),
+        plan = plan_table(t),
+        lt = table_ref(legacy, t),
+    )
+}
+
+/// Into an empty scoped table no plan is needed: every movable legacy row
+/// goes in, in legacy order, and the UNIQUE key keeps the first of any
+/// duplicates (`OR IGNORE`), as the plan would.
+pub(super) fn insert_all_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+    let (cols, exprs) = insert_columns(t, legacy, scoped_version);
+    format!(
+        "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
+         FROM {lt} AS l WHERE {valid} ORDER BY l.\"id\", l.rowid",
+        t_name = ident(t.name),
+        lt = table_ref(legacy, t),
+        valid = movable(t, "l", legacy.version),
+    )
+}
+
+/// Drop plan rows whose key did not land (belt and braces: the plan only
+/// holds insertable rows), so the plan is exactly what was inserted.
+pub(super) fn refine_plan_sql(t: &TableDef, scoped_version: u32) -> String {
+    let pk = plan_key_cols(t);
+    let pk: Vec<&str> = pk.iter().map(String::as_str).collect();
+    format!(
+        "DELETE FROM {plan} WHERE NOT EXISTS (SELECT 1 FROM \"main\".{tn} AS s WHERE {m})",
+        plan = plan_table(t),
+        tn = ident(t.name),
+        m = key_match(
+            "s",
+            &key_cols(t, scoped_version),
+            plan_table(t).as_str(),
+            &pk
+        ),
+    )
+}
+
+/// Legacy rows whose key is provably in the scoped DB. In a dry run nothing
+/// was inserted, so the plan counts as present too.
+pub(super) fn present_where(
+    t: &TableDef,
+    legacy: Side,
+    scoped: Option<Side>,
+    dry_run: bool,
+) -> String {
+    let lk = key_cols(t, legacy.version);
+    let mut alts = Vec::new();
+    if let Some(s) = scoped.filter(|s| t.exists_at(s.version)) {
+        alts.push(in_scoped(t, s, legacy.version));
+    }
+    if dry_run {
+        let pk = plan_key_cols(t);
+        let pk: Vec<&str> = pk.iter().map(String::as_str).collect();
+        alts.push(format!(
+            "EXISTS (SELECT 1 FROM {} AS p WHERE {})",
+            plan_table(t),
+            key_match("p", &pk, "l", &lk)
+        ));
+    }
+    if alts.is_empty() {
+        return "0".to_string();
+    }
+    format!("{} AND ({})", all_not_null("l", &lk), alts.join(" OR "))
+}

@@ -1,0 +1,55 @@
+//! What the caller sees of a move while it runs: the [`Observer`] (our
+//! "sink") with its [`Step`]s and [`AuditLine`]s. Progress printing, fault
+//! injection and the audit journal are observers.
+
+use crate::error::Error;
+
+/// One migrated row: its table and natural key, never its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditLine<'a> {
+    pub table: &'static str,
+    /// The natural key as a JSON object (V5 column names): `{"event_id":"..."}`.
+    pub key_json: &'a str,
+}
+
+/// Points between the move's statements, for progress and fault injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    SchemaUpgraded,
+    Planned(&'static str),
+    Inserted(&'static str),
+    Deleted(&'static str),
+    ScopedCommitted,
+    Committed,
+}
+
+/// What the caller sees of a move while it runs. Every method has a no-op default.
+pub trait Observer {
+    /// A table is about to move `rows` rows (legacy rows before the move).
+    fn table_started(&mut self, _table: &'static str, _rows: u64) {}
+    /// After each statement; an error here aborts the move (fault injection).
+    fn checkpoint(&mut self, _step: Step) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Once per migrated row, in legacy order, once the rows are inserted
+    /// and before they commit (before the link, in the new-DB fast path):
+    /// an error here aborts the move and changes nothing. The lines are
+    /// true once the transaction carrying the marker [`Observer::seal_audit`]
+    /// returned commits; [`Observer::audit_void`] says they never will.
+    fn audit(&mut self, _line: &AuditLine<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+    /// After the last [`Observer::audit`] line, before the commit: make the
+    /// lines durable and name a marker the move writes into the scoped DB's
+    /// `sqlite_sequence` in the same transaction as the rows (see `journal`).
+    fn seal_audit(&mut self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+    /// The lines audited so far will never commit (the new-DB fast path
+    /// lost its link to a DB a daemon created; the general path follows).
+    fn audit_void(&mut self) {}
+}
+
+/// An observer that sees nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
