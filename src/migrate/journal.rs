@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::fsutil;
 use crate::home::Home;
-use crate::migrate::merge::{AuditLine, Observer, Step};
+use crate::migrate::observe::{AuditLine, Observer, Step};
 
 /// Prefix of the marker rows a move writes into the scoped `sqlite_sequence`.
 pub const MARKER_PREFIX: &str = "sk-migrate-run:";

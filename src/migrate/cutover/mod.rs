@@ -33,6 +33,12 @@ use crate::error::Error;
 use crate::home::Home;
 use crate::migrate::merge::{self, MoveOptions, Quiet};
 
+mod verify;
+use verify::*;
+
+mod preview;
+use preview::*;
+
 /// How to run the cutover.
 #[derive(Debug, Clone)]
 pub struct CutoverOptions {
@@ -297,97 +303,6 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Natural keys the snapshot holds that no store and no quarantine entry
-/// accounts for (pure over the three connections' answers).
-fn unaccounted(
-    snapshot: &Connection,
-    stores: &[Connection],
-    quarantined: &BTreeSet<(String, String)>,
-) -> rusqlite::Result<(Vec<String>, Vec<ProjectCarried>)> {
-    let mut delivered_events = BTreeSet::new();
-    let mut delivered_bodies = BTreeSet::new();
-    for conn in stores {
-        let mut st = conn.prepare("SELECT entry_id FROM journal_entries")?;
-        for id in st.query_map([], |r| r.get::<_, String>(0))? {
-            delivered_events.insert(id?);
-        }
-        let mut st = conn.prepare("SELECT body_reference FROM body_upload_tasks")?;
-        for r in st.query_map([], |r| r.get::<_, String>(0))? {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r?) {
-                delivered_bodies.insert(body_key(&v));
-            }
-        }
-    }
-    let mut missing = Vec::new();
-    let mut st = snapshot.prepare("SELECT id, event_id FROM queue")?;
-    for row in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))? {
-        let (id, event_id) = row?;
-        if !delivered_events.contains(&event_id)
-            && !quarantined.contains(&("queue".to_string(), id.to_string()))
-        {
-            missing.push(format!("queue {event_id}"));
-        }
-    }
-    let cols = tables::BODY_UPLOAD_QUEUE.key.join(", ");
-    let mut st = snapshot.prepare(&format!("SELECT id, {cols} FROM body_upload_queue"))?;
-    let rows = st.query_map([], |r| {
-        let id: i64 = r.get(0)?;
-        let key: Vec<String> = (1..=7)
-            .map(|i| r.get::<_, String>(i))
-            .collect::<rusqlite::Result<_>>()?;
-        Ok((id, key))
-    })?;
-    for row in rows {
-        let (id, key) = row?;
-        if !delivered_bodies.contains(&key)
-            && !quarantined.contains(&("body_upload_queue".to_string(), id.to_string()))
-        {
-            missing.push(format!("body_upload_queue {}", key.join("|")));
-        }
-    }
-    Ok((missing, Vec::new()))
-}
-
-fn body_key(v: &serde_json::Value) -> Vec<String> {
-    tables::BODY_UPLOAD_QUEUE
-        .key
-        .iter()
-        .map(|k| match &v[*k] {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect()
-}
-
-/// Rows each project store holds that came from this cutover.
-fn per_project(home: &Home, snapshot: &Connection) -> Vec<ProjectCarried> {
-    let mut events = BTreeSet::new();
-    if let Ok(mut st) = snapshot.prepare("SELECT event_id FROM queue")
-        && let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0))
-    {
-        events.extend(rows.flatten());
-    }
-    store::gather(home)
-        .stores
-        .iter()
-        .filter_map(|s| {
-            let conn = open_ro(Path::new(&s.path)).ok()?;
-            let mut st = conn.prepare("SELECT entry_id FROM journal_entries").ok()?;
-            let ev = st
-                .query_map([], |r| r.get::<_, String>(0))
-                .ok()?
-                .flatten()
-                .filter(|e| events.contains(e))
-                .count() as u64;
-            Some(ProjectCarried {
-                project_uuid: s.project_uuid.clone(),
-                events: ev,
-                body_uploads: count(&conn, "body_upload_tasks"),
-            })
-        })
-        .collect()
-}
-
 /// Carry every row of the home's legacy sources across the release's
 /// cutover (or, with `dry_run`, show what its preview would carry).
 pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
@@ -398,23 +313,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         .into_iter()
         .cloned()
         .collect();
-    let mut report = CutoverReport {
-        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
-        status: "nothing_to_do",
-        migration_id: None,
-        sources: pending.clone(),
-        snapshot: None,
-        snapshot_events: 0,
-        snapshot_body_uploads: 0,
-        failure_log_not_carried: 0,
-        left_in_sources: 0,
-        manifest: None,
-        phase: None,
-        projects: Vec::new(),
-        quarantined: BTreeMap::new(),
-        backups: Vec::new(),
-        elapsed_ms: 0,
-    };
+    let mut report = empty_report(&pending);
     if pending.is_empty() {
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
@@ -431,77 +330,22 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         .join("projects/.migration")
         .join(&id)
         .join("manifest.json");
-    let manifest = crate::fsutil::read_text(&manifest_path)
-        .ok()
-        .flatten()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-    if let Some(m) = &manifest
-        && m["phase"] == "failed"
-    {
-        return Err(Error::CutoverFailed {
-            migration_id: id,
-            manifest: manifest_path,
-            reason: m["failure"]
-                .as_str()
-                .unwrap_or("no reason recorded")
-                .to_string(),
-        });
-    }
+    let manifest = read_manifest(&manifest_path);
+    refuse_failed(manifest.as_ref(), &id, &manifest_path)?;
     if opts.dry_run {
         return dry_run(home, opts, &paths, &id, report, started);
     }
-    if let Some(dir) = &opts.backup_dir {
-        crate::fsutil::create_private_dir_all(dir)?;
-        for (i, p) in paths.iter().enumerate() {
-            let target = dir.join(format!(
-                "cutover-source-{i}-{}",
-                p.file_name()
-                    .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
-            ));
-            crate::db::snapshot(p, &target, busy)?;
-            report.backups.push(target.display().to_string());
-        }
-    }
+    backup_sources(opts, &paths, &mut report)?;
     let dir = work_root(home).join(&id);
     let snapshot = dir.join("snapshot.db");
-    if !snapshot.exists() {
-        // Built aside, renamed into place: a rerun resumes with the same bytes.
-        let building = work_root(home).join(format!(".{id}.building"));
-        let _ = std::fs::remove_dir_all(&building);
-        let (built, left) = build_snapshot(&building, &paths, max_store_body_id(home), busy)?;
-        report.left_in_sources = left;
-        std::fs::File::open(&built)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(&built, e))?;
-        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
-    }
+    ensure_snapshot(home, &id, &paths, busy, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
     let snap = open_ro(&snapshot).map_err(sq(&snapshot, busy))?;
     report.snapshot_events = count(&snap, "queue");
     report.snapshot_body_uploads = count(&snap, "body_upload_queue");
     report.failure_log_not_carried = failure_log_rows(&paths);
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
-        let (_, ok, tail) = run_release(
-            opts,
-            "project-store-migrate",
-            &snapshot,
-            &id,
-            home.root(),
-            None,
-        )?;
-        if !ok {
-            let reason = crate::fsutil::read_text(&manifest_path)
-                .ok()
-                .flatten()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|m| m["failure"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            return Err(Error::CutoverFailed {
-                migration_id: id,
-                manifest: manifest_path,
-                reason: format!("{reason} {tail}").trim().to_string(),
-            });
-        }
+        release_migrate(opts, &snapshot, &id, home, &manifest_path)?;
     }
     let manifest: serde_json::Value = crate::fsutil::read_text(&manifest_path)?
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -523,6 +367,136 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     Ok(report)
 }
 
+/// The report before anything is done.
+fn empty_report(pending: &[LegacySource]) -> CutoverReport {
+    CutoverReport {
+        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
+        status: "nothing_to_do",
+        migration_id: None,
+        sources: pending.to_vec(),
+        snapshot: None,
+        snapshot_events: 0,
+        snapshot_body_uploads: 0,
+        failure_log_not_carried: 0,
+        left_in_sources: 0,
+        manifest: None,
+        phase: None,
+        projects: Vec::new(),
+        quarantined: BTreeMap::new(),
+        backups: Vec::new(),
+        elapsed_ms: 0,
+    }
+}
+
+/// The release's manifest of a migration, if readable.
+fn read_manifest(manifest_path: &Path) -> Option<serde_json::Value> {
+    crate::fsutil::read_text(manifest_path)
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+}
+
+/// A migration the release marked failed is not retried blindly.
+fn refuse_failed(
+    manifest: Option<&serde_json::Value>,
+    id: &str,
+    manifest_path: &Path,
+) -> Result<(), Error> {
+    if let Some(m) = manifest
+        && m["phase"] == "failed"
+    {
+        return Err(Error::CutoverFailed {
+            migration_id: id.to_string(),
+            manifest: manifest_path.to_path_buf(),
+            reason: m["failure"]
+                .as_str()
+                .unwrap_or("no reason recorded")
+                .to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// `--backup DIR`: every source copied before the release runs.
+fn backup_sources(
+    opts: &CutoverOptions,
+    paths: &[PathBuf],
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let busy = opts.busy_timeout_ms;
+    if let Some(dir) = &opts.backup_dir {
+        crate::fsutil::create_private_dir_all(dir)?;
+        for (i, p) in paths.iter().enumerate() {
+            let target = dir.join(format!(
+                "cutover-source-{i}-{}",
+                p.file_name()
+                    .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
+            ));
+            crate::db::snapshot(p, &target, busy)?;
+            report.backups.push(target.display().to_string());
+        }
+    }
+    Ok(())
+}
+
+/// The snapshot of the sources, built once: aside, then renamed into place
+/// (a rerun resumes with the same bytes).
+fn ensure_snapshot(
+    home: &Home,
+    id: &str,
+    paths: &[PathBuf],
+    busy: u64,
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let dir = work_root(home).join(id);
+    let snapshot = dir.join("snapshot.db");
+    if !snapshot.exists() {
+        // Built aside, renamed into place: a rerun resumes with the same bytes.
+        let building = work_root(home).join(format!(".{id}.building"));
+        let _ = std::fs::remove_dir_all(&building);
+        let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
+        report.left_in_sources = left;
+        std::fs::File::open(&built)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&built, e))?;
+        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    Ok(())
+}
+
+/// Run the release's `project-store-migrate` on the snapshot; a failure is
+/// reported with the manifest's reason and the output's tail.
+fn release_migrate(
+    opts: &CutoverOptions,
+    snapshot: &Path,
+    id: &str,
+    home: &Home,
+    manifest_path: &Path,
+) -> Result<(), Error> {
+    let (_, ok, tail) = run_release(
+        opts,
+        "project-store-migrate",
+        snapshot,
+        id,
+        home.root(),
+        None,
+    )?;
+    if !ok {
+        let reason = crate::fsutil::read_text(manifest_path)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|m| m["failure"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        return Err(Error::CutoverFailed {
+            migration_id: id.to_string(),
+            manifest: manifest_path.to_path_buf(),
+            reason: format!("{reason} {tail}").trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
 fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
     let path = dir.join("sources.json");
     let text = serde_json::to_string_pretty(carried)
@@ -537,121 +511,6 @@ fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
             .map_err(|e| Error::io(&tmp, e))?;
     }
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
-}
-
-/// Every natural key of the snapshot is in a project store or quarantined.
-fn verify(
-    home: &Home,
-    snap: &Connection,
-    manifest: &serde_json::Value,
-    id: &str,
-) -> Result<(), Error> {
-    if manifest["phase"] != "complete" {
-        return Err(Error::CutoverUnverified {
-            migration_id: id.to_string(),
-            detail: format!("the manifest's phase is {}", manifest["phase"]),
-        });
-    }
-    let quarantined: BTreeSet<(String, String)> = manifest["quarantine"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|q| {
-            (
-                q["table"].as_str().unwrap_or_default().to_string(),
-                match &q["row_id"] {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                },
-            )
-        })
-        .collect();
-    let stores: Vec<Connection> = store::gather(home)
-        .stores
-        .iter()
-        .filter_map(|s| open_ro(Path::new(&s.path)).ok())
-        .collect();
-    let (missing, _) =
-        unaccounted(snap, &stores, &quarantined).map_err(|e| Error::CutoverUnverified {
-            migration_id: id.to_string(),
-            detail: e.to_string(),
-        })?;
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::CutoverUnverified {
-            migration_id: id.to_string(),
-            detail: format!(
-                "{} row(s) are in no project store and not quarantined: {}",
-                missing.len(),
-                missing
-                    .iter()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        })
-    }
-}
-
-/// The release's read-only preview, on a snapshot and a scratch copy of
-/// the home built outside it: the home is not touched.
-fn dry_run(
-    home: &Home,
-    opts: &CutoverOptions,
-    paths: &[PathBuf],
-    id: &str,
-    mut report: CutoverReport,
-    started: Instant,
-) -> Result<CutoverReport, Error> {
-    let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("temp dir"), e))?;
-    let root = scratch_home(home, scratch.path())?;
-    let (snapshot, left) = build_snapshot(
-        &scratch.path().join("snapshot"),
-        paths,
-        max_store_body_id(home),
-        opts.busy_timeout_ms,
-    )?;
-    report.left_in_sources = left;
-    let snap = open_ro(&snapshot).map_err(sq(&snapshot, opts.busy_timeout_ms))?;
-    report.snapshot_events = count(&snap, "queue");
-    report.snapshot_body_uploads = count(&snap, "body_upload_queue");
-    report.failure_log_not_carried = failure_log_rows(paths);
-    let (preview, ok, tail) = run_release(
-        opts,
-        "project-store-preview",
-        &snapshot,
-        id,
-        &root,
-        Some(scratch.path()),
-    )?;
-    if !ok {
-        return Err(Error::CutoverFailed {
-            migration_id: id.to_string(),
-            manifest: PathBuf::from("(preview)"),
-            reason: tail,
-        });
-    }
-    report.phase = preview["phase"].as_str().map(str::to_string);
-    report.quarantined = quarantine_counts(&preview);
-    report.projects = preview["partitions"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(uuid, rows)| {
-            let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
-            let n = |t: &str| rows.iter().filter(|r| r["table"] == t).count() as u64;
-            ProjectCarried {
-                project_uuid: uuid.clone(),
-                events: n("queue"),
-                body_uploads: n("body_upload_queue"),
-            }
-        })
-        .collect();
-    report.status = "dry_run";
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
 }
 
 #[cfg(test)]
