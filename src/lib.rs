@@ -33,6 +33,7 @@ pub mod migrate;
 pub mod cli;
 pub mod render;
 
+#[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod fixture;
 

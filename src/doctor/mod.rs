@@ -1,6 +1,6 @@
 //! `sk-doctor`: explain the sync state of a home without changing it.
 //!
-//! [`gather`] collects facts (effects: files, SQLite read-only, process
+//! [`mod@gather`] collects facts (effects: files, SQLite read-only, process
 //! table); [`report::build`] turns them into the report (pure); `render/`
 //! prints it. [`identity`] compares the foreground CLI with the daemon's
 //! [`owner`] record field by field; [`probe`] asks a daemon that is running.

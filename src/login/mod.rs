@@ -1,7 +1,7 @@
 //! Who the foreground is logged in as: `config.toml` and the older CLIs'
 //! `credentials` file ([`config`]), the encrypted session store of current
 //! CLIs ([`session`]), and the resolution of the foreground's queue scope
-//! from them by the installed release's rules ([`resolve`]).
+//! from them by the installed release's rules ([`mod@resolve`]).
 //!
 //! Owns: reading those files (never a token: the parsers skip them) and the
 //! order in which a release consults them. Never writes a file (except the

@@ -352,6 +352,7 @@ fn json_error_summary(e: &serde_json::Error) -> String {
 /// Support for tests and tools: write a session exactly as the spec-kitty
 /// CLI does, so readers can be exercised without a real login. Not used by
 /// the shipped commands.
+#[cfg(feature = "test-support")]
 pub mod test_support {
     use std::fs;
     use std::io::Write;

@@ -2,7 +2,7 @@
 //! authenticated user's scoped queue, and hand a 3.2.6+ home to the
 //! release's own cutover.
 //!
-//! * [`run`]: one run on a home — the run lock ([`lock`]), scope, the move,
+//! * [`mod@run`]: one run on a home — the run lock ([`lock`]), scope, the move,
 //!   the audit journal ([`journal`]); `status` and `queue-path` ([`queue`]).
 //! * [`merge`]: the move itself — pure SQL text, then the effects: into a new
 //!   scoped DB (temp file linked into place) or into an existing one (one

@@ -48,22 +48,7 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
         ));
     }
     if !r.projects.is_empty() {
-        let mut t = super::table(&["Project", "Events", "Body uploads"], style);
-        for p in &r.projects {
-            t.add_row(vec![
-                p.project_uuid.clone(),
-                p.events.to_string(),
-                p.body_uploads.to_string(),
-            ]);
-        }
-        for col in 1..=2 {
-            if let Some(c) = t.column_mut(col) {
-                c.set_cell_alignment(comfy_table::CellAlignment::Right);
-            }
-        }
-        super::numbers_right(&mut t, 1);
-        super::keep_whole(&mut t, 0);
-        out.push_str(&t.to_string());
+        out.push_str(&projects_table(r, style));
         out.push('\n');
     }
     if !r.quarantined.is_empty() {
@@ -84,4 +69,24 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
         ));
     }
     out
+}
+
+/// Rows carried per project.
+fn projects_table(r: &CutoverReport, style: &Style) -> String {
+    let mut t = super::table(&["Project", "Events", "Body uploads"], style);
+    for p in &r.projects {
+        t.add_row(vec![
+            p.project_uuid.clone(),
+            p.events.to_string(),
+            p.body_uploads.to_string(),
+        ]);
+    }
+    for col in 1..=2 {
+        if let Some(c) = t.column_mut(col) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    super::numbers_right(&mut t, 1);
+    super::keep_whole(&mut t, 0);
+    t.to_string()
 }

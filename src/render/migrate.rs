@@ -15,25 +15,7 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
     let mut out = String::new();
     let inserted: u64 = r.tables.iter().map(|t| t.inserted).sum();
     let left: u64 = r.tables.iter().map(|t| t.left_in_legacy).sum();
-    let headline = match r.status {
-        Status::NoScope => format!(
-            "No scope resolves (not logged in, or pass --scope): {} is the active queue, nothing to move.",
-            r.legacy_db
-        ),
-        Status::NothingToDo => "Nothing to do: no legacy row is waiting to move.".to_string(),
-        Status::Migrated => format!("Migrated {inserted} row(s) into the scoped queue."),
-        Status::DryRun => format!("Dry run: {inserted} row(s) would move; nothing was written."),
-    };
-    let headline = if colour {
-        match r.status {
-            Status::Migrated => headline.green().to_string(),
-            Status::DryRun => headline.yellow().to_string(),
-            _ => headline,
-        }
-    } else {
-        headline
-    };
-    out.push_str(&headline);
+    out.push_str(&headline(r, inserted, colour));
     out.push('\n');
     if let Some(scope) = &r.scope {
         out.push_str(&format!("scope:  {scope}\n"));
@@ -50,30 +32,7 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
         ));
     }
     if !r.tables.is_empty() && r.legacy_schema_version.is_some() {
-        let mut t = super::table(
-            &[
-                "Table",
-                "Legacy before",
-                "Inserted",
-                "Already present",
-                "Deleted from legacy",
-                "Left in legacy",
-            ],
-            style,
-        );
-        for c in &r.tables {
-            t.add_row(vec![
-                c.table.to_string(),
-                c.legacy_before.to_string(),
-                c.inserted.to_string(),
-                c.already_present.to_string(),
-                c.deleted_from_legacy.to_string(),
-                c.left_in_legacy.to_string(),
-            ]);
-        }
-        super::numbers_right(&mut t, 1);
-        super::keep_whole(&mut t, 0);
-        out.push_str(&t.to_string());
+        out.push_str(&table_counts(r, style));
         out.push('\n');
     }
     if left > 0 && r.status != Status::NoScope {
@@ -110,6 +69,56 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
         out.push_str(&format!("backup: {}\n", b.display()));
     }
     out
+}
+
+/// The run's headline, coloured by outcome when `colour`.
+fn headline(r: &RunReport, inserted: u64, colour: bool) -> String {
+    let headline = match r.status {
+        Status::NoScope => format!(
+            "No scope resolves (not logged in, or pass --scope): {} is the active queue, nothing to move.",
+            r.legacy_db
+        ),
+        Status::NothingToDo => "Nothing to do: no legacy row is waiting to move.".to_string(),
+        Status::Migrated => format!("Migrated {inserted} row(s) into the scoped queue."),
+        Status::DryRun => format!("Dry run: {inserted} row(s) would move; nothing was written."),
+    };
+    if colour {
+        match r.status {
+            Status::Migrated => headline.green().to_string(),
+            Status::DryRun => headline.yellow().to_string(),
+            _ => headline,
+        }
+    } else {
+        headline
+    }
+}
+
+/// The per-table counts.
+fn table_counts(r: &RunReport, style: &Style) -> String {
+    let mut t = super::table(
+        &[
+            "Table",
+            "Legacy before",
+            "Inserted",
+            "Already present",
+            "Deleted from legacy",
+            "Left in legacy",
+        ],
+        style,
+    );
+    for c in &r.tables {
+        t.add_row(vec![
+            c.table.to_string(),
+            c.legacy_before.to_string(),
+            c.inserted.to_string(),
+            c.already_present.to_string(),
+            c.deleted_from_legacy.to_string(),
+            c.left_in_legacy.to_string(),
+        ]);
+    }
+    super::numbers_right(&mut t, 1);
+    super::keep_whole(&mut t, 0);
+    t.to_string()
 }
 
 /// `sk-migrate status` for people.

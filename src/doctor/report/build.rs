@@ -82,6 +82,21 @@ pub(super) struct OwnerView {
     gate_mismatches: Vec<GateField>,
 }
 
+/// The owner part of the report when no record can be read.
+fn no_record(facts: &Facts, status: OwnerStatus) -> (DaemonOwner, Vec<FieldRow>, Option<u16>) {
+    (
+        DaemonOwner {
+            status,
+            path: facts.owner.path.clone(),
+            record: None,
+            pid_alive: None,
+            executable_exists: None,
+        },
+        rows_without_owner(&facts.foreground, facts.profile),
+        None,
+    )
+}
+
 /// The owner record's part of the report: its status, the field rows, and
 /// the problems and warnings it raises.
 pub(super) fn owner_view(
@@ -91,17 +106,7 @@ pub(super) fn owner_view(
 ) -> OwnerView {
     let mut gate_mismatches = Vec::new();
     let (daemon_owner, fields, recorded_port) = match &facts.owner.found {
-        OwnerFound::Absent => (
-            DaemonOwner {
-                status: OwnerStatus::Absent,
-                path: facts.owner.path.clone(),
-                record: None,
-                pid_alive: None,
-                executable_exists: None,
-            },
-            rows_without_owner(&facts.foreground, facts.profile),
-            None,
-        ),
+        OwnerFound::Absent => no_record(facts, OwnerStatus::Absent),
         OwnerFound::Malformed { reason, mode } => {
             problems.push(Problem {
                 code: ProblemCode::OwnerRecordMalformed,
@@ -115,17 +120,7 @@ pub(super) fn owner_view(
             if mode.is_some_and(|m| m & 0o077 != 0) {
                 problems.push(permissions_problem(&facts.owner.path, mode.unwrap_or(0)));
             }
-            (
-                DaemonOwner {
-                    status: OwnerStatus::Malformed,
-                    path: facts.owner.path.clone(),
-                    record: None,
-                    pid_alive: None,
-                    executable_exists: None,
-                },
-                rows_without_owner(&facts.foreground, facts.profile),
-                None,
-            )
+            no_record(facts, OwnerStatus::Malformed)
         }
         OwnerFound::Present {
             record,

@@ -15,28 +15,7 @@ pub(super) fn emit_audit(
 ) -> Result<(), Error> {
     use rusqlite::types::ValueRef;
     let sq = |e| Error::sqlite(path, e, busy);
-    let (sql, up_to) = match source {
-        AuditFrom::Plan => (
-            format!(
-                "SELECT {} FROM {} ORDER BY rowid",
-                plan_key_cols(t).join(", "),
-                plan_table(t)
-            ),
-            i64::MAX,
-        ),
-        AuditFrom::NewScoped { max_id } => (
-            format!(
-                "SELECT {} FROM \"main\".{} WHERE \"id\" <= ?1 ORDER BY \"id\"",
-                t.key
-                    .iter()
-                    .map(|k| ident(k))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                ident(t.name)
-            ),
-            max_id,
-        ),
-    };
+    let (sql, up_to) = audit_query(t, source);
     let mut stmt = conn.prepare(&sql).map_err(sq)?;
     let mut rows = if matches!(source, AuditFrom::Plan) {
         stmt.query([])
@@ -85,4 +64,30 @@ pub(super) fn emit_audit(
         })?;
     }
     Ok(())
+}
+
+/// The SQL reading a table's audit keys in order, and its id bound.
+fn audit_query(t: &TableDef, source: AuditFrom) -> (String, i64) {
+    match source {
+        AuditFrom::Plan => (
+            format!(
+                "SELECT {} FROM {} ORDER BY rowid",
+                plan_key_cols(t).join(", "),
+                plan_table(t)
+            ),
+            i64::MAX,
+        ),
+        AuditFrom::NewScoped { max_id } => (
+            format!(
+                "SELECT {} FROM \"main\".{} WHERE \"id\" <= ?1 ORDER BY \"id\"",
+                t.key
+                    .iter()
+                    .map(|k| ident(k))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ident(t.name)
+            ),
+            max_id,
+        ),
+    }
 }

@@ -12,10 +12,10 @@
 //!   durable and linked into place, then legacy is emptied — also scoped
 //!   first, legacy second.
 //!
-//! Files: [`sql`] writes the SQL text (pure, no connection); [`plan`] picks
-//! the shape of a move from what was found (pure); [`into_new`] and
-//! [`into_existing`] carry it out; [`moves`] holds the statements over the
-//! attached pair; [`audit`] streams the moved keys; [`guard`] rolls back
+//! Files: `sql` writes the SQL text (pure, no connection); [`plan`] picks
+//! the shape of a move from what was found (pure); `into_new` and
+//! `into_existing` carry it out; `moves` holds the statements over the
+//! attached pair; `audit` streams the moved keys; `guard` rolls back
 //! and removes temp files on every early return.
 
 use std::path::{Path, PathBuf};
