@@ -83,8 +83,7 @@ pub fn unchanged(s: &SourceStamp) -> bool {
     // Same size and time: unchanged. A copied or touched file keeps its
     // bytes but not its time: then the content decides.
     meta.len() == s.size
-        && (mtime_ns == s.mtime_ns
-            || file_sha256(Path::new(&s.path)).is_ok_and(|h| h == s.sha256))
+        && (mtime_ns == s.mtime_ns || file_sha256(Path::new(&s.path)).is_ok_and(|h| h == s.sha256))
 }
 
 /// SHA-256 of a file's bytes, hex.
