@@ -209,7 +209,14 @@ fn the_cutover_carries_every_row_with_none_quarantined_as_duplicates() {
     );
 
     // The run: a complete manifest, every row carried, none a duplicate.
-    let out = tool("sk-migrate", dir.path(), &root, &sk, &["run", "--json"]);
+    let backups = dir.path().join("backups");
+    let out = tool(
+        "sk-migrate",
+        dir.path(),
+        &root,
+        &sk,
+        &["run", "--json", "--backup", backups.to_str().unwrap()],
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -217,6 +224,15 @@ fn the_cutover_carries_every_row_with_none_quarantined_as_duplicates() {
         String::from_utf8_lossy(&out.stderr)
     );
     let run = json(&out);
+    // --backup copied both sources first; each opens as the DB it copied.
+    assert_eq!(run["backups"].as_array().unwrap().len(), 2, "{run:#}");
+    for b in run["backups"].as_array().unwrap() {
+        let c = Connection::open(b.as_str().unwrap()).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM queue", [], |r| r.get(0))
+            .unwrap();
+        assert!(n > 0);
+    }
     assert_eq!(run["status"], "migrated");
     assert_eq!(run["phase"], "complete");
     assert!(

@@ -20,6 +20,9 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
 const EVENTS: usize = 25;
+/// A server URL set in the environment, unlike the login's (none of the
+/// fixtures use it).
+const SAAS_URL: &str = "https://Env-Only.Example.net/";
 const BODIES: usize = 7;
 
 fn manifest() -> &'static Path {
@@ -107,6 +110,9 @@ impl E2eHome {
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONNOUSERSITE", "1")
             .env("NO_COLOR", "1")
+            // The release's target authority reads it (3.2.4+); the queue it
+            // writes must not follow it, nor must sk-migrate's.
+            .env("SPEC_KITTY_SAAS_URL", SAAS_URL)
             .current_dir(&self.home);
         if self.sk_home_honoured {
             cmd.env("SPEC_KITTY_HOME", &self.root);
@@ -137,6 +143,7 @@ impl E2eHome {
             .env_clear()
             .env("PATH", path_var())
             .env("HOME", &self.home)
+            .env("SPEC_KITTY_SAAS_URL", SAAS_URL)
             .current_dir(&self.home)
             .output()
             .unwrap();
