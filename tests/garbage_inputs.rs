@@ -215,8 +215,11 @@ fn check(credentials: Option<&[u8]>, config_toml: Option<&[u8]>, saas: bool) {
             r.diagnostics
         );
     }
+    // Every release measured needs both a username and a [server] url.
     let username = match &cred {
-        Some(Ok(f)) => string(&f[0]).filter(|u| !u.trim().is_empty()),
+        Some(Ok(f)) => string(&f[0])
+            .filter(|u| !u.trim().is_empty())
+            .filter(|_| string(&f[2]).is_some_and(|s| !s.trim().is_empty())),
         _ => None,
     };
     match (&cred, username) {
@@ -228,7 +231,7 @@ fn check(credentials: Option<&[u8]>, config_toml: Option<&[u8]>, saas: bool) {
             assert!(!names(&cred_path), "{:?}", r.diagnostics);
         }
         (Some(_), _) => {
-            // Malformed, or no username: no scope, and the file is named.
+            // Malformed, or no username or server: no scope, and the file is named.
             assert!(r.scope.is_none(), "{:?}", r.scope);
             assert!(names(&cred_path), "no diagnostic: {:?}", r.diagnostics);
         }
