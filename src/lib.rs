@@ -11,6 +11,26 @@
 )]
 
 // Leaves: used by everything below, using nothing of the crate but `error`.
+
+/// `eprintln!` that never panics: a closed or full stderr is ignored (the
+/// std macro panics on a write error, and a tool must not die on a warning).
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (a prompt on stderr).
+macro_rules! stderr_text {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, $($arg)*);
+        let _ = err.flush();
+    }};
+}
+
 pub mod error;
 pub mod field;
 pub mod fsutil;

@@ -652,3 +652,26 @@ fn an_explicit_home_that_does_not_exist_is_an_error() {
     }
     assert!(!missing.exists());
 }
+
+/// The installed CLI's files are read the same way: a FIFO planted as its
+/// `METADATA` or `direct_url.json` is refused, never waited on, and the
+/// version falls back to the dist-info name.
+#[test]
+fn fifos_in_the_installed_cli_are_never_waited_on() {
+    let h = TestHome::new();
+    let (entry, _, _) = fake_install(h.dir.path());
+    let dist = h
+        .dir
+        .path()
+        .join("venv/lib/python3.11/site-packages/spec_kitty_cli-3.1.4.dist-info");
+    mkfifo(&dist.join("METADATA"));
+    mkfifo(&dist.join("direct_url.json"));
+    let out = h
+        .cmd("sk-doctor")
+        .args(["--no-probe", "--json", "--spec-kitty"])
+        .arg(&entry)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["foreground"]["package_version"], "3.1.4");
+}

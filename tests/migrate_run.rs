@@ -305,6 +305,7 @@ fn json_has_exactly_the_contract_fields() {
             "journal",
             "legacy_db",
             "legacy_schema_version",
+            "release",
             "schema_version",
             "scope",
             "scoped_db",
@@ -315,6 +316,10 @@ fn json_has_exactly_the_contract_fields() {
     );
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["status"], "migrated");
+    assert_eq!(
+        json["release"],
+        serde_json::json!({"version": "3.2.5", "source": "flag", "generation": "db-v5"})
+    );
     let mut tkeys: Vec<&str> = json["tables"][0]
         .as_object()
         .unwrap()

@@ -107,6 +107,10 @@ pub struct DoctorJson<'a> {
 
 /// Run `sk-doctor` as parsed.
 pub fn run(cli: Cli) -> ExitStatus {
+    // Completions need no home and no release: nothing to warn about.
+    if let Some(Command::Completions { shell }) = cli.command {
+        return super::completions(shell, command());
+    }
     let ctx = match super::context(TOOL, &cli.global) {
         Ok(c) => c,
         Err(status) => return status,
@@ -118,9 +122,6 @@ pub fn run(cli: Cli) -> ExitStatus {
     };
     if let Some(Command::Retire { yes, dry_run }) = cli.command {
         return super::retire::run(&home, yes, dry_run, cli.global.json);
-    }
-    if let Some(Command::Completions { shell }) = cli.command {
-        return super::completions(shell, command());
     }
     let opts = DoctorOptions {
         scope,
@@ -187,7 +188,7 @@ fn preflight(global: &GlobalArgs, r: &Report, require_auth: bool) -> ExitStatus 
         ));
     } else {
         // The diagnostic goes where a calling script's user sees it.
-        eprint!(
+        stderr_text!(
             "{}",
             render::doctor::preflight(&p, &global.style(Stream::Stderr))
         );

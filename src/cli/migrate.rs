@@ -108,19 +108,15 @@ pub fn command() -> clap::Command {
 
 fn warn(diagnostics: &[Diagnostic]) {
     for d in diagnostics {
-        eprintln!("{TOOL}: warning: {d}");
+        stderr_line!("{TOOL}: warning: {d}");
     }
 }
 
-/// Run `sk-migrate` as parsed.
-pub fn run(cli: Cli) -> ExitStatus {
-    let ctx = match super::context(TOOL, &cli.global) {
-        Ok(c) => c,
-        Err(status) => return status,
-    };
-    // Writing needs the release's rules; reading says what it assumed.
+/// Writing needs the release's rules (refused without them); reading says
+/// what it assumed.
+fn release_known_for(command: &Command, ctx: &Context) -> Result<(), ExitStatus> {
     let writes = matches!(
-        cli.command,
+        command,
         Command::Run { .. }
             | Command::QueuePath {
                 read_only: false,
@@ -130,9 +126,25 @@ pub fn run(cli: Cli) -> ExitStatus {
     if let Some(why) = ctx.detection.why_unknown() {
         if writes {
             let what = "cannot tell which spec-kitty release reads this home".to_string();
-            return fail(TOOL, Error::ReleaseUnknown { what, why });
+            return Err(fail(TOOL, Error::ReleaseUnknown { what, why }));
         }
-        eprintln!("{TOOL}: warning: {why}; assuming spec-kitty 3.2.0's rules");
+        stderr_line!("{TOOL}: warning: {why}; assuming spec-kitty 3.2.0's rules");
+    }
+    Ok(())
+}
+
+/// Run `sk-migrate` as parsed.
+pub fn run(cli: Cli) -> ExitStatus {
+    // Completions need no home and no release: nothing to warn about.
+    if let Command::Completions { shell } = &cli.command {
+        return super::completions(*shell, command());
+    }
+    let ctx = match super::context(TOOL, &cli.global) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
+    if let Err(status) = release_known_for(&cli.command, &ctx) {
+        return status;
     }
     let scope = match &cli.command {
         Command::Completions { shell } => return super::completions(*shell, command()),
@@ -174,12 +186,12 @@ pub fn run(cli: Cli) -> ExitStatus {
                     ..MoveOptions::default()
                 },
             };
-            return run_move(&cli, &ctx.home, &opts, *verbose);
+            return run_move(&cli, &ctx, &opts, *verbose);
         }
         Command::QueuePath { read_only, .. } => {
             queue_path(&ctx.home, scope.as_ref(), &env, *read_only, cli.global.json)
         }
-        Command::Status { .. } => status(&cli, &ctx.home, scope.as_ref(), &env),
+        Command::Status { .. } => status(&cli, &ctx, scope.as_ref(), &env),
         Command::Completions { .. } => return ExitStatus::Success,
     };
     match text {
@@ -219,7 +231,8 @@ fn cutover(
         backup_dir: backup,
     };
     match cutover::run(&ctx.home, &opts) {
-        Ok(r) => {
+        Ok(mut r) => {
+            r.release = Some(ctx.release_view());
             print(&if json {
                 render::json(&r)
             } else {
@@ -231,21 +244,23 @@ fn cutover(
     }
 }
 
-fn run_move(cli: &Cli, home: &Home, opts: &RunOptions, verbose: bool) -> ExitStatus {
+fn run_move(cli: &Cli, ctx: &Context, opts: &RunOptions, verbose: bool) -> ExitStatus {
+    let home = &ctx.home;
     let mut observer = render::progress::Stderr {
         verbose,
         progress: std::io::stderr().is_terminal(),
     };
-    let r = match migrate::run(home, opts, &mut observer) {
+    let mut r = match migrate::run(home, opts, &mut observer) {
         Ok(r) => r,
         Err(e) => return fail(TOOL, e),
     };
+    r.release = Some(ctx.release_view());
     if r.status == Status::NoScope {
         warn(&r.diagnostics);
     }
     let status = match &r.audit_incomplete {
         Some(why) => {
-            eprintln!("{TOOL}: error: {why}");
+            stderr_line!("{TOOL}: error: {why}");
             ExitStatus::AuditIncomplete
         }
         None => ExitStatus::Success,
@@ -300,8 +315,10 @@ fn queue_path(
     })
 }
 
-fn status(cli: &Cli, home: &Home, scope: Option<&Scope>, env: &Env) -> Result<String, Error> {
-    let r = migrate::status(home, scope, env, cli.busy_timeout)?;
+fn status(cli: &Cli, ctx: &Context, scope: Option<&Scope>, env: &Env) -> Result<String, Error> {
+    let home = &ctx.home;
+    let mut r = migrate::status(home, scope, env, cli.busy_timeout)?;
+    r.release = Some(ctx.release_view());
     warn(&r.diagnostics);
     Ok(if cli.global.json {
         render::json(&r)

@@ -89,13 +89,13 @@ pub(crate) fn print(text: &str) {
 
 /// Print `sk-…: error: …` on stderr and return [`ExitStatus::Failure`].
 pub(crate) fn fail(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
-    eprintln!("{tool}: error: {e}");
+    stderr_line!("{tool}: error: {e}");
     ExitStatus::Failure
 }
 
 /// Print `sk-…: …` on stderr and return [`ExitStatus::Usage`].
 pub(crate) fn usage(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
-    eprintln!("{tool}: {e}");
+    stderr_line!("{tool}: {e}");
     ExitStatus::Usage
 }
 
@@ -123,7 +123,7 @@ pub(crate) fn context(tool: &str, global: &GlobalArgs) -> Result<Context, ExitSt
     };
     let unknown = ctx.detection.why_unknown();
     for note in ctx.notes.iter().filter(|n| unknown.as_ref() != Some(*n)) {
-        eprintln!("{tool}: warning: {note}");
+        stderr_line!("{tool}: warning: {note}");
     }
     if global.home.is_some()
         && let Err(e) = ctx.home.require_existing()

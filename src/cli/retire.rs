@@ -148,7 +148,7 @@ fn unconfirmed(what: &str, prompt: &str) -> Option<String> {
             "Refused: not on a terminal, so nobody can confirm; pass --yes to {what}."
         ));
     }
-    eprint!("{prompt} [y/N] ");
+    stderr_text!("{prompt} [y/N] ");
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {

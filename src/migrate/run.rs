@@ -32,6 +32,11 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub schema_version: u32,
+    /// `{version, source, generation}` of the release whose rules applied
+    /// (set by the command line; absent for library callers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseView>,
+
     pub status: Status,
     pub scope: Option<String>,
     pub scoped_db: Option<String>,
@@ -112,6 +117,7 @@ pub fn run(
     let legacy_path = home.legacy_queue();
     let mut report = RunReport {
         schema_version: JSON_SCHEMA_VERSION,
+        release: None,
         status: Status::NoScope,
         scope: None,
         scoped_db: None,
@@ -227,6 +233,11 @@ pub struct DbStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub schema_version: u32,
+    /// `{version, source, generation}` of the release whose rules applied
+    /// (set by the command line; absent for library callers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseView>,
+
     pub scope: Option<String>,
     pub scope_source: Option<login::ScopeSource>,
     pub legacy: DbStatus,
@@ -288,6 +299,7 @@ pub fn status(
     };
     Ok(StatusReport {
         schema_version: JSON_SCHEMA_VERSION,
+        release: None,
         scope: resolved.as_ref().map(|r| r.scope.to_string()),
         scope_source: resolved.as_ref().map(|r| r.source),
         legacy,

@@ -15,6 +15,9 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
     };
     out.push_str(head);
     out.push('\n');
+    if let Some(release) = &r.release {
+        out.push_str(&super::release_line(release));
+    }
     if let Some(id) = &r.migration_id {
         out.push_str(&format!("migration id: {id}\n"));
     }

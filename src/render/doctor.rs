@@ -182,7 +182,7 @@ pub fn report(r: &Report, style: &Style) -> String {
         "spec-kitty home: {} (relative paths below are under it)\n",
         paths::tilde(&r.home, user_home)
     ));
-    out.push_str(&release_line(r));
+    out.push_str(&super::release_line(&r.release));
     match (
         r.foreground.auth_scope.as_deref(),
         r.scope_source,
@@ -207,16 +207,6 @@ pub fn report(r: &Report, style: &Style) -> String {
     out.push_str(&daemon_section(r, style));
     out.push_str(&findings_section(r, style));
     out
-}
-
-/// `release: spec-kitty 3.2.5 (db-v5, from spec-kitty on PATH)`.
-fn release_line(r: &Report) -> String {
-    match (&r.release.version, r.release.source, r.release.generation) {
-        (Some(v), Some(src), Some(g)) => {
-            format!("release: spec-kitty {v} ({}, from {src})\n", g.as_str())
-        }
-        _ => "release: unknown (see warnings)\n".to_string(),
-    }
 }
 
 /// 3.2.6+: layout, each store's pending work, the legacy sources the

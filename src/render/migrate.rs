@@ -17,6 +17,9 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
     let left: u64 = r.tables.iter().map(|t| t.left_in_legacy).sum();
     out.push_str(&headline(r, inserted, colour));
     out.push('\n');
+    if let Some(release) = &r.release {
+        out.push_str(&super::release_line(release));
+    }
     if let Some(scope) = &r.scope {
         out.push_str(&format!("scope:  {scope}\n"));
     }
@@ -126,6 +129,9 @@ fn table_counts(r: &RunReport, style: &Style) -> String {
 /// home (`home_root`) or `~`.
 pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
     let mut out = String::new();
+    if let Some(release) = &r.release {
+        out.push_str(&super::release_line(release));
+    }
     match (&r.scope, r.scope_source) {
         (Some(s), Some(src)) => out.push_str(&format!("scope: {s} (from {src})\n")),
         _ => out.push_str("scope: none (legacy queue is active)\n"),

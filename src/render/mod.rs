@@ -95,6 +95,16 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
     })
 }
 
+/// `release: spec-kitty 3.2.5 (db-v5, from --release)`, or unknown.
+pub fn release_line(r: &crate::release::ReleaseView) -> String {
+    match (&r.version, r.source, r.generation) {
+        (Some(v), Some(src), Some(g)) => {
+            format!("release: spec-kitty {v} ({}, from {src})\n", g.as_str())
+        }
+        _ => "release: unknown (see the warnings)\n".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,12 +15,12 @@ pub struct Stderr {
 impl Observer for Stderr {
     fn table_started(&mut self, table: &'static str, rows: u64) {
         if self.progress && rows >= 10_000 {
-            eprintln!("moving {table}: {rows} legacy rows…");
+            stderr_line!("moving {table}: {rows} legacy rows…");
         }
     }
     fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
         if self.verbose {
-            eprintln!("moved {} {}", line.table, line.key_json);
+            stderr_line!("moved {} {}", line.table, line.key_json);
         }
         Ok(())
     }

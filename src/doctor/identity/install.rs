@@ -249,7 +249,7 @@ pub(super) fn dist_info(site: &Path) -> Option<PathBuf> {
 
 /// METADATA's `Version:` line, else the version in the directory name.
 pub(super) fn version_of(dist: &Path) -> Option<String> {
-    if let Ok(meta) = std::fs::read_to_string(dist.join("METADATA")) {
+    if let Ok(Some(meta)) = crate::fsutil::read_text(&dist.join("METADATA")) {
         let v = meta
             .lines()
             .take_while(|l| !l.is_empty())
@@ -300,7 +300,7 @@ pub(super) fn find_specify_cli(site: &Path, dist: &Path) -> Option<PathBuf> {
         .collect();
     pths.sort();
     pths.iter().find_map(|pth| {
-        let text = std::fs::read_to_string(pth).ok()?;
+        let text = crate::fsutil::read_text(pth).ok()??;
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("import"))
@@ -314,7 +314,7 @@ pub(super) fn find_specify_cli(site: &Path, dist: &Path) -> Option<PathBuf> {
 
 /// The local path of `direct_url.json`'s `file://` URL, if any.
 pub(super) fn direct_url_path(dist: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dist.join("direct_url.json")).ok()?;
+    let text = crate::fsutil::read_text(&dist.join("direct_url.json")).ok()??;
     let v: Value = serde_json::from_str(&text).ok()?;
     let url = v.get("url")?.as_str()?;
     let rest = url.strip_prefix("file://")?;

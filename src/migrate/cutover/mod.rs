@@ -62,6 +62,11 @@ pub struct ProjectCarried {
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoverReport {
     pub schema_version: u32,
+    /// `{version, source, generation}` of the release whose rules applied
+    /// (set by the command line; absent for library callers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<crate::release::ReleaseView>,
+
     /// `migrated`, `nothing_to_do` or `dry_run`.
     pub status: &'static str,
     pub migration_id: Option<String>,
@@ -371,6 +376,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
 fn empty_report(pending: &[LegacySource]) -> CutoverReport {
     CutoverReport {
         schema_version: crate::migrate::JSON_SCHEMA_VERSION,
+        release: None,
         status: "nothing_to_do",
         migration_id: None,
         sources: pending.to_vec(),
