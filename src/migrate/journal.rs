@@ -304,25 +304,24 @@ fn promote(
     };
     dst.seek(SeekFrom::Start(start))
         .map_err(|e| Error::io(journal, e))?;
-    let mut out = BufWriter::with_capacity(256 * 1024, dst);
+    // The sealed lines, up to the last complete one (a torn tail was never
+    // sealed, so never committed), copied as bytes in one write.
+    let mut rest = Vec::new();
+    src.read_to_end(&mut rest)
+        .map_err(|e| Error::io(pending, e))?;
+    let complete = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let body = &rest[..complete];
+    let mut dst = dst;
+    dst.write_all(body).map_err(|e| Error::io(journal, e))?;
     let mut lines = 0u64;
-    loop {
-        line.clear();
-        let n = src
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(pending, e))?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            break; // end, or a torn line (never sealed, so never committed)
-        }
-        out.write_all(&line).map_err(|e| Error::io(journal, e))?;
-        if let Some(a) = parse_line(&line) {
+    for l in body.split_inclusive(|&b| b == b'\n') {
+        lines += 1;
+        if inner.wants_audit_lines()
+            && let Some(a) = parse_line(l)
+        {
             inner.audit(&a)?;
         }
-        lines += 1;
     }
-    let dst = out
-        .into_inner()
-        .map_err(|e| Error::io(journal, e.into_error()))?;
     dst.sync_data().map_err(|e| Error::io(journal, e))?;
     std::fs::remove_file(pending).map_err(|e| Error::io(pending, e))?;
     if let Some(dir) = pending.parent() {

@@ -48,8 +48,17 @@ pub trait Observer {
     /// The lines audited so far will never commit (the new-DB fast path
     /// lost its link to a DB a daemon created; the general path follows).
     fn audit_void(&mut self) {}
+    /// Does this observer look at the lines themselves? When it does not,
+    /// a journal promotes them as bytes, without parsing each one.
+    fn wants_audit_lines(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that sees nothing.
 pub struct Quiet;
-impl Observer for Quiet {}
+impl Observer for Quiet {
+    fn wants_audit_lines(&self) -> bool {
+        false
+    }
+}

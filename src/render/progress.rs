@@ -24,4 +24,7 @@ impl Observer for Stderr {
         }
         Ok(())
     }
+    fn wants_audit_lines(&self) -> bool {
+        self.verbose
+    }
 }
