@@ -24,30 +24,6 @@ fn spec_kitty() -> Option<PathBuf> {
     exe.is_file().then_some(exe)
 }
 
-fn home_before(dst: &Path) {
-    let src =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/3.2.7/cutover/home_before");
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(&src).unwrap();
-            if p.is_dir() {
-                std::fs::create_dir_all(dst.join(rel)).unwrap();
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "sql") {
-                let db = dst.join(rel).with_extension("db");
-                std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-                let conn = Connection::open(&db).unwrap();
-                conn.execute_batch(&std::fs::read_to_string(&p).unwrap())
-                    .unwrap();
-            } else {
-                std::fs::copy(&p, dst.join(rel)).unwrap();
-            }
-        }
-    }
-}
-
 fn tool(bin: &str, home: &Path, root: &Path, sk: &Path, args: &[&str]) -> Output {
     let exe = Path::new(env!("CARGO_BIN_EXE_sk-migrate")).with_file_name(bin);
     let out = Command::new(exe)
@@ -163,7 +139,7 @@ fn the_cutover_carries_every_row_with_none_quarantined_as_duplicates() {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".spec-kitty");
-    home_before(&root);
+    common::home_before_cutover(&root);
     let (events, bodies) = source_keys(&root);
     let sources_before: Vec<_> = ["queue.db"]
         .iter()

@@ -18,14 +18,16 @@ fn venv(release: &str) -> Option<PathBuf> {
     v.join("bin/spec-kitty").is_file().then_some(v)
 }
 
-/// Run `code` with the release's interpreter in the home; its stdout.
-fn python(venv: &Path, home: &Path, root: &Path, code: &str) -> String {
+/// Run `code` (with `args`) by the release's interpreter in the home; its stdout.
+fn python(venv: &Path, home: &Path, root: &Path, code: &str, args: &[&str]) -> Vec<u8> {
     let out = Command::new(venv.join("bin/python"))
         .args(["-c", code])
+        .args(args)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home)
         .env("SPEC_KITTY_HOME", root)
+        .env("SK_PID", std::process::id().to_string())
         .output()
         .unwrap();
     assert!(
@@ -33,7 +35,7 @@ fn python(venv: &Path, home: &Path, root: &Path, code: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    out.stdout
 }
 
 /// The release's own writer, with its own foreground identity, our pid (alive).
@@ -49,21 +51,7 @@ print(json.dumps(owner.mismatched_fields(rec, owner.compute_foreground_identity(
 "#;
 
 fn write_owner(venv: &Path, home: &Path, root: &Path, change: &str) -> Value {
-    let out = Command::new(venv.join("bin/python"))
-        .args(["-c", WRITE, change])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home)
-        .env("SPEC_KITTY_HOME", root)
-        .env("SK_PID", std::process::id().to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&python(venv, home, root, WRITE, &[change])).unwrap()
 }
 
 fn doctor(venv: &Path, home: &Path, root: &Path) -> (Value, i32) {
@@ -107,7 +95,7 @@ fn the_doctor_agrees_with_the_releases_own_verdict_on_its_own_record() {
             "[sync]\nserver_url = \"https://Other.Example.org/\"\n",
         )
         .unwrap();
-        let _ = python(&venv, dir.path(), &root, "import specify_cli");
+        let _ = python(&venv, dir.path(), &root, "import specify_cli", &[]);
 
         // The release's record of its own foreground: coherent for it and for us.
         assert_eq!(

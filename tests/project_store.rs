@@ -8,31 +8,6 @@ use std::path::Path;
 
 use serde_json::Value;
 
-/// Materialise the captured home: `*.sql` dumps become `*.db`, other files copied.
-fn home_before(dst: &Path) {
-    let src =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/3.2.7/cutover/home_before");
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(&src).unwrap();
-            if p.is_dir() {
-                std::fs::create_dir_all(dst.join(rel)).unwrap();
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "sql") {
-                let db = dst.join(rel).with_extension("db");
-                std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-                let conn = rusqlite::Connection::open(&db).unwrap();
-                conn.execute_batch(&std::fs::read_to_string(&p).unwrap())
-                    .unwrap();
-            } else {
-                std::fs::copy(&p, dst.join(rel)).unwrap();
-            }
-        }
-    }
-}
-
 fn doctor(root: &Path, args: &[&str]) -> (Value, i32) {
     let out = assert_cmd::Command::cargo_bin("sk-doctor")
         .unwrap()
@@ -52,7 +27,7 @@ fn doctor(root: &Path, args: &[&str]) -> (Value, i32) {
 fn a_pending_cutover_is_named_with_every_source_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".spec-kitty");
-    home_before(&root);
+    common::home_before_cutover(&root);
     let before = common::tree_hash(&root);
     let (json, code) = doctor(&root, &["--check"]);
     assert_eq!(code, 2, "{json:#}");
@@ -97,7 +72,7 @@ fn a_pending_cutover_is_named_with_every_source_and_nothing_is_written() {
 fn sk_migrate_never_writes_queue_dbs_for_a_project_store_release() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".spec-kitty");
-    home_before(&root);
+    common::home_before_cutover(&root);
     let before = common::tree_hash(&root);
     let out = assert_cmd::Command::cargo_bin("sk-migrate")
         .unwrap()

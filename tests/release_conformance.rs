@@ -126,76 +126,68 @@ fn generation_root_blocking_and_remediation_are_the_releases() {
     }
 }
 
-#[test]
-fn the_queue_db_each_release_selects() {
-    let mut checked = 0;
+/// Every recorded identity of every queue-DB release, rebuilt as the home
+/// the capture made, with its environment and our resolution: `check` gets
+/// (case label, the case, the home, the env, the resolution). Returns how
+/// many cases ran.
+fn each_identity(mut check: impl FnMut(&str, &Value, &Home, &Env, &login::Resolution)) -> usize {
+    let mut n = 0;
     for (release, facts) in releases() {
         let p = profile(&release);
         if !p.has_queue_dbs() {
             continue;
         }
         for case in facts["scopes"].as_array().unwrap() {
-            let name = case["name"].as_str().unwrap();
-            let inputs = &case["inputs"];
-            let (_d, home) = home_for(inputs);
-            let env = env_for(inputs, p);
+            let label = format!("{release} {}", case["name"].as_str().unwrap());
+            let (_d, home) = home_for(&case["inputs"]);
+            let env = env_for(&case["inputs"], p);
             let r = login::resolve(&home, None, &env);
-            let ours = match &r.scope {
-                Some(found) => relative(&home, &home.scoped_queue(&found.scope).to_string_lossy()),
-                None => "queue.db".to_string(),
-            };
-            assert_eq!(
-                ours, case["selected_db"],
-                "{release} {name}: {:?}",
-                r.diagnostics
-            );
-            if let Some(scope) = s(&case["scope"]) {
-                assert_eq!(
-                    r.scope.unwrap().scope.to_string(),
-                    scope,
-                    "{release} {name}"
-                );
-            }
-            checked += 1;
+            check(&label, case, &home, &env, &r);
+            n += 1;
         }
     }
+    n
+}
+
+#[test]
+fn the_queue_db_each_release_selects() {
+    let checked = each_identity(|label, case, home, _, r| {
+        let ours = match &r.scope {
+            Some(found) => relative(home, &home.scoped_queue(&found.scope).to_string_lossy()),
+            None => "queue.db".to_string(),
+        };
+        assert_eq!(ours, case["selected_db"], "{label}: {:?}", r.diagnostics);
+        if let Some(scope) = s(&case["scope"]) {
+            let found = r.scope.as_ref().unwrap();
+            assert_eq!(found.scope.to_string(), scope, "{label}");
+        }
+    });
     assert!(checked >= 60, "{checked}");
 }
 
 #[test]
 fn the_owner_view_each_release_derives() {
     let mut checked = 0;
-    for (release, facts) in releases() {
-        let p = profile(&release);
-        if !p.has_queue_dbs() {
-            continue;
-        }
-        for case in facts["scopes"].as_array().unwrap() {
-            let Some(view) = case.get("owner_view") else {
-                continue;
-            };
-            let name = case["name"].as_str().unwrap();
-            let (_d, home) = home_for(&case["inputs"]);
-            let env = env_for(&case["inputs"], p);
-            let r = login::resolve(&home, None, &env);
-            let fg = identity::from_resolution(&home, &r, &env);
-            let ctx = format!("{release} {name}");
-            assert_eq!(fg.server_url.as_deref(), s(&view["server_url"]), "{ctx}");
-            assert_eq!(fg.auth_scope.as_deref(), s(&view["auth_scope"]), "{ctx}");
-            assert_eq!(
-                relative(&home, fg.queue_db_path.as_deref().unwrap()),
-                view["queue_db_path"],
-                "{ctx}"
-            );
-            assert_eq!(
-                fg.auth_principal.as_deref(),
-                s(&view["auth_principal"]),
-                "{ctx}"
-            );
-            assert_eq!(fg.auth_team.as_deref(), s(&view["auth_team"]), "{ctx}");
-            checked += 1;
-        }
-    }
+    each_identity(|ctx, case, home, env, r| {
+        let Some(view) = case.get("owner_view") else {
+            return;
+        };
+        let fg = identity::from_resolution(home, r, env);
+        assert_eq!(fg.server_url.as_deref(), s(&view["server_url"]), "{ctx}");
+        assert_eq!(fg.auth_scope.as_deref(), s(&view["auth_scope"]), "{ctx}");
+        assert_eq!(
+            relative(home, fg.queue_db_path.as_deref().unwrap()),
+            view["queue_db_path"],
+            "{ctx}"
+        );
+        assert_eq!(
+            fg.auth_principal.as_deref(),
+            s(&view["auth_principal"]),
+            "{ctx}"
+        );
+        assert_eq!(fg.auth_team.as_deref(), s(&view["auth_team"]), "{ctx}");
+        checked += 1;
+    });
     assert!(checked >= 30, "{checked}");
 }
 
@@ -334,35 +326,24 @@ fn project_store_owner_view_is_the_releases() {
 #[test]
 fn the_gate_sees_what_the_releases_gate_sees() {
     let mut checked = 0;
-    for (release, facts) in releases() {
-        let p = profile(&release);
-        if !p.has_queue_dbs() {
-            continue;
+    each_identity(|ctx, case, home, env, r| {
+        let Some(view) = case.get("preflight_view") else {
+            return;
+        };
+        if view["server_url"].is_null() {
+            return; // no identity: the gate refuses on authentication
         }
-        for case in facts["scopes"].as_array().unwrap() {
-            let Some(view) = case.get("preflight_view") else {
-                continue;
-            };
-            if view["server_url"].is_null() {
-                continue; // no identity: the gate refuses on authentication
-            }
-            let name = case["name"].as_str().unwrap();
-            let (_d, home) = home_for(&case["inputs"]);
-            let env = env_for(&case["inputs"], p);
-            let r = login::resolve(&home, None, &env);
-            let fg = identity::from_resolution(&home, &r, &env);
-            let g = identity::gate_foreground(&home, &fg, &r, &env);
-            let ctx = format!("{release} {name}");
-            assert_eq!(g.server_url.as_deref(), s(&view["server_url"]), "{ctx}");
-            assert_eq!(g.team_or_user.as_deref(), s(&view["team_or_user"]), "{ctx}");
-            assert_eq!(
-                relative(&home, g.queue_db_path.as_deref().unwrap()),
-                view["queue_db_path"],
-                "{ctx}"
-            );
-            checked += 1;
-        }
-    }
+        let fg = identity::from_resolution(home, r, env);
+        let g = identity::gate_foreground(home, &fg, r, env);
+        assert_eq!(g.server_url.as_deref(), s(&view["server_url"]), "{ctx}");
+        assert_eq!(g.team_or_user.as_deref(), s(&view["team_or_user"]), "{ctx}");
+        assert_eq!(
+            relative(home, g.queue_db_path.as_deref().unwrap()),
+            view["queue_db_path"],
+            "{ctx}"
+        );
+        checked += 1;
+    });
     assert!(checked >= 25, "{checked}");
 }
 

@@ -324,3 +324,32 @@ impl sk_boundary::migrate::merge::Observer for FailAt {
         Ok(())
     }
 }
+
+/// The home 3.2.5 wrote that 3.2.7 then took over, as captured by
+/// `scripts/release_fixtures/capture_store.py`
+/// (`fixtures/releases/3.2.7/cutover/home_before`): `*.sql` dumps become
+/// `*.db`, other files are copied.
+#[allow(dead_code)]
+pub fn home_before_cutover(dst: &Path) {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/3.2.7/cutover/home_before");
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(&src).unwrap();
+            if p.is_dir() {
+                std::fs::create_dir_all(dst.join(rel)).unwrap();
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "sql") {
+                let db = dst.join(rel).with_extension("db");
+                std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+                let conn = rusqlite::Connection::open(&db).unwrap();
+                conn.execute_batch(&std::fs::read_to_string(&p).unwrap())
+                    .unwrap();
+            } else {
+                std::fs::copy(&p, dst.join(rel)).unwrap();
+            }
+        }
+    }
+}
