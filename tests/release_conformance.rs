@@ -214,6 +214,7 @@ fn foreground(v: &Value) -> ForegroundIdentity {
 
 fn owner(v: &Value) -> RedactedOwner {
     RedactedOwner {
+        token: (),
         pid: v["pid"].as_i64().unwrap(),
         port: v["port"].as_u64().unwrap() as u16,
         package_version: text(v, "package_version"),

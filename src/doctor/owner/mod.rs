@@ -64,16 +64,20 @@ impl fmt::Display for Secret {
     }
 }
 
-/// The daemon owner record, exactly the fields of `docs/daemon.md`.
+/// The daemon owner record, exactly the fields of `docs/daemon.md`, with its
+/// token as `T`: [`OwnerRecord`] holds the [`Secret`], [`RedactedOwner`]
+/// nothing (the view for output, and what a health response's `owner` is
+/// parsed into). One type, so the field list is written once.
 ///
-/// `Serialize` skips `token`: serializing a record for output is always safe.
-/// Only [`write()`] puts the token on disk.
+/// `Serialize` skips `token` whatever it is: serializing a record for output
+/// is always safe. Only [`write()`] puts the token on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OwnerRecord {
+#[serde(bound = "")]
+pub struct Owner<T> {
     pub pid: i64,
     pub port: u16,
-    #[serde(skip_serializing)]
-    pub token: Secret,
+    #[serde(skip)]
+    pub token: T,
     pub package_version: String,
     pub executable_path: String,
     pub source_checkout_path: String,
@@ -86,21 +90,30 @@ pub struct OwnerRecord {
     pub started_at: String,
 }
 
-/// Every field of the owner record but the token: the view for output and the
-/// shape a health response's `owner` is parsed into (its token is dropped).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RedactedOwner {
-    pub pid: i64,
-    pub port: u16,
-    pub package_version: String,
-    pub executable_path: String,
-    pub source_checkout_path: String,
-    pub server_url: String,
-    pub auth_principal: Option<String>,
-    pub auth_team: Option<String>,
-    pub auth_scope: Option<String>,
-    pub queue_db_path: String,
-    pub started_at: String,
+/// The record as on disk, token included.
+pub type OwnerRecord = Owner<Secret>;
+
+/// Every field of the owner record but the token.
+pub type RedactedOwner = Owner<()>;
+
+impl<T> Owner<T> {
+    /// The same record with another token.
+    fn with_token<U>(self, token: U) -> Owner<U> {
+        Owner {
+            pid: self.pid,
+            port: self.port,
+            token,
+            package_version: self.package_version,
+            executable_path: self.executable_path,
+            source_checkout_path: self.source_checkout_path,
+            server_url: self.server_url,
+            auth_principal: self.auth_principal,
+            auth_team: self.auth_team,
+            auth_scope: self.auth_scope,
+            queue_db_path: self.queue_db_path,
+            started_at: self.started_at,
+        }
+    }
 }
 
 /// The on-disk shape, token included. Private: only [`write()`] uses it.
@@ -136,22 +149,13 @@ pub const FIELDS: [&str; 12] = [
     "started_at",
 ];
 
-impl OwnerRecord {
-    /// The record without its token.
+impl Owner<Secret> {
+    /// The record without its token (a `package_version` that is not
+    /// version-shaped shown as [`NOT_A_VERSION`]).
     pub fn redacted(&self) -> RedactedOwner {
-        RedactedOwner {
-            pid: self.pid,
-            port: self.port,
-            package_version: version_shaped(&self.package_version),
-            executable_path: self.executable_path.clone(),
-            source_checkout_path: self.source_checkout_path.clone(),
-            server_url: self.server_url.clone(),
-            auth_principal: self.auth_principal.clone(),
-            auth_team: self.auth_team.clone(),
-            auth_scope: self.auth_scope.clone(),
-            queue_db_path: self.queue_db_path.clone(),
-            started_at: self.started_at.clone(),
-        }
+        let mut r = self.clone().with_token(());
+        r.package_version = version_shaped(&r.package_version);
+        r
     }
 
     /// The record as a JSON object for output: every field but `token`.
@@ -166,21 +170,7 @@ impl OwnerRecord {
             .as_object()
             .ok_or_else(|| format!("expected a JSON object, found {}", json_type(value)))?;
         let token = req_str(obj, "token")?;
-        let rest = RedactedOwner::from_json(value)?;
-        Ok(OwnerRecord {
-            pid: rest.pid,
-            port: rest.port,
-            token: Secret(token),
-            package_version: rest.package_version,
-            executable_path: rest.executable_path,
-            source_checkout_path: rest.source_checkout_path,
-            server_url: rest.server_url,
-            auth_principal: rest.auth_principal,
-            auth_team: rest.auth_team,
-            auth_scope: rest.auth_scope,
-            queue_db_path: rest.queue_db_path,
-            started_at: rest.started_at,
-        })
+        Ok(RedactedOwner::from_json(value)?.with_token(Secret(token)))
     }
 
     fn on_disk(&self) -> OnDisk<'_> {
@@ -201,7 +191,7 @@ impl OwnerRecord {
     }
 }
 
-impl RedactedOwner {
+impl Owner<()> {
     /// Parse every field but `token` (which is neither required nor kept).
     /// Same strictness and sanitized reasons as [`OwnerRecord::from_json`].
     pub fn from_json(value: &Value) -> Result<RedactedOwner, String> {
@@ -214,9 +204,10 @@ impl RedactedOwner {
                  (e.g. 2026-04-01T12:00:00Z)"
                 .to_string());
         }
-        Ok(RedactedOwner {
+        Ok(Owner {
             pid: req_int(obj, "pid")?,
             port: req_port(obj, "port")?,
+            token: (),
             package_version: version_shaped(&req_str(obj, "package_version")?),
             executable_path: req_str(obj, "executable_path")?,
             source_checkout_path: req_str(obj, "source_checkout_path")?,

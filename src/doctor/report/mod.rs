@@ -248,6 +248,7 @@ mod tests {
 
     fn owner() -> RedactedOwner {
         RedactedOwner {
+            token: (),
             pid: 42,
             port: 9400,
             package_version: "3.1.4".into(),
