@@ -60,7 +60,7 @@ impl Home {
     /// Scoped queue DB: `queues/queue-<first 16 hex of sha256(scope)>.db`.
     pub fn scoped_queue(&self, scope: &Scope) -> PathBuf {
         self.queues_dir()
-            .join(format!("queue-{}.db", scope.hash16()))
+            .join(format!("queue-{}.db", scope.file_hash()))
     }
     pub fn active_queue_scope(&self) -> PathBuf {
         self.root.join("active_queue_scope")
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(h.legacy_queue(), Path::new("/r/queue.db"));
         assert_eq!(
             h.scoped_queue(&scope),
-            Path::new("/r/queues").join(format!("queue-{}.db", scope.hash16()))
+            Path::new("/r/queues").join(format!("queue-{}.db", scope.file_hash()))
         );
         assert_eq!(h.owner_record(), Path::new("/r/sync/daemon/owner.json"));
         assert_eq!(h.session_json(), Path::new("/r/auth/session.json"));

@@ -125,11 +125,6 @@ impl Scope {
             ScopeRule::NulDigest => self.to_string(),
         }
     }
-
-    /// [`Scope::file_hash`] (the name older code knows it by).
-    pub fn hash16(&self) -> String {
-        self.file_hash()
-    }
 }
 
 impl fmt::Display for Scope {

@@ -281,8 +281,8 @@ mod tests {
     fn hash_is_first_16_hex_of_sha256() {
         // sha256("a|b|c"), computed independently with `sha256sum`.
         let s = Scope::new("a", "b", "c");
-        assert_eq!(s.hash16().len(), 16);
-        assert_eq!(s.hash16(), "a52dd81bfd5e4e66");
+        assert_eq!(s.file_hash().len(), 16);
+        assert_eq!(s.file_hash(), "a52dd81bfd5e4e66");
     }
 
     #[test]

@@ -66,28 +66,36 @@ pub(super) fn body_key(v: &serde_json::Value) -> Vec<String> {
 
 /// Rows each project store holds that came from this cutover.
 pub(super) fn per_project(home: &Home, snapshot: &Connection) -> Vec<ProjectCarried> {
-    let mut events = BTreeSet::new();
-    if let Ok(mut st) = snapshot.prepare("SELECT event_id FROM queue")
-        && let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0))
-    {
-        events.extend(rows.flatten());
-    }
+    // The snapshot's event ids, and its body ids: the release keeps a body
+    // upload's source `id` as its `body_task_id`.
+    let ids = |sql: &str| -> BTreeSet<String> {
+        snapshot
+            .prepare(sql)
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get::<_, String>(0))
+                    .map(|rows| rows.flatten().collect())
+            })
+            .unwrap_or_default()
+    };
+    let events = ids("SELECT event_id FROM queue");
+    let bodies = ids("SELECT CAST(id AS TEXT) FROM body_upload_queue");
+    let carried = |conn: &Connection, sql: &str, of: &BTreeSet<String>| -> u64 {
+        conn.prepare(sql)
+            .and_then(|mut st| {
+                st.query_map([], |r| r.get::<_, String>(0))
+                    .map(|rows| rows.flatten().filter(|k| of.contains(k)).count() as u64)
+            })
+            .unwrap_or(0)
+    };
     store::gather(home)
         .stores
         .iter()
         .filter_map(|s| {
             let conn = open_ro(Path::new(&s.path)).ok()?;
-            let mut st = conn.prepare("SELECT entry_id FROM journal_entries").ok()?;
-            let ev = st
-                .query_map([], |r| r.get::<_, String>(0))
-                .ok()?
-                .flatten()
-                .filter(|e| events.contains(e))
-                .count() as u64;
             Some(ProjectCarried {
                 project_uuid: s.project_uuid.clone(),
-                events: ev,
-                body_uploads: count(&conn, "body_upload_tasks"),
+                events: carried(&conn, "SELECT entry_id FROM journal_entries", &events),
+                body_uploads: carried(&conn, "SELECT body_task_id FROM body_upload_tasks", &bodies),
             })
         })
         .collect()
