@@ -340,6 +340,9 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     if opts.dry_run {
         return dry_run(home, opts, &paths, &id, report, started);
     }
+    // One run at a time on a home, as for the move: a second one waits,
+    // then names the holder (its snapshot build would race this one's).
+    let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
     backup_sources(opts, &paths, &mut report)?;
     let dir = work_root(home).join(&id);
     let snapshot = dir.join("snapshot.db");
