@@ -157,7 +157,8 @@ pub struct StoreFacts {
     pub carried: Vec<Carried>,
 }
 
-fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
+/// Open a store or source read-only (never writes, never changes its journal mode).
+pub(crate) fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
     Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -169,9 +170,15 @@ fn count(conn: &Connection, sql: &str) -> u64 {
         .map_or(0, |n| n.max(0) as u64)
 }
 
-fn read_json(path: &Path) -> Option<serde_json::Value> {
-    let bytes = crate::login::config::read_optional(path).ok().flatten()?;
-    serde_json::from_str(&bytes).ok()
+/// Rows of `table` (0 when it cannot be counted).
+pub(crate) fn rows(conn: &Connection, table: &str) -> u64 {
+    count(conn, &format!("SELECT count(*) FROM \"{table}\""))
+}
+
+/// A JSON file the release wrote (layout record, manifest), if readable.
+pub(crate) fn read_json(path: &Path) -> Option<serde_json::Value> {
+    let text = crate::fsutil::read_text(path).ok().flatten()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// The machine-wide layout mode (`legacy` when the file is absent).
@@ -241,7 +248,7 @@ fn source_rows(path: &Path) -> u64 {
     let Ok(conn) = open_ro(path) else { return 0 };
     ["queue", "body_upload_queue", "body_upload_failure_log"]
         .iter()
-        .map(|t| count(&conn, &format!("SELECT count(*) FROM \"{t}\"")))
+        .map(|t| rows(&conn, t))
         .sum()
 }
 

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -120,20 +120,13 @@ pub fn migration_id(stamps: &[SourceStamp]) -> String {
     format!("sk-migrate-{}", &hex::encode(h.finalize())[..16])
 }
 
-fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-}
-
 /// The largest numeric `body_task_id` any project store holds, so snapshot
 /// ids can start above it (3.2.7 keys body uploads by it).
 fn max_store_body_id(home: &Home) -> i64 {
     store::gather(home)
         .stores
         .iter()
-        .filter_map(|s| open_ro(Path::new(&s.path)).ok())
+        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
         .filter_map(|c| {
             c.query_row(
                 "SELECT max(CAST(body_task_id AS INTEGER)) FROM body_upload_tasks \
@@ -210,18 +203,26 @@ fn is_legacy(p: &Path) -> bool {
     p.file_name().is_some_and(|n| n == "queue.db")
 }
 
-fn count(conn: &Connection, table: &str) -> u64 {
-    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_or(0, |n| n.max(0) as u64)
+/// Open the snapshot and fill the report's counts of it and of the
+/// failure-log rows left in the sources.
+fn count_snapshot(
+    report: &mut CutoverReport,
+    snapshot: &Path,
+    sources: &[PathBuf],
+    busy: u64,
+) -> Result<Connection, Error> {
+    let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
+    report.snapshot_events = store::rows(&snap, "queue");
+    report.snapshot_body_uploads = store::rows(&snap, "body_upload_queue");
+    report.failure_log_not_carried = failure_log_rows(sources);
+    Ok(snap)
 }
 
 fn failure_log_rows(paths: &[PathBuf]) -> u64 {
     paths
         .iter()
-        .filter_map(|p| open_ro(p).ok())
-        .map(|c| count(&c, tables::BODY_UPLOAD_FAILURE_LOG.name))
+        .filter_map(|p| store::open_ro(p).ok())
+        .map(|c| store::rows(&c, tables::BODY_UPLOAD_FAILURE_LOG.name))
         .sum()
 }
 
@@ -335,7 +336,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         .join("projects/.migration")
         .join(&id)
         .join("manifest.json");
-    let manifest = read_manifest(&manifest_path);
+    let manifest = store::read_json(&manifest_path);
     refuse_failed(manifest.as_ref(), &id, &manifest_path)?;
     if opts.dry_run {
         return dry_run(home, opts, &paths, &id, report, started);
@@ -348,10 +349,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let snapshot = dir.join("snapshot.db");
     ensure_snapshot(home, &id, &paths, busy, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
-    let snap = open_ro(&snapshot).map_err(sq(&snapshot, busy))?;
-    report.snapshot_events = count(&snap, "queue");
-    report.snapshot_body_uploads = count(&snap, "body_upload_queue");
-    report.failure_log_not_carried = failure_log_rows(&paths);
+    let snap = count_snapshot(&mut report, &snapshot, &paths, busy)?;
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
         release_migrate(opts, &snapshot, &id, home, &manifest_path)?;
     }
@@ -395,14 +393,6 @@ fn empty_report(pending: &[LegacySource]) -> CutoverReport {
         backups: Vec::new(),
         elapsed_ms: 0,
     }
-}
-
-/// The release's manifest of a migration, if readable.
-fn read_manifest(manifest_path: &Path) -> Option<serde_json::Value> {
-    crate::fsutil::read_text(manifest_path)
-        .ok()
-        .flatten()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
 }
 
 /// A migration the release marked failed is not retried blindly.
@@ -618,7 +608,7 @@ mod tests {
             build_snapshot(work.path(), &[home.legacy_queue(), scoped], 41, 1000).unwrap();
         assert_eq!(left, 0);
         let s = Connection::open(&snap).unwrap();
-        assert_eq!(count(&s, "queue"), 2, "e1 is in both sources: once");
+        assert_eq!(store::rows(&s, "queue"), 2, "e1 is in both sources: once");
         let id: i64 = s
             .query_row("SELECT id FROM body_upload_queue", [], |r| r.get(0))
             .unwrap();

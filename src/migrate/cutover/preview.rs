@@ -32,7 +32,7 @@ pub(super) fn verify(
     let stores: Vec<Connection> = store::gather(home)
         .stores
         .iter()
-        .filter_map(|s| open_ro(Path::new(&s.path)).ok())
+        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
         .collect();
     let (missing, _) =
         unaccounted(snap, &stores, &quarantined).map_err(|e| Error::CutoverUnverified {
@@ -77,10 +77,7 @@ pub(super) fn dry_run(
         opts.busy_timeout_ms,
     )?;
     report.left_in_sources = left;
-    let snap = open_ro(&snapshot).map_err(sq(&snapshot, opts.busy_timeout_ms))?;
-    report.snapshot_events = count(&snap, "queue");
-    report.snapshot_body_uploads = count(&snap, "body_upload_queue");
-    report.failure_log_not_carried = failure_log_rows(paths);
+    let _snap = count_snapshot(&mut report, &snapshot, paths, opts.busy_timeout_ms)?;
     let (preview, ok, tail) = run_release(
         opts,
         "project-store-preview",

@@ -91,7 +91,7 @@ pub(super) fn per_project(home: &Home, snapshot: &Connection) -> Vec<ProjectCarr
         .stores
         .iter()
         .filter_map(|s| {
-            let conn = open_ro(Path::new(&s.path)).ok()?;
+            let conn = store::open_ro(Path::new(&s.path)).ok()?;
             Some(ProjectCarried {
                 project_uuid: s.project_uuid.clone(),
                 events: carried(&conn, "SELECT entry_id FROM journal_entries", &events),
