@@ -74,7 +74,7 @@ fn doctor(venv: &Path, home: &Path, root: &Path) -> (Value, i32) {
 #[test]
 fn the_doctor_agrees_with_the_releases_own_verdict_on_its_own_record() {
     let mut ran = 0;
-    for release in ["3.2.0", "3.2.4", "3.2.5", "3.2.7"] {
+    for release in ["3.2.0", "3.2.3", "3.2.4", "3.2.5", "3.2.7"] {
         let Some(venv) = venv(release) else {
             eprintln!(
                 "owner_e2e: skipping {release}: no venv (scripts/release-fixtures {release})"

@@ -389,6 +389,11 @@ fn release_3_2_0_drains_what_sk_migrate_moved() {
 }
 
 #[test]
+fn release_3_2_3_drains_what_sk_migrate_moved() {
+    e2e("3.2.3");
+}
+
+#[test]
 fn release_3_2_4_drains_what_sk_migrate_moved() {
     e2e("3.2.4");
 }
