@@ -137,6 +137,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             Some(Command::Preflight { project, .. }) => project.clone(),
             _ => None,
         },
+        install: Some(ctx.install.clone()),
     };
     let mut r = match doctor::diagnose(&home, &opts) {
         Ok(r) => r,

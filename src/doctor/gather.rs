@@ -44,6 +44,10 @@ pub struct DoctorOptions {
     /// The checkout whose project store the 3.2.6+ gate looks at
     /// (`preflight --project DIR`; `None`: the current directory).
     pub project: Option<PathBuf>,
+    /// What discovery of the installed CLI already found (the run context
+    /// did it to detect the release); `None`: discover from `spec_kitty`
+    /// and `path_var`.
+    pub install: Option<identity::Install>,
 }
 
 fn display(p: &Path) -> String {
@@ -155,7 +159,10 @@ fn foreground(
     resolution: &login::Resolution,
     notes: &mut Vec<String>,
 ) -> Result<ForegroundIdentity, Error> {
-    let install = identity::discover(opts.spec_kitty.as_deref(), opts.path_var.as_deref())?;
+    let install = match &opts.install {
+        Some(found) => found.clone(),
+        None => identity::discover(opts.spec_kitty.as_deref(), opts.path_var.as_deref())?,
+    };
     let mut fg = install
         .identity()
         .or(identity::from_resolution(home, resolution, &opts.env));
