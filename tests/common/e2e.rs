@@ -1,0 +1,135 @@
+//! The end-to-end harness: suites that run a real spec-kitty-cli release's own
+//! code from its venv, `${SK_VENV_ROOT:-/tmp}/sk-X` (made by
+//! `scripts/release-fixtures --venvs-only X`).
+//!
+//! Such a suite is a `harness = false` test target whose `main` builds one
+//! [`Trial`] per (case, release) with [`release_trial`] and hands them to
+//! [`main`]. A trial whose venv is missing is
+//! * **failed**, naming the path and the command that makes it, when
+//!   `SK_E2E=require` (as `.ci/run` sets): the proof cannot vanish;
+//! * otherwise **ignored** at run time, so cargo's closing line counts it
+//!   (`N ignored`, each with its reason) instead of hiding it in a silent
+//!   `return`.
+//!
+//! Which releases a suite walks comes from the captured fixtures
+//! ([`captured`]), never from a list written in the test.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+/// Where the release venvs live.
+pub fn venv_root() -> PathBuf {
+    std::env::var_os("SK_VENV_ROOT")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+}
+
+/// The venv of `release` (it may not exist).
+pub fn venv_path(release: &str) -> PathBuf {
+    venv_root().join(format!("sk-{release}"))
+}
+
+/// The venv of `release` when it holds the release's interpreter and entry point.
+pub fn venv(release: &str) -> Option<PathBuf> {
+    let v = venv_path(release);
+    (v.join("bin/python").is_file() && v.join("bin/spec-kitty").is_file()).then_some(v)
+}
+
+/// `SK_E2E=require`: a missing venv fails the trial instead of ignoring it.
+pub fn required() -> bool {
+    std::env::var("SK_E2E").is_ok_and(|v| v.trim() == "require")
+}
+
+/// One captured release: its version and its `facts.json`.
+pub struct Captured {
+    pub release: String,
+    pub facts: serde_json::Value,
+}
+
+impl Captured {
+    /// The generation the release was measured to be (`db-v3`, …, `project-store`).
+    pub fn generation(&self) -> &str {
+        self.facts["generation"].as_str().unwrap_or("")
+    }
+}
+
+/// Every release captured in `fixtures/releases/*/facts.json`, in version order.
+pub fn captured() -> Vec<Captured> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path().join("facts.json");
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let facts: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let release = facts["release"].as_str().unwrap().to_owned();
+        out.push(Captured { release, facts });
+    }
+    out.sort_by_key(|c| version_key(&c.release));
+    out
+}
+
+/// A sort key for the plain `N.N.N[.N]` versions the registry has in range.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// A trial `name` that runs `body` with the venv of `release`; ignored (or,
+/// with `SK_E2E=require`, failed) when that venv is missing.
+pub fn release_trial(
+    name: impl Into<String>,
+    release: &str,
+    body: impl FnOnce(&Path) + Send + 'static,
+) -> Trial {
+    let name = name.into();
+    match venv(release) {
+        Some(v) => Trial::test(name, move || {
+            body(&v);
+            Ok(())
+        }),
+        None if required() => {
+            let path = venv_path(release);
+            let release = release.to_owned();
+            Trial::test(name, move || {
+                Err(format!(
+                    "SK_E2E=require: no spec-kitty-cli {release} venv at {} \
+                     (make it with scripts/release-fixtures --venvs-only {release})",
+                    path.display()
+                )
+                .into())
+            })
+            .with_kind(release)
+        }
+        None => {
+            let path = venv_path(release);
+            Trial::ignorable_test(name, move || {
+                Ok(Completion::ignored_with(format!(
+                    "no venv at {}",
+                    path.display()
+                )))
+            })
+            .with_kind(NO_VENV)
+        }
+    }
+}
+
+/// The kind of a trial ignored for want of its venv.
+const NO_VENV: &str = "no venv";
+
+/// Run the trials as cargo's harness would; prints why trials were ignored.
+pub fn main(trials: Vec<Trial>) -> ExitCode {
+    let args = Arguments::from_args();
+    let missing = trials.iter().filter(|t| t.kind() == NO_VENV).count();
+    if missing > 0 {
+        eprintln!(
+            "{missing} end-to-end trial(s) ignored: their release venv is missing under {} \
+             (scripts/release-fixtures --venvs-only; SK_E2E=require makes this a failure)",
+            venv_root().display()
+        );
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
