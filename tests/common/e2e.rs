@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub use libtest_mimic::{Arguments, Completion, Failed, Trial};
+pub use libtest_mimic::{Arguments, Completion, Trial};
 
 /// Where the release venvs live.
 pub fn venv_root() -> PathBuf {
@@ -93,16 +93,16 @@ pub fn release_trial(
         }),
         None if required() => {
             let path = venv_path(release);
-            let release = release.to_owned();
+            let wanted = release.to_owned();
             Trial::test(name, move || {
                 Err(format!(
-                    "SK_E2E=require: no spec-kitty-cli {release} venv at {} \
-                     (make it with scripts/release-fixtures --venvs-only {release})",
+                    "SK_E2E=require: no spec-kitty-cli {wanted} venv at {} \
+                     (make it with scripts/release-fixtures --venvs-only {wanted})",
                     path.display()
                 )
                 .into())
             })
-            .with_kind(release)
+            .with_kind(release.to_owned())
         }
         None => {
             let path = venv_path(release);
