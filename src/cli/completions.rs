@@ -1,6 +1,6 @@
 //! Shell completion scripts, generated from the clap definitions with
-//! `clap_complete`, and the files the wheel installs
-//! (`wheel/data/share/…`, checked against these by `tests/completions.rs`;
+//! `clap_complete`. The wheel installs them from `wheel/data/share/…`
+//! (checked against [`script`] by `tests/completions.rs`;
 //! `SK_UPDATE_COMPLETIONS=1 cargo test --test completions` rewrites them).
 //!
 //! clap_complete (through 4.6.12) spells a hyphenated binary's subcommand
@@ -35,36 +35,6 @@ fn bash_fix_states(text: &str, bin: &str) -> String {
     text.replace(&wrong, &right)
 }
 
-/// A completion file the wheel installs: its path under `wheel/data/share`
-/// and its text.
-pub struct File {
-    pub path: String,
-    pub text: Vec<u8>,
-}
-
-/// Every completion file of both tools, where bash-completion, zsh and fish
-/// look for them under a prefix's `share/`.
-pub fn files() -> Vec<File> {
-    let mut files = Vec::new();
-    for cmd in [super::doctor::command(), super::migrate::command()] {
-        let name = cmd.get_name().to_string();
-        for (shell, path) in [
-            (Shell::Bash, format!("bash-completion/completions/{name}")),
-            (Shell::Zsh, format!("zsh/site-functions/_{name}")),
-            (
-                Shell::Fish,
-                format!("fish/vendor_completions.d/{name}.fish"),
-            ),
-        ] {
-            files.push(File {
-                path,
-                text: script(shell, cmd.clone()),
-            });
-        }
-    }
-    files
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,22 +51,24 @@ mod tests {
 
     #[test]
     fn every_bash_state_the_loop_sets_has_an_arm() {
-        for cmd in [
-            super::super::doctor::command(),
-            super::super::migrate::command(),
-        ] {
-            let text = String::from_utf8(script(Shell::Bash, cmd)).unwrap();
-            let set: Vec<&str> = text
-                .lines()
-                .filter_map(|l| l.trim().strip_prefix("cmd=\"")?.strip_suffix('"'))
-                .collect();
-            assert!(set.len() > 3, "{set:?}");
-            for state in set {
-                assert!(
-                    text.lines().any(|l| l.trim() == format!("{state})")),
-                    "no case arm for {state}"
-                );
-            }
+        let cmd = clap::Command::new("my-tool")
+            .subcommand(clap::Command::new("queue-path").arg(clap::Arg::new("x").long("xx")))
+            .subcommand(clap::Command::new("run"));
+        let text = String::from_utf8(script(Shell::Bash, cmd)).unwrap();
+        let set: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("cmd=\"")?.strip_suffix('"'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert!(
+            set.contains(&"my__tool__subcmd__queue__subcmd__path"),
+            "{set:?}"
+        );
+        for state in set {
+            assert!(
+                text.lines().any(|l| l.trim() == format!("{state})")),
+                "no case arm for {state}"
+            );
         }
     }
 }
