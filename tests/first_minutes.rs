@@ -142,3 +142,21 @@ fn force_color_and_clicolor_force_colour_a_pipe_unless_no_color() {
     assert!(!status(&[("FORCE_COLOR", "1")], &["--color", "never"]));
     assert!(status(&[("NO_COLOR", "1")], &["--color", "always"]));
 }
+
+#[test]
+fn the_demo_shows_its_build() {
+    let demo =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/demo.sh")).unwrap();
+    let build: Vec<&str> = demo
+        .lines()
+        .filter(|l| l.trim_start().starts_with("cargo build"))
+        .collect();
+    assert!(!build.is_empty(), "the demo builds the tools");
+    for line in build {
+        assert!(
+            !line.contains("--quiet") && !line.contains(" -q"),
+            "a silent build: {line}"
+        );
+    }
+    assert!(demo.contains("== building"), "the demo says it is building");
+}
