@@ -3,7 +3,10 @@
 # sk-doctor explains it, sk-migrate run moves the stranded rows, sk-doctor again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bins --examples
+# Cargo's own progress (a bar on a terminal, a line per crate otherwise): the
+# first release build takes minutes, and silence reads as a hang.
+echo "== building sk-doctor and sk-migrate (release; the first build takes a few minutes) ==" >&2
+cargo build --release --bins --examples
 bin=target/release
 demo=$(mktemp -d)
 trap 'rm -rf "$demo"' EXIT

@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
 
 use super::global::Stream;
+use super::help::ToolHelp;
 use super::{ExitStatus, GlobalArgs, fail, print, usage};
 use crate::doctor::report::{self, Report};
 use crate::doctor::{self, DoctorOptions};
@@ -19,18 +20,53 @@ use crate::scope::Scope;
 
 const TOOL: &str = "sk-doctor";
 
-const EXAMPLES: &str = "\
-Examples:
-  sk-doctor                          the coherence table, queues, daemon, problems
-  sk-doctor --check                  exit 2 when the boundary is incoherent
-  sk-doctor --json | jq .problems    for programs
-  sk-doctor --foreground fg.json     override discovered foreground fields
-  sk-doctor retire --dry-run         what retiring an orphan owner record removes
-  sk-doctor preflight --require-auth || exit $?   gate before producing SaaS work
-
-Exit codes: 0 coherent (or done, or no home to check), 1 runtime error,
-2 incoherent or refused, 64 usage.
-sk-doctor never writes, except `retire`, and never signals a process.";
+/// The closing sections of `--help` and `man sk-doctor`.
+pub const HELP: ToolHelp = ToolHelp {
+    examples: &[
+        ("sk-doctor", "the coherence table, queues, daemon, problems"),
+        (
+            "sk-doctor --check",
+            "exit 2 when the boundary is incoherent",
+        ),
+        ("sk-doctor --json | jq .problems", "for programs"),
+        (
+            "sk-doctor --foreground fg.json",
+            "override discovered foreground fields",
+        ),
+        (
+            "sk-doctor retire --dry-run",
+            "what retiring an orphan owner record removes",
+        ),
+        (
+            "sk-doctor preflight --require-auth || exit $?",
+            "gate before producing SaaS work",
+        ),
+        (
+            "sk-doctor man | man -l -",
+            "this manual, wherever sk-doctor is installed",
+        ),
+    ],
+    exit_status: &[
+        (
+            0,
+            "coherent, no home to check, retire done or nothing to retire, preflight passed",
+        ),
+        (
+            1,
+            "runtime error (I/O, an unreadable --foreground file, an explicit --home that does not exist, ...)",
+        ),
+        (2, "incoherent with --check; retire or preflight refused"),
+        (
+            64,
+            "usage error (a bad option or --scope, no home resolvable)",
+        ),
+    ],
+    more_environment: &[(
+        "SPECIFY_REPO_ROOT",
+        "as spec-kitty 3.2.6+ reads it: the checkout whose project store preflight gates on, when --project is not given",
+    )],
+    note: "sk-doctor never writes, except `retire`, and never signals a process.",
+};
 
 /// `sk-doctor [OPTIONS] [COMMAND]`.
 #[derive(Debug, Parser)]
@@ -38,13 +74,13 @@ sk-doctor never writes, except `retire`, and never signals a process.";
     name = "sk-doctor",
     version = super::version(),
     about = "Explain the sync boundary of a spec-kitty installation: foreground CLI vs daemon, queues, orphans",
-    after_help = EXAMPLES
+    after_help = super::help::after_help(TOOL, &HELP)
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     /// JSON object of foreground fields overriding discovery, field by field
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub foreground: Option<PathBuf>,
     /// Do not probe loopback ports 9400-9449 for daemons
     #[arg(long, global = true)]
@@ -81,13 +117,19 @@ pub enum Command {
         #[arg(long)]
         require_auth: bool,
         /// The checkout whose project store 3.2.6+ gates on (default: the current directory)
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         project: Option<PathBuf>,
     },
-    /// Print shell completions
+    /// Print shell completions (the wheel installs them; see README)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print a man page as roff: `sk-doctor man | man -l -`
+    Man {
+        /// The subcommand whose page to print (default: sk-doctor's own)
+        #[arg(value_name = "COMMAND", value_parser = ["retire", "preflight", "completions", "man"])]
+        command: Option<String>,
     },
 }
 
@@ -108,8 +150,10 @@ pub struct DoctorJson<'a> {
 /// Run `sk-doctor` as parsed.
 pub fn run(cli: Cli) -> ExitStatus {
     // Completions need no home and no release: nothing to warn about.
-    if let Some(Command::Completions { shell }) = cli.command {
-        return super::completions(shell, command());
+    match &cli.command {
+        Some(Command::Completions { shell }) => return super::completions(*shell, command()),
+        Some(Command::Man { command }) => return super::man::print(TOOL, command.as_deref()),
+        _ => {}
     }
     let ctx = match super::context(TOOL, &cli.global) {
         Ok(c) => c,
@@ -143,10 +187,18 @@ pub fn run(cli: Cli) -> ExitStatus {
         Ok(r) => r,
         Err(e) => return fail(TOOL, e),
     };
+    let home_exists = home.root().is_dir();
+    // Warnings go to stderr, as sk-migrate's do (the JSON keeps them in
+    // `warnings`); with no home nothing follows the release's rules.
+    let release_warning = (ctx.detection.why_unknown())
+        .filter(|_| home_exists)
+        .map(|why| report::release_unknown_warning(&why));
+    if let Some(w) = &release_warning {
+        stderr_line!("{TOOL}: warning: {w}");
+    }
     if let Some(Command::Preflight { require_auth, .. }) = cli.command {
         return preflight(&cli.global, &r, require_auth);
     }
-    let home_exists = home.root().is_dir();
     if !home_exists {
         nothing_to_check(&mut r);
     }
@@ -158,8 +210,12 @@ pub fn run(cli: Cli) -> ExitStatus {
     } else if !home_exists {
         print(&render::doctor::no_home(&r.home));
     } else {
+        let mut shown = r.clone();
+        shown
+            .warnings
+            .retain(|w| Some(w) != release_warning.as_ref());
         print(&render::doctor::report(
-            &r,
+            &shown,
             &cli.global.style(Stream::Stdout),
         ));
     }

@@ -1,62 +1,68 @@
-//! Man pages, generated from the clap definitions with `clap_mangen`: a page
-//! per tool (`sk-doctor.1`, `sk-migrate.1`) and one per subcommand
-//! (`sk-migrate-run.1`, …), as `clap_mangen::generate_to` names them. The
-//! committed `man/*.1` are checked against these by `tests/man.rs`;
-//! `SK_UPDATE_MAN=1 cargo test --test man` rewrites them.
+//! Man pages: a page per tool (`sk-doctor.1`, `sk-migrate.1`) and one per
+//! subcommand (`sk-migrate-run.1`, …). `tests/man.rs` generates them from
+//! the clap definitions and [`super::help`] (with `clap_mangen`, a
+//! dev-dependency) and checks the committed `man/*.1` are what it generates
+//! (`SK_UPDATE_MAN=1 cargo test --test man` rewrites them). The binaries
+//! carry the committed pages, so `sk-doctor man | man -l -` reads them
+//! wherever the tool is installed (`uv tool`, pipx, cargo), and the wheel
+//! installs them under `share/man/man1`.
 
-use std::io;
+use std::io::{IsTerminal, Write};
 
-/// Every man page: its file name under `man/` and its roff text.
-pub fn pages() -> io::Result<Vec<(String, Vec<u8>)>> {
-    let mut pages = Vec::new();
-    for cmd in [super::doctor::command(), super::migrate::command()] {
-        let mut cmd = cmd.disable_help_subcommand(true);
-        cmd.build();
-        collect(&cmd, &mut pages)?;
-    }
-    Ok(pages)
+use super::{ExitStatus, fail};
+
+macro_rules! pages {
+    ($($name:literal),* $(,)?) => {
+        /// Every page, by file name, as committed under `man/`.
+        pub const PAGES: &[(&str, &[u8])] = &[$(
+            ($name, include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/wheel/data/share/man/man1/",
+                $name
+            ))),
+        )*];
+    };
 }
 
-fn collect(cmd: &clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> io::Result<()> {
-    let man = clap_mangen::Man::new(cmd.clone());
-    let mut text = Vec::new();
-    match cmd.get_after_help() {
-        None => man.render(&mut text)?,
-        Some(after) => {
-            // clap_mangen fills the after-help text like prose; the examples
-            // are a verbatim block.
-            man.render_title(&mut text)?;
-            man.render_name_section(&mut text)?;
-            man.render_synopsis_section(&mut text)?;
-            man.render_description_section(&mut text)?;
-            man.render_options_section(&mut text)?;
-            man.render_subcommands_section(&mut text)?;
-            text.extend_from_slice(b".SH EXAMPLES\n.nf\n");
-            text.extend_from_slice(verbatim(&after.to_string()).as_bytes());
-            text.extend_from_slice(b".fi\n");
-            man.render_version_section(&mut text)?;
-        }
-    }
-    pages.push((man.get_filename(), text));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        collect(sub, pages)?;
-    }
-    Ok(())
+pages![
+    "sk-doctor.1",
+    "sk-doctor-retire.1",
+    "sk-doctor-preflight.1",
+    "sk-doctor-completions.1",
+    "sk-doctor-man.1",
+    "sk-migrate.1",
+    "sk-migrate-run.1",
+    "sk-migrate-status.1",
+    "sk-migrate-queue-path.1",
+    "sk-migrate-completions.1",
+    "sk-migrate-man.1",
+];
+
+/// The page of `tool`, or of its subcommand `command`.
+pub fn page(tool: &str, command: Option<&str>) -> Option<&'static [u8]> {
+    let name = match command {
+        Some(c) => format!("{tool}-{c}.1"),
+        None => format!("{tool}.1"),
+    };
+    PAGES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }
 
-/// `text` as roff no-fill lines: backslashes escaped, and a line that would
-/// read as a request (leading `.` or `'`) guarded with `\&`.
-fn verbatim(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            let l = l.replace('\\', "\\e");
-            if l.starts_with(['.', '\'']) {
-                format!("\\&{l}\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect()
+/// `man [COMMAND]`: print the page as roff on stdout.
+pub(crate) fn print(tool: &str, command: Option<&str>) -> ExitStatus {
+    let Some(text) = page(tool, command) else {
+        return fail(tool, format!("no man page for {command:?}"));
+    };
+    let mut out = std::io::stdout().lock();
+    if out.is_terminal() {
+        stderr_line!("{tool}: this is roff; read it with `{tool} man | man -l -`");
+    }
+    match out.write_all(text) {
+        Ok(()) => ExitStatus::Success,
+        Err(e) => fail(tool, format!("cannot write the man page: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -64,7 +70,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verbatim_escapes_roff() {
-        assert_eq!(verbatim("a\\b\n.x\n'y"), "a\\eb\n\\&.x\n\\&'y\n");
+    fn pages_are_found_by_tool_and_subcommand() {
+        assert!(page("sk-doctor", None).is_some());
+        assert!(page("sk-migrate", Some("queue-path")).is_some());
+        assert!(page("sk-migrate", Some("nope")).is_none());
     }
 }

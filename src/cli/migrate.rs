@@ -12,6 +12,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
 
 use super::global::Stream;
+use super::help::ToolHelp;
 use super::{ExitStatus, GlobalArgs, fail, print, usage};
 use crate::cli::context::Context;
 use crate::error::Error;
@@ -27,21 +28,57 @@ use crate::scope::Scope;
 
 const TOOL: &str = "sk-migrate";
 
-const EXAMPLES: &str = "\
-Examples:
-  sk-migrate run                      move legacy rows into the logged-in user's queue
-  sk-migrate run --dry-run            show what would move, write nothing
-  sk-migrate run --backup ~/sk-bak    copy both DBs aside first
-  sk-migrate --home /tmp/h run --scope 'https://s.example|me@example.com|team-a'
-  sk-migrate status --json
-  db=$(sk-migrate queue-path)          the queue DB a writer must use
-  sk-migrate completions bash > /etc/bash_completion.d/sk-migrate
-
-Exit codes: 0 done (or nothing to do, or no scope), 1 runtime error (I/O, not a
-database, locked, unknown schema, another run holding the home: nothing moved
-that is not audited), 3 rows moved but the audit journal could not be written
-(the lines wait in sk-migrate.journal.pending; the next run writes them),
-64 usage error.";
+/// The closing sections of `--help` and `man sk-migrate`.
+pub const HELP: ToolHelp = ToolHelp {
+    examples: &[
+        (
+            "sk-migrate run",
+            "move legacy rows into the logged-in user's queue",
+        ),
+        (
+            "sk-migrate run --dry-run",
+            "show what would move, write nothing",
+        ),
+        (
+            "sk-migrate run --backup ~/sk-bak",
+            "copy both DBs aside first",
+        ),
+        (
+            "sk-migrate --home /tmp/h run --scope 'https://s.example|me@example.com|team-a'",
+            "move into a given scope",
+        ),
+        ("sk-migrate status --json", "for programs"),
+        (
+            "db=$(sk-migrate queue-path)",
+            "the queue DB a writer must use",
+        ),
+        (
+            "sk-migrate completions bash > ~/.local/share/bash-completion/completions/sk-migrate",
+            "completions for a cargo install",
+        ),
+        (
+            "sk-migrate man run | man -l -",
+            "this manual's page for run, wherever sk-migrate is installed",
+        ),
+    ],
+    exit_status: &[
+        (0, "done, nothing to do, or no scope (nothing written)"),
+        (
+            1,
+            "runtime error: I/O, not a database, locked past --busy-timeout, unknown schema, another run holding the home, release unknown for a write, an explicit --home that does not exist (nothing moved that is not audited)",
+        ),
+        (
+            3,
+            "rows moved but their audit lines could not be written (they wait in sk-migrate.journal.pending; the next run writes them)",
+        ),
+        (
+            64,
+            "usage error (a bad option or --scope, no home resolvable)",
+        ),
+    ],
+    more_environment: &[],
+    note: "",
+};
 
 /// `sk-migrate [OPTIONS] <COMMAND>`.
 #[derive(Debug, Parser)]
@@ -49,7 +86,7 @@ that is not audited), 3 rows moved but the audit journal could not be written
     name = "sk-migrate",
     version = super::version(),
     about = "Move spec-kitty work stranded in the legacy queue DB into the scoped queue DB",
-    after_help = EXAMPLES
+    after_help = super::help::after_help(TOOL, &HELP)
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -73,7 +110,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Copy both DBs into DIR (mode 0600) before changing them
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         backup: Option<PathBuf>,
         /// Print an audit line (table + natural key) per migrated row on stderr
         #[arg(short, long)]
@@ -94,10 +131,16 @@ pub enum Command {
         #[arg(long)]
         read_only: bool,
     },
-    /// Print shell completions
+    /// Print shell completions (the wheel installs them; see README)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print a man page as roff: `sk-migrate man | man -l -`
+    Man {
+        /// The subcommand whose page to print (default: sk-migrate's own)
+        #[arg(value_name = "COMMAND", value_parser = ["run", "status", "queue-path", "completions", "man"])]
+        command: Option<String>,
     },
 }
 
@@ -113,31 +156,53 @@ fn warn(diagnostics: &[Diagnostic]) {
 }
 
 /// Writing needs the release's rules (refused without them); reading says
-/// what it assumed.
+/// what it assumed, on stderr. With no home there is nothing to read or
+/// move (`run` and `status` say so), so nothing to warn about; `queue-path`
+/// answers a writer about to create the DB, which needs the rules still.
 fn release_known_for(command: &Command, ctx: &Context) -> Result<(), ExitStatus> {
-    let writes = matches!(
-        command,
-        Command::Run { .. }
-            | Command::QueuePath {
-                read_only: false,
-                ..
-            }
-    );
+    let home_exists = ctx.home.root().is_dir();
+    let writes = match command {
+        Command::Run { .. } => home_exists,
+        Command::QueuePath { read_only, .. } => !read_only,
+        _ => false,
+    };
     if let Some(why) = ctx.detection.why_unknown() {
         if writes {
             let what = "cannot tell which spec-kitty release reads this home".to_string();
             return Err(fail(TOOL, Error::ReleaseUnknown { what, why }));
         }
-        stderr_line!("{TOOL}: warning: {why}; assuming spec-kitty 3.2.0's rules");
+        if home_exists {
+            stderr_line!("{TOOL}: warning: {why}; assuming spec-kitty 3.2.0's rules");
+        }
     }
     Ok(())
+}
+
+/// `run` and `status` (text) with no home: the same answer as sk-doctor's,
+/// exit 0 (`docs/cli.md`).
+fn no_home(command: &Command, ctx: &Context) -> Option<ExitStatus> {
+    let what = match command {
+        Command::Run { .. } => "nothing to move",
+        Command::Status { .. } => "nothing to show",
+        _ => return None,
+    };
+    if ctx.home.root().is_dir() {
+        return None;
+    }
+    print(&format!(
+        "no spec-kitty home at {}: {what}",
+        ctx.home.root().display()
+    ));
+    Some(ExitStatus::Success)
 }
 
 /// Run `sk-migrate` as parsed.
 pub fn run(cli: Cli) -> ExitStatus {
     // Completions need no home and no release: nothing to warn about.
-    if let Command::Completions { shell } = &cli.command {
-        return super::completions(*shell, command());
+    match &cli.command {
+        Command::Completions { shell } => return super::completions(*shell, command()),
+        Command::Man { command } => return super::man::print(TOOL, command.as_deref()),
+        _ => {}
     }
     let ctx = match super::context(TOOL, &cli.global) {
         Ok(c) => c,
@@ -146,8 +211,13 @@ pub fn run(cli: Cli) -> ExitStatus {
     if let Err(status) = release_known_for(&cli.command, &ctx) {
         return status;
     }
+    if !cli.global.json
+        && let Some(status) = no_home(&cli.command, &ctx)
+    {
+        return status;
+    }
     let scope = match &cli.command {
-        Command::Completions { shell } => return super::completions(*shell, command()),
+        Command::Completions { .. } | Command::Man { .. } => return ExitStatus::Success,
         Command::Run { scope, .. }
         | Command::Status { scope }
         | Command::QueuePath { scope, .. } => scope.as_deref().map(Scope::parse).transpose(),
@@ -192,7 +262,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             queue_path(&ctx.home, scope.as_ref(), &env, *read_only, cli.global.json)
         }
         Command::Status { .. } => status(&cli, &ctx, scope.as_ref(), &env),
-        Command::Completions { .. } => return ExitStatus::Success,
+        Command::Completions { .. } | Command::Man { .. } => return ExitStatus::Success,
     };
     match text {
         Ok(text) => {

@@ -6,14 +6,16 @@
 //!
 //! Contract: `docs/cli.md` (options, exit codes) and `docs/json.md`.
 
+pub mod completions;
 pub mod context;
 pub mod doctor;
 pub mod global;
+pub mod help;
 pub mod man;
 pub mod migrate;
 mod retire;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -68,17 +70,33 @@ pub fn version() -> String {
 }
 
 /// Parse the process's arguments. On `--help`/`--version` prints them and
-/// returns `Err(Success)`; on a usage error prints it and returns
-/// `Err(Usage)`.
+/// returns `Err(Success)`; on a usage error prints it on stderr in the form
+/// every error takes, `sk-…: error: …`, and returns `Err(Usage)`.
 pub fn parse<P: Parser>() -> Result<P, ExitStatus> {
     P::try_parse().map_err(|e| {
-        let _ = e.print();
-        if e.use_stderr() {
-            ExitStatus::Usage
-        } else {
-            ExitStatus::Success
+        if !e.use_stderr() {
+            let _ = e.print();
+            return ExitStatus::Success;
         }
+        let tool = P::command().get_name().to_string();
+        let colour = ColorChoice::Auto.enabled(
+            std::io::stderr().is_terminal(),
+            &global::ColourEnv::from_process(),
+        );
+        let rendered = e.render();
+        let text = if colour {
+            rendered.ansi().to_string()
+        } else {
+            rendered.to_string()
+        };
+        stderr_text!("{}", prefixed(&tool, &text));
+        ExitStatus::Usage
     })
+}
+
+/// clap's message (`error: …`, possibly coloured) under the tool's name.
+fn prefixed(tool: &str, message: &str) -> String {
+    format!("{tool}: {}", message.trim_start())
 }
 
 /// Print `text` on stdout with exactly one trailing newline. A closed pipe
@@ -99,13 +117,13 @@ pub(crate) fn usage(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
     ExitStatus::Usage
 }
 
-/// Print shell completions for `cmd` on stdout. Into a buffer first:
-/// clap_complete panics on a write error.
-pub(crate) fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> ExitStatus {
+/// Print shell completions for `cmd` on stdout ([`completions::script`]).
+pub(crate) fn completions(shell: clap_complete::Shell, cmd: clap::Command) -> ExitStatus {
     let name = cmd.get_name().to_string();
-    let mut buf = Vec::new();
-    clap_complete::generate(shell, &mut cmd, &name, &mut buf);
-    match std::io::stdout().lock().write_all(&buf) {
+    match std::io::stdout()
+        .lock()
+        .write_all(&completions::script(shell, cmd))
+    {
         Ok(()) => ExitStatus::Success,
         Err(e) => fail(&name, format!("cannot write the completions: {e}")),
     }
@@ -142,6 +160,14 @@ mod tests {
         let v = version();
         assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
         assert!(v.contains(crate::release::SUPPORTED_RANGE), "{v}");
+    }
+
+    #[test]
+    fn usage_errors_carry_the_tool_name() {
+        assert_eq!(
+            prefixed("sk-doctor", "error: unexpected argument '--x' found\n"),
+            "sk-doctor: error: unexpected argument '--x' found\n"
+        );
     }
 
     #[test]

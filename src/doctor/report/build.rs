@@ -45,10 +45,7 @@ pub fn build(facts: Facts) -> Report {
     }
 
     if let Some(why) = &facts.release_note {
-        warnings.insert(
-            0,
-            format!("release unknown: {why}; verdicts follow spec-kitty 3.2.0's rules, and sk-migrate will not write until --release names the release"),
-        );
+        warnings.insert(0, release_unknown_warning(why));
     }
     Report {
         schema_version: JSON_SCHEMA_VERSION,
@@ -570,4 +567,12 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
         ok: problems.is_empty(),
         problems,
     }
+}
+
+/// The warning a report carries when the release is unknown (`why`); the
+/// command line prints it on stderr, as sk-migrate's warnings are.
+pub fn release_unknown_warning(why: &str) -> String {
+    format!(
+        "release unknown: {why}; verdicts follow spec-kitty 3.2.0's rules, and sk-migrate will not write until --release names the release"
+    )
 }
