@@ -87,7 +87,7 @@ impl GlobalArgs {
     }
 
     /// How text for `stream` looks, from `--color`, `NO_COLOR`, whether the
-    /// stream is a terminal, its width (else `$COLUMNS`) and `$HOME`.
+    /// stream is a terminal, `$COLUMNS` (else the terminal's width) and `$HOME`.
     pub fn style(&self, stream: Stream) -> Style {
         let is_terminal = match stream {
             Stream::Stdout => std::io::stdout().is_terminal(),
@@ -97,8 +97,8 @@ impl GlobalArgs {
         let user_home = std::env::var("HOME").ok().filter(|h| !h.is_empty());
         Style {
             colour: self.color.enabled(is_terminal, no_color.as_deref()),
-            width: terminal_width(stream, is_terminal)
-                .or_else(|| columns_var(std::env::var("COLUMNS").ok().as_deref())),
+            width: columns_var(std::env::var("COLUMNS").ok().as_deref())
+                .or_else(|| terminal_width(stream, is_terminal)),
             user_home,
         }
     }
