@@ -173,6 +173,10 @@ fn doctor_views() {
             &strings(&["--no-probe", "--color", colour_arg(colour)]),
         ))
     });
+    pin_widths("retire", Demo::incident, |d, w, colour| {
+        let args = strings(&["retire", "--yes", "--color", colour_arg(colour)]);
+        text_of(&run(d, "sk-doctor", Some(w), &args))
+    });
     let d = Demo::incident();
     let mut args = doctor_args();
     args.push("--json".into());

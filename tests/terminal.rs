@@ -64,7 +64,7 @@ struct View {
     retired: bool,
 }
 
-const VIEWS: [View; 7] = [
+const VIEWS: [View; 8] = [
     View {
         bin: "sk-doctor",
         args: &[],
@@ -98,6 +98,12 @@ const VIEWS: [View; 7] = [
     View {
         bin: "sk-migrate",
         args: &["run"],
+        doctor: false,
+        retired: false,
+    },
+    View {
+        bin: "sk-doctor",
+        args: &["retire", "--yes"],
         doctor: false,
         retired: false,
     },
