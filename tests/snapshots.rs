@@ -300,3 +300,83 @@ fn readme_samples_are_snapshots() {
     }
     assert!(seen >= 3, "README has {seen} snapshot samples");
 }
+
+/// sk-doctor on a home 3.2.5 wrote, read under 3.2.7's rules: the project
+/// stores section and the cutover its legacy sources wait for.
+#[test]
+fn project_store_doctor_views() {
+    let fresh = || {
+        let d = Demo::empty();
+        common::home_before_cutover(&d.root());
+        d
+    };
+    pin_widths("doctor-project-store", fresh, |d, w, colour| {
+        let mut c = d.cmd("sk-doctor", Some(w));
+        c.env("SK_RELEASE", "3.2.7")
+            .args(["--no-probe", "--color", colour_arg(colour)]);
+        text_of(&c.output().unwrap())
+    });
+}
+
+/// The cutover summary (`sk-migrate run` on 3.2.6+), rendered from a
+/// report of the shape the release's cutover gives: driving it needs the
+/// release installed (tests/cutover_e2e.rs does), the view does not.
+#[test]
+fn cutover_summary_views() {
+    use sk_boundary::db::store::LegacySource;
+    use sk_boundary::migrate::cutover::{CutoverReport, ProjectCarried};
+    use sk_boundary::render::{Style, cutover};
+    let root = "/tmp/sk-demo.XXXXXX/.spec-kitty";
+    let report = |status: &'static str| CutoverReport {
+        schema_version: 1,
+        release: None,
+        status,
+        migration_id: Some("20261201T101500Z-5c1e".into()),
+        sources: vec![
+            LegacySource {
+                path: format!("{root}/queue.db"),
+                rows: 6,
+            },
+            LegacySource {
+                path: format!("{root}/queues/queue-b6bcf219b87329de.db"),
+                rows: 4,
+            },
+        ],
+        snapshot: Some(format!("{root}/sk-migrate-cutover/snapshot.db")),
+        snapshot_events: 7,
+        snapshot_body_uploads: 3,
+        failure_log_not_carried: 1,
+        left_in_sources: 0,
+        manifest: (status == "migrated")
+            .then(|| format!("{root}/migrations/project-store/20261201T101500Z-5c1e.json")),
+        phase: (status == "migrated").then(|| "complete".into()),
+        projects: vec![
+            ProjectCarried {
+                project_uuid: "0f6c3a52-8d1e-4b7a-9c2d-5e8f1a2b3c4d".into(),
+                events: 5,
+                body_uploads: 3,
+            },
+            ProjectCarried {
+                project_uuid: "7a9b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into(),
+                events: 2,
+                body_uploads: 0,
+            },
+        ],
+        quarantined: [("incompatible_row".to_string(), 1)].into_iter().collect(),
+        backups: vec![],
+        elapsed_ms: 0,
+    };
+    for status in ["migrated", "dry_run"] {
+        for w in WIDTHS {
+            let style = Style {
+                width: Some(w),
+                ..Style::plain()
+            };
+            let text = cutover::run_summary(&report(status), &style);
+            for line in text.lines() {
+                assert!(line.chars().count() <= usize::from(w), "{line:?}\n{text}");
+            }
+            insta::assert_snapshot!(format!("cutover-{status}-{w}"), text);
+        }
+    }
+}
