@@ -340,6 +340,34 @@ impl Grid {
         out
     }
 
+    /// Rows and columns swapped: the first column's cells become the header
+    /// (after the first header), the other headers the first column. Few
+    /// rows of many columns fit a narrow terminal better so.
+    pub fn transposed(&self) -> Grid {
+        let mut header = vec![self.header.first().cloned().unwrap_or_default()];
+        header.extend(
+            self.rows
+                .iter()
+                .map(|r| r.first().map(|c| c.text.clone()).unwrap_or_default()),
+        );
+        let rows = (1..self.header.len())
+            .map(|i| {
+                let mut row = vec![Cell::new(self.header[i].clone())];
+                row.extend(
+                    self.rows
+                        .iter()
+                        .map(|r| r.get(i).cloned().unwrap_or_default()),
+                );
+                row
+            })
+            .collect();
+        Grid {
+            header,
+            rows,
+            right_from: None,
+        }
+    }
+
     /// A table when one fits the width without splitting a word, else the
     /// stacked blocks.
     pub fn fit(&self, style: &Style) -> String {
@@ -412,6 +440,10 @@ mod tests {
         assert!(narrow.contains("body_upload_failure_log"), "{narrow}");
         assert!(narrow.contains("✗ mismatch"), "{narrow}");
         assert!(grid().table(&style(40)).is_none());
+        let t = grid().transposed();
+        assert_eq!(t.header, ["Table", "body_upload_failure_log"]);
+        assert_eq!(t.rows[0][0].text, "Deleted from legacy");
+        assert_eq!(t.rows[0][1].text, "12");
         assert_eq!(
             grid().fit(&style(40)),
             "body_upload_failure_log\n  Deleted from legacy: 12\n  Status: ✗ mismatch\n"

@@ -198,7 +198,12 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
         row("scoped", s);
     }
     g.right_from = Some(4);
-    out.push_str(&g.fit(style));
+    // One row per DB; else one column per DB (fits 80 columns); else blocks.
+    let view = g
+        .table(style)
+        .or_else(|| g.transposed().table(style))
+        .unwrap_or_else(|| g.stacked(style));
+    out.push_str(&view);
     let mut notes = Vec::new();
     if dash {
         notes.push("-: the DB does not exist, or has no such table or schema version".to_string());
