@@ -118,8 +118,8 @@ impl GlobalArgs {
     }
 
     /// How text for `stream` looks, from `--color`, the colour variables
-    /// ([`ColourEnv`]), whether the
-    /// stream is a terminal, its width (else `$COLUMNS`) and `$HOME`.
+    /// ([`ColourEnv`]), whether the stream is a terminal, `$COLUMNS` (else
+    /// the terminal's width) and `$HOME`.
     pub fn style(&self, stream: Stream) -> Style {
         let is_terminal = match stream {
             Stream::Stdout => std::io::stdout().is_terminal(),
@@ -128,8 +128,8 @@ impl GlobalArgs {
         let user_home = std::env::var("HOME").ok().filter(|h| !h.is_empty());
         Style {
             colour: self.color.enabled(is_terminal, &ColourEnv::from_process()),
-            width: terminal_width(stream, is_terminal)
-                .or_else(|| columns_var(std::env::var("COLUMNS").ok().as_deref())),
+            width: columns_var(std::env::var("COLUMNS").ok().as_deref())
+                .or_else(|| terminal_width(stream, is_terminal)),
             user_home,
         }
     }

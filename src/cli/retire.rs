@@ -21,7 +21,9 @@ fn say(json: bool, status: &str, message: String, removed: Vec<String>) {
             "removed": removed,
         })));
     } else {
-        print(&message);
+        // Wrapped at words to the width, as every line for people is.
+        let style = super::GlobalArgs::default().style(super::global::Stream::Stdout);
+        print(render::para(&message, &style).trim_end());
     }
 }
 

@@ -1,11 +1,11 @@
 //! `sk-migrate run` on a project-store release, for people.
 
-use super::Style;
+use super::layout::{Cell, Grid};
+use super::{Style, para};
 use crate::migrate::cutover::CutoverReport;
 
 /// The summary: what was consolidated, carried per project, quarantined.
 pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
-    let mut out = String::new();
     let head = match r.status {
         "nothing_to_do" => {
             "Nothing to carry: no legacy source holds rows that no complete cutover carried."
@@ -13,23 +13,22 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
         "dry_run" => "Dry run: the release's own preview of the cutover (nothing was written).",
         _ => "Carried every legacy source across the project-store cutover.",
     };
-    out.push_str(head);
-    out.push('\n');
+    let mut lines = vec![head.to_string()];
     if let Some(release) = &r.release {
-        out.push_str(&super::release_line(release));
+        lines.push(super::release_line(release));
     }
     if let Some(id) = &r.migration_id {
-        out.push_str(&format!("migration id: {id}\n"));
+        lines.push(format!("migration id: {id}"));
     }
     for s in &r.sources {
-        out.push_str(&format!(
-            "source: {} ({} rows, left unchanged)\n",
+        lines.push(format!(
+            "source: {} ({} rows, left unchanged)",
             s.path, s.rows
         ));
     }
     if r.migration_id.is_some() {
-        out.push_str(&format!(
-            "snapshot: {} events, {} body uploads{}\n",
+        lines.push(format!(
+            "snapshot: {} events, {} body uploads{}",
             r.snapshot_events,
             r.snapshot_body_uploads,
             r.snapshot
@@ -39,57 +38,50 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
         ));
     }
     if r.failure_log_not_carried > 0 {
-        out.push_str(&format!(
-            "not carried: {} failure-log row(s), diagnostics the release never delivers (they stay in the sources)\n",
+        lines.push(format!(
+            "not carried: {} failure-log row(s), diagnostics the release never delivers (they stay in the sources)",
             r.failure_log_not_carried
         ));
     }
     if r.left_in_sources > 0 {
-        out.push_str(&format!(
-            "left in the sources: {} row(s) whose natural key is NULL (not carried)\n",
+        lines.push(format!(
+            "left in the sources: {} row(s) whose natural key is NULL (not carried)",
             r.left_in_sources
         ));
     }
+    let mut out = para(&lines.join("\n"), style);
     if !r.projects.is_empty() {
         out.push_str(&projects_table(r, style));
-        out.push('\n');
     }
+    let mut lines = Vec::new();
     if !r.quarantined.is_empty() {
         let list: Vec<String> = r
             .quarantined
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
-        out.push_str(&format!(
-            "quarantined by the release: {}\n",
-            list.join(", ")
-        ));
+        lines.push(format!("quarantined by the release: {}", list.join(", ")));
     }
     if let Some(m) = &r.manifest {
-        out.push_str(&format!(
-            "manifest: {m} (phase {})\n",
-            r.phase.as_deref().unwrap_or("?")
+        lines.push(format!(
+            "manifest: {m} (phase {})",
+            r.phase.as_deref().unwrap_or("unknown")
         ));
     }
+    out.push_str(&para(&lines.join("\n"), style));
     out
 }
 
-/// Rows carried per project.
+/// Rows carried per project: a table that fits, else one block per project.
 fn projects_table(r: &CutoverReport, style: &Style) -> String {
-    let mut t = super::table(&["Project", "Events", "Body uploads"], style);
+    let mut g = Grid::new(&["Project", "Events", "Body uploads"]);
     for p in &r.projects {
-        t.add_row(vec![
-            p.project_uuid.clone(),
-            p.events.to_string(),
-            p.body_uploads.to_string(),
+        g.row(vec![
+            Cell::new(&p.project_uuid),
+            Cell::new(p.events.to_string()),
+            Cell::new(p.body_uploads.to_string()),
         ]);
     }
-    for col in 1..=2 {
-        if let Some(c) = t.column_mut(col) {
-            c.set_cell_alignment(comfy_table::CellAlignment::Right);
-        }
-    }
-    super::numbers_right(&mut t, 1);
-    super::keep_whole(&mut t, 0);
-    t.to_string()
+    g.right_from = Some(1);
+    g.fit(style)
 }

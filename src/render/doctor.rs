@@ -1,16 +1,13 @@
 //! `sk-doctor` output for people.
 
-use comfy_table::{Attribute, Cell, Color};
+use comfy_table::Color;
 use owo_colors::OwoColorize;
 
+use super::layout::{self, Cell, Grid, Look};
 use super::{Style, paths};
 use crate::db::store::StoreFacts;
 use crate::doctor::identity::FieldStatus;
 use crate::doctor::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
-
-/// Columns below which the table stacks foreground over daemon in one
-/// column: four columns of paths do not fit.
-pub const NARROW_BELOW: u16 = 90;
 
 fn status_text(s: FieldStatus) -> &'static str {
     match s {
@@ -21,76 +18,103 @@ fn status_text(s: FieldStatus) -> &'static str {
     }
 }
 
-/// The widest status text; the Status column never gets narrower.
-const STATUS_WIDTH: usize = 10;
-
-/// Coloured by comfy-table (`Cell::fg`), which measures the plain text.
+/// Coloured by comfy-table (`Cell::fg`), which measures the plain text;
+/// never folded.
 fn status_cell(s: FieldStatus) -> Cell {
-    let cell = Cell::new(status_text(s));
-    match s {
-        FieldStatus::Match => cell.fg(Color::Green),
-        FieldStatus::Mismatch => cell.fg(Color::Red).add_attribute(Attribute::Bold),
-        FieldStatus::Unknown => cell.fg(Color::Yellow),
-        FieldStatus::Info => cell.add_attribute(Attribute::Dim),
-    }
+    let look = match s {
+        FieldStatus::Match => Look {
+            fg: Some(Color::Green),
+            ..Look::default()
+        },
+        FieldStatus::Mismatch => Look {
+            fg: Some(Color::Red),
+            bold: true,
+            ..Look::default()
+        },
+        FieldStatus::Unknown => Look {
+            fg: Some(Color::Yellow),
+            ..Look::default()
+        },
+        FieldStatus::Info => Look {
+            dim: true,
+            ..Look::default()
+        },
+    };
+    Cell::whole(status_text(s), look)
 }
 
-/// The coherence table: one row per identity field. Paths are shown
-/// relative to the home or `~`; below [`NARROW_BELOW`] columns foreground and
-/// daemon share one column (one line when they are equal, else labelled).
-/// Values too long for their column are folded between path components.
-pub fn fields_table(r: &Report, style: &Style) -> String {
+/// The value columns as shown: `?` for a foreground value not discovered,
+/// `-` for a value the daemon's owner record lacks.
+fn shown(r: &Report, style: &Style) -> Vec<(String, String)> {
     let short = |v: &str| paths::short(v, &r.home, style.user_home.as_deref());
-    let narrow = style.width.is_some_and(|w| w < NARROW_BELOW);
-    let header: &[&str] = if narrow {
-        &["Field", "Foreground / daemon", "Status"]
-    } else {
-        &["Field", "Foreground", "Daemon", "Status"]
-    };
-    let field_width = r.fields.iter().map(|f| f.field.chars().count()).max();
-    let field_width = field_width.unwrap_or(0).max(header[0].len());
-    let values_width = value_columns_width(style.width, field_width, narrow);
-    let fold = |text: String| match values_width {
-        Some(w) => paths::fold(&text, w),
-        None => text,
-    };
-    let mut t = super::table(header, style);
-    t.style_text_only();
-    for row in &r.fields {
-        let fg = row
-            .foreground
-            .as_deref()
-            .map_or_else(|| "?".to_string(), short);
-        let daemon = row.daemon.as_deref().map_or_else(|| "-".to_string(), short);
-        let mut cells = vec![Cell::new(&row.field)];
-        if !narrow {
-            cells.extend([Cell::new(fold(fg)), Cell::new(fold(daemon))]);
-        } else if fg == daemon {
-            cells.push(Cell::new(fold(fg)));
-        } else {
-            let both = format!(
-                "{}\n{}",
-                fold(format!("fg: {fg}")),
-                fold(format!("daemon: {daemon}"))
-            );
-            cells.push(Cell::new(both));
-        }
-        cells.push(status_cell(row.status));
-        t.add_row(cells);
-    }
-    super::keep_whole(&mut t, 0);
-    super::keep_whole(&mut t, header.len() - 1);
-    t.to_string()
+    r.fields
+        .iter()
+        .map(|row| {
+            (
+                row.foreground
+                    .as_deref()
+                    .map_or_else(|| "?".to_string(), short),
+                row.daemon.as_deref().map_or_else(|| "-".to_string(), short),
+            )
+        })
+        .collect()
 }
 
-/// Room for the text of each value column when the table must fit `width`:
-/// what the field and status columns, the borders (one per column plus one)
-/// and the padding (two per column) leave, shared by one or two columns.
-fn value_columns_width(width: Option<u16>, field_width: usize, narrow: bool) -> Option<usize> {
-    let columns = if narrow { 3 } else { 4 };
-    let fixed = field_width + STATUS_WIDTH + (columns + 1) + 2 * columns;
-    let room = usize::from(width?).saturating_sub(fixed);
-    Some(if narrow { room } else { room / 2 }.max(8))
+/// The coherence table: one row per identity field, paths relative to the
+/// home or `~`, folded between path components. Four columns when they fit;
+/// else foreground and daemon share one (one line when equal, else `fg:`
+/// and `daemon:` lines); else one block per field.
+pub fn fields_table(r: &Report, style: &Style) -> String {
+    let values = shown(r, style);
+    let mut wide = Grid::new(&["Field", "Foreground", "Daemon", "Status"]);
+    let mut merged = Grid::new(&["Field", "Foreground / daemon", "Status"]);
+    for (row, (fg, daemon)) in r.fields.iter().zip(values) {
+        let both = if fg == daemon {
+            fg.clone()
+        } else {
+            format!("fg: {fg}\ndaemon: {daemon}")
+        };
+        wide.row(vec![
+            Cell::new(&row.field),
+            Cell::new(fg),
+            Cell::new(daemon),
+            status_cell(row.status),
+        ]);
+        merged.row(vec![
+            Cell::new(&row.field),
+            Cell::new(both),
+            status_cell(row.status),
+        ]);
+    }
+    let mut out = wide
+        .table(style)
+        .or_else(|| merged.table(style))
+        .unwrap_or_else(|| wide.stacked(style));
+    out.push_str(&legend(r, style));
+    out
+}
+
+/// What the symbols the table uses mean, only those it uses.
+fn legend(r: &Report, style: &Style) -> String {
+    let has = |s: FieldStatus| r.fields.iter().any(|f| f.status == s);
+    let mut out = String::new();
+    let mut line = |text: &str| out.push_str(&layout::block(text, style.text_width(), "", "  "));
+    if r.fields.iter().any(|f| f.foreground.is_none()) || has(FieldStatus::Unknown) {
+        line(
+            "? unknown: this CLI's value was not discovered, so it is not compared; \
+             pass --spec-kitty PATH (the spec-kitty you run) or --foreground FILE to compare it",
+        );
+    }
+    if r.fields.iter().any(|f| f.daemon.is_none()) {
+        line(match r.daemon_owner.status {
+            OwnerStatus::Absent => "-: no daemon owner record, so no daemon value",
+            _ => "-: the daemon's owner record has no such value",
+        });
+    }
+    if has(FieldStatus::Info) {
+        line("· info: shown for reference; this release does not compare it");
+    }
+    out
 }
 
 /// What sk-doctor says when the home does not exist.
@@ -121,85 +145,87 @@ fn queue_line(name: &str, q: &QueueFacts, path: &str) -> String {
     )
 }
 
-fn problem_lines(p: &Problem, colour: bool, width: usize) -> String {
+fn problem_lines(p: &Problem, style: &Style) -> String {
     let code = serde_json::to_value(p.code)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     let head = format!("✗ {code}: {}", p.message);
     let mut out = String::new();
-    for (i, line) in wrap(&head, width, "    ").iter().enumerate() {
-        if i == 0 && colour {
-            out.push_str(&format!("  {}\n", line.red()));
+    for (i, line) in layout::wrap(&head, style.text_width(), "  ", "      ")
+        .iter()
+        .enumerate()
+    {
+        if i == 0 && style.colour {
+            out.push_str(&format!("{}\n", line.red()));
         } else {
-            out.push_str(&format!("  {line}\n"));
+            out.push_str(&format!("{line}\n"));
         }
     }
-    // Never wrapped: the fix is a command to copy as it stands.
-    out.push_str(&format!("    fix: {}\n", p.remediation));
+    out.push_str(&fix_lines(&p.remediation, style.text_width()));
     out
 }
 
-/// Greedy word wrap to `width` columns; continuation lines get `indent`.
-/// Words longer than a line (paths) stand alone rather than being cut.
-pub fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let prefix = if lines.is_empty() { "" } else { indent };
-        if !line.is_empty()
-            && prefix.len() + line.chars().count() + 1 + word.chars().count() > width
-        {
-            lines.push(format!("{prefix}{line}"));
-            line.clear();
+/// `fix: <command>  # comment`, wrapped so that every line a comment
+/// continues on starts with `#` again: copied whole, it still runs only
+/// the command.
+fn fix_lines(remediation: &str, width: usize) -> String {
+    const INDENT: &str = "         ";
+    let (command, comment) = match remediation.split_once("  # ") {
+        Some((c, m)) => (c, Some(m)),
+        None => (remediation, None),
+    };
+    let mut lines = layout::wrap(command, width, "    fix: ", INDENT);
+    if let Some(comment) = comment
+        && let Some(last) = lines.pop()
+    {
+        let first_word = comment.split_whitespace().next().unwrap_or("");
+        let cont = format!("{INDENT}# ");
+        if layout::width(&last) + 4 + layout::width(first_word) <= width {
+            lines.extend(layout::wrap(comment, width, &format!("{last}  # "), &cont));
+        } else {
+            lines.push(last);
+            lines.extend(layout::wrap(comment, width, &cont, &cont));
         }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
     }
-    if !line.is_empty() {
-        let prefix = if lines.is_empty() { "" } else { indent };
-        lines.push(format!("{prefix}{line}"));
-    }
-    lines
+    lines.into_iter().map(|l| l + "\n").collect()
 }
 
-/// `text` wrapped to the style's text width, each line indented by two
-/// spaces, continuation lines by `indent` more.
+/// `text` wrapped to the style's text width, the first line indented by
+/// two spaces, continuation lines by `indent` more.
 fn item(text: &str, style: &Style, indent: &str) -> String {
-    wrap(text, style.text_width(), indent)
-        .iter()
-        .map(|l| format!("  {l}\n"))
-        .collect()
+    layout::block(text, style.text_width(), "  ", &format!("  {indent}"))
 }
 
 /// The full doctor output: coherence table, then Queues, Daemon, Problems.
 pub fn report(r: &Report, style: &Style) -> String {
     let user_home = style.user_home.as_deref();
-    let mut out = String::new();
-    out.push_str(&format!(
-        "spec-kitty home: {} (relative paths below are under it)\n",
-        paths::tilde(&r.home, user_home)
-    ));
-    out.push_str(&super::release_line(&r.release));
-    match (
+    let mut out = super::para(
+        &format!(
+            "spec-kitty home: {} (relative paths below are under it)",
+            paths::tilde(&r.home, user_home)
+        ),
+        style,
+    );
+    out.push_str(&super::para(&super::release_line(&r.release), style));
+    let scope = match (
         r.foreground.auth_scope.as_deref(),
         r.scope_source,
         &r.project_stores,
     ) {
-        (Some(s), Some(src), _) => out.push_str(&format!("scope: {s} (from {src})\n")),
-        (_, _, Some(_)) => out.push_str("scope: none (no session login)\n"),
-        _ => out.push_str("scope: none (the legacy queue is active)\n"),
-    }
+        (Some(s), Some(src), _) => format!("scope: {s} (from {src})"),
+        (_, _, Some(_)) => "scope: none (no session login)".to_string(),
+        _ => "scope: none (the legacy queue is active)".to_string(),
+    };
+    out.push_str(&super::para(&scope, style));
     out.push_str(&fields_table(r, style));
     match &r.project_stores {
         Some(stores) => {
-            out.push_str("\n\nProject stores\n");
+            out.push_str("\nProject stores\n");
             out.push_str(&stores_section(r, stores, style));
         }
         None => {
-            out.push_str("\n\nQueues\n");
+            out.push_str("\nQueues\n");
             out.push_str(&queues_section(r, style));
         }
     }
@@ -300,7 +326,7 @@ fn daemon_section(r: &Report, style: &Style) -> String {
         let yes_no = |b: Option<bool>, y: &str, n: &str| match b {
             Some(true) => y.to_string(),
             Some(false) => n.to_string(),
-            None => "?".to_string(),
+            None => "unknown".to_string(),
         };
         let line = format!(
             "pid {} {}, port {}, executable {}, started {}",
@@ -313,12 +339,13 @@ fn daemon_section(r: &Report, style: &Style) -> String {
         out.push_str(&item(&line, style, "  "));
     }
     for o in &r.live_orphans {
-        out.push_str(&format!(
-            "  live orphan: port {} (pid {}, {})\n",
+        let line = format!(
+            "live orphan: port {} (pid {}, {})",
             o.port,
-            o.pid.map_or("?".to_string(), |p| p.to_string()),
-            o.package_version.as_deref().unwrap_or("version ?")
-        ));
+            o.pid.map_or("unknown".to_string(), |p| p.to_string()),
+            o.package_version.as_deref().unwrap_or("version unknown")
+        );
+        out.push_str(&item(&line, style, "  "));
     }
     out
 }
@@ -330,41 +357,56 @@ fn findings_section(r: &Report, style: &Style) -> String {
     if !r.problems.is_empty() {
         out.push_str("\nProblems\n");
         for p in &r.problems {
-            out.push_str(&problem_lines(p, colour, style.text_width()));
+            out.push_str(&problem_lines(p, style));
         }
     }
     if !r.warnings.is_empty() {
         out.push_str("\nWarnings\n");
         for w in &r.warnings {
-            for (i, line) in wrap(&format!("! {w}"), style.text_width(), "  ")
+            for (i, line) in layout::wrap(&format!("! {w}"), style.text_width(), "  ", "    ")
                 .iter()
                 .enumerate()
             {
-                let line = if i == 0 && colour {
-                    line.yellow().to_string()
+                if i == 0 && colour {
+                    out.push_str(&format!("{}\n", line.yellow()));
                 } else {
-                    line.clone()
-                };
-                out.push_str(&format!("  {line}\n"));
+                    out.push_str(&format!("{line}\n"));
+                }
             }
         }
     }
-    let verdict = if r.ok {
-        "Coherent: the sync boundary holds.".to_string()
-    } else {
-        format!(
+    out.push('\n');
+    for line in layout::wrap(&verdict(r), style.text_width(), "", "  ") {
+        out.push_str(&match (colour, r.ok) {
+            (false, _) => line,
+            (true, true) => line.green().to_string(),
+            (true, false) => line.red().bold().to_string(),
+        });
+        out.push('\n');
+    }
+    out
+}
+
+/// The closing line; a coherent verdict says how much it could not compare.
+fn verdict(r: &Report) -> String {
+    if !r.ok {
+        return format!(
             "Incoherent: {} problem(s). Run the fixes above, then sk-doctor again.",
             r.problems.len()
-        )
-    };
-    out.push('\n');
-    out.push_str(&match (colour, r.ok) {
-        (false, _) => verdict,
-        (true, true) => verdict.green().to_string(),
-        (true, false) => verdict.red().bold().to_string(),
-    });
-    out.push('\n');
-    out
+        );
+    }
+    let unknown = r
+        .fields
+        .iter()
+        .filter(|f| f.status == FieldStatus::Unknown)
+        .count();
+    match unknown {
+        0 => "Coherent: the sync boundary holds.".to_string(),
+        n => format!(
+            "Coherent as far as known: no problem found, but {n} field(s) are unknown \
+             and were not compared (see ? above)."
+        ),
+    }
 }
 
 /// The preflight diagnostic: fits 25 lines at 80 columns in the worst case.
@@ -372,12 +414,15 @@ pub fn preflight(p: &Preflight, style: &Style) -> String {
     if p.ok {
         return "preflight: ok, sync work may proceed\n".to_string();
     }
-    let mut out = format!(
-        "preflight: REFUSED, {} blocking problem(s); nothing was written\n",
-        p.problems.len()
+    let mut out = super::para(
+        &format!(
+            "preflight: REFUSED, {} blocking problem(s); nothing was written",
+            p.problems.len()
+        ),
+        style,
     );
     for pr in &p.problems {
-        out.push_str(&problem_lines(pr, style.colour, style.text_width()));
+        out.push_str(&problem_lines(pr, style));
     }
     out
 }
@@ -387,10 +432,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wrap_keeps_lines_within_width_and_long_words_whole() {
-        let lines = wrap("aaa bbb ccc ddd eee", 8, "  ");
-        assert_eq!(lines, ["aaa bbb", "  ccc", "  ddd", "  eee"]);
-        let lines = wrap("x /a/very/long/path/that/does/not/fit y", 10, "");
-        assert_eq!(lines, ["x", "/a/very/long/path/that/does/not/fit", "y"]);
+    fn a_wrapped_fix_comment_stays_a_comment() {
+        let text = fix_lines(
+            "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one",
+            60,
+        );
+        assert_eq!(
+            text,
+            "    fix: sk-doctor retire  # the daemon is gone; spec-kitty\n         # starts a new one\n"
+        );
+        assert_eq!(fix_lines("sk-migrate run", 40), "    fix: sk-migrate run\n");
     }
 }

@@ -2,7 +2,8 @@
 
 use owo_colors::OwoColorize;
 
-use super::{Style, paths};
+use super::layout::{self, Cell, Grid};
+use super::{Style, para, paths};
 use crate::migrate::{RunReport, Status, StatusReport};
 
 fn version(v: Option<u32>) -> String {
@@ -15,68 +16,97 @@ pub fn run_summary(r: &RunReport, style: &Style) -> String {
     let mut out = String::new();
     let inserted: u64 = r.tables.iter().map(|t| t.inserted).sum();
     let left: u64 = r.tables.iter().map(|t| t.left_in_legacy).sum();
-    out.push_str(&headline(r, inserted, colour));
-    out.push('\n');
+    out.push_str(&painted(&headline(r, inserted), style, |l| {
+        match r.status {
+            Status::Migrated => l.green().to_string(),
+            Status::DryRun => l.yellow().to_string(),
+            _ => l.to_string(),
+        }
+    }));
+    let mut lines = Vec::new();
     if let Some(release) = &r.release {
-        out.push_str(&super::release_line(release));
+        lines.push(super::release_line(release));
     }
     if let Some(scope) = &r.scope {
-        out.push_str(&format!("scope:  {scope}\n"));
+        lines.push(format!("scope:  {scope}"));
     }
-    out.push_str(&format!(
-        "legacy: {} ({})\n",
+    lines.push(format!(
+        "legacy: {} ({})",
         r.legacy_db,
         version(r.legacy_schema_version)
     ));
     if let Some(db) = &r.scoped_db {
-        out.push_str(&format!(
-            "scoped: {db} ({})\n",
+        lines.push(format!(
+            "scoped: {db} ({})",
             version(r.scoped_schema_version)
         ));
     }
+    out.push_str(&para(&lines.join("\n"), style));
     if !r.tables.is_empty() && r.legacy_schema_version.is_some() {
         out.push_str(&table_counts(r, style));
-        out.push('\n');
     }
     if left > 0 && r.status != Status::NoScope {
         let msg = format!(
             "{left} row(s) stay in legacy: their natural key or a required column is NULL. \
              They were not moved and are safe where they are."
         );
-        out.push_str(&if colour {
-            msg.yellow().to_string()
-        } else {
-            msg
-        });
-        out.push('\n');
+        out.push_str(&painted(&msg, style, |l| {
+            if colour {
+                l.yellow().to_string()
+            } else {
+                l.to_string()
+            }
+        }));
     }
+    out.push_str(&para(&run_notes(r).join("\n"), style));
+    out
+}
+
+/// `text` wrapped to the text width, each line coloured by `paint` when
+/// the style colours (the layout measures the plain text).
+fn painted(text: &str, style: &Style, paint: impl Fn(&str) -> String) -> String {
+    layout::wrap(text, style.text_width(), "", "  ")
+        .iter()
+        .map(|l| {
+            if style.colour {
+                paint(l) + "\n"
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// The lines after the table: late rows, journal, backups.
+fn run_notes(r: &RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
     let late: u64 = r.tables.iter().map(|t| t.arrived_late).sum();
     if late > 0 {
-        out.push_str(&format!(
-            "{late} row(s) arrived in legacy while the move ran: left for the next `sk-migrate run`.\n"
+        lines.push(format!(
+            "{late} row(s) arrived in legacy while the move ran: left for the next `sk-migrate run`."
         ));
     }
     if let Some(j) = &r.journal {
-        out.push_str(&format!("journal: {j}\n"));
+        lines.push(format!("journal: {j}"));
     }
     if r.audit_recovered > 0 {
-        out.push_str(&format!(
-            "journal: {} audit line(s) of an interrupted earlier run written now\n",
+        lines.push(format!(
+            "journal: {} audit line(s) of an interrupted earlier run written now",
             r.audit_recovered
         ));
     }
     if let Some(why) = &r.audit_incomplete {
-        out.push_str(&format!("audit incomplete: {why}\n"));
+        lines.push(format!("audit incomplete: {why}"));
     }
     for b in &r.backups {
-        out.push_str(&format!("backup: {}\n", b.display()));
+        lines.push(format!("backup: {}", b.display()));
     }
-    out
+    lines
 }
 
-/// The run's headline, coloured by outcome when `colour`.
-fn headline(r: &RunReport, inserted: u64, colour: bool) -> String {
-    let headline = match r.status {
+/// The run's headline.
+fn headline(r: &RunReport, inserted: u64) -> String {
+    match r.status {
         Status::NoScope => format!(
             "No scope resolves (not logged in, or pass --scope): {} is the active queue, nothing to move.",
             r.legacy_db
@@ -84,101 +114,112 @@ fn headline(r: &RunReport, inserted: u64, colour: bool) -> String {
         Status::NothingToDo => "Nothing to do: no legacy row is waiting to move.".to_string(),
         Status::Migrated => format!("Migrated {inserted} row(s) into the scoped queue."),
         Status::DryRun => format!("Dry run: {inserted} row(s) would move; nothing was written."),
-    };
-    if colour {
-        match r.status {
-            Status::Migrated => headline.green().to_string(),
-            Status::DryRun => headline.yellow().to_string(),
-            _ => headline,
-        }
-    } else {
-        headline
     }
 }
 
-/// The per-table counts.
+/// The per-table counts: a table that fits, else one block per table.
 fn table_counts(r: &RunReport, style: &Style) -> String {
-    let mut t = super::table(
-        &[
-            "Table",
-            "Legacy before",
-            "Inserted",
-            "Already present",
-            "Deleted from legacy",
-            "Left in legacy",
-        ],
-        style,
-    );
+    let mut g = Grid::new(&[
+        "Table",
+        "Legacy before",
+        "Inserted",
+        "Already present",
+        "Deleted from legacy",
+        "Left in legacy",
+    ]);
     for c in &r.tables {
-        t.add_row(vec![
-            c.table.to_string(),
-            c.legacy_before.to_string(),
-            c.inserted.to_string(),
-            c.already_present.to_string(),
-            c.deleted_from_legacy.to_string(),
-            c.left_in_legacy.to_string(),
-        ]);
+        g.row(
+            [
+                c.table.to_string(),
+                c.legacy_before.to_string(),
+                c.inserted.to_string(),
+                c.already_present.to_string(),
+                c.deleted_from_legacy.to_string(),
+                c.left_in_legacy.to_string(),
+            ]
+            .into_iter()
+            .map(Cell::new)
+            .collect(),
+        );
     }
-    super::numbers_right(&mut t, 1);
-    super::keep_whole(&mut t, 0);
-    t.to_string()
+    g.right_from = Some(1);
+    g.fit(style)
 }
 
-/// `sk-migrate status` for people.
 /// `sk-migrate status` for people; paths in the table are relative to the
-/// home (`home_root`) or `~`.
+/// home (`home_root`) or `~`. `-`: no such DB, table or schema.
 pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
-    let mut out = String::new();
+    let mut lines = Vec::new();
     if let Some(release) = &r.release {
-        out.push_str(&super::release_line(release));
+        lines.push(super::release_line(release));
     }
     match (&r.scope, r.scope_source) {
-        (Some(s), Some(src)) => out.push_str(&format!("scope: {s} (from {src})\n")),
-        _ => out.push_str("scope: none (legacy queue is active)\n"),
+        (Some(s), Some(src)) => lines.push(format!("scope: {s} (from {src})")),
+        _ => lines.push("scope: none (legacy queue is active)".to_string()),
     }
-    let mut t = super::table(
-        &[
-            "DB",
-            "Path",
-            "Exists",
-            "Schema",
-            "queue",
-            "body_upload_queue",
-            "body_upload_failure_log",
-        ],
-        style,
-    );
+    let mut out = para(&lines.join("\n"), style);
+    let mut g = Grid::new(&[
+        "DB",
+        "Path",
+        "Exists",
+        "Schema",
+        "queue",
+        "body_upload_queue",
+        "body_upload_failure_log",
+    ]);
+    let mut dash = false;
     let mut row = |name: &str, d: &crate::migrate::DbStatus| {
-        let n = |k: &str| d.rows.get(k).map_or("-".to_string(), |v| v.to_string());
-        t.add_row(vec![
-            name.to_string(),
-            paths::short(&d.path, home_root, style.user_home.as_deref()),
-            if d.exists { "yes" } else { "no" }.to_string(),
-            version(d.schema_version),
+        let mut n = |k: &str| {
+            d.rows.get(k).map_or_else(
+                || {
+                    dash = true;
+                    "-".to_string()
+                },
+                |v| v.to_string(),
+            )
+        };
+        let counts = [
             n("queue"),
             n("body_upload_queue"),
             n("body_upload_failure_log"),
-        ]);
+        ];
+        dash |= d.schema_version.is_none();
+        let mut cells = vec![
+            Cell::new(name),
+            Cell::new(paths::short(&d.path, home_root, style.user_home.as_deref())),
+            Cell::new(if d.exists { "yes" } else { "no" }),
+            Cell::new(version(d.schema_version)),
+        ];
+        cells.extend(counts.into_iter().map(Cell::new));
+        g.row(cells);
     };
     row("legacy", &r.legacy);
     if let Some(s) = &r.scoped {
         row("scoped", s);
     }
-    super::numbers_right(&mut t, 4);
-    super::keep_whole(&mut t, 0);
-    out.push_str(&t.to_string());
-    out.push('\n');
+    g.right_from = Some(4);
+    // One row per DB; else one column per DB (fits 80 columns); else blocks.
+    let view = g
+        .table(style)
+        .or_else(|| g.transposed().table(style))
+        .unwrap_or_else(|| g.stacked(style));
+    out.push_str(&view);
+    let mut notes = Vec::new();
+    if dash {
+        notes.push("-: the DB does not exist, or has no such table or schema version".to_string());
+    }
     if !r.pending_migrations.is_empty() {
-        out.push_str(&format!(
-            "pending migrations: {}\n",
+        notes.push(format!(
+            "pending migrations: {}",
             r.pending_migrations.join(", ")
         ));
     }
     if r.rows_waiting > 0 {
-        out.push_str(&format!(
-            "{} legacy row(s) waiting: run `sk-migrate run`\n",
+        notes.push(format!(
+            "{} legacy row(s) waiting: run `sk-migrate run`",
             r.rows_waiting
         ));
     }
+    out.push_str(&para(&notes.join("\n"), style));
     out
 }

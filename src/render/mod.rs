@@ -4,14 +4,12 @@
 
 pub mod cutover;
 pub mod doctor;
+pub mod layout;
 pub mod migrate;
 pub mod paths;
 pub mod progress;
 
 use std::io::IsTerminal;
-
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 
 /// How text for people looks. The default is plain, as wide as the content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,10 +28,10 @@ impl Style {
         Style::default()
     }
 
-    /// Width to wrap running text (problems, warnings) to: at most 80
-    /// columns, less on a narrower terminal, never below 40.
+    /// Width to wrap running text (headers, problems, fixes, warnings)
+    /// to: the terminal's, else 80 columns.
     pub fn text_width(&self) -> usize {
-        usize::from(self.width.unwrap_or(80).clamp(40, 80)) - 4
+        usize::from(self.width.unwrap_or(80).max(20))
     }
 }
 
@@ -50,41 +48,16 @@ pub fn colour_for_stdout() -> bool {
     )
 }
 
-/// A table in the house style, with a header row. comfy-table never looks
-/// at the terminal itself: colour and width come from `style`, and cells are
-/// coloured with comfy-table's own `Cell::fg` so widths are measured on the
-/// text, not on its escape codes.
-pub fn table(header: &[&str], style: &Style) -> Table {
-    let mut t = Table::new();
-    t.force_no_tty()
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().copied());
-    if style.colour {
-        t.enforce_styling();
+/// Running text: `text` (one line or more) wrapped at word boundaries to
+/// the text width, continuation lines indented by two spaces.
+pub fn para(text: &str, style: &Style) -> String {
+    if text.is_empty() {
+        return String::new();
     }
-    if let Some(w) = style.width {
-        t.set_width(w);
-    }
-    t
-}
-
-/// Right-align the columns from `first` on: they hold numbers.
-pub fn numbers_right(t: &mut Table, first: usize) {
-    for c in t.column_iter_mut().skip(first) {
-        c.set_cell_alignment(CellAlignment::Right);
-    }
-}
-
-/// Never wrap column `index`: it is at least as wide as its widest cell
-/// (names, statuses). Call after the rows are added.
-pub fn keep_whole(t: &mut Table, index: usize) {
-    let widest = t.column_max_content_widths().get(index).copied();
-    if let (Some(w), Some(c)) = (widest, t.column_mut(index)) {
-        // The boundary counts the cell padding, one space either side.
-        let w = w.saturating_add(c.padding_width());
-        c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
-    }
+    text.trim_end_matches('\n')
+        .split('\n')
+        .map(|line| layout::block(line, style.text_width(), "", "  "))
+        .collect()
 }
 
 /// Serialise a report as the one JSON object on stdout.
@@ -99,9 +72,9 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
 pub fn release_line(r: &crate::release::ReleaseView) -> String {
     match (&r.version, r.source, r.generation) {
         (Some(v), Some(src), Some(g)) => {
-            format!("release: spec-kitty {v} ({}, from {src})\n", g.as_str())
+            format!("release: spec-kitty {v} ({}, from {src})", g.as_str())
         }
-        _ => "release: unknown (see the warnings)\n".to_string(),
+        _ => "release: unknown (see the warnings)".to_string(),
     }
 }
 
@@ -118,7 +91,7 @@ mod tests {
     }
 
     #[test]
-    fn text_width_follows_narrow_terminals_only() {
+    fn text_width_is_the_terminals_else_80() {
         let w = |width| {
             Style {
                 width,
@@ -126,9 +99,9 @@ mod tests {
             }
             .text_width()
         };
-        assert_eq!(w(None), 76);
-        assert_eq!(w(Some(200)), 76);
-        assert_eq!(w(Some(60)), 56);
-        assert_eq!(w(Some(10)), 36);
+        assert_eq!(w(None), 80);
+        assert_eq!(w(Some(200)), 200);
+        assert_eq!(w(Some(60)), 60);
+        assert_eq!(w(Some(10)), 20);
     }
 }
