@@ -495,6 +495,22 @@ mod tests {
     }
 
     #[test]
+    fn only_base64_payload_documents_decode_as_the_release_reads_them() {
+        assert!(journal_document_decodes(
+            r#"{"event_id":"e","payload":"e30=","payload_encoding":"base64"}"#
+        ));
+        // What the cutover stores: the legacy event JSON.
+        assert!(!journal_document_decodes(
+            r#"{"event_id":"e","payload":{"wp":"WP01"}}"#
+        ));
+        assert!(!journal_document_decodes(
+            r#"{"event_id":"e","payload":"e30=","payload_encoding":"utf-8"}"#
+        ));
+        assert!(!journal_document_decodes("[1]"));
+        assert!(!journal_document_decodes("not json"));
+    }
+
+    #[test]
     fn the_command_names_every_source_quoted() {
         let a = src("/h/queue.db", 1);
         let b = src("/h/it's/queue-ab.db", 1);
