@@ -336,10 +336,14 @@ fn cutover_summary_views() {
             LegacySource {
                 path: format!("{root}/queue.db"),
                 rows: 6,
+                carried: None,
+                late: None,
             },
             LegacySource {
                 path: format!("{root}/queues/queue-b6bcf219b87329de.db"),
                 rows: 4,
+                carried: None,
+                late: None,
             },
         ],
         snapshot: Some(format!("{root}/sk-migrate-cutover/snapshot.db")),
