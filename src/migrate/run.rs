@@ -339,6 +339,11 @@ pub fn status(
         (Some(_), Some(schema)) if !same_file => {
             waiting(home, env.profile, schema, scoped.as_ref(), busy)?
         }
+        // 3.2.6+: every legacy row waits for the cutover, as before.
+        (Some(_), None) if !same_file => (
+            legacy.rows.values().filter_map(|v| v.as_u64()).sum(),
+            Vec::new(),
+        ),
         _ => (0, Vec::new()),
     };
     Ok(StatusReport {
