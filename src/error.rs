@@ -49,6 +49,15 @@ pub enum Error {
     #[error("{}: the spec-kitty home does not exist (or is not a directory); nothing was read or written. Check --home", path.display())]
     HomeMissing { path: PathBuf },
 
+    #[error("the spec-kitty home {} belongs to {owner} (uid {uid}, gid {gid}) and this process runs as uid {euid}: what sk-migrate creates (the scoped DB, queues/, the journal, SQLite's side files) would belong to uid {euid}, and {owner}'s own spec-kitty could not open its queue. Nothing was written. Run it as the home's owner: sudo -u {owner} sk-migrate run (or log in as {owner})", path.display())]
+    ForeignHome {
+        path: PathBuf,
+        owner: String,
+        uid: u32,
+        gid: u32,
+        euid: u32,
+    },
+
     #[error("another sk-migrate run{} is working on the home {} and did not finish within {waited_ms} ms; nothing was changed. Wait for it to finish, or raise --busy-timeout", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
     RunInProgress {
         path: PathBuf,

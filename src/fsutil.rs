@@ -230,6 +230,16 @@ pub fn open_private_rw(path: &Path) -> Result<Option<File>, Error> {
     }
 }
 
+/// Are `a` and `b` one file (same device and inode, links followed): a
+/// hard link, a bind mount, a link? `false` when either is missing.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// fsync a directory, so a rename or link in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)

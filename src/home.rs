@@ -1,7 +1,7 @@
 //! The spec-kitty home: its root and every path in it (`docs/home.md`).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::error::Error;
 use crate::scope::Scope;
@@ -19,23 +19,26 @@ impl Home {
     }
 
     /// Resolve the root: `--home` if given, else `$SPEC_KITTY_HOME` when set and
-    /// non-empty (the root itself), else `$HOME/.spec-kitty`. Pure: the caller
-    /// passes the environment in.
+    /// non-empty (the root itself), else `$HOME/.spec-kitty`; the caller
+    /// passes the environment in. The root is a full path however it was
+    /// spelled ([`full_path`]: against the current directory, `.` and `..`
+    /// folded), so every path shown or written as JSON is one.
     pub fn resolve(
         flag: Option<&Path>,
         spec_kitty_home: Option<OsString>,
         home: Option<OsString>,
     ) -> Result<Home, Error> {
-        if let Some(dir) = flag {
-            return Ok(Home::at(dir));
-        }
-        if let Some(dir) = spec_kitty_home.filter(|v| !v.is_empty()) {
-            return Ok(Home::at(dir));
-        }
-        match home.filter(|v| !v.is_empty()) {
-            Some(h) => Ok(Home::at(PathBuf::from(h).join(".spec-kitty"))),
-            None => Err(Error::NoHome),
-        }
+        let root = if let Some(dir) = flag {
+            dir.to_path_buf()
+        } else if let Some(dir) = spec_kitty_home.filter(|v| !v.is_empty()) {
+            PathBuf::from(dir)
+        } else {
+            match home.filter(|v| !v.is_empty()) {
+                Some(h) => PathBuf::from(h).join(".spec-kitty"),
+                None => return Err(Error::NoHome),
+            }
+        };
+        Ok(Home::at(full_path(&root)))
     }
 
     /// [`Home::resolve`] with the process environment.
@@ -101,6 +104,28 @@ impl Home {
     pub fn migrate_journal_torn(&self) -> PathBuf {
         self.root.join("sk-migrate.journal.torn")
     }
+    /// Refuse a home whose root another user owns (`sudo sk-migrate run` on
+    /// a user's home): everything a run creates would be this process's, and
+    /// the owner's spec-kitty could not open it. Checked before anything is
+    /// written; a missing root is not refused (nothing will be created in it).
+    pub fn require_owned_by_caller(&self) -> Result<(), Error> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = std::fs::metadata(&self.root) else {
+            return Ok(());
+        };
+        let euid = rustix::process::geteuid().as_raw();
+        if meta.uid() == euid {
+            return Ok(());
+        }
+        Err(Error::ForeignHome {
+            path: self.root.clone(),
+            owner: user_name(meta.uid()).unwrap_or_else(|| format!("#{}", meta.uid())),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            euid,
+        })
+    }
+
     /// An explicitly named root must exist and be a directory.
     pub fn require_existing(&self) -> Result<(), Error> {
         match std::fs::metadata(&self.root) {
@@ -112,9 +137,154 @@ impl Home {
     }
 }
 
+/// A file or directory of the home its owner cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    pub path: PathBuf,
+    pub uid: u32,
+    pub mode: u32,
+    /// "read", "read and write" or "open" (a directory).
+    pub lacks: &'static str,
+}
+
+/// How deep [`Home::unusable_by_owner`] looks, and how many it names.
+const WALK_DEPTH: usize = 4;
+const WALK_MAX: usize = 50;
+
+impl Home {
+    /// The entries below the root (`WALK_DEPTH` levels, links not followed)
+    /// the root's owner (its uid and gid) cannot read, cannot enter (a
+    /// directory), or, for the queue DBs and their side files, cannot write:
+    /// what a root run leaves behind. The owner's supplementary groups are
+    /// not known here, so a file readable through one is still named.
+    /// Empty when the root is missing or owned by root.
+    pub fn unusable_by_owner(&self) -> Vec<Unusable> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(root) = std::fs::metadata(&self.root) else {
+            return Vec::new();
+        };
+        if root.uid() == 0 {
+            return Vec::new();
+        }
+        let (uid, gid) = (root.uid(), root.gid());
+        let mut out = Vec::new();
+        let mut stack = vec![(self.root.clone(), 0usize)];
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                if meta.file_type().is_symlink() {
+                    continue;
+                }
+                let bits = access_bits(meta.uid(), meta.gid(), meta.mode(), uid, gid);
+                let writes = is_queue_file(&path);
+                let lacks = if meta.is_dir() {
+                    (bits & 0o5 != 0o5 || (writes && bits & 0o2 == 0)).then_some("open")
+                } else if bits & 0o4 == 0 {
+                    Some(if writes { "read and write" } else { "read" })
+                } else {
+                    (writes && bits & 0o2 == 0).then_some("write")
+                };
+                if let Some(lacks) = lacks {
+                    out.push(Unusable {
+                        path: path.clone(),
+                        uid: meta.uid(),
+                        mode: meta.mode() & 0o7777,
+                        lacks,
+                    });
+                    if out.len() >= WALK_MAX {
+                        return out;
+                    }
+                }
+                if meta.is_dir() && depth + 1 < WALK_DEPTH {
+                    stack.push((path, depth + 1));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+}
+
+/// The `rwx` bits (0–7) of `mode` that apply to user `uid`/`gid`.
+fn access_bits(file_uid: u32, file_gid: u32, mode: u32, uid: u32, gid: u32) -> u32 {
+    if file_uid == uid {
+        (mode >> 6) & 7
+    } else if file_gid == gid {
+        (mode >> 3) & 7
+    } else {
+        mode & 7
+    }
+}
+
+/// A file spec-kitty writes as well as reads: `queue.db`, `queues/` and
+/// everything in it, their SQLite side files, the run lock and journal.
+fn is_queue_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name == "queues"
+        || name.starts_with("queue.db")
+        || name.starts_with("sk-migrate.")
+        || path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|p| p == "queues")
+}
+
+/// The login name of `uid` from `/etc/passwd`, if it has one there.
+pub fn user_name(uid: u32) -> Option<String> {
+    let text = crate::fsutil::read_text(Path::new("/etc/passwd")).ok()??;
+    text.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// `path` made absolute against the current directory, `.` dropped and each
+/// `..` applied to what the path before it really is (its links resolved,
+/// as the kernel resolves `a/link/..`), so `./x/../y` is `<cwd>/y`. A path
+/// with no `..` keeps its links as spelled.
+pub fn full_path(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if let Ok(real) = std::fs::canonicalize(&out) {
+                    out = real;
+                }
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_home_is_a_full_path() {
+        let cwd = std::env::current_dir().unwrap();
+        let h = Home::resolve(None, Some("skh".into()), None).unwrap();
+        assert_eq!(h.root(), cwd.join("skh"));
+        let h = Home::resolve(Some(Path::new("./nope-x/../y")), None, None).unwrap();
+        assert_eq!(h.root(), cwd.join("y"));
+        let h = Home::resolve(None, None, Some("rel".into())).unwrap();
+        assert_eq!(h.root(), cwd.join("rel/.spec-kitty"));
+    }
 
     #[test]
     fn flag_wins_over_environment() {

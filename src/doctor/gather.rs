@@ -14,7 +14,7 @@ use crate::doctor::report::{
 use crate::error::Error;
 use crate::home::Home;
 use crate::login::{self, Env};
-use crate::release::ReleaseView;
+use crate::release::{Profile, ReleaseView};
 use crate::scope::Scope;
 
 /// How long the doctor waits, by default, for a DB the daemon holds locked:
@@ -79,6 +79,10 @@ fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueF
             q.exists = true;
             q.needs_recovery = Some(e.to_string());
         }
+        Err(e @ Error::Io { .. }) if io_denied(&e) => {
+            q.exists = true;
+            notes.push(format!("{e} (its counts are unknown)"));
+        }
         Err(e @ Error::Locked { .. }) => {
             q.exists = true;
             q.locked = true;
@@ -89,6 +93,81 @@ fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueF
         Err(e) => return Err(e),
     }
     Ok(q)
+}
+
+/// The home root's owner: login name (or `#uid`), uid, gid.
+fn home_owner(home: &Home) -> Option<(String, u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(home.root()).ok()?;
+    let name = crate::home::user_name(meta.uid()).unwrap_or_else(|| format!("#{}", meta.uid()));
+    Some((name, meta.uid(), meta.gid()))
+}
+
+/// Is the legacy DB the active scoped DB under another name, which of its
+/// rows no move takes under the installed release, and its missions
+/// (read-only).
+fn legacy_extras(
+    home: &Home,
+    opts: &DoctorOptions,
+    scoped: Option<&Path>,
+    (legacy, active): (&QueueFacts, &QueueFacts),
+    busy: u64,
+    notes: &mut Vec<String>,
+) -> Result<(bool, Vec<crate::db::UnmovableRows>, Vec<StrandedMission>), Error> {
+    let legacy_is_active =
+        scoped.is_some_and(|s| crate::fsutil::same_file(&home.legacy_queue(), s));
+    if legacy_is_active && let Some(s) = scoped {
+        notes.push(crate::migrate::same_file_diagnostic(&home.legacy_queue(), s).message);
+    }
+    let readable = legacy.exists && legacy.unreadable.is_none() && !legacy.locked;
+    let legacy_unmovable = match opts.env.profile.schema {
+        Some(schema)
+            if readable
+                && legacy.needs_recovery.is_none()
+                && scoped.is_some()
+                && !legacy_is_active =>
+        {
+            match unmovable(&home.legacy_queue(), opts.env.profile, schema, active, busy) {
+                Err(e @ Error::Locked { .. }) => {
+                    notes.push(format!("{e} (rows no move can take are not counted)"));
+                    Vec::new()
+                }
+                other => other?,
+            }
+        }
+        _ => Vec::new(),
+    };
+    let legacy_missions = if legacy.exists && legacy.unreadable.is_none() && !legacy.locked {
+        match mission_counts(&home.legacy_queue(), legacy.schema_version, busy) {
+            Err(e @ Error::Locked { .. }) => {
+                notes.push(format!("{e} (stranded missions are not listed)"));
+                Vec::new()
+            }
+            other => other?,
+        }
+    } else {
+        Vec::new()
+    };
+    Ok((legacy_is_active, legacy_unmovable, legacy_missions))
+}
+
+/// Legacy rows a move under `profile` leaves in legacy (read-only).
+fn unmovable(
+    path: &Path,
+    profile: &Profile,
+    schema: u32,
+    active: &QueueFacts,
+    busy: u64,
+) -> Result<Vec<crate::db::UnmovableRows>, Error> {
+    let Some(facts) = crate::db::inspect(path, busy)? else {
+        return Ok(Vec::new());
+    };
+    let target = crate::db::move_target(schema, profile.reads_schemas, active.schema_version);
+    crate::db::unmovable(path, &facts, target, busy)
+}
+
+fn io_denied(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
 }
 
 /// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
@@ -126,20 +205,24 @@ fn mission_counts(
         .collect())
 }
 
-fn owner_facts(home: &Home) -> Result<OwnerFacts, Error> {
+fn owner_facts(home: &Home, profile: &Profile) -> Result<OwnerFacts, Error> {
     let path = home.owner_record();
     let found = match owner::read(&path)? {
         OwnerRead::Absent => OwnerFound::Absent,
         OwnerRead::Malformed { reason, mode } => OwnerFound::Malformed { reason, mode },
-        OwnerRead::Present(record, file) => OwnerFound::Present {
-            // The release compares the record's values as written.
-            canonical: record.redacted(),
-            pid_alive: owner::pid_alive(record.pid),
-            executable_exists: owner::executable_exists(&record.executable_path),
-            record: record.redacted(),
-            mode: file.mode,
-            unknown_fields: file.unknown_fields,
-        },
+        OwnerRead::Present(record, file) => {
+            // The release compares the record as it reads it: its
+            // interpreter path resolved (`DaemonOwnerRecord.__post_init__`).
+            let canonical = owner::as_the_release_reads(&record, profile);
+            OwnerFound::Present {
+                pid_alive: owner::pid_alive(record.pid),
+                executable_exists: owner::executable_exists(&canonical.executable_path),
+                canonical,
+                record: record.redacted(),
+                mode: file.mode,
+                unknown_fields: file.unknown_fields,
+            }
+        }
     };
     Ok(OwnerFacts {
         file_issues: match found {
@@ -222,18 +305,15 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         Some(path) => queue_facts(path, busy, &mut notes)?,
         None => legacy.clone(),
     };
-    let legacy_missions = if legacy.exists && legacy.unreadable.is_none() && !legacy.locked {
-        match mission_counts(&home.legacy_queue(), legacy.schema_version, busy) {
-            Err(e @ Error::Locked { .. }) => {
-                notes.push(format!("{e} (stranded missions are not listed)"));
-                Vec::new()
-            }
-            other => other?,
-        }
-    } else {
-        Vec::new()
-    };
-    let owner = owner_facts(home)?;
+    let (legacy_is_active, legacy_unmovable, legacy_missions) = legacy_extras(
+        home,
+        opts,
+        scoped.as_deref(),
+        (&legacy, &active),
+        busy,
+        &mut notes,
+    )?;
+    let owner = owner_facts(home, opts.env.profile)?;
     let (stores, ledger) = store_facts(home, opts, busy);
     let live_daemons = opts.probe.then(probe::probe_daemon_ports);
     if let Some(stale) = stale_state(home, &owner, live_daemons.as_deref()) {
@@ -271,6 +351,10 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         active,
         legacy,
         legacy_missions,
+        legacy_unmovable,
+        legacy_is_active,
+        unusable_by_owner: home.unusable_by_owner(),
+        home_owner: home_owner(home),
         live_daemons,
         notes,
     })

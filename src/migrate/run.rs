@@ -99,6 +99,8 @@ pub fn run(
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
     let profile = opts.env.profile;
+    // Before anything is created: a root run on a user's home refuses.
+    home.require_owned_by_caller()?;
     let Some(version) = profile.schema else {
         return Err(Error::ReleaseLayout {
             message: layout_message(profile.generation, home),
@@ -142,6 +144,11 @@ pub fn run(
     let scoped_path = home.scoped_queue(&resolved.scope);
     report.scope = Some(resolved.scope.to_string());
     report.scoped_db = Some(display(&scoped_path));
+    // One file under two names: moving would delete rows from the DB they
+    // were just "moved" into, and locking one name waits on the other.
+    if crate::fsutil::same_file(&legacy_path, &scoped_path) {
+        return Ok(one_file(report, &legacy_path, &scoped_path, started));
+    }
     let moved = if opts.moving.dry_run {
         merge::move_rows(&legacy_path, &scoped_path, &opts.moving, observer)?
     } else {
@@ -162,6 +169,29 @@ pub fn run(
     };
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The report of a run whose legacy and scoped DB are one file: nothing to do.
+fn one_file(mut report: RunReport, legacy: &Path, scoped: &Path, started: Instant) -> RunReport {
+    report.status = Status::NothingToDo;
+    report
+        .diagnostics
+        .push(same_file_diagnostic(legacy, scoped));
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// The legacy and scoped DB are one file (device and inode).
+pub fn same_file_diagnostic(legacy: &Path, scoped: &Path) -> login::Diagnostic {
+    login::Diagnostic {
+        path: display(scoped),
+        message: format!(
+            "{} and {} are the same file (same device and inode: a hard link or a bind mount); \
+             its rows are already in the scoped queue, so nothing is stranded and nothing moves",
+            display(legacy),
+            display(scoped)
+        ),
+    }
 }
 
 /// Refuse to write through a link that leads out of the home: `queues/`,
@@ -244,8 +274,17 @@ pub struct StatusReport {
     pub scoped: Option<DbStatus>,
     /// Migrations `sk-migrate run` would apply to the scoped DB.
     pub pending_migrations: Vec<String>,
-    /// Legacy rows waiting to move (0 without a scope: legacy is then active).
+    /// Legacy rows waiting to move (0 without a scope: legacy is then
+    /// active; 0 when the legacy and scoped DB are one file), not counting
+    /// `rows_unmovable`.
     pub rows_waiting: u64,
+    /// Legacy rows no `sk-migrate run` moves under this release: a table
+    /// its scoped DB lacks, or a NULL key (`docs/json.md`).
+    pub rows_unmovable: Vec<crate::db::UnmovableRows>,
+    /// The legacy and scoped DB are one file (same device and inode: a hard
+    /// link, a bind mount): nothing is stranded and nothing can move.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub same_file: bool,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -292,10 +331,20 @@ pub fn status(
     } else {
         Vec::new()
     };
-    let rows_waiting = if resolved.is_some() {
-        legacy.rows.values().filter_map(|v| v.as_u64()).sum()
-    } else {
-        0
+    let scoped_path = resolved.as_ref().map(|r| home.scoped_queue(&r.scope));
+    let same_file = scoped_path
+        .as_deref()
+        .is_some_and(|s| crate::fsutil::same_file(&home.legacy_queue(), s));
+    let (rows_waiting, rows_unmovable) = match (&resolved, env.profile.schema) {
+        (Some(_), Some(schema)) if !same_file => {
+            waiting(home, env.profile, schema, scoped.as_ref(), busy)?
+        }
+        // 3.2.6+: every legacy row waits for the cutover, as before.
+        (Some(_), None) if !same_file => (
+            legacy.rows.values().filter_map(|v| v.as_u64()).sum(),
+            Vec::new(),
+        ),
+        _ => (0, Vec::new()),
     };
     Ok(StatusReport {
         schema_version: JSON_SCHEMA_VERSION,
@@ -306,6 +355,29 @@ pub fn status(
         scoped,
         pending_migrations,
         rows_waiting,
+        rows_unmovable,
+        same_file,
         diagnostics,
     })
+}
+
+/// Legacy rows a run would move, and those it cannot (read-only).
+fn waiting(
+    home: &Home,
+    profile: &crate::release::Profile,
+    schema: u32,
+    scoped: Option<&DbStatus>,
+    busy: u64,
+) -> Result<(u64, Vec<crate::db::UnmovableRows>), Error> {
+    let path = home.legacy_queue();
+    let Some(facts) = crate::db::inspect(&path, busy)? else {
+        return Ok((0, Vec::new()));
+    };
+    let target = crate::db::move_target(
+        schema,
+        profile.reads_schemas,
+        scoped.and_then(|s| s.schema_version),
+    );
+    let unmovable = crate::db::unmovable(&path, &facts, target, busy)?;
+    Ok((crate::db::movable_rows(&facts, &unmovable), unmovable))
 }

@@ -188,6 +188,10 @@ pub struct Profile {
     /// The owner-record fields whose mismatch makes the release refuse sync
     /// work (`owner.MISMATCH_FIELDS`); empty when it keeps no owner record.
     pub blocking: &'static [Field],
+    /// The owner-record fields the release rewrites when it reads the record
+    /// (`DaemonOwnerRecord.__post_init__`: `Path(raw).resolve()`, the raw
+    /// string when that fails); compared as rewritten.
+    pub owner_resolved_on_read: &'static [Field],
     pub compare: CompareRule,
     /// The fields the preflight gate compares (empty: no gate on the daemon).
     pub gate: &'static [GateField],
@@ -230,6 +234,7 @@ const JSONL: Profile = Profile {
     schema: None,
     reads_schemas: &[],
     blocking: &[],
+    owner_resolved_on_read: &[],
     compare: CompareRule::Exact,
     gate: &[],
     remediation: None,
@@ -256,6 +261,8 @@ const DB_V5_320: Profile = Profile {
     schema: Some(5),
     reads_schemas: &[4, 5],
     blocking: OWNER_BLOCKING,
+    // 3.2.0 … 3.2.7 (measured: tests/owner_e2e.rs).
+    owner_resolved_on_read: &[Field::ExecutablePath],
     gate: GATE,
     remediation: Some(REMEDIATION),
     ..JSONL
@@ -341,6 +348,15 @@ pub const RELEASES: &[Row] = &[
 
 /// The newest release whose code the profiles were checked against.
 pub const NEWEST_KNOWN: &str = "3.2.7";
+
+/// The oldest known release whose queue DBs are at `schema` or later (for
+/// "a release that reads them"), as `X.Y.Z`.
+pub fn first_with_schema(schema: u32) -> Option<String> {
+    RELEASES
+        .iter()
+        .find(|r| r.profile.schema.is_some_and(|s| s >= schema))
+        .map(|r| format!("{}.{}.{}", r.first[0], r.first[1], r.first[2]))
+}
 
 /// Why a version has no profile.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -220,6 +220,23 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
             r.rows_waiting
         ));
     }
+    for u in &r.rows_unmovable {
+        let why = match u.why {
+            crate::db::Unmovable::TableMissing { since, target } => format!(
+                "the installed release's queue DBs are V{target}; a release with V{since} DBs reads them"
+            ),
+            crate::db::Unmovable::NullKey => {
+                "a NULL natural key: no release can take them".to_string()
+            }
+        };
+        notes.push(format!(
+            "{} legacy row(s) in {} that no run moves ({why})",
+            u.rows, u.table
+        ));
+    }
+    if r.same_file {
+        notes.push("the legacy and scoped DB are one file: nothing to move".to_string());
+    }
     out.push_str(&para(&notes.join("\n"), style));
     out
 }

@@ -172,7 +172,8 @@ pub fn gate_foreground(
 }
 
 /// The gate fields that differ (pure), as the release's gate compares them:
-/// exact strings; an unknown foreground value is not a mismatch.
+/// exact strings, paths as `str(Path(…))` shows them (`//`, `.` and a
+/// trailing `/` dropped); an unknown foreground value is not a mismatch.
 pub fn gate_mismatches(
     profile: &Profile,
     g: &GateForeground,
@@ -192,7 +193,16 @@ pub fn gate_mismatches(
                 GateField::TeamOrUser => (&g.team_or_user, daemon_tu.as_ref()),
                 GateField::QueueDbPath => (&g.queue_db_path, Some(&owner.queue_db_path)),
             };
-            f.as_ref().is_some_and(|f| Some(f) != d)
+            let is_path = matches!(
+                field,
+                GateField::ExecutablePath | GateField::SourcePath | GateField::QueueDbPath
+            );
+            match (f, d) {
+                (None, _) => false,
+                // `Path(record.…)` on both sides: compared as `str(Path)`.
+                (Some(f), Some(d)) if is_path => !crate::doctor::owner::same_pure_path(f, d),
+                (Some(f), d) => Some(f) != d,
+            }
         })
         .collect()
 }

@@ -8,8 +8,9 @@
 //! guessed.
 //!
 //! Comparison is pure ([`compare`]); path canonicalization is an effect done
-//! beforehand ([`ForegroundIdentity::canonicalized`],
-//! [`canonicalized_owner`]), so the rows show the values actually compared.
+//! beforehand ([`ForegroundIdentity::canonicalized`], and the owner record
+//! as the release reads it: `owner::as_the_release_reads`), so the rows show
+//! the values actually compared.
 
 use std::ffi::OsStr;
 use std::io::{ErrorKind, Read};
@@ -146,15 +147,6 @@ impl ForegroundIdentity {
             ..self.clone()
         }
     }
-}
-
-/// The owner record's view with its three path fields canonicalized (effect).
-pub fn canonicalized_owner(owner: &OwnerRecord) -> RedactedOwner {
-    let mut r = owner.redacted();
-    r.executable_path = canonical_for_compare(&r.executable_path);
-    r.source_checkout_path = canonical_for_compare(&r.source_checkout_path);
-    r.queue_db_path = canonical_for_compare(&r.queue_db_path);
-    r
 }
 
 /// A path made absolute (against the current directory) with symlinks
@@ -650,9 +642,19 @@ mod tests {
             vec!["executable_path"]
         );
         // The foreground's interpreter is symlink-resolved, as the release
-        // resolves its own (`_canonical_executable_path`).
-        let rows = compare_view(&fg.canonicalized(), &canonicalized_owner(&o), P);
+        // resolves its own (`_canonical_executable_path`), and so is the
+        // record's on read; the checkout path is compared as written.
+        let read = crate::doctor::owner::as_the_release_reads(&o, P);
+        let rows = compare_view(&fg.canonicalized(), &read, P);
         assert!(mismatched_fields(&rows).is_empty(), "{rows:?}");
+        o.executable_path = link.join("bin/python3").to_string_lossy().into_owned();
+        assert_eq!(
+            mismatched_fields(&compare_p(&fg.canonicalized(), &o)),
+            vec!["executable_path"],
+            "without the release's read, a symlinked record mismatches"
+        );
+        let read = crate::doctor::owner::as_the_release_reads(&o, P);
+        assert!(mismatched_fields(&compare_view(&fg.canonicalized(), &read, P)).is_empty());
     }
 
     #[test]

@@ -33,6 +33,9 @@ use crate::home::Home;
 mod retire;
 pub use retire::*;
 
+mod normalise;
+pub use normalise::*;
+
 /// owner.json larger than this is malformed (it is a dozen short fields).
 const MAX_RECORD_BYTES: u64 = 1 << 20;
 

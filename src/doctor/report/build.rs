@@ -322,58 +322,6 @@ pub(super) fn owner_trust_and_queue_problems(
     }
 }
 
-/// Rows the legacy queue holds that the daemon never syncs, and the
-/// missions stranded there; returns the stranded missions.
-pub(super) fn legacy_queue_problems(
-    facts: &Facts,
-    scope_resolved: bool,
-    problems: &mut Vec<Problem>,
-) -> Vec<StrandedMission> {
-    // Project-store releases never read queue DBs as queues: their rows wait
-    // for the cutover, which the project-store problems below name.
-    let queue_dbs = facts.profile.has_queue_dbs();
-    let scope_resolved_for_queues = scope_resolved && queue_dbs;
-    let stranded = if scope_resolved_for_queues {
-        facts.legacy_missions.clone()
-    } else {
-        Vec::new()
-    };
-    if scope_resolved_for_queues && facts.legacy.rows() > 0 {
-        problems.push(Problem {
-            code: ProblemCode::LegacyRows,
-            message: format!(
-                "the legacy queue {} holds {}, {} and {} that the daemon never syncs",
-                facts.legacy.path,
-                plural(facts.legacy.events, "event", "events"),
-                plural(facts.legacy.body_uploads, "body upload", "body uploads"),
-                plural(
-                    facts.legacy.failure_log,
-                    "failure-log row",
-                    "failure-log rows"
-                ),
-            ),
-            fields: vec!["queue_db_path".to_string()],
-            remediation: "sk-migrate run".to_string(),
-        });
-    }
-    if !stranded.is_empty() {
-        let list: Vec<String> = stranded
-            .iter()
-            .map(|m| format!("{} ({})", m.mission_slug, m.body_uploads))
-            .collect();
-        problems.push(Problem {
-            code: ProblemCode::StrandedSetupPlan,
-            message: format!(
-                "mission artifacts stranded in the legacy queue, never seen by the server: {}",
-                list.join(", ")
-            ),
-            fields: vec!["queue_db_path".to_string()],
-            remediation: "sk-migrate run".to_string(),
-        });
-    }
-    stranded
-}
-
 pub(super) fn permissions_problem(path: &str, mode: u32) -> Problem {
     Problem {
         code: ProblemCode::OwnerRecordPermissions,

@@ -17,6 +17,9 @@ pub use build::*;
 mod stores;
 pub use stores::{HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, STATUS_FAILURE};
 
+mod queue;
+use queue::*;
+
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -120,6 +123,14 @@ pub struct Facts {
     pub legacy: QueueFacts,
     /// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
     pub legacy_missions: Vec<StrandedMission>,
+    /// Legacy rows no move takes under this release (`unmovable_legacy_rows`).
+    pub legacy_unmovable: Vec<crate::db::UnmovableRows>,
+    /// The legacy and the active scoped DB are one file (device and inode).
+    pub legacy_is_active: bool,
+    /// Files of the home its owner cannot use (`unusable_by_owner`), and
+    /// the owner as `name (uid N, gid G)`.
+    pub unusable_by_owner: Vec<crate::home::Unusable>,
+    pub home_owner: Option<(String, u32, u32)>,
     /// `None` when the probe was turned off.
     pub live_daemons: Option<Vec<LiveDaemon>>,
     /// What foreground discovery could not find, as text.
@@ -159,6 +170,8 @@ pub enum ProblemCode {
     OwnerRecordMalformed,
     OwnerRecordPermissions,
     LegacyRows,
+    UnmovableLegacyRows,
+    UnusableByOwner,
     StrandedSetupPlan,
     CutoverPending,
     LateLegacyRows,
@@ -314,6 +327,10 @@ mod tests {
                 ..QueueFacts::default()
             },
             legacy_missions: vec![],
+            legacy_unmovable: vec![],
+            legacy_is_active: false,
+            unusable_by_owner: vec![],
+            home_owner: None,
             live_daemons: Some(vec![]),
             notes: vec![],
             auth_notes: vec![],

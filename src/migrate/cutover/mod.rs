@@ -313,6 +313,8 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
 /// cutover (or, with `dry_run`, show what its preview would carry).
 pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let started = Instant::now();
+    // Before anything is created: a root run on a user's home refuses.
+    home.require_owned_by_caller()?;
     let busy = opts.busy_timeout_ms;
     let facts = store::gather(home);
     let pending: Vec<LegacySource> = store::pending_sources(&facts)

@@ -1,0 +1,164 @@
+//! The queue-DB problems (pure): legacy rows a run moves, rows none can
+//! move, stranded missions, files the home's owner cannot use.
+
+use super::*;
+
+/// Rows the legacy queue holds that the daemon never syncs, and the
+/// missions stranded there; returns the stranded missions.
+pub(super) fn legacy_queue_problems(
+    facts: &Facts,
+    scope_resolved: bool,
+    problems: &mut Vec<Problem>,
+) -> Vec<StrandedMission> {
+    // Project-store releases never read queue DBs as queues: their rows wait
+    // for the cutover, which the project-store problems below name.
+    let queue_dbs = facts.profile.has_queue_dbs();
+    // One file under two names: the legacy rows are the active queue's.
+    let scope_resolved_for_queues = scope_resolved && queue_dbs && !facts.legacy_is_active;
+    let stranded = if scope_resolved_for_queues {
+        facts.legacy_missions.clone()
+    } else {
+        Vec::new()
+    };
+    // Only rows `sk-migrate run` takes are worth `sk-migrate run`.
+    let stuck = |table: &str| -> u64 {
+        facts
+            .legacy_unmovable
+            .iter()
+            .filter(|u| u.table == table)
+            .map(|u| u.rows)
+            .sum()
+    };
+    let events = facts.legacy.events.saturating_sub(stuck("queue"));
+    let body_uploads = facts
+        .legacy
+        .body_uploads
+        .saturating_sub(stuck("body_upload_queue"));
+    let failure_log = facts
+        .legacy
+        .failure_log
+        .saturating_sub(stuck("body_upload_failure_log"));
+    if scope_resolved_for_queues && events + body_uploads + failure_log > 0 {
+        problems.push(Problem {
+            code: ProblemCode::LegacyRows,
+            message: format!(
+                "the legacy queue {} holds {}, {} and {} that the daemon never syncs",
+                facts.legacy.path,
+                plural(events, "event", "events"),
+                plural(body_uploads, "body upload", "body uploads"),
+                plural(failure_log, "failure-log row", "failure-log rows"),
+            ),
+            fields: vec!["queue_db_path".to_string()],
+            remediation: "sk-migrate run".to_string(),
+        });
+    }
+    if scope_resolved_for_queues && !facts.legacy_unmovable.is_empty() {
+        problems.push(unmovable_problem(
+            &facts.legacy.path,
+            &facts.legacy_unmovable,
+        ));
+    }
+    if let (false, Some(owner)) = (facts.unusable_by_owner.is_empty(), &facts.home_owner) {
+        problems.push(unusable_problem(
+            &facts.home,
+            owner,
+            &facts.unusable_by_owner,
+        ));
+    }
+    if !stranded.is_empty() {
+        let list: Vec<String> = stranded
+            .iter()
+            .map(|m| format!("{} ({})", m.mission_slug, m.body_uploads))
+            .collect();
+        problems.push(Problem {
+            code: ProblemCode::StrandedSetupPlan,
+            message: format!(
+                "mission artifacts stranded in the legacy queue, never seen by the server: {}",
+                list.join(", ")
+            ),
+            fields: vec!["queue_db_path".to_string()],
+            remediation: "sk-migrate run".to_string(),
+        });
+    }
+    stranded
+}
+
+/// Legacy rows no `sk-migrate run` moves under the installed release: what
+/// would move them (a release that reads the table), or that nothing will.
+pub(super) fn unmovable_problem(path: &str, rows: &[crate::db::UnmovableRows]) -> Problem {
+    use crate::db::Unmovable;
+    let mut parts = Vec::new();
+    let mut fixes = Vec::new();
+    for u in rows {
+        match u.why {
+            Unmovable::TableMissing { since, target } => {
+                parts.push(format!(
+                    "{} in {} (the installed release's queue DBs are V{target}, without that table)",
+                    plural(u.rows, "row", "rows"),
+                    u.table
+                ));
+                let by = crate::release::first_with_schema(since)
+                    .map_or(format!("V{since}"), |v| format!("{v} or later (V{since})"));
+                let fix = format!(
+                    "a spec-kitty release whose queue DBs have {} reads them: with {by} installed, sk-migrate run moves them",
+                    u.table
+                );
+                if !fixes.contains(&fix) {
+                    fixes.push(fix);
+                }
+            }
+            Unmovable::NullKey => {
+                parts.push(format!(
+                    "{} in {} with a NULL natural key or required column",
+                    plural(u.rows, "row", "rows"),
+                    u.table
+                ));
+                let fix = format!(
+                    "nothing moves rows without a key: no release can take them; they stay in {path} (inspect them by hand)"
+                );
+                if !fixes.contains(&fix) {
+                    fixes.push(fix);
+                }
+            }
+        }
+    }
+    Problem {
+        code: ProblemCode::UnmovableLegacyRows,
+        message: format!(
+            "the legacy queue {path} holds rows sk-migrate run cannot move: {}",
+            parts.join("; ")
+        ),
+        fields: vec!["queue_db_path".to_string()],
+        remediation: fixes.join("; "),
+    }
+}
+
+/// Files in the home its owner cannot use (a root run leaves them): the
+/// owner's spec-kitty cannot open its queue, whatever the counts say.
+pub(super) fn unusable_problem(
+    home: &str,
+    (name, uid, gid): &(String, u32, u32),
+    files: &[crate::home::Unusable],
+) -> Problem {
+    let list: Vec<String> = files
+        .iter()
+        .map(|f| {
+            format!(
+                "{} (uid {}, mode {:04o}: cannot {})",
+                f.path.display(),
+                f.uid,
+                f.mode,
+                f.lacks
+            )
+        })
+        .collect();
+    Problem {
+        code: ProblemCode::UnusableByOwner,
+        message: format!(
+            "the home belongs to {name} (uid {uid}), who cannot use these files in it, so {name}'s spec-kitty cannot open them and their counts here may be incomplete: {}",
+            list.join(", ")
+        ),
+        fields: vec!["queue_db_path".to_string()],
+        remediation: format!("sudo chown -R {uid}:{gid} {home} && sudo chmod -R u+rwX {home}"),
+    }
+}
