@@ -4,8 +4,8 @@
 //! each captured `project-store` release (`fixtures/releases/X/facts.json`; no
 //! release is named here) installed at `${SK_VENV_ROOT:-/tmp}/sk-X`. The
 //! harness in `tests/common/e2e.rs` counts a trial without its venv as
-//! ignored, or fails it under `SK_E2E=require`; the newest release always
-//! runs, the others by the daily rotation (`SK_E2E_ALL=1`: all of them).
+//! ignored, or fails it under `SK_E2E=require`; every captured release runs
+//! unless `SK_E2E_ROTATE=1` asks for the daily rotation (`e2e::selected`).
 //! sk-doctor names the cutover; the dry run changes no byte; the run leaves a
 //! complete manifest, every event in `journal_entries`, every body upload in
 //! `body_upload_tasks`, none quarantined as `divergent_duplicate`; sk-doctor
