@@ -53,6 +53,10 @@ fn main() {
     }
 }
 
+/// A row being generated: its version (`None` for a range), first version,
+/// end (exclusive; filled in for release rows) and `Profile` expression.
+type GenRow = (Option<String>, [u32; 4], Option<[u32; 4]>, String);
+
 fn run() -> Result<(), String> {
     let text = std::fs::read_to_string(TABLE).map_err(|e| e.to_string())?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
@@ -61,7 +65,7 @@ fn run() -> Result<(), String> {
             return Err(format!("unknown top-level key `{key}`"));
         }
     }
-    let mut rows: Vec<(Option<String>, [u32; 4], Option<[u32; 4]>, String)> = Vec::new();
+    let mut rows: Vec<GenRow> = Vec::new();
     for r in array(&table, "range")? {
         let first = parts(str_of(r, "first")?)?;
         let below = parts(str_of(r, "below")?)?;
