@@ -5,7 +5,7 @@
 //! `db-v5` in `fixtures/releases/X/facts.json`; no release is named here), run
 //! from `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/common/e2e.rs`:
 //! a missing venv is counted as ignored, or fails under `SK_E2E=require`.
-//! Every captured release runs (about 7 s each, measured on CI's 2 cores);
+//! Every captured release runs (about 8 s each on 2 loaded cores);
 //! `SK_E2E_ROTATE=1` runs a daily rotation instead (`e2e::selected`,
 //! docs/releases.md, "End-to-end suites").
 //!

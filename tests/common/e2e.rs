@@ -15,8 +15,9 @@
 //! ([`captured`]), never from a list written in the test.
 //!
 //! **Rotation (opt-in).** Every captured release runs by default: measured
-//! on the 2-core CI machine under load, one release's `release_e2e` trial
-//! takes about 7 s, so all 28 releases cost minutes, not the hour CI has.
+//! on 2 heavily loaded cores, a `release_e2e` trial takes about 8 s, an
+//! `owner_e2e` one 27 s, a `cutover_e2e` one 42 s (docs/releases.md), so all
+//! 28 releases cost minutes, not the hour CI has.
 //! For a slower machine, `SK_E2E_ROTATE=1` makes [`selected`] run the newest
 //! captured release of each generation always and every other release on one
 //! UTC day in [`ROTATION`] (its position in version order modulo
