@@ -1,21 +1,34 @@
-//! With an owner record written by 3.2.x's own writer (issue 10's acceptance):
-//! `sk-doctor --check` exits 0 when the foreground agrees and 2 when the
-//! release's own `mismatched_fields` is non-empty, naming the same fields,
-//! and no fix says `kill`. The release runs from
-//! `${SK_VENV_ROOT:-/tmp}/sk-X` (`scripts/release-fixtures X`); a missing venv
-//! skips that release with a message. Identities none of the fixtures use.
+//! With an owner record written by a release's own writer (issue 10's
+//! acceptance): `sk-doctor --check` exits 0 when the foreground agrees and 2
+//! when the release's own `mismatched_fields` is non-empty, naming the same
+//! fields, and no fix says `kill`. One trial per captured release that writes
+//! an owner record (`fixtures/releases/X/facts.json` has `owner`), run from
+//! `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/common/e2e.rs`.
+//! Identities none of the fixtures use.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
+use std::process::{Command, ExitCode};
 
 use serde_json::Value;
 
-fn venv(release: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("SK_VENV_ROOT")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    let v = root.join(format!("sk-{release}"));
-    v.join("bin/spec-kitty").is_file().then_some(v)
+use common::e2e;
+
+fn main() -> ExitCode {
+    let trials = e2e::captured()
+        .into_iter()
+        .filter(|c| c.facts["owner"].is_object())
+        .map(|c| {
+            let release = c.release.clone();
+            e2e::release_trial(
+                format!("owner_e2e::{release}::doctor_agrees_with_the_releases_own_verdict"),
+                &c.release,
+                move |venv| doctor_agrees(&release, venv),
+            )
+        })
+        .collect();
+    e2e::main(trials)
 }
 
 /// Run `code` (with `args`) by the release's interpreter in the home; its stdout.
@@ -71,16 +84,8 @@ fn doctor(venv: &Path, home: &Path, root: &Path) -> (Value, i32) {
     (serde_json::from_slice(&out.stdout).unwrap(), code)
 }
 
-#[test]
-fn the_doctor_agrees_with_the_releases_own_verdict_on_its_own_record() {
-    let mut ran = 0;
-    for release in ["3.2.0", "3.2.3", "3.2.4", "3.2.5", "3.2.7"] {
-        let Some(venv) = venv(release) else {
-            eprintln!(
-                "owner_e2e: skipping {release}: no venv (scripts/release-fixtures {release})"
-            );
-            continue;
-        };
+fn doctor_agrees(release: &str, venv: &Path) {
+    {
         let dir = tempfile::tempdir().unwrap();
         // 3.2.0 keeps its home in ~/.spec-kitty whatever SPEC_KITTY_HOME says.
         let root = dir.path().join(".spec-kitty");
@@ -95,14 +100,14 @@ fn the_doctor_agrees_with_the_releases_own_verdict_on_its_own_record() {
             "[sync]\nserver_url = \"https://Other.Example.org/\"\n",
         )
         .unwrap();
-        let _ = python(&venv, dir.path(), &root, "import specify_cli", &[]);
+        let _ = python(venv, dir.path(), &root, "import specify_cli", &[]);
 
         // The release's record of its own foreground: coherent for it and for us.
         assert_eq!(
-            write_owner(&venv, dir.path(), &root, "{}"),
+            write_owner(venv, dir.path(), &root, "{}"),
             serde_json::json!([])
         );
-        let (json, code) = doctor(&venv, dir.path(), &root);
+        let (json, code) = doctor(venv, dir.path(), &root);
         assert_eq!(code, 0, "{release}: {json:#}");
         assert_eq!(json["release"]["version"], release);
 
@@ -114,8 +119,8 @@ fn the_doctor_agrees_with_the_releases_own_verdict_on_its_own_record() {
             r#"{"queue_db_path": "/elsewhere/queue.db"}"#,
             r#"{"source_checkout_path": "/tmp/old-checkout", "auth_team": "red team"}"#,
         ] {
-            let theirs = write_owner(&venv, dir.path(), &root, change);
-            let (json, code) = doctor(&venv, dir.path(), &root);
+            let theirs = write_owner(venv, dir.path(), &root, change);
+            let (json, code) = doctor(venv, dir.path(), &root);
             let ours: Vec<Value> = json["problems"]
                 .as_array()
                 .unwrap()
@@ -137,9 +142,5 @@ fn the_doctor_agrees_with_the_releases_own_verdict_on_its_own_record() {
                 "{release}: the token leaked"
             );
         }
-        ran += 1;
-    }
-    if ran == 0 {
-        eprintln!("owner_e2e: no 3.2.x venv: nothing ran");
     }
 }

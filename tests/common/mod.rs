@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 use sk_boundary::doctor::owner::{self, OwnerRecord, Secret};
 use sk_boundary::{Home, Scope};
 
+pub mod e2e;
+
 pub const SERVER: &str = "https://sync.example.test";
 pub const USER: &str = "robert@example.com";
 pub const TEAM: &str = "team-a";

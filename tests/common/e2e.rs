@@ -1,0 +1,237 @@
+//! The end-to-end harness: suites that run a real spec-kitty-cli release's own
+//! code from its venv, `${SK_VENV_ROOT:-/tmp}/sk-X` (made by
+//! `scripts/release-fixtures --venvs-only X`).
+//!
+//! Such a suite is a `harness = false` test target whose `main` builds one
+//! [`Trial`] per (case, release) with [`release_trial`] and hands them to
+//! [`main`]. A trial whose venv is missing is
+//! * **failed**, naming the path and the command that makes it, when
+//!   `SK_E2E=require` (as `.ci/run` sets): the proof cannot vanish;
+//! * otherwise **ignored** at run time, so cargo's closing line counts it
+//!   (`N ignored`, each with its reason) instead of hiding it in a silent
+//!   `return`.
+//!
+//! Which releases a suite walks comes from the captured fixtures
+//! ([`captured`]), never from a list written in the test.
+//!
+//! **Rotation (opt-in).** Every captured release runs by default: measured
+//! on the 2-core CI machine under load, one release's `release_e2e` trial
+//! takes about 7 s, so all 28 releases cost minutes, not the hour CI has.
+//! For a slower machine, `SK_E2E_ROTATE=1` makes [`selected`] run the newest
+//! captured release of each generation always and every other release on one
+//! UTC day in [`ROTATION`] (its position in version order modulo
+//! [`ROTATION`]), ignoring it otherwise with the day it runs next; every
+//! release then still runs at least once every [`ROTATION`] days.
+//! `SK_E2E_DAY=N` replays day `N`'s selection.
+//!
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub use libtest_mimic::{Arguments, Completion, Trial};
+
+/// Where the release venvs live.
+pub fn venv_root() -> PathBuf {
+    std::env::var_os("SK_VENV_ROOT")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+}
+
+/// The venv of `release` (it may not exist).
+pub fn venv_path(release: &str) -> PathBuf {
+    venv_root().join(format!("sk-{release}"))
+}
+
+/// The venv of `release` when it holds the release's interpreter and entry point.
+pub fn venv(release: &str) -> Option<PathBuf> {
+    let v = venv_path(release);
+    (v.join("bin/python").is_file() && v.join("bin/spec-kitty").is_file()).then_some(v)
+}
+
+/// `SK_E2E=require`: a missing venv fails the trial instead of ignoring it.
+pub fn required() -> bool {
+    std::env::var("SK_E2E").is_ok_and(|v| v.trim() == "require")
+}
+
+/// One captured release: its version and its `facts.json`.
+pub struct Captured {
+    pub release: String,
+    pub facts: serde_json::Value,
+}
+
+impl Captured {
+    /// The generation the release was measured to be (`db-v3`, …, `project-store`).
+    pub fn generation(&self) -> &str {
+        self.facts["generation"].as_str().unwrap_or("")
+    }
+}
+
+/// Every release captured in `fixtures/releases/*/facts.json`, in version order.
+pub fn captured() -> Vec<Captured> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path().join("facts.json");
+        if !path.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let facts: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let release = facts["release"].as_str().unwrap().to_owned();
+        out.push(Captured { release, facts });
+    }
+    out.sort_by_key(|c| version_key(&c.release));
+    out
+}
+
+/// A sort key for the plain `N.N.N[.N]` versions the registry has in range.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// How many days the rotation takes to run every captured release.
+pub const ROTATION: u64 = 4;
+
+/// Every captured release runs unless `SK_E2E_ROTATE=1` asks for the
+/// day's rotation.
+pub fn all() -> bool {
+    !std::env::var("SK_E2E_ROTATE").is_ok_and(|v| v.trim() == "1")
+}
+
+/// The rotation day: `SK_E2E_DAY`, else the UTC day number.
+pub fn day() -> u64 {
+    if let Some(d) = std::env::var("SK_E2E_DAY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return d;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
+}
+
+/// A release a suite walks, and why it sits out today's run (if it does).
+pub struct Planned {
+    pub captured: Captured,
+    pub rotated_out: Option<String>,
+}
+
+/// The rotation over `releases` (in version order): the newest of each
+/// generation always, the others when their index is today's slot.
+pub fn selected(releases: impl IntoIterator<Item = Captured>) -> Vec<Planned> {
+    let releases: Vec<Captured> = releases.into_iter().collect();
+    let newest: Vec<bool> = (0..releases.len())
+        .map(|i| {
+            let g = releases[i].generation();
+            releases[i + 1..].iter().all(|c| c.generation() != g)
+        })
+        .collect();
+    let (all, today) = (all(), day() % ROTATION);
+    let mut slot = 0u64;
+    let mut out = Vec::new();
+    for (c, newest) in releases.into_iter().zip(newest) {
+        let mut rotated_out = None;
+        if !all && !newest {
+            let mine = slot % ROTATION;
+            slot += 1;
+            if mine != today {
+                let wait = (mine + ROTATION - today) % ROTATION;
+                rotated_out = Some(format!(
+                    "rotation: runs in {wait} day(s) (SK_E2E_DAY={mine}, or without SK_E2E_ROTATE, runs it now)"
+                ));
+            }
+        }
+        out.push(Planned {
+            captured: c,
+            rotated_out,
+        });
+    }
+    out
+}
+
+/// [`release_trial`] for a planned release; ignored (never failed) when the
+/// rotation leaves it out today.
+pub fn planned_trial(
+    name: impl Into<String>,
+    planned: &Planned,
+    body: impl FnOnce(&Path) + Send + 'static,
+) -> Trial {
+    match &planned.rotated_out {
+        Some(why) => {
+            let why = why.clone();
+            Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why)))
+                .with_kind(ROTATED)
+        }
+        None => release_trial(name, &planned.captured.release, body),
+    }
+}
+
+/// The kind of a trial the rotation leaves out today.
+const ROTATED: &str = "rotated out";
+
+/// A trial `name` that runs `body` with the venv of `release`; ignored (or,
+/// with `SK_E2E=require`, failed) when that venv is missing.
+pub fn release_trial(
+    name: impl Into<String>,
+    release: &str,
+    body: impl FnOnce(&Path) + Send + 'static,
+) -> Trial {
+    let name = name.into();
+    match venv(release) {
+        Some(v) => Trial::test(name, move || {
+            body(&v);
+            Ok(())
+        }),
+        None if required() => {
+            let path = venv_path(release);
+            let release = release.to_owned();
+            Trial::test(name, move || {
+                Err(format!(
+                    "SK_E2E=require: no spec-kitty-cli {release} venv at {} \
+                     (make it with scripts/release-fixtures --venvs-only {release})",
+                    path.display()
+                )
+                .into())
+            })
+            .with_kind(REQUIRED)
+        }
+        None => {
+            let path = venv_path(release);
+            Trial::ignorable_test(name, move || {
+                Ok(Completion::ignored_with(format!(
+                    "no venv at {}",
+                    path.display()
+                )))
+            })
+            .with_kind(NO_VENV)
+        }
+    }
+}
+
+/// The kind of a trial failed for want of its venv under `SK_E2E=require`.
+const REQUIRED: &str = "venv required";
+
+/// The kind of a trial ignored for want of its venv.
+const NO_VENV: &str = "no venv";
+
+/// Run the trials as cargo's harness would; prints why trials were ignored.
+pub fn main(trials: Vec<Trial>) -> ExitCode {
+    let args = Arguments::from_args();
+    let missing = trials.iter().filter(|t| t.kind() == NO_VENV).count();
+    let rotated = trials.iter().filter(|t| t.kind() == ROTATED).count();
+    if rotated > 0 {
+        eprintln!(
+            "{rotated} end-to-end trial(s) ignored by today's rotation (day {} of {ROTATION}; \
+             unset SK_E2E_ROTATE to run every release)",
+            day() % ROTATION
+        );
+    }
+    if missing > 0 {
+        eprintln!(
+            "{missing} end-to-end trial(s) ignored: their release venv is missing under {} \
+             (scripts/release-fixtures --venvs-only; SK_E2E=require makes this a failure)",
+            venv_root().display()
+        );
+    }
+    libtest_mimic::run(&args, trials).exit_code()
+}
