@@ -1,27 +1,46 @@
-//! `sk-migrate run` on a 3.2.6+ home, against the real 3.2.7 (issue 11's
-//! acceptance): a home 3.2.5 wrote (legacy and scoped rows sharing local ids,
-//! `fixtures/releases/3.2.7/cutover/home_before`), 3.2.7 installed at
-//! `${SK_VENV_ROOT:-/tmp}/sk-3.2.7` (`scripts/release-fixtures 3.2.7`; when
-//! absent the test says it was skipped). sk-doctor names the cutover; the dry
-//! run changes no byte; the run leaves a complete manifest, every event in
-//! `journal_entries`, every body upload in `body_upload_tasks`, none
-//! quarantined as `divergent_duplicate`; sk-doctor then finds nothing pending.
+//! `sk-migrate run` on a 3.2.6+ home, against the real project-store releases
+//! (issue 11's acceptance): a home 3.2.5 wrote (legacy and scoped rows sharing
+//! local ids, `fixtures/releases/<newest>/cutover/home_before`), cut over with
+//! each captured `project-store` release (`fixtures/releases/X/facts.json`; no
+//! release is named here) installed at `${SK_VENV_ROOT:-/tmp}/sk-X`. The
+//! harness in `tests/common/e2e.rs` counts a trial without its venv as
+//! ignored, or fails it under `SK_E2E=require`; every captured release runs
+//! unless `SK_E2E_ROTATE=1` asks for the daily rotation (`e2e::selected`).
+//! sk-doctor names the cutover; the dry run changes no byte; the run leaves a
+//! complete manifest, every event in `journal_entries`, every body upload in
+//! `body_upload_tasks`, none quarantined as `divergent_duplicate`; sk-doctor
+//! then finds nothing pending.
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, ExitCode, Output};
 
 use rusqlite::Connection;
 use serde_json::Value;
 
-fn spec_kitty() -> Option<PathBuf> {
-    let root = std::env::var_os("SK_VENV_ROOT")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    let exe = root.join("sk-3.2.7/bin/spec-kitty");
-    exe.is_file().then_some(exe)
+use common::e2e;
+
+fn main() -> ExitCode {
+    let trials = e2e::selected(
+        e2e::captured()
+            .into_iter()
+            .filter(|c| c.generation() == "project-store"),
+    )
+    .into_iter()
+    .map(|p| {
+        e2e::planned_trial(
+            format!(
+                "cutover_e2e::{}::the_cutover_carries_every_row_with_none_quarantined_as_duplicates",
+                p.captured.release
+            ),
+            &p,
+            |venv| carries_every_row(&venv.join("bin/spec-kitty")),
+        )
+    })
+    .collect();
+    e2e::main(trials)
 }
 
 fn tool(bin: &str, home: &Path, root: &Path, sk: &Path, args: &[&str]) -> Output {
@@ -129,14 +148,8 @@ fn codes(doc: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_cutover_carries_every_row_with_none_quarantined_as_duplicates() {
-    let Some(sk) = spec_kitty() else {
-        eprintln!(
-            "cutover_e2e: skipped: no spec-kitty 3.2.7 at ${{SK_VENV_ROOT:-/tmp}}/sk-3.2.7 (create it with scripts/release-fixtures 3.2.7)"
-        );
-        return;
-    };
+fn carries_every_row(sk: &Path) {
+    let sk = sk.to_path_buf();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".spec-kitty");
     common::home_before_cutover(&root);

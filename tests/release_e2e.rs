@@ -1,23 +1,34 @@
 //! End to end against the real releases: what `sk-migrate run` moves, the
 //! release itself drains — and it can still enqueue in that DB afterwards.
 //!
-//! Per release X with a venv at `${SK_VENV_ROOT:-/tmp}/sk-X` (made by
-//! `scripts/release-fixtures X`; a missing venv skips that release, never
-//! fails): in a temp home, X's own `OfflineQueue` / `OfflineBodyUploadQueue`
-//! write a login and a legacy `queue.db` (`scripts/release_fixtures/e2e_home.py
-//! write`); `sk-migrate --release X --home <root> run --json` moves it; then X's
-//! default queues (X picks the file) drain it (`e2e_home.py drain`). Every
-//! natural key read from the legacy DB before the move must come back from X's
-//! drain, out of the very file sk-migrate wrote, and a new event + body upload
-//! must enqueue and drain there. No network: the venvs are already installed.
+//! One trial per captured release of a queue-DB generation (`db-v3`, `db-v4`,
+//! `db-v5` in `fixtures/releases/X/facts.json`; no release is named here), run
+//! from `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/common/e2e.rs`:
+//! a missing venv is counted as ignored, or fails under `SK_E2E=require`.
+//! Every captured release runs (about 8 s each on 2 loaded cores);
+//! `SK_E2E_ROTATE=1` runs a daily rotation instead (`e2e::selected`,
+//! docs/releases.md, "End-to-end suites").
+//!
+//! Per release X: in a temp home, X's own `OfflineQueue` /
+//! `OfflineBodyUploadQueue` write a login and a legacy `queue.db`
+//! (`scripts/release_fixtures/e2e_home.py write`); `sk-migrate --release X
+//! --home <root> run --json` moves it; then X's default queues (X picks the
+//! file) drain it (`e2e_home.py drain`). Every natural key read from the legacy
+//! DB before the move must come back from X's drain, out of the very file
+//! sk-migrate wrote, and a new event + body upload must enqueue and drain
+//! there. No network: the venvs are already installed.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, ExitCode, Output};
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
+
+use common::e2e;
 
 const EVENTS: usize = 25;
 /// A server URL set in the environment, unlike the login's (none of the
@@ -36,16 +47,6 @@ fn facts(release: &str) -> Value {
         .join(release)
         .join("facts.json");
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
-
-fn venv_python(release: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("SK_VENV_ROOT")
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| OsString::from("/tmp"));
-    let python = PathBuf::from(root)
-        .join(format!("sk-{release}"))
-        .join("bin/python");
-    python.is_file().then_some(python)
 }
 
 fn path_var() -> OsString {
@@ -242,14 +243,8 @@ fn same_file(a: &str, b: &Path) -> bool {
     Path::new(a).canonicalize().ok() == b.canonicalize().ok()
 }
 
-fn e2e(release: &str) {
-    let Some(python) = venv_python(release) else {
-        eprintln!(
-            "release_e2e: skipping spec-kitty-cli {release}: no venv at ${{SK_VENV_ROOT:-/tmp}}/sk-{release} \
-             (create it with `scripts/release-fixtures {release}`)"
-        );
-        return;
-    };
+fn drains_what_sk_migrate_moved(release: &str, venv: &Path) {
+    let python = venv.join("bin/python");
     let facts = facts(release);
     let generation = facts["generation"].as_str().unwrap();
     let h = E2eHome::new(release, python);
@@ -368,37 +363,21 @@ fn e2e(release: &str) {
     }
 }
 
-#[test]
-fn release_2_1_3_drains_what_sk_migrate_moved() {
-    e2e("2.1.3");
-}
-
-#[test]
-fn release_3_0_3_drains_what_sk_migrate_moved() {
-    e2e("3.0.3");
-}
-
-#[test]
-fn release_3_1_10_drains_what_sk_migrate_moved() {
-    e2e("3.1.10");
-}
-
-#[test]
-fn release_3_2_0_drains_what_sk_migrate_moved() {
-    e2e("3.2.0");
-}
-
-#[test]
-fn release_3_2_3_drains_what_sk_migrate_moved() {
-    e2e("3.2.3");
-}
-
-#[test]
-fn release_3_2_4_drains_what_sk_migrate_moved() {
-    e2e("3.2.4");
-}
-
-#[test]
-fn release_3_2_5_drains_what_sk_migrate_moved() {
-    e2e("3.2.5");
+fn main() -> ExitCode {
+    let trials = e2e::selected(
+        e2e::captured()
+            .into_iter()
+            .filter(|c| c.generation().starts_with("db-v")),
+    )
+    .into_iter()
+    .map(|p| {
+        let release = p.captured.release.clone();
+        e2e::planned_trial(
+            format!("release_e2e::{release}::drains_what_sk_migrate_moved"),
+            &p,
+            move |venv| drains_what_sk_migrate_moved(&release, venv),
+        )
+    })
+    .collect();
+    e2e::main(trials)
 }

@@ -1,6 +1,10 @@
-//! The scoped DB after a move has exactly the V5 shape of `docs/schema.md`, so the
-//! spec-kitty CLI reads it as its own. The expected facts below are written
-//! out from the design, independently of `migrations/`.
+//! The scoped DB after a move has exactly the V5 shape spec-kitty's own
+//! releases create, so the CLI reads it as its own. The oracle is the DDL
+//! captured from the releases' code (`fixtures/releases/<X>/facts.json`,
+//! `ddl`), not our migrations; the facts written out below from the design
+//! (`docs/schema.md`) are checked against that DDL too. The SQL fixtures
+//! other suites materialise as "spec-kitty's schema" (`fixtures/sql/`) have
+//! the releases' schema of their version.
 
 mod common;
 
@@ -219,25 +223,99 @@ fn assert_v5_shape(conn: &Connection, what: &str) {
     );
 }
 
+/// The V5 DB the newest captured V5 release creates.
+fn release_v5() -> (&'static str, Connection) {
+    let (release, ddl) = release_ddl::newest_at(5).expect("a captured V5 release");
+    let conn = Connection::open_in_memory().unwrap();
+    release_ddl::apply(&conn, ddl);
+    (release, conn)
+}
+
+/// Exactly the structure of the release's own DB (refinery's history aside).
+fn assert_release_shape(conn: &Connection, what: &str) {
+    let (release, theirs) = release_v5();
+    assert_eq!(
+        release_ddl::structure(conn),
+        release_ddl::structure(&theirs),
+        "{what}: vs the DB spec-kitty-cli {release} creates"
+    );
+}
+
+/// The design's V5 facts are those of every captured V5 release's own DDL.
+#[test]
+fn the_design_v5_shape_is_the_releases() {
+    let mut n = 0;
+    for (release, v, ddl) in release_ddl::captured() {
+        if *v != 5 {
+            continue;
+        }
+        let conn = Connection::open_in_memory().unwrap();
+        release_ddl::apply(&conn, ddl);
+        conn.execute_batch("CREATE TABLE refinery_schema_history (version INTEGER)")
+            .unwrap();
+        assert_v5_shape(&conn, release);
+        n += 1;
+    }
+    assert!(n > 0, "no captured V5 release");
+}
+
+/// `fixtures/sql/legacy_vN.sql` and `scoped_v5.sql`, which many suites
+/// materialise as spec-kitty's DBs, have the schema the releases of that
+/// version create (V1/V2 predate every captured release).
+#[test]
+fn sql_fixtures_have_the_releases_schema() {
+    for v in 3..=5 {
+        let (release, ddl) = release_ddl::newest_at(v).expect("a captured release");
+        let theirs = Connection::open_in_memory().unwrap();
+        release_ddl::apply(&theirs, ddl);
+        let mut names = vec![format!("legacy_v{v}")];
+        if v == 5 {
+            names.push("scoped_v5".to_string());
+        }
+        for name in names {
+            let ours = Connection::open_in_memory().unwrap();
+            ours.execute_batch(&fixture_sql(&name)).unwrap();
+            assert_eq!(
+                release_ddl::structure(&ours),
+                release_ddl::structure(&theirs),
+                "fixtures/sql/{name}.sql vs spec-kitty-cli {release}"
+            );
+        }
+    }
+}
+
 #[test]
 fn scoped_db_created_by_a_move_has_exactly_the_v5_shape() {
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
     migrate::run(&h.home, &RunOptions::default(), &mut Quiet).unwrap();
-    assert_v5_shape(&Connection::open(h.scoped_path()).unwrap(), "new scoped DB");
+    let conn = Connection::open(h.scoped_path()).unwrap();
+    assert_v5_shape(&conn, "new scoped DB");
+    assert_release_shape(&conn, "new scoped DB");
 }
 
+/// A scoped DB of each older version, as a release of that version created
+/// it (V1, V2: the fixtures; no captured release writes them), upgraded by
+/// the move: exactly the V5 release's shape.
 #[test]
 fn scoped_db_upgraded_from_every_older_version_has_exactly_the_v5_shape() {
     for v in 1..=4 {
         let h = TestHome::new();
         h.login().legacy("legacy_v5");
-        materialise(&h.scoped_path(), &fixture_sql(&format!("legacy_v{v}")));
+        let what = match release_ddl::newest_at(v) {
+            Some((release, ddl)) => {
+                release_ddl::materialise(&h.scoped_path(), ddl);
+                format!("upgraded from V{v} as {release} creates it")
+            }
+            None => {
+                materialise(&h.scoped_path(), &fixture_sql(&format!("legacy_v{v}")));
+                format!("upgraded from V{v} (fixtures/sql)")
+            }
+        };
         migrate::run(&h.home, &RunOptions::default(), &mut Quiet).unwrap();
-        assert_v5_shape(
-            &Connection::open(h.scoped_path()).unwrap(),
-            &format!("upgraded from V{v}"),
-        );
+        let conn = Connection::open(h.scoped_path()).unwrap();
+        assert_v5_shape(&conn, &what);
+        assert_release_shape(&conn, &what);
     }
 }
 

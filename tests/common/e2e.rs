@@ -13,7 +13,18 @@
 //!
 //! Which releases a suite walks comes from the captured fixtures
 //! ([`captured`]), never from a list written in the test.
-
+//!
+//! **Rotation (opt-in).** Every captured release runs by default: measured
+//! on 2 heavily loaded cores, a `release_e2e` trial takes about 8 s, an
+//! `owner_e2e` one 27 s, a `cutover_e2e` one 42 s (docs/releases.md), so all
+//! 28 releases cost minutes, not the hour CI has.
+//! For a slower machine, `SK_E2E_ROTATE=1` makes [`selected`] run the newest
+//! captured release of each generation always and every other release on one
+//! UTC day in [`ROTATION`] (its position in version order modulo
+//! [`ROTATION`]), ignoring it otherwise with the day it runs next; every
+//! release then still runs at least once every [`ROTATION`] days.
+//! `SK_E2E_DAY=N` replays day `N`'s selection.
+//!
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -78,6 +89,87 @@ fn version_key(v: &str) -> Vec<u64> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
+/// How many days the rotation takes to run every captured release.
+pub const ROTATION: u64 = 4;
+
+/// Every captured release runs unless `SK_E2E_ROTATE=1` asks for the
+/// day's rotation.
+pub fn all() -> bool {
+    !std::env::var("SK_E2E_ROTATE").is_ok_and(|v| v.trim() == "1")
+}
+
+/// The rotation day: `SK_E2E_DAY`, else the UTC day number.
+pub fn day() -> u64 {
+    if let Some(d) = std::env::var("SK_E2E_DAY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return d;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400)
+}
+
+/// A release a suite walks, and why it sits out today's run (if it does).
+pub struct Planned {
+    pub captured: Captured,
+    pub rotated_out: Option<String>,
+}
+
+/// The rotation over `releases` (in version order): the newest of each
+/// generation always, the others when their index is today's slot.
+pub fn selected(releases: impl IntoIterator<Item = Captured>) -> Vec<Planned> {
+    let releases: Vec<Captured> = releases.into_iter().collect();
+    let newest: Vec<bool> = (0..releases.len())
+        .map(|i| {
+            let g = releases[i].generation();
+            releases[i + 1..].iter().all(|c| c.generation() != g)
+        })
+        .collect();
+    let (all, today) = (all(), day() % ROTATION);
+    let mut slot = 0u64;
+    let mut out = Vec::new();
+    for (c, newest) in releases.into_iter().zip(newest) {
+        let mut rotated_out = None;
+        if !all && !newest {
+            let mine = slot % ROTATION;
+            slot += 1;
+            if mine != today {
+                let wait = (mine + ROTATION - today) % ROTATION;
+                rotated_out = Some(format!(
+                    "rotation: runs in {wait} day(s) (SK_E2E_DAY={mine}, or without SK_E2E_ROTATE, runs it now)"
+                ));
+            }
+        }
+        out.push(Planned {
+            captured: c,
+            rotated_out,
+        });
+    }
+    out
+}
+
+/// [`release_trial`] for a planned release; ignored (never failed) when the
+/// rotation leaves it out today.
+pub fn planned_trial(
+    name: impl Into<String>,
+    planned: &Planned,
+    body: impl FnOnce(&Path) + Send + 'static,
+) -> Trial {
+    match &planned.rotated_out {
+        Some(why) => {
+            let why = why.clone();
+            Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why)))
+                .with_kind(ROTATED)
+        }
+        None => release_trial(name, &planned.captured.release, body),
+    }
+}
+
+/// The kind of a trial the rotation leaves out today.
+const ROTATED: &str = "rotated out";
+
 /// A trial `name` that runs `body` with the venv of `release`; ignored (or,
 /// with `SK_E2E=require`, failed) when that venv is missing.
 pub fn release_trial(
@@ -102,7 +194,7 @@ pub fn release_trial(
                 )
                 .into())
             })
-            .with_kind(release.to_owned())
+            .with_kind(REQUIRED)
         }
         None => {
             let path = venv_path(release);
@@ -117,6 +209,9 @@ pub fn release_trial(
     }
 }
 
+/// The kind of a trial failed for want of its venv under `SK_E2E=require`.
+const REQUIRED: &str = "venv required";
+
 /// The kind of a trial ignored for want of its venv.
 const NO_VENV: &str = "no venv";
 
@@ -124,6 +219,14 @@ const NO_VENV: &str = "no venv";
 pub fn main(trials: Vec<Trial>) -> ExitCode {
     let args = Arguments::from_args();
     let missing = trials.iter().filter(|t| t.kind() == NO_VENV).count();
+    let rotated = trials.iter().filter(|t| t.kind() == ROTATED).count();
+    if rotated > 0 {
+        eprintln!(
+            "{rotated} end-to-end trial(s) ignored by today's rotation (day {} of {ROTATION}; \
+             unset SK_E2E_ROTATE to run every release)",
+            day() % ROTATION
+        );
+    }
     if missing > 0 {
         eprintln!(
             "{missing} end-to-end trial(s) ignored: their release venv is missing under {} \

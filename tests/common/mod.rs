@@ -1,6 +1,8 @@
 //! Test support: temporary homes built from the text fixtures in `fixtures/`.
 #![allow(dead_code)]
 
+pub mod release_ddl;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

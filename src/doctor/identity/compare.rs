@@ -152,7 +152,7 @@ pub fn gate_foreground(
         team_or_user: team_or_user(fg.auth_principal.as_deref(), fg.auth_team.as_deref()),
         queue_db_path: fg.queue_db_path.clone(),
     };
-    let raw_session = env.profile.server == ServerRule::EnvThenConfig;
+    let raw_session = env.profile.gate_identity == GateIdentity::RawSession;
     if let Some(r) = resolution
         .scope
         .as_ref()
@@ -161,10 +161,10 @@ pub fn gate_foreground(
     {
         let (user, team) = (r.scope.raw_user(), r.scope.raw_team());
         g.team_or_user = team_or_user(Some(user), Some(team));
-        if env.profile.scope != ScopeRule::NulDigest
+        if let Some(rule) = env.profile.gate_queue_scope
             && let Some(server) = &fg.server_url
         {
-            let derived = Scope::with_rule(ScopeRule::PipedAscii, server, user, team);
+            let derived = Scope::with_rule(rule, server, user, team);
             g.queue_db_path = Some(home.scoped_queue(&derived).to_string_lossy().into_owned());
         }
     }

@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
 use crate::login::{Env, Resolution, ScopeSource};
-use crate::release::{GateField, Profile, ScopeRule, ServerRule};
+use crate::release::{ForegroundRule, GateField, GateIdentity, Profile, ServerRule};
 use crate::scope::Scope;
 
 mod install;
@@ -217,7 +217,7 @@ fn lexical_normalize(p: &Path) -> PathBuf {
 /// re-derived from it with every non-ASCII character as `_u%04x_`, and the
 /// queue path from that scope. Earlier releases report the queue scope.
 pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> ForegroundIdentity {
-    if env.profile.scope == ScopeRule::NulDigest {
+    if env.profile.foreground == ForegroundRule::ProjectStore {
         return project_store_identity(home, resolution, env);
     }
     let Some(r) = &resolution.scope else {
@@ -228,15 +228,16 @@ pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> Foreg
             ..ForegroundIdentity::default()
         };
     };
-    let (server, scope) = match env.profile.server {
-        ServerRule::Config => (resolution.server_url.clone(), r.scope.clone()),
-        ServerRule::EnvThenConfig => {
-            let server = target_server_url(env.saas_url.as_deref(), &resolution.server_url);
-            let rule = match env.profile.scope {
-                ScopeRule::NulDigest => ScopeRule::NulDigest,
-                ScopeRule::Piped | ScopeRule::PipedAscii => ScopeRule::PipedAscii,
-            };
-            let derived = Scope::with_rule(rule, &server, &r.scope.user(), &r.scope.team());
+    let (server, scope) = match env.profile.foreground {
+        ForegroundRule::LoginScope => (resolution.server_url.clone(), r.scope.clone()),
+        ForegroundRule::TargetAuthority | ForegroundRule::ProjectStore => {
+            let server = foreground_server(env, &resolution.server_url);
+            let derived = Scope::with_rule(
+                env.profile.owner_scope,
+                &server,
+                &r.scope.user(),
+                &r.scope.team(),
+            );
             (server, derived)
         }
     };
@@ -255,7 +256,7 @@ pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> Foreg
 /// `_u%04x_` before lowercasing), the queue path named by the digest even
 /// with no session (user and team then empty; `auth_scope` null).
 fn project_store_identity(home: &Home, resolution: &Resolution, env: &Env) -> ForegroundIdentity {
-    let server = target_server_url(env.saas_url.as_deref(), &resolution.server_url);
+    let server = foreground_server(env, &resolution.server_url);
     let (user, team) = match &resolution.scope {
         Some(r) => (
             r.scope.raw_user().to_string(),
@@ -263,7 +264,7 @@ fn project_store_identity(home: &Home, resolution: &Resolution, env: &Env) -> Fo
         ),
         None => (String::new(), String::new()),
     };
-    let scope = Scope::with_rule(ScopeRule::NulDigest, &server, &user, &team);
+    let scope = Scope::with_rule(env.profile.owner_scope, &server, &user, &team);
     ForegroundIdentity {
         server_url: Some(server),
         auth_scope: match &resolution.scope {
@@ -274,6 +275,14 @@ fn project_store_identity(home: &Home, resolution: &Resolution, env: &Env) -> Fo
         auth_team: resolution.scope.as_ref().map(|_| team.clone()),
         queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
         ..ForegroundIdentity::default()
+    }
+}
+
+/// The server the foreground reports, by the release's [`ServerRule`].
+fn foreground_server(env: &Env, config_url: &str) -> String {
+    match env.profile.server {
+        ServerRule::Config => config_url.to_string(),
+        ServerRule::EnvThenConfig => target_server_url(env.saas_url.as_deref(), config_url),
     }
 }
 
