@@ -14,6 +14,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::Error;
 use schema::tables::ALL;
 
+pub mod carried;
 pub mod schema;
 pub mod store;
 

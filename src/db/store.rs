@@ -216,6 +216,24 @@ fn store(uuid: &str, path: PathBuf) -> ProjectStore {
     s
 }
 
+/// Every project store DB under `projects/` (name, path), sorted.
+pub fn store_dbs(home: &Home) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(home.root().join("projects"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let db = entry.path().join("sync/sync.db");
+        if !name.starts_with('.') && db.is_file() {
+            out.push((name, db));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// `queue.db`, then `queues/queue-<lowercase hex>.db` sorted: 3.2.7's discovery.
 pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
     let mut out = Vec::new();
