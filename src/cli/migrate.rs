@@ -239,6 +239,19 @@ fn cutover(
     match cutover::run(&ctx.home, &opts) {
         Ok(mut r) => {
             r.release = Some(ctx.release_view());
+            if let Some(late) = &r.late {
+                if late.found > 0 {
+                    stderr_line!(
+                        "{TOOL}: {} late legacy row(s): {} carried into project stores by the release's own writers, {} quarantined with their reason",
+                        late.found,
+                        late.stored,
+                        late.quarantined.values().sum::<u64>()
+                    );
+                }
+                for w in &late.writers {
+                    stderr_line!("{TOOL}: warning: {}", w.remedy());
+                }
+            }
             print(&if json {
                 render::json(&r)
             } else {
