@@ -174,8 +174,9 @@ fn store_keys(conn: &Connection, out: &mut BTreeSet<NaturalKey>) {
     }
     // The release's live writer keeps `project_uuid` and `content_hash` in
     // their own columns, not in `body_reference` (3.2.6–3.2.7
-    // `OfflineBodyUploadQueue.enqueue`); the cutover keeps the whole source
-    // row there. The columns fill what the reference lacks.
+    // `OfflineBodyUploadQueue.enqueue`, which `sk-migrate run` uses for late
+    // rows); the cutover keeps the whole source row there. The columns fill
+    // what the reference lacks.
     let sql = if has_column(conn, "body_upload_tasks", "content_hash") {
         "SELECT body_reference, project_uuid, content_hash FROM body_upload_tasks"
     } else {
@@ -416,6 +417,20 @@ pub fn fate(key: &NaturalKey, covered: &Covered) -> Fate {
             reason: reason.clone(),
         },
         None => Fate::Late,
+    }
+}
+
+/// Put the ledger's counts on the legacy sources of `facts` (pure).
+pub fn annotate(facts: &mut store::StoreFacts, ledger: &Ledger) {
+    for s in &mut facts.legacy_sources {
+        if let Some(l) = ledger
+            .sources
+            .iter()
+            .find(|l| l.unreadable.is_none() && l.path.display().to_string() == s.path)
+        {
+            s.carried = Some(l.stored + l.quarantined);
+            s.late = Some(l.late());
+        }
     }
 }
 

@@ -26,6 +26,16 @@ pub struct ProjectStore {
     pub pending_events: u64,
     /// `body_upload_tasks` not yet `uploaded` nor `terminal_failed`.
     pub pending_body_uploads: u64,
+    /// Events in a sealed consent epoch with no finished outbox task: the
+    /// release's sealed history (`history_disclosure::_cohort_rows`), which
+    /// it delivers only through `spec-kitty sync project-store-history`.
+    pub sealed_history: u64,
+    /// Journal entries the release's own journal cannot decode
+    /// (`event_journal/journal.py::_event_from_document` wants an object
+    /// with `payload_encoding` `base64`): while any is there the release's
+    /// `sync status` fails with "journal payload document has an
+    /// unsupported encoding".
+    pub undecodable_journal: u64,
     /// Why it could not be read, if it could not.
     pub unreadable: Option<String>,
 }
@@ -35,6 +45,13 @@ pub struct ProjectStore {
 pub struct LegacySource {
     pub path: String,
     pub rows: u64,
+    /// Rows of queued work some cutover covered (stored or quarantined), by
+    /// natural key (`db::carried`); absent when not classified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried: Option<u64>,
+    /// Rows of queued work no store holds and no cutover covered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<u64>,
 }
 
 /// One cutover manifest.
@@ -155,6 +172,11 @@ pub struct StoreFacts {
     /// What verified `sk-migrate run` cutovers carried (`sources.json`).
     #[serde(skip)]
     pub carried: Vec<Carried>,
+    /// Who holds a legacy source open, by its path (the process holding it:
+    /// pid, executable, release), when known: the hook for the legacy-writer
+    /// detection of `sk-migrate run`'s side; empty until it is filled.
+    #[serde(skip)]
+    pub legacy_writers: BTreeMap<String, String>,
 }
 
 /// Open a store or source read-only (never writes, never changes its journal mode).
@@ -195,6 +217,8 @@ fn store(uuid: &str, path: PathBuf) -> ProjectStore {
         journal_entries: 0,
         pending_events: 0,
         pending_body_uploads: 0,
+        sealed_history: 0,
+        undecodable_journal: 0,
         unreadable: None,
     };
     match open_ro(&path) {
@@ -210,13 +234,44 @@ fn store(uuid: &str, path: PathBuf) -> ProjectStore {
                 "SELECT count(*) FROM body_upload_tasks \
                  WHERE state NOT IN ('uploaded', 'terminal_failed')",
             );
+            s.sealed_history = count(
+                &conn,
+                "SELECT count(*) FROM journal_entries AS j JOIN consent_epochs AS e \
+                 ON e.project_uuid = j.project_uuid AND e.epoch_id = j.epoch_id \
+                 WHERE e.state = 'sealed' AND NOT EXISTS (SELECT 1 FROM outbox_tasks AS o \
+                 WHERE o.project_uuid = j.project_uuid AND o.journal_entry_id = j.entry_id \
+                 AND o.state IN ('complete', 'terminal_refused', 'purged', 'canceled'))",
+            );
+            s.undecodable_journal = undecodable(&conn);
         }
         Err(e) => s.unreadable = Some(e.to_string()),
     }
     s
 }
 
-/// Every project store DB under `projects/` (name, path), sorted.
+/// Does the release's journal decode this `payload_json` (pure)? Its rule
+/// (`_event_from_document`, 3.2.6–3.2.7): a JSON object whose
+/// `payload_encoding` is `base64` and whose `payload` is a string.
+pub fn journal_document_decodes(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+        v.is_object() && v["payload_encoding"] == "base64" && v["payload"].is_string()
+    })
+}
+
+fn undecodable(conn: &Connection) -> u64 {
+    let Ok(mut st) = conn.prepare("SELECT payload_json FROM journal_entries") else {
+        return 0;
+    };
+    st.query_map([], |r| r.get::<_, String>(0))
+        .map(|rows| {
+            rows.flatten()
+                .filter(|t| !journal_document_decodes(t))
+                .count() as u64
+        })
+        .unwrap_or(0)
+}
+
+/// Every project store of the home: (project uuid, `sync/sync.db`), sorted.
 pub fn store_dbs(home: &Home) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(home.root().join("projects"))
@@ -304,18 +359,11 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
 /// Gather the project-store facts of `home`. Reads only.
 pub fn gather(home: &Home) -> StoreFacts {
     let projects = home.root().join("projects");
-    let mut stores = Vec::new();
+    let stores: Vec<ProjectStore> = store_dbs(home)
+        .into_iter()
+        .map(|(name, db)| store(&name, db))
+        .collect();
     let mut cutovers = Vec::new();
-    for entry in std::fs::read_dir(&projects).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let db = entry.path().join("sync/sync.db");
-        if db.is_file() {
-            stores.push(store(&name, db));
-        }
-    }
     for entry in std::fs::read_dir(projects.join(".migration"))
         .into_iter()
         .flatten()
@@ -326,13 +374,14 @@ pub fn gather(home: &Home) -> StoreFacts {
             cutovers.push(c);
         }
     }
-    stores.sort_by(|a, b| a.project_uuid.cmp(&b.project_uuid));
     cutovers.sort_by(|a, b| a.migration_id.cmp(&b.migration_id));
     let legacy_sources = discover_sources(home)
         .into_iter()
         .map(|p| LegacySource {
             rows: source_rows(&p),
             path: p.display().to_string(),
+            carried: None,
+            late: None,
         })
         .collect();
     StoreFacts {
@@ -341,6 +390,7 @@ pub fn gather(home: &Home) -> StoreFacts {
         legacy_sources,
         cutovers,
         carried: carried(home),
+        legacy_writers: BTreeMap::new(),
     }
 }
 
@@ -393,6 +443,8 @@ mod tests {
         LegacySource {
             path: path.into(),
             rows,
+            carried: None,
+            late: None,
         }
     }
 
@@ -440,6 +492,22 @@ mod tests {
         );
         std::fs::write(dir.path().join("repo/.kittify/config.yaml"), "project: [").unwrap();
         assert_eq!(checkout_project(&deep, None), None);
+    }
+
+    #[test]
+    fn only_base64_payload_documents_decode_as_the_release_reads_them() {
+        assert!(journal_document_decodes(
+            r#"{"event_id":"e","payload":"e30=","payload_encoding":"base64"}"#
+        ));
+        // What the cutover stores: the legacy event JSON.
+        assert!(!journal_document_decodes(
+            r#"{"event_id":"e","payload":{"wp":"WP01"}}"#
+        ));
+        assert!(!journal_document_decodes(
+            r#"{"event_id":"e","payload":"e30=","payload_encoding":"utf-8"}"#
+        ));
+        assert!(!journal_document_decodes("[1]"));
+        assert!(!journal_document_decodes("not json"));
     }
 
     #[test]

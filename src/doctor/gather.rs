@@ -181,6 +181,25 @@ fn foreground(
     Ok(fg.canonicalized())
 }
 
+/// 3.2.6+: the project stores, and every legacy row classified by natural
+/// key (carried, quarantined or late). Reads only.
+fn store_facts(
+    home: &Home,
+    opts: &DoctorOptions,
+    busy: u64,
+) -> (
+    Option<crate::db::store::StoreFacts>,
+    Option<crate::db::carried::Ledger>,
+) {
+    if opts.env.profile.generation != crate::release::Generation::ProjectStore {
+        return (None, None);
+    }
+    let mut f = crate::db::store::gather(home);
+    let ledger = crate::db::carried::ledger(home, busy);
+    crate::db::carried::annotate(&mut f, &ledger);
+    (Some(f), Some(ledger))
+}
+
 /// Gather every fact the report needs. Reads only.
 pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let resolution = login::resolve(home, opts.scope.as_ref(), &opts.env);
@@ -215,6 +234,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         Vec::new()
     };
     let owner = owner_facts(home)?;
+    let (stores, ledger) = store_facts(home, opts, busy);
     let live_daemons = opts.probe.then(probe::probe_daemon_ports);
     if let Some(stale) = stale_state(home, &owner, live_daemons.as_deref()) {
         notes.push(format!(
@@ -242,8 +262,8 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
                 crate::db::store::checkout_project(&dir, env_root.as_deref())
             })
             .flatten(),
-        stores: (opts.env.profile.generation == crate::release::Generation::ProjectStore)
-            .then(|| crate::db::store::gather(home)),
+        stores,
+        ledger,
         saas_enabled: opts.env.saas_enabled,
         scope_source: resolution.scope.as_ref().map(|r| r.source),
         foreground: fg,

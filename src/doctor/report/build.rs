@@ -27,8 +27,12 @@ pub fn build(facts: Facts) -> Report {
     if facts.saas_enabled && !scope_resolved {
         problems.push(auth_required_problem(&facts.auth_notes));
     }
-    if let Some(stores) = &facts.stores {
-        problems.extend(store_problems(stores));
+    if let Some(f) = &facts.stores {
+        problems.extend(stores::store_problems(
+            f,
+            facts.ledger.as_ref(),
+            &mut warnings,
+        ));
     }
     let layout_refusal = facts
         .profile
@@ -425,74 +429,6 @@ pub(super) fn layout_gate(stores: Option<&StoreFacts>, project: Option<&str>) ->
         fields: vec![],
         remediation: "sk-migrate run  # carries every legacy source across the cutover".to_string(),
     })
-}
-
-/// `cutover_pending` and `rows_quarantined` of a project-store home (pure).
-pub(super) fn store_problems(f: &StoreFacts) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let pending = store::pending_sources(f);
-    if !pending.is_empty() {
-        let rows: u64 = pending.iter().map(|s| s.rows).sum();
-        let failed: Vec<String> = f
-            .cutovers
-            .iter()
-            .filter(|c| c.phase == "failed")
-            .map(|c| {
-                format!(
-                    " Cutover {} failed ({}); spec-kitty will not resume a failed id, and a new id re-checks the same destination rows.",
-                    c.migration_id,
-                    c.failure.as_deref().unwrap_or("no reason recorded")
-                )
-            })
-            .collect();
-        out.push(Problem {
-            code: ProblemCode::CutoverPending,
-            message: format!(
-                "layout is {}: {} in {} legacy source(s) wait for the project-store cutover: {}.{}",
-                f.layout_mode,
-                plural(rows, "row", "rows"),
-                pending.len(),
-                pending
-                    .iter()
-                    .map(|s| s.path.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                failed.concat()
-            ),
-            fields: vec![],
-            remediation: format!(
-                "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
-                store::cutover_command(&pending, "<id>")
-            ),
-        });
-    }
-    for c in f
-        .cutovers
-        .iter()
-        .filter(|c| c.phase == "complete" && !c.quarantine.is_empty())
-    {
-        let by_reason: Vec<String> = c
-            .quarantine
-            .iter()
-            .map(|(reason, n)| format!("{n} {reason}"))
-            .collect();
-        let file = std::path::Path::new(&c.path).with_file_name("quarantine.json");
-        out.push(Problem {
-            code: ProblemCode::RowsQuarantined,
-            message: format!(
-                "cutover {} quarantined rows that will never be delivered: {} (listed in {})",
-                c.migration_id,
-                by_reason.join(", "),
-                file.display()
-            ),
-            fields: vec![],
-            remediation: format!(
-                "spec-kitty sync project-store-quarantine --migration-id {} --json  # inspect them",
-                c.migration_id
-            ),
-        });
-    }
-    out
 }
 
 /// The fix the installed release itself offers for a mismatched daemon: a

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::store::{self, StoreFacts};
+use crate::db::store::{self, LegacySource, StoreFacts};
 use crate::doctor::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::doctor::owner::RedactedOwner;
 use crate::doctor::probe::LiveDaemon;
@@ -14,6 +14,8 @@ use crate::release::{GateField, Profile, ReleaseView};
 
 mod build;
 pub use build::*;
+mod stores;
+pub use stores::{HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, STATUS_FAILURE};
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,6 +104,9 @@ pub struct Facts {
     pub profile: &'static Profile,
     /// Project stores, legacy sources and cutovers (3.2.6+ releases only).
     pub stores: Option<StoreFacts>,
+    /// Every legacy row classified by natural key (3.2.6+; `None`: not
+    /// classified, and the path-based rules apply).
+    pub ledger: Option<crate::db::carried::Ledger>,
     /// The foreground as the release's preflight gate sees it.
     pub gate: GateForeground,
     /// The project uuid of the checkout (3.2.6+ gate), if one resolves.
@@ -156,6 +161,8 @@ pub enum ProblemCode {
     LegacyRows,
     StrandedSetupPlan,
     CutoverPending,
+    LateLegacyRows,
+    JournalUndecodable,
     RowsQuarantined,
     ProjectUnknown,
     AuthRequired,
@@ -271,6 +278,7 @@ mod tests {
             release_note: None,
             profile: crate::release::DEFAULT_PROFILE,
             stores: None,
+            ledger: None,
             saas_enabled: false,
             scope_source: Some(ScopeSource::Credentials),
             foreground: ForegroundIdentity {
