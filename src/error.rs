@@ -94,6 +94,29 @@ pub enum Error {
     },
 
     #[error(
+        "cutover {migration_id} was interrupted ({detail}; the manifest is at phase {phase}); run again to resume: `sk-migrate run` resumes the same migration id. Nothing was lost; the sources are unchanged"
+    )]
+    CutoverInterrupted {
+        migration_id: String,
+        phase: String,
+        detail: String,
+    },
+
+    #[error(
+        "spec-kitty refused cutover {migration_id} ({reason}); its manifest is at phase {phase}, not failed, so the id stays usable. The sources are unchanged"
+    )]
+    CutoverRefused {
+        migration_id: String,
+        phase: String,
+        reason: String,
+    },
+
+    #[error(
+        "{count} late legacy row(s) could not be carried into a project store yet: {detail}. They stay in their sources; run `sk-migrate run` again"
+    )]
+    LateRowsNotCarried { count: usize, detail: String },
+
+    #[error(
         "cutover {migration_id} could not be verified: {detail}. The sources are unchanged; nothing was deleted"
     )]
     CutoverUnverified {

@@ -6,7 +6,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
@@ -258,6 +258,11 @@ pub fn run(cli: Cli) -> ExitStatus {
             };
             return run_move(&cli, &ctx, &opts, *verbose);
         }
+        Command::QueuePath { .. } | Command::Status { .. }
+            if ctx.profile.generation == Generation::ProjectStore =>
+        {
+            project_target(&cli, &ctx, matches!(cli.command, Command::QueuePath { .. }))
+        }
         Command::QueuePath { read_only, .. } => {
             queue_path(&ctx.home, scope.as_ref(), &env, *read_only, cli.global.json)
         }
@@ -299,10 +304,24 @@ fn cutover(
         busy_timeout_ms,
         spec_kitty: entry,
         backup_dir: backup,
+        python: ctx.install.interpreter.clone(),
     };
     match cutover::run(&ctx.home, &opts) {
         Ok(mut r) => {
             r.release = Some(ctx.release_view());
+            if let Some(late) = &r.late {
+                if late.found > 0 {
+                    stderr_line!(
+                        "{TOOL}: {} late legacy row(s): {} carried into project stores by the release's own writers, {} quarantined with their reason",
+                        late.found,
+                        late.stored,
+                        late.quarantined.values().sum::<u64>()
+                    );
+                }
+                for w in &late.writers {
+                    stderr_line!("{TOOL}: warning: {}", w.remedy());
+                }
+            }
             print(&if json {
                 render::json(&r)
             } else {
@@ -383,6 +402,29 @@ fn queue_path(
     } else {
         out.queue_db
     })
+}
+
+/// `queue-path` and `status` on a 3.2.6+ release: the checkout's project
+/// store, never a queue DB (`docs/migrate.md`).
+fn project_target(cli: &Cli, ctx: &Context, path_only: bool) -> Result<String, Error> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
+    let repo_root = std::env::var_os("SPECIFY_REPO_ROOT")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let t = queue::project_target(&ctx.home, &cwd, repo_root.as_deref(), cli.busy_timeout);
+    if cli.global.json {
+        return Ok(render::json(&t));
+    }
+    if path_only {
+        stderr_line!("{TOOL}: {}", queue::PROJECT_STORE_NOTE);
+        return t.project_store.ok_or_else(|| Error::ReleaseLayout {
+            message: format!(
+                "{} resolves no project (no .kittify/config.yaml with project.uuid): on spec-kitty 3.2.6+ new work goes to the checkout's project store, and no queue DB is written",
+                cwd.display()
+            ),
+        });
+    }
+    Ok(t.describe())
 }
 
 fn status(cli: &Cli, ctx: &Context, scope: Option<&Scope>, env: &Env) -> Result<String, Error> {

@@ -172,10 +172,33 @@ fn store_keys(conn: &Connection, out: &mut BTreeSet<NaturalKey>) {
             out.insert(NaturalKey::Queue { event_id: id });
         }
     }
-    if let Ok(mut st) = conn.prepare("SELECT body_reference FROM body_upload_tasks") {
-        let refs = st.query_map([], |r| r.get::<_, String>(0));
-        for text in refs.into_iter().flatten().flatten() {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+    // The release's live writer keeps `project_uuid` and `content_hash` in
+    // their own columns, not in `body_reference` (3.2.6–3.2.7
+    // `OfflineBodyUploadQueue.enqueue`, which `sk-migrate run` uses for late
+    // rows); the cutover keeps the whole source row there. The columns fill
+    // what the reference lacks.
+    let sql = if has_column(conn, "body_upload_tasks", "content_hash") {
+        "SELECT body_reference, project_uuid, content_hash FROM body_upload_tasks"
+    } else {
+        "SELECT body_reference, NULL, NULL FROM body_upload_tasks"
+    };
+    if let Ok(mut st) = conn.prepare(sql) {
+        let refs = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        });
+        for (text, project, hash) in refs.into_iter().flatten().flatten() {
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
+                for (k, col) in [("project_uuid", project), ("content_hash", hash)] {
+                    if v.get(k).is_none_or(serde_json::Value::is_null)
+                        && let (Some(obj), Some(c)) = (v.as_object_mut(), col)
+                    {
+                        obj.insert(k.to_string(), c.into());
+                    }
+                }
                 out.insert(NaturalKey::BodyUploadQueue {
                     key: body_key_of_json(&v),
                 });

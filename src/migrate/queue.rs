@@ -3,7 +3,9 @@
 //! row is left behind; no scope → the legacy DB, which is then the active
 //! queue. Readers use [`reader_queue`], which never moves anything.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use crate::error::Error;
 use crate::home::Home;
@@ -54,5 +56,107 @@ pub fn reader_queue(home: &Home, flag: Option<&Scope>, env: &Env) -> PathBuf {
     match login::resolve(home, flag, env).scope {
         Some(r) => home.scoped_queue(&r.scope),
         None => home.legacy_queue(),
+    }
+}
+
+/// Where new work goes on a project-store release (3.2.6+): the checkout's
+/// project store, written by spec-kitty itself. No queue DB is written
+/// there (`queue.db` and `queues/queue-<hex>.db` are only cutover input), so
+/// `queue_db` is always null and no schema migration is ever pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectTarget {
+    pub schema_version: u32,
+    /// Always null on these releases.
+    pub queue_db: Option<String>,
+    /// The checkout's project (`.kittify/config.yaml` `project.uuid`).
+    pub project_uuid: Option<String>,
+    /// `projects/<uuid>/sync/sync.db`, once a project resolves.
+    pub project_store: Option<String>,
+    /// `legacy`, `cutover_pending` or `project_only`.
+    pub layout_mode: String,
+    /// Always empty: the V1–V5 queue migrations do not apply.
+    pub pending_migrations: Vec<String>,
+    /// Legacy rows no cutover carried yet (`sk-migrate run` carries them).
+    pub late_rows: u64,
+    pub note: String,
+}
+
+impl ProjectTarget {
+    /// For people: one paragraph.
+    pub fn describe(&self) -> String {
+        let mut out = match &self.project_store {
+            Some(p) => format!("new work goes to the checkout's project store: {p}\n"),
+            None => "new work goes to the checkout's project store; this directory resolves no project (no .kittify/config.yaml with project.uuid)\n".to_string(),
+        };
+        out.push_str(&format!("layout: {}\n", self.layout_mode));
+        if self.late_rows > 0 {
+            out.push_str(&format!(
+                "{} legacy row(s) not carried yet: run `sk-migrate run`\n",
+                self.late_rows
+            ));
+        }
+        out.push_str(&self.note);
+        out
+    }
+}
+
+/// The note every 3.2.6+ answer carries (pure).
+pub const PROJECT_STORE_NOTE: &str = "spec-kitty 3.2.6+ writes no queue DB (the legacy and scoped queue DBs are only cutover input); the project store is written by spec-kitty alone";
+
+/// Where new work goes on a 3.2.6+ home, from the checkout at `cwd`.
+/// Reads only.
+pub fn project_target(
+    home: &Home,
+    cwd: &Path,
+    repo_root_env: Option<&Path>,
+    busy_timeout_ms: u64,
+) -> ProjectTarget {
+    let uuid = crate::db::store::checkout_project(cwd, repo_root_env);
+    let late_rows = crate::db::carried::ledger(home, busy_timeout_ms).late_count();
+    ProjectTarget {
+        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
+        queue_db: None,
+        project_store: uuid.as_ref().map(|u| {
+            home.root()
+                .join("projects")
+                .join(u)
+                .join("sync/sync.db")
+                .display()
+                .to_string()
+        }),
+        project_uuid: uuid,
+        layout_mode: crate::db::store::layout_mode(home),
+        pending_migrations: Vec::new(),
+        late_rows,
+        note: PROJECT_STORE_NOTE.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_store_home_names_the_store_and_never_a_queue_db() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join("root"));
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".kittify")).unwrap();
+        std::fs::write(
+            repo.join(".kittify/config.yaml"),
+            "project:\n  uuid: 0A1B0000-4F1A-4B2C-8D3E-0000000000B7\n",
+        )
+        .unwrap();
+        let t = project_target(&home, &repo, None, 100);
+        assert_eq!(t.queue_db, None);
+        assert!(t.pending_migrations.is_empty());
+        let store = t.project_store.clone().unwrap();
+        assert!(store.ends_with("projects/0a1b0000-4f1a-4b2c-8d3e-0000000000b7/sync/sync.db"));
+        let text = t.describe();
+        assert!(!text.contains("queue-") && !text.contains("V1"), "{text}");
+        assert!(text.contains(&store));
+        let none = project_target(&home, dir.path(), None, 100);
+        assert_eq!(none.project_store, None);
+        assert!(none.describe().contains("resolves no project"));
     }
 }

@@ -39,6 +39,15 @@ use verify::*;
 mod preview;
 use preview::*;
 
+mod scratch;
+
+mod release;
+use release::*;
+
+pub mod late;
+
+pub mod writers;
+
 /// How to run the cutover.
 #[derive(Debug, Clone)]
 pub struct CutoverOptions {
@@ -48,6 +57,9 @@ pub struct CutoverOptions {
     pub spec_kitty: PathBuf,
     /// Copy every source here first (`--backup DIR`).
     pub backup_dir: Option<PathBuf>,
+    /// The installed release's interpreter (its `#!` line), which runs its
+    /// own writers for late rows.
+    pub python: Option<PathBuf>,
 }
 
 /// Rows a project store received from the snapshot.
@@ -86,6 +98,9 @@ pub struct CutoverReport {
     pub projects: Vec<ProjectCarried>,
     pub quarantined: BTreeMap<String, u64>,
     pub backups: Vec<String>,
+    /// Late rows carried through the release's own writers (and the
+    /// processes still writing a legacy DB); absent when not looked at.
+    pub late: Option<late::LateReport>,
     pub elapsed_ms: u64,
 }
 
@@ -226,43 +241,6 @@ fn failure_log_rows(paths: &[PathBuf]) -> u64 {
         .sum()
 }
 
-/// Run the installed release's cutover command; its JSON on stdout.
-fn run_release(
-    opts: &CutoverOptions,
-    command: &str,
-    snapshot: &Path,
-    id: &str,
-    root: &Path,
-    home_env: Option<&Path>,
-) -> Result<(serde_json::Value, bool, String), Error> {
-    let mut cmd = Command::new(&opts.spec_kitty);
-    cmd.args(["sync", command, "--source"])
-        .arg(snapshot)
-        .args(["--migration-id", id, "--json"])
-        .env("SPEC_KITTY_HOME", root)
-        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
-        .stdin(std::process::Stdio::null());
-    if let Some(h) = home_env {
-        cmd.env("HOME", h);
-    }
-    let out = cmd.output().map_err(|e| Error::EntryPoint {
-        path: opts.spec_kitty.clone(),
-        detail: format!("cannot run it: {e}"),
-    })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let tail: String = stderr
-        .lines()
-        .rev()
-        .take(6)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect::<Vec<_>>()
-        .join("\n");
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    Ok((json, out.status.success(), tail))
-}
-
 /// Quarantine counts by reason of a manifest or preview document.
 fn quarantine_counts(doc: &serde_json::Value) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -310,28 +288,40 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
 }
 
 /// Carry every row of the home's legacy sources across the release's
-/// cutover (or, with `dry_run`, show what its preview would carry).
+/// cutover (or, with `dry_run`, show what its preview would carry); then,
+/// and on a home already `project_only`, carry the late rows through the
+/// release's own writers.
 pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let started = Instant::now();
     // Before anything is created: a root run on a user's home refuses.
     home.require_owned_by_caller()?;
     let busy = opts.busy_timeout_ms;
     let facts = store::gather(home);
+    if facts.layout_mode == "project_only" {
+        return late_only(home, opts, started);
+    }
     let pending: Vec<LegacySource> = store::pending_sources(&facts)
         .into_iter()
         .cloned()
         .collect();
     let mut report = empty_report(&pending);
-    if pending.is_empty() {
+    let resume = in_flight(home, &facts);
+    if pending.is_empty() && resume.is_none() {
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    let paths: Vec<PathBuf> = pending.iter().map(|s| PathBuf::from(&s.path)).collect();
-    let stamps = paths
-        .iter()
-        .map(|p| stamp(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let id = migration_id(&stamps);
+    let paths: Vec<PathBuf> = store::discover_sources(home);
+    let (id, stamps) = match resume {
+        Some(id) => {
+            let stamps =
+                read_stamps(&work_root(home).join(&id)).map_or_else(|| stamps_of(&paths), Ok)?;
+            (id, stamps)
+        }
+        None => {
+            let stamps = stamps_of(&paths)?;
+            (migration_id(&stamps), stamps)
+        }
+    };
     report.migration_id = Some(id.clone());
     let manifest_path = home
         .root()
@@ -346,10 +336,11 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     // One run at a time on a home, as for the move: a second one waits,
     // then names the holder (its snapshot build would race this one's).
     let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
+    scratch::sweep(home)?;
     backup_sources(opts, &paths, &mut report)?;
     let dir = work_root(home).join(&id);
     let snapshot = dir.join("snapshot.db");
-    ensure_snapshot(home, &id, &paths, busy, &mut report)?;
+    ensure_snapshot(home, &id, &paths, &stamps, busy, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
     let snap = count_snapshot(&mut report, &snapshot, &paths, busy)?;
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
@@ -370,7 +361,73 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
             sources: stamps,
         },
     )?;
+    // Rows written while the release cut over are late already.
+    report.late = Some(late::carry(home, opts.python.as_deref(), busy)?);
     report.status = "migrated";
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+fn stamps_of(paths: &[PathBuf]) -> Result<Vec<SourceStamp>, Error> {
+    paths.iter().map(|p| stamp(p)).collect()
+}
+
+/// The stamps of the sources a snapshot was built from.
+fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
+    store::read_json(&dir.join("stamps.json")).and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// A cutover of ours left mid-way (killed, or the child interrupted): the
+/// layout's owning migration, else an unfinished manifest of ours, whose
+/// snapshot is still there. Resumed with the same id, whatever the
+/// sources hold now (rows added since are carried as late rows).
+fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
+    let has_snapshot = |id: &str| work_root(home).join(id).join("snapshot.db").is_file();
+    let owner = store::read_json(&home.root().join("projects/.layout-generation.json"))
+        .filter(|v| v["mode"] == "cutover_pending")
+        .and_then(|v| v["migration_id"].as_str().map(str::to_string));
+    pick_in_flight(owner.as_deref(), &facts.cutovers, &has_snapshot)
+}
+
+/// The choice of [`in_flight`] (pure over its inputs).
+pub(super) fn pick_in_flight(
+    layout_owner: Option<&str>,
+    cutovers: &[store::Cutover],
+    has_snapshot: &dyn Fn(&str) -> bool,
+) -> Option<String> {
+    let ours = |id: &str| id.starts_with("sk-migrate-") && has_snapshot(id);
+    if let Some(id) = layout_owner.filter(|id| ours(id)) {
+        return Some(id.to_string());
+    }
+    cutovers
+        .iter()
+        .filter(|c| c.phase != "complete" && c.phase != "failed")
+        .find(|c| ours(&c.migration_id))
+        .map(|c| c.migration_id.clone())
+}
+
+/// A `project_only` home: the release takes no new migration id, so only
+/// late rows are carried, through its writers (the dry run counts them).
+fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<CutoverReport, Error> {
+    let busy = opts.busy_timeout_ms;
+    let mut report = empty_report(&[]);
+    if opts.dry_run {
+        let rows = late::late_rows(home, busy);
+        report.late = Some(late::LateReport {
+            found: rows.len() as u64,
+            writers: writers::legacy_writers(home),
+            ..late::LateReport::default()
+        });
+        report.status = "dry_run";
+    } else {
+        let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
+        scratch::sweep(home)?;
+        let carried = late::carry(home, opts.python.as_deref(), busy)?;
+        if carried.found > 0 {
+            report.status = "carried_late";
+        }
+        report.late = Some(carried);
+    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -393,29 +450,9 @@ fn empty_report(pending: &[LegacySource]) -> CutoverReport {
         projects: Vec::new(),
         quarantined: BTreeMap::new(),
         backups: Vec::new(),
+        late: None,
         elapsed_ms: 0,
     }
-}
-
-/// A migration the release marked failed is not retried blindly.
-fn refuse_failed(
-    manifest: Option<&serde_json::Value>,
-    id: &str,
-    manifest_path: &Path,
-) -> Result<(), Error> {
-    if let Some(m) = manifest
-        && m["phase"] == "failed"
-    {
-        return Err(Error::CutoverFailed {
-            migration_id: id.to_string(),
-            manifest: manifest_path.to_path_buf(),
-            reason: m["failure"]
-                .as_str()
-                .unwrap_or("no reason recorded")
-                .to_string(),
-        });
-    }
-    Ok(())
 }
 
 /// `--backup DIR`: every source copied before the release runs.
@@ -446,6 +483,7 @@ fn ensure_snapshot(
     home: &Home,
     id: &str,
     paths: &[PathBuf],
+    stamps: &[SourceStamp],
     busy: u64,
     report: &mut CutoverReport,
 ) -> Result<(), Error> {
@@ -457,6 +495,9 @@ fn ensure_snapshot(
         let _ = std::fs::remove_dir_all(&building);
         let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
         report.left_in_sources = left;
+        let text = serde_json::to_string_pretty(stamps)
+            .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
+        write_atomic(&building, &building.join("stamps.json"), &text)?;
         std::fs::File::open(&built)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&built, e))?;
@@ -465,44 +506,19 @@ fn ensure_snapshot(
     Ok(())
 }
 
-/// Run the release's `project-store-migrate` on the snapshot; a failure is
-/// reported with the manifest's reason and the output's tail.
-fn release_migrate(
-    opts: &CutoverOptions,
-    snapshot: &Path,
-    id: &str,
-    home: &Home,
-    manifest_path: &Path,
-) -> Result<(), Error> {
-    let (_, ok, tail) = run_release(
-        opts,
-        "project-store-migrate",
-        snapshot,
-        id,
-        home.root(),
-        None,
-    )?;
-    if !ok {
-        let reason = crate::fsutil::read_text(manifest_path)
-            .ok()
-            .flatten()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|m| m["failure"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        return Err(Error::CutoverFailed {
-            migration_id: id.to_string(),
-            manifest: manifest_path.to_path_buf(),
-            reason: format!("{reason} {tail}").trim().to_string(),
-        });
-    }
-    Ok(())
-}
-
 fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
     let path = dir.join("sources.json");
     let text = serde_json::to_string_pretty(carried)
         .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
-    let tmp = dir.join(".sources.json.partial");
+    write_atomic(dir, &path, &text)
+}
+
+/// Write `text` to `path` (0600) through a partial file renamed into place.
+fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.partial"));
     let _ = std::fs::remove_file(&tmp);
     {
         use std::io::Write;
@@ -511,7 +527,7 @@ fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
             .and_then(|()| f.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
     }
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
@@ -539,6 +555,7 @@ mod tests {
             // Never run: every path below stops before the release is called.
             spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
             backup_dir: None,
+            python: None,
         }
     }
 

@@ -59,7 +59,8 @@ pub(super) fn verify(
 }
 
 /// The release's read-only preview, on a snapshot and a scratch copy of
-/// the home built outside it: the home is not touched.
+/// the home in a private directory inside it (`scratch`), removed on every
+/// exit path; the home's own files are not touched.
 pub(super) fn dry_run(
     home: &Home,
     opts: &CutoverOptions,
@@ -68,7 +69,10 @@ pub(super) fn dry_run(
     mut report: CutoverReport,
     started: Instant,
 ) -> Result<CutoverReport, Error> {
-    let scratch = tempfile::tempdir().map_err(|e| Error::io(Path::new("temp dir"), e))?;
+    // The run lock: the sweep must not remove a live run's scratch.
+    let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), opts.busy_timeout_ms)?;
+    scratch::sweep(home)?;
+    let scratch = scratch::Scratch::create(home)?;
     let root = scratch_home(home, scratch.path())?;
     let (snapshot, left) = build_snapshot(
         &scratch.path().join("snapshot"),
@@ -78,7 +82,7 @@ pub(super) fn dry_run(
     )?;
     report.left_in_sources = left;
     let _snap = count_snapshot(&mut report, &snapshot, paths, opts.busy_timeout_ms)?;
-    let (preview, ok, tail) = run_release(
+    let r = run_release(
         opts,
         "project-store-preview",
         &snapshot,
@@ -86,11 +90,12 @@ pub(super) fn dry_run(
         &root,
         Some(scratch.path()),
     )?;
-    if !ok {
-        return Err(Error::CutoverFailed {
+    let preview = r.json;
+    if !r.status.success() {
+        return Err(Error::CutoverRefused {
             migration_id: id.to_string(),
-            manifest: PathBuf::from("(preview)"),
-            reason: tail,
+            phase: "preview".to_string(),
+            reason: r.tail,
         });
     }
     report.phase = preview["phase"].as_str().map(str::to_string);

@@ -1,0 +1,321 @@
+//! Late rows: rows that reached a legacy source during or after a complete
+//! cutover (an older CLI or daemon still writing). Once the layout is
+//! `project_only` the release refuses any new migration id, so they are
+//! carried through the release's own live writers (`OfflineQueue` and
+//! `OfflineBodyUploadQueue` over `ProjectSyncStore(uuid).unit_of_work()`),
+//! run in the release's own interpreter by `scripts/carry_late.py` (shipped
+//! inside the binary). No SQL of ours writes a project store; the sources
+//! are only read. Which rows are late is decided by natural key
+//! ([`crate::db::carried`]); a row the release rejects for good is recorded
+//! with its reason in `<root>/sk-migrate-cutover/late/quarantine.json`, so
+//! the same state always gets the same answer; a transient failure (a
+//! locked store) fails the run and the next run carries the row.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use rusqlite::types::ValueRef;
+use serde::{Deserialize, Serialize};
+
+use crate::db::carried::{self, LegacyRow, NaturalKey};
+use crate::error::Error;
+use crate::home::Home;
+
+/// The carrying script, run by the release's interpreter.
+const SCRIPT: &str = include_str!("../../../scripts/carry_late.py");
+
+/// What carrying the late rows did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LateReport {
+    /// Late rows found (in no store, no cutover's quarantine, not ours).
+    pub found: u64,
+    /// Now in a project store, through the release's writers.
+    pub stored: u64,
+    /// Rejected by the release, by reason (recorded; never retried blindly).
+    pub quarantined: BTreeMap<String, u64>,
+    /// The release that wrote them (`importlib.metadata`).
+    pub release: Option<String>,
+    /// Processes still holding a legacy DB open, with the remedy.
+    pub writers: Vec<super::writers::LegacyWriter>,
+}
+
+/// One entry of our quarantine record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateQuarantine {
+    pub table: String,
+    pub key: serde_json::Value,
+    pub reason: String,
+    pub source_path: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Record {
+    quarantine: Vec<LateQuarantine>,
+}
+
+fn record_path(home: &Home) -> PathBuf {
+    super::work_root(home).join("late/quarantine.json")
+}
+
+fn key_json(key: &NaturalKey) -> serde_json::Value {
+    match key {
+        NaturalKey::Queue { event_id } => serde_json::Value::from(event_id.clone()),
+        NaturalKey::BodyUploadQueue { key } => serde_json::Value::from(key.clone()),
+    }
+}
+
+/// The keys our record quarantined (read-only; for sk-doctor too).
+pub fn quarantined(home: &Home) -> Vec<LateQuarantine> {
+    crate::db::store::read_json(&record_path(home))
+        .and_then(|v| serde_json::from_value::<Record>(v).ok())
+        .map(|r| r.quarantine)
+        .unwrap_or_default()
+}
+
+/// The late rows still to carry: late by natural key and not in our record.
+pub(super) fn late_rows(home: &Home, busy: u64) -> Vec<LegacyRow> {
+    let ours: BTreeSet<(String, String)> = quarantined(home)
+        .into_iter()
+        .map(|q| (q.table, q.key.to_string()))
+        .collect();
+    carried::ledger(home, busy)
+        .late()
+        .filter(|r| !ours.contains(&(r.key.table().to_string(), key_json(&r.key).to_string())))
+        .cloned()
+        .collect()
+}
+
+fn text_of(v: ValueRef<'_>) -> serde_json::Value {
+    match v {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Integer(n) => n.into(),
+        ValueRef::Real(f) => f.into(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned().into(),
+    }
+}
+
+/// The whole row `local_id` of `table` in `source`, as JSON (V3 column
+/// names mapped to the release's).
+fn read_row(
+    source: &Path,
+    table: &str,
+    local_id: i64,
+    busy: u64,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let conn = crate::db::open_read_only(source, busy)?;
+    let sq = |e| Error::sqlite(source, e, busy);
+    let mut st = conn
+        .prepare(&format!("SELECT * FROM \"{table}\" WHERE id = ?1"))
+        .map_err(sq)?;
+    let names: Vec<String> = st.column_names().map(str::to_string).collect();
+    st.query_row([local_id], |r| {
+        let mut m = serde_json::Map::new();
+        for (i, n) in names.iter().enumerate() {
+            let name = match n.as_str() {
+                "feature_slug" => "mission_slug",
+                "mission_key" => "mission_type",
+                other => other,
+            };
+            m.insert(name.to_string(), text_of(r.get_ref(i)?));
+        }
+        Ok(m)
+    })
+    .map_err(sq)
+}
+
+/// The script's input: every late row, whole.
+fn payload(rows: &[LegacyRow], busy: u64) -> Result<serde_json::Value, Error> {
+    let mut events = Vec::new();
+    let mut bodies = Vec::new();
+    for r in rows {
+        let mut m = read_row(&r.source, r.key.table(), r.local_id, busy)?;
+        m.insert("source".into(), r.source.display().to_string().into());
+        match &r.key {
+            NaturalKey::Queue { event_id } => {
+                m.insert("event_id".into(), event_id.clone().into());
+                events.push(serde_json::Value::Object(m));
+            }
+            NaturalKey::BodyUploadQueue { .. } => bodies.push(serde_json::Value::Object(m)),
+        }
+    }
+    Ok(serde_json::json!({"events": events, "bodies": bodies}))
+}
+
+/// Run the script in the release's interpreter; its JSON answer.
+fn run_script(
+    python: &Path,
+    root: &Path,
+    input: &serde_json::Value,
+) -> Result<serde_json::Value, Error> {
+    use std::io::Write;
+    let entry = |detail: String| Error::EntryPoint {
+        path: python.to_path_buf(),
+        detail,
+    };
+    let mut child = Command::new(python)
+        .args(["-I", "-c", SCRIPT])
+        .env("SPEC_KITTY_HOME", root)
+        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| entry(format!("cannot run the release's interpreter: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.to_string().as_bytes())
+            .map_err(|e| entry(format!("cannot hand the late rows over: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| entry(format!("the release's writer did not finish: {e}")))?;
+    if !out.status.success() {
+        return Err(entry(format!(
+            "the release's writer exited with {}: {}",
+            out.status,
+            super::tail_of(&String::from_utf8_lossy(&out.stderr))
+        )));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| entry(format!("its answer is not JSON ({e})")))
+}
+
+/// Merge new quarantine entries into our record (atomically replaced).
+fn record(home: &Home, new: Vec<LateQuarantine>) -> Result<(), Error> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut all = quarantined(home);
+    for q in new {
+        if !all.iter().any(|a| a.table == q.table && a.key == q.key) {
+            all.push(q);
+        }
+    }
+    let path = record_path(home);
+    let dir = path.parent().unwrap_or(home.root());
+    crate::fsutil::create_private_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(&Record { quarantine: all })
+        .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+    super::write_atomic(dir, &path, &text)
+}
+
+/// Outcomes of the script's answer (pure): stored count, quarantine
+/// entries, transient errors.
+pub(super) fn outcomes(answer: &serde_json::Value) -> (u64, Vec<LateQuarantine>, Vec<String>) {
+    let mut stored = 0;
+    let mut quarantine = Vec::new();
+    let mut errors = Vec::new();
+    for r in answer["results"].as_array().into_iter().flatten() {
+        let reason = r["reason"]
+            .as_str()
+            .unwrap_or("no reason given")
+            .to_string();
+        match r["outcome"].as_str() {
+            Some("stored") => stored += 1,
+            Some("quarantined") => quarantine.push(LateQuarantine {
+                table: r["table"].as_str().unwrap_or_default().to_string(),
+                key: r["key"].clone(),
+                reason,
+                source_path: r["source"].as_str().map(str::to_string),
+            }),
+            _ => errors.push(format!("{} {}: {reason}", r["table"], r["key"])),
+        }
+    }
+    (stored, quarantine, errors)
+}
+
+/// Carry every late row into its project store with the release's writers,
+/// then check by natural key that each is stored or recorded.
+pub(super) fn carry(home: &Home, python: Option<&Path>, busy: u64) -> Result<LateReport, Error> {
+    let rows = late_rows(home, busy);
+    let mut report = LateReport {
+        found: rows.len() as u64,
+        writers: super::writers::legacy_writers(home),
+        ..LateReport::default()
+    };
+    if rows.is_empty() {
+        return Ok(report);
+    }
+    let python = python.ok_or_else(|| Error::EntryPoint {
+        path: PathBuf::from("spec-kitty"),
+        detail: "late rows must go through the release's own writers, and its interpreter (the #! line of the installed spec-kitty) was not found; pass --spec-kitty PATH".into(),
+    })?;
+    let answer = run_script(python, home.root(), &payload(&rows, busy)?)?;
+    report.release = answer["version"].as_str().map(str::to_string);
+    let (stored, quarantine, errors) = outcomes(&answer);
+    report.stored = stored;
+    for q in &quarantine {
+        let reason = q.reason.split(':').next().unwrap_or_default().to_string();
+        *report.quarantined.entry(reason).or_insert(0) += 1;
+    }
+    record(home, quarantine)?;
+    if !errors.is_empty() {
+        return Err(Error::LateRowsNotCarried {
+            count: errors.len(),
+            detail: errors.into_iter().take(5).collect::<Vec<_>>().join("; "),
+        });
+    }
+    let missing = late_rows(home, busy);
+    let carried_now: BTreeSet<&NaturalKey> = rows.iter().map(|r| &r.key).collect();
+    let still: Vec<String> = missing
+        .iter()
+        .filter(|r| carried_now.contains(&r.key))
+        .take(5)
+        .map(|r| format!("{} {}", r.key.table(), r.key.display()))
+        .collect();
+    if !still.is_empty() {
+        return Err(Error::LateRowsNotCarried {
+            count: still.len(),
+            detail: format!(
+                "the release's writer answered, yet no store holds: {}",
+                still.join("; ")
+            ),
+        });
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_split_stored_quarantined_and_transient() {
+        let a = serde_json::json!({"results": [
+            {"table": "queue", "key": "e1", "outcome": "stored"},
+            {"table": "queue", "key": "e2", "outcome": "quarantined", "reason": "missing_project_uuid", "source": "/h/queue.db"},
+            {"table": "body_upload_queue", "key": ["p"], "outcome": "error", "reason": "OperationalError: database is locked"}
+        ]});
+        let (stored, q, errors) = outcomes(&a);
+        assert_eq!(stored, 1);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].reason, "missing_project_uuid");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("locked"), "{errors:?}");
+    }
+
+    #[test]
+    fn the_record_keeps_each_key_once_and_its_first_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let q = |reason: &str| LateQuarantine {
+            table: "queue".into(),
+            key: "e2".into(),
+            reason: reason.into(),
+            source_path: None,
+        };
+        record(&home, vec![q("missing_project_uuid")]).unwrap();
+        record(&home, vec![q("other")]).unwrap();
+        let all = quarantined(&home);
+        assert_eq!(all, vec![q("missing_project_uuid")]);
+    }
+
+    #[test]
+    fn the_shipped_script_uses_the_release_writers_and_no_sql_writes() {
+        assert!(SCRIPT.contains("OfflineQueue(unit, authority).queue_event"));
+        assert!(SCRIPT.contains("OfflineBodyUploadQueue(unit, authority).enqueue"));
+        for w in ["INSERT", "UPDATE ", "DELETE"] {
+            assert!(!SCRIPT.contains(w), "{w}");
+        }
+    }
+}

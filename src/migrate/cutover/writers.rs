@@ -1,0 +1,197 @@
+//! Who still writes a legacy queue DB: the processes holding one open,
+//! found from `/proc/<pid>/fd` (read only; nothing is signalled). For
+//! `sk-migrate run` (named in its output with the remedy) and sk-doctor.
+//!
+//! On a 3.2.6+ home a legacy DB is only cutover input, so a process with
+//! one open is an older CLI or daemon (a second checkout on 3.2.5, a stale
+//! daemon, a CI job): its rows arrive late. Its release is read from the
+//! venv of its executable (`<venv>/bin/python` →
+//! `<venv>/lib/python*/site-packages/spec_kitty_cli-<X>.dist-info`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::home::Home;
+
+/// A process holding a legacy queue DB of the home open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LegacyWriter {
+    pub pid: u32,
+    /// `/proc/<pid>/exe`, when readable.
+    pub executable: Option<String>,
+    /// Its command line, arguments joined by spaces.
+    pub command: String,
+    /// The spec-kitty release of its venv, when one is found.
+    pub release: Option<String>,
+    /// The legacy files it holds open.
+    pub paths: Vec<String>,
+}
+
+impl LegacyWriter {
+    /// What to do about it, for people.
+    pub fn remedy(&self) -> String {
+        format!(
+            "process {} ({}{}) still writes {}: upgrade it to the installed release or stop it, then run `sk-migrate run` again to carry what it wrote",
+            self.pid,
+            self.executable.as_deref().unwrap_or("executable unknown"),
+            self.release
+                .as_deref()
+                .map_or_else(String::new, |r| format!(", spec-kitty {r}")),
+            self.paths.join(", ")
+        )
+    }
+}
+
+/// Is `link` (an fd target) one of `sources` or its `-wal`/`-shm` (pure)?
+pub(super) fn holds(link: &Path, sources: &[PathBuf]) -> bool {
+    let text = link.to_string_lossy();
+    let base = text
+        .strip_suffix("-wal")
+        .or_else(|| text.strip_suffix("-shm"))
+        .or_else(|| text.strip_suffix("-journal"))
+        .unwrap_or(&text);
+    sources.iter().any(|s| s.as_os_str() == base)
+}
+
+/// The spec-kitty release of the venv an executable lives in.
+pub(super) fn release_of(executable: &Path) -> Option<String> {
+    let venv = executable.parent()?.parent()?;
+    for lib in std::fs::read_dir(venv.join("lib")).ok()?.flatten() {
+        let site = lib.path().join("site-packages");
+        for e in std::fs::read_dir(site).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(v) = name
+                .strip_prefix("spec_kitty_cli-")
+                .and_then(|n| n.strip_suffix(".dist-info"))
+            {
+                return Some(v.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The processes (other than this one) holding a legacy DB of `home` open.
+/// Reads `/proc` only; where it cannot be read, nothing is found.
+pub fn legacy_writers(home: &Home) -> Vec<LegacyWriter> {
+    let sources: Vec<PathBuf> = crate::db::store::discover_sources(home)
+        .into_iter()
+        .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
+        .collect();
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let mut paths: Vec<String> = std::fs::read_dir(entry.path().join("fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|l| holds(l, &sources))
+            .map(|l| l.display().to_string())
+            .collect();
+        if paths.is_empty() {
+            continue;
+        }
+        paths.sort();
+        paths.dedup();
+        let executable = std::fs::read_link(entry.path().join("exe")).ok();
+        let command = std::fs::read(entry.path().join("cmdline"))
+            .map(|b| {
+                b.split(|c| *c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        out.push(LegacyWriter {
+            pid,
+            release: executable.as_deref().and_then(release_of),
+            executable: executable.map(|e| e.display().to_string()),
+            command,
+            paths,
+        });
+    }
+    out.sort_by_key(|w| w.pid);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_its_wal_and_shm_are_held_and_nothing_else() {
+        let s = vec![
+            PathBuf::from("/h/queue.db"),
+            PathBuf::from("/h/queues/queue-ab.db"),
+        ];
+        assert!(holds(Path::new("/h/queue.db"), &s));
+        assert!(holds(Path::new("/h/queue.db-wal"), &s));
+        assert!(holds(Path::new("/h/queues/queue-ab.db-shm"), &s));
+        assert!(!holds(Path::new("/h/queue.db.bak"), &s));
+        assert!(!holds(Path::new("/h/projects/p/sync/sync.db"), &s));
+    }
+
+    #[test]
+    fn the_release_comes_from_the_venv_of_the_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("spec_kitty_cli-3.2.5.dist-info")).unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        assert_eq!(
+            release_of(&dir.path().join("bin/python3.11")).as_deref(),
+            Some("3.2.5")
+        );
+        assert_eq!(release_of(Path::new("/nonexistent/bin/python")), None);
+    }
+
+    #[test]
+    fn a_process_holding_the_legacy_db_open_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        std::fs::write(home.legacy_queue(), "").unwrap();
+        // A child of this test holds it open (its stdin) until we close its stdin pipe... here: sleep on it.
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<\"$1\"; read _")
+            .arg("sh")
+            .arg(home.legacy_queue())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the child's fd 3 is open (no sleep: poll its fd table).
+        let fd3 = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
+        let mut found = Vec::new();
+        for _ in 0..100_000 {
+            if std::fs::read_link(&fd3).is_ok() {
+                found = legacy_writers(&home);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pid, child.id());
+        assert!(
+            found[0].remedy().contains("upgrade it"),
+            "{}",
+            found[0].remedy()
+        );
+    }
+}
