@@ -195,6 +195,12 @@ pub struct Profile {
     /// The preflight gate refuses unless the current checkout's project store
     /// is in layout mode `project_only`.
     pub gate_on_layout: bool,
+    /// The shortest SQLite busy timeout of the release's own queue-DB
+    /// writers (queue writer, body queue, daemon), measured by running them
+    /// (`fixtures/releases/X/timeouts.json`, `capture_timeouts.py`): a
+    /// writer blocked longer than this loses its write. sk-migrate never
+    /// holds a queue DB's write lock while waiting for another one.
+    pub writers_busy_timeout_ms: u64,
 }
 
 impl Profile {
@@ -234,6 +240,8 @@ const JSONL: Profile = Profile {
     gate: &[],
     remediation: None,
     gate_on_layout: false,
+    // Python's sqlite3 default (`timeout=5.0`): no release passes its own.
+    writers_busy_timeout_ms: 5_000,
 };
 
 const DB_V3: Profile = Profile {
