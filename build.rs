@@ -19,6 +19,8 @@ enum Kind {
     /// A list of an enum.
     EnumList(&'static str),
     OptU32,
+    /// A number (milliseconds and the like).
+    U64,
     U32List,
     Bool,
     /// `{ restart_daemon, relogin }`, optional.
@@ -43,6 +45,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("gate", Kind::EnumList("GateField")),
     ("remediation", Kind::Remediation),
     ("gate_on_layout", Kind::Bool),
+    ("writers_busy_timeout_ms", Kind::U64),
 ];
 
 fn main() {
@@ -254,6 +257,12 @@ fn profile(r: &toml::Table, extra: &[&str]) -> Result<String, String> {
                     .map(|i| enum_value(ty, i, key))
                     .collect::<Result<_, _>>()?;
                 format!("&[{}]", items.join(", "))
+            }
+            Kind::U64 => {
+                let n = v.and_then(|v| v.as_integer()).ok_or_else(missing)?;
+                u64::try_from(n)
+                    .map_err(|_| format!("{name}: `{key}` must not be negative"))?
+                    .to_string()
             }
             Kind::OptU32 => match v {
                 None => "None".into(),

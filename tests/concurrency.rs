@@ -277,3 +277,92 @@ fn a_writer_appending_to_both_dbs_loses_nothing_rollback_journal() {
 fn a_writer_appending_to_both_dbs_loses_nothing_wal() {
     move_while_writing(true);
 }
+
+/// Reports, once, that the move is waiting for a held file.
+struct TellsWaiting(mpsc::Sender<std::path::PathBuf>);
+impl Observer for TellsWaiting {
+    fn waiting(&mut self, path: &Path) {
+        let _ = self.0.send(path.to_path_buf());
+    }
+}
+
+/// Lock discipline (`docs/migrate.md`): while another process holds legacy's
+/// write lock and the move waits for it, the move holds no lock on the
+/// scoped DB — a writer with *no* busy timeout at all gets its write lock
+/// there at once — and once legacy is released the move completes.
+fn waits_holding_nothing(wal: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("queue.db");
+    let scoped = dir.path().join("queues/queue-x.db");
+    fill_legacy(&v5(&legacy, wal));
+    drop(v5(&scoped, wal));
+    let holder = Connection::open(&legacy).unwrap();
+    begin_immediate(&holder);
+    let (tx, rx) = mpsc::channel();
+    let (l, s) = (legacy.clone(), scoped.clone());
+    let mover = std::thread::spawn(move || {
+        let opts = migrate::merge::MoveOptions {
+            busy_timeout_ms: 60_000,
+            ..Default::default()
+        };
+        migrate::merge::move_rows(&l, &s, &opts, &mut TellsWaiting(tx))
+    });
+    let waited_for = rx.recv().unwrap();
+    assert_eq!(waited_for, legacy, "the move should name the held file");
+    // The scoped DB is free: a writer that will not wait at all gets in.
+    let other = Connection::open(&scoped).unwrap();
+    other.busy_timeout(Duration::ZERO).unwrap();
+    other
+        .execute_batch(
+            "BEGIN IMMEDIATE; INSERT INTO queue (event_id, event_type, data, timestamp) \
+             VALUES ('writer-during-wait', 't', 'd', 1); COMMIT;",
+        )
+        .unwrap();
+    holder.execute_batch("COMMIT").unwrap();
+    let report = mover.join().unwrap().unwrap();
+    let q = report.tables.iter().find(|t| t.table == "queue").unwrap();
+    assert_eq!(q.inserted, INITIAL);
+    assert_eq!(q.deleted_from_legacy, INITIAL);
+    let rows = queue_rows(&scoped);
+    assert!(rows.contains_key("writer-during-wait"));
+    assert_eq!(rows.len() as u64, INITIAL + 1);
+}
+
+#[test]
+fn a_move_waiting_for_legacy_holds_no_lock_on_scoped_rollback_journal() {
+    waits_holding_nothing(false);
+}
+
+#[test]
+fn a_move_waiting_for_legacy_holds_no_lock_on_scoped_wal() {
+    waits_holding_nothing(true);
+}
+
+/// The writers' patience in the release model is the one measured by
+/// running each queue-DB release's own writers
+/// (`scripts/release_fixtures/capture_timeouts.py`).
+#[test]
+fn the_writers_busy_timeout_in_the_release_model_is_the_one_measured() {
+    use sk_boundary::release::{Version, profile_for};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path().join("timeouts.json");
+        if !path.is_file() {
+            continue;
+        }
+        let facts: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let release = facts["release"].as_str().unwrap();
+        let profile = profile_for(&Version::parse(release).unwrap()).unwrap();
+        assert!(profile.has_queue_dbs(), "{release}");
+        assert_eq!(
+            Some(profile.writers_busy_timeout_ms),
+            facts["shortest_busy_timeout_ms"].as_u64(),
+            "{release}: {}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} releases measured");
+}

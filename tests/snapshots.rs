@@ -368,6 +368,7 @@ fn cutover_summary_views() {
         ],
         quarantined: [("incompatible_row".to_string(), 1)].into_iter().collect(),
         backups: vec![],
+        late: None,
         elapsed_ms: 0,
     };
     for status in ["migrated", "dry_run"] {

@@ -151,6 +151,9 @@ impl Observer for Journal<'_> {
     fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
         self.inner.checkpoint(step)
     }
+    fn waiting(&mut self, path: &Path) {
+        self.inner.waiting(path);
+    }
     fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
         if self.out.is_none() {
             self.open()?;

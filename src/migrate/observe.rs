@@ -48,6 +48,9 @@ pub trait Observer {
     /// The lines audited so far will never commit (the new-DB fast path
     /// lost its link to a DB a daemon created; the general path follows).
     fn audit_void(&mut self) {}
+    /// Another process holds `path`'s write lock: the move holds no lock
+    /// and retries until its busy timeout is spent (said once per wait).
+    fn waiting(&mut self, _path: &std::path::Path) {}
     /// Does this observer look at the lines themselves? When it does not,
     /// a journal promotes them as bytes, without parsing each one.
     fn wants_audit_lines(&self) -> bool {

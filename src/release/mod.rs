@@ -224,6 +224,12 @@ pub struct Profile {
     /// The preflight gate refuses unless the current checkout's project store
     /// is in layout mode `project_only`.
     pub gate_on_layout: bool,
+    /// The shortest SQLite busy timeout of the release's own queue-DB
+    /// writers (queue writer, body queue, daemon), measured by running them
+    /// (`fixtures/releases/X/timeouts.json`, `capture_timeouts.py`): a
+    /// writer blocked longer than this loses its write. sk-migrate never
+    /// holds a queue DB's write lock while waiting for another one.
+    pub writers_busy_timeout_ms: u64,
 }
 
 impl Profile {

@@ -18,6 +18,14 @@ impl Observer for Stderr {
             stderr_line!("moving {table}: {rows} legacy rows…");
         }
     }
+    fn waiting(&mut self, path: &std::path::Path) {
+        if self.verbose || self.progress {
+            stderr_line!(
+                "waiting for {}: another process holds its write lock (sk-migrate holds none meanwhile)",
+                path.display()
+            );
+        }
+    }
     fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
         if self.verbose {
             stderr_line!("moved {} {}", line.table, line.key_json);

@@ -3,8 +3,8 @@
 use super::*;
 
 /// Stream the plan's keys (what was inserted) to the observer, in order.
-/// Each key is rendered as JSON into one reused buffer (BLOBs as hex): no
-/// row is held, and nothing is allocated per row.
+/// Each key is rendered as typed JSON into one reused buffer
+/// ([`push_typed`]): no row is held.
 pub(super) fn emit_audit(
     conn: &Connection,
     t: &TableDef,
@@ -13,7 +13,6 @@ pub(super) fn emit_audit(
     path: &Path,
     busy: u64,
 ) -> Result<(), Error> {
-    use rusqlite::types::ValueRef;
     let sq = |e| Error::sqlite(path, e, busy);
     let (sql, up_to) = audit_query(t, source);
     let mut stmt = conn.prepare(&sql).map_err(sq)?;
@@ -38,22 +37,7 @@ pub(super) fn emit_audit(
             buf.push(b'"');
             buf.extend_from_slice(name.as_bytes());
             buf.extend_from_slice(b"\":");
-            match row.get_ref(i).map_err(sq)? {
-                ValueRef::Null => buf.extend_from_slice(b"null"),
-                ValueRef::Integer(n) => buf.extend_from_slice(n.to_string().as_bytes()),
-                ValueRef::Real(f) => serde_json::to_writer(&mut buf, &f).map_err(json_err)?,
-                ValueRef::Text(text) => {
-                    serde_json::to_writer(&mut buf, &String::from_utf8_lossy(text))
-                        .map_err(json_err)?
-                }
-                ValueRef::Blob(b) => {
-                    buf.push(b'"');
-                    for byte in b {
-                        buf.extend_from_slice(format!("{byte:02x}").as_bytes());
-                    }
-                    buf.push(b'"');
-                }
-            }
+            push_typed(&mut buf, row.get_ref(i).map_err(sq)?).map_err(json_err)?;
         }
         buf.push(b'}');
         // Built from UTF-8 pieces and serde_json's escaping: always UTF-8.
@@ -62,6 +46,39 @@ pub(super) fn emit_audit(
             table: t.name,
             key_json,
         })?;
+    }
+    Ok(())
+}
+
+/// One key value as typed JSON, lossless and telling the types apart: TEXT
+/// that is UTF-8 as a JSON string; TEXT that is not as `{"text_hex": ".."}`;
+/// a BLOB as `{"blob_hex": ".."}` (lower-case hex of the bytes); INTEGER and
+/// REAL as numbers; NULL as `null` (`docs/migrate.md`, "Audit trail").
+pub(super) fn push_typed(
+    buf: &mut Vec<u8>,
+    value: rusqlite::types::ValueRef<'_>,
+) -> Result<(), serde_json::Error> {
+    use rusqlite::types::ValueRef;
+    fn hex(buf: &mut Vec<u8>, tag: &[u8], bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        buf.extend_from_slice(b"{\"");
+        buf.extend_from_slice(tag);
+        buf.extend_from_slice(b"\":\"");
+        for byte in bytes {
+            buf.push(DIGITS[usize::from(byte >> 4)]);
+            buf.push(DIGITS[usize::from(byte & 0x0f)]);
+        }
+        buf.extend_from_slice(b"\"}");
+    }
+    match value {
+        ValueRef::Null => buf.extend_from_slice(b"null"),
+        ValueRef::Integer(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+        ValueRef::Real(f) => serde_json::to_writer(&mut *buf, &f)?,
+        ValueRef::Text(text) => match std::str::from_utf8(text) {
+            Ok(s) => serde_json::to_writer(&mut *buf, s)?,
+            Err(_) => hex(buf, b"text_hex", text),
+        },
+        ValueRef::Blob(b) => hex(buf, b"blob_hex", b),
     }
     Ok(())
 }
@@ -89,5 +106,45 @@ fn audit_query(t: &TableDef, source: AuditFrom) -> (String, i64) {
             ),
             max_id,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_typed;
+    use rusqlite::types::ValueRef;
+
+    fn typed(v: ValueRef<'_>) -> String {
+        let mut buf = Vec::new();
+        push_typed(&mut buf, v).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn text_is_a_json_string() {
+        assert_eq!(
+            typed(ValueRef::Text("evt-\"ü\"".as_bytes())),
+            r#""evt-\"ü\"""#
+        );
+    }
+
+    #[test]
+    fn a_blob_is_tagged_hex_and_differs_from_the_same_text() {
+        assert_eq!(typed(ValueRef::Blob(b"ab\x00")), r#"{"blob_hex":"616200"}"#);
+        assert_ne!(typed(ValueRef::Blob(b"ab")), typed(ValueRef::Text(b"ab")));
+    }
+
+    #[test]
+    fn non_utf8_text_is_kept_losslessly_as_tagged_hex() {
+        assert_eq!(
+            typed(ValueRef::Text(b"e\xff\xfe")),
+            r#"{"text_hex":"65fffe"}"#
+        );
+    }
+
+    #[test]
+    fn numbers_and_null_stay_json_scalars() {
+        assert_eq!(typed(ValueRef::Integer(-7)), "-7");
+        assert_eq!(typed(ValueRef::Null), "null");
     }
 }

@@ -15,8 +15,12 @@ pub(super) struct Tx<'c> {
 
 impl Move {
     /// Begin the move's transaction (see [`Move::begin`]).
-    pub(super) fn tx<'c>(&self, conn: &'c Connection) -> Result<Tx<'c>, Error> {
-        self.begin(conn)?;
+    pub(super) fn tx<'c>(
+        &self,
+        conn: &'c Connection,
+        observer: &mut dyn Observer,
+    ) -> Result<Tx<'c>, Error> {
+        self.begin(conn, observer)?;
         Ok(Tx { conn, open: true })
     }
 }

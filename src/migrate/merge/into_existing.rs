@@ -145,7 +145,7 @@ fn into_existing(
     // A failed statement leaves the transaction open: `tx` rolls it back as
     // it drops, so both files stay as they were (or, in WAL, as the scoped
     // commit left them).
-    let tx = mv.tx(&conn)?;
+    let tx = mv.tx(&conn, observer)?;
     // Decided under the locks: nobody can switch a journal mode now.
     report.atomic = mv.journal_modes_allow_atomic(&conn)?;
     mv.insert_phase(&conn, &mut report, observer)?;
@@ -160,7 +160,7 @@ fn into_existing(
         // crash in between leaves duplicates the next run removes).
         tx.commit(&mv)?;
         observer.checkpoint(Step::ScopedCommitted)?;
-        mv.tx(&conn)?
+        mv.tx(&conn, observer)?
     };
     mv.delete_phase(&conn, report.atomic, &mut report, observer)?;
     tx.commit(&mv)?;

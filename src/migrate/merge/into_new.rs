@@ -37,7 +37,7 @@ pub(super) fn move_into_new(
     // our write lock on it keeps the daemon from draining the new rows
     // before they are audited (their lines are true whatever happens to
     // legacy next: the rows are durable in scoped).
-    let tx = mv.tx(&conn)?;
+    let tx = mv.tx(&conn, observer)?;
     // hard_link never replaces: a scoped DB a daemon created meanwhile wins.
     let linked = std::fs::hard_link(tmp.path(), scoped_path);
     drop(tmp);
@@ -147,14 +147,14 @@ fn load(
     });
     let mut sources = Vec::new();
     let built = (|| -> Result<i64, Error> {
-        let mut pending = Some(mv.tx(conn)?);
+        let mut pending = Some(mv.tx(conn, observer)?);
         // The legacy state the inserts start from: unchanged later means
         // no other connection has committed to legacy since.
         let seen = legacy_data_version(conn).map_err(|e| mv.on_legacy(e))?;
         for t in &mv.tables {
             let tx = match pending.take() {
                 Some(tx) => tx,
-                None => mv.tx(conn)?,
+                None => mv.tx(conn, observer)?,
             };
             sources.push(mv.insert_all(conn, t, report, observer)?);
             tx.commit(mv)?;

@@ -37,6 +37,7 @@ mod into_new;
 mod moves;
 pub mod plan;
 mod sql;
+mod take;
 
 use audit::*;
 use dry_run::*;

@@ -131,13 +131,6 @@ impl Move {
         Ok(true)
     }
 
-    /// Write locks on both files up front; the busy timeout waits for a daemon.
-    pub(super) fn begin(&self, conn: &Connection) -> Result<(), Error> {
-        let started = std::time::Instant::now();
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.on_locked_pair(e).waited(started.elapsed()))
-    }
-
     pub(super) fn commit(&self, conn: &Connection) -> Result<(), Error> {
         let started = std::time::Instant::now();
         conn.execute_batch("COMMIT")

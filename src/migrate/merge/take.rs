@@ -1,0 +1,75 @@
+//! Taking the write locks of a move: all of them at once, or none.
+//!
+//! `BEGIN IMMEDIATE` on a connection with legacy attached takes the write
+//! lock of each file in turn; with a busy handler it would wait for legacy
+//! *while holding the scoped DB's lock*, and a release writing its own
+//! queue meanwhile would time out and lose its event (measured: 3.2.5's
+//! `OfflineQueue.queue_event`, 3 of 3, at `--busy-timeout 12000`). So the
+//! attempt runs with no busy handler; when any file is held it is rolled
+//! back at once (nothing held), and retried after a short back-off, until
+//! the run's busy timeout is spent. Inside the transaction the run's own
+//! busy timeout applies again (a commit may wait for a reader to finish).
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// First and longest pause between two attempts at the locks.
+const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+const MAX_BACKOFF: Duration = Duration::from_millis(20);
+
+impl Move {
+    /// Write locks on every file of the move, or none (see the module docs).
+    pub(super) fn begin(
+        &self,
+        conn: &Connection,
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        let deadline = crate::db::busy_duration(self.busy);
+        let mut backoff = FIRST_BACKOFF;
+        let mut told = false;
+        conn.busy_timeout(Duration::ZERO)
+            .map_err(|e| self.on_scoped(e))?;
+        let taken = loop {
+            match conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => break Ok(()),
+                Err(e) if is_busy(&e) => {
+                    // Nothing may stay held while we wait.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    let waited = started.elapsed();
+                    if waited >= deadline {
+                        break Err(self.on_locked_pair(e).waited(waited));
+                    }
+                    if !told {
+                        told = true;
+                        observer.waiting(self.held_path());
+                    }
+                    std::thread::sleep(backoff.min(deadline - waited));
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => break Err(self.on_locked_pair(e)),
+            }
+        };
+        conn.busy_timeout(crate::db::busy_duration(self.busy))
+            .map_err(|e| self.on_scoped(e))?;
+        taken
+    }
+
+    /// The file another process holds (probed without waiting): legacy
+    /// unless only the scoped DB is held.
+    fn held_path(&self) -> &Path {
+        if write_locked(&self.scoped_path) && !write_locked(&self.legacy_path) {
+            &self.scoped_path
+        } else {
+            &self.legacy_path
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
