@@ -6,7 +6,7 @@ use sk_boundary::Scope;
 use sk_boundary::doctor::identity;
 use sk_boundary::login::config::DEFAULT_SERVER_URL;
 use sk_boundary::login::{self, Env};
-use sk_boundary::release::{IdentityRule, Profile, ScopeRule, ServerRule};
+use sk_boundary::release::{ForegroundRule, IdentityRule, Profile};
 
 use super::facts::{Facts, Node};
 use super::{env_for, home_for, owner_record, relative, s, session_login, write_credentials};
@@ -123,7 +123,7 @@ fn check_target_authority(case: &Node, p: &Profile, ctx: &str) {
     let ta = case.child("target_authority");
     assert_eq!(
         ta.raw().is_null(),
-        p.server != ServerRule::EnvThenConfig,
+        p.foreground != ForegroundRule::TargetAuthority,
         "{ctx}: target_authority"
     );
     if ta.raw().is_null() {
@@ -136,7 +136,7 @@ fn check_target_authority(case: &Node, p: &Profile, ctx: &str) {
     assert_eq!(ta.at("resolved_server_url"), server.as_str(), "{ctx}");
     let user = i.str("user").unwrap();
     let team = i.str("team").unwrap_or_default();
-    let scope = Scope::with_rule(ScopeRule::PipedAscii, &server, user, team);
+    let scope = Scope::with_rule(p.owner_scope, &server, user, team);
     assert_eq!(
         ta.at("derived_queue_scope"),
         scope.to_string().as_str(),

@@ -126,7 +126,7 @@ fn check_scopes(f: &Facts, p: &'static Profile) {
         let server = identity::target_server_url(env_url, config);
         assert_eq!(case.at("server_url"), server.as_str(), "{ctx}");
         let (user, team) = raw.clone().unwrap_or_default();
-        let scope = Scope::with_rule(ScopeRule::NulDigest, &server, &user, &team);
+        let scope = Scope::with_rule(p.scope, &server, &user, &team);
         assert_eq!(case.at("scope"), scope.to_string().as_str(), "{ctx}");
         let file = |s: &Scope| format!("queue-{}.db", s.file_hash());
         assert_eq!(case.at("scoped_db"), file(&scope).as_str(), "{ctx}");
@@ -136,7 +136,7 @@ fn check_scopes(f: &Facts, p: &'static Profile) {
         let q = relative(&home, fg.queue_db_path.as_deref().unwrap());
         let owner_scope = match inputs.raw()["source"].as_str() {
             Some("session") => scope.clone(),
-            _ => Scope::with_rule(ScopeRule::NulDigest, &server, "", ""),
+            _ => Scope::with_rule(p.owner_scope, &server, "", ""),
         };
         assert_eq!(
             q,
