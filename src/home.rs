@@ -57,6 +57,13 @@ impl Home {
     pub fn legacy_queue(&self) -> PathBuf {
         self.root.join("queue.db")
     }
+    /// Late legacy rows the release rejected when `sk-migrate run` carried
+    /// them through its live writers (3.2.6+): `{"quarantine": [{"table",
+    /// "key", "reason", "source_path"}]}`, written by the cutover, read by
+    /// sk-doctor's ledger so both count them as quarantined.
+    pub fn late_quarantine_record(&self) -> PathBuf {
+        self.root.join("sk-migrate-cutover/late/quarantine.json")
+    }
     pub fn queues_dir(&self) -> PathBuf {
         self.root.join("queues")
     }

@@ -161,7 +161,41 @@ pub fn covered(home: &Home) -> Covered {
     {
         quarantined_keys(&entry.path(), &mut out.quarantined);
     }
+    late_quarantined_keys(&home.late_quarantine_record(), &mut out.quarantined);
     out
+}
+
+/// The migration id under which late rows the release rejected are counted.
+pub const LATE_QUARANTINE_ID: &str = "sk-migrate-late";
+
+/// The late rows the release rejected when `sk-migrate run` carried them
+/// ([`Home::late_quarantine_record`]): quarantined with their reason, so
+/// sk-doctor does not call them late (a fix that cannot move them).
+fn late_quarantined_keys(path: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>) {
+    let Some(record) = read_json(path) else {
+        return;
+    };
+    for q in record["quarantine"].as_array().into_iter().flatten() {
+        let reason = q["reason"].as_str().unwrap_or("rejected by the release");
+        let key = match (q["table"].as_str(), &q["key"]) {
+            (Some("queue"), serde_json::Value::String(id)) => NaturalKey::Queue {
+                event_id: id.clone(),
+            },
+            (Some("body_upload_queue"), serde_json::Value::Array(parts)) => {
+                let key: Option<Vec<String>> = parts
+                    .iter()
+                    .map(|p| p.as_str().map(str::to_string))
+                    .collect();
+                match key {
+                    Some(key) => NaturalKey::BodyUploadQueue { key },
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        out.entry(key)
+            .or_insert_with(|| (LATE_QUARANTINE_ID.to_string(), reason.to_string()));
+    }
 }
 
 /// The keys one project store holds (rows that cannot be read are skipped).
@@ -509,6 +543,32 @@ mod tests {
         );
         assert_eq!(fate(&event("e2"), &c), Fate::Late);
         assert_eq!(fate(&body(3), &c), Fate::Late);
+    }
+
+    #[test]
+    fn late_rows_the_release_rejected_are_quarantined_not_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path().join(".spec-kitty"));
+        let record = home.late_quarantine_record();
+        std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+        std::fs::write(
+            &record,
+            r#"{"quarantine": [
+                {"table": "queue", "key": "e9", "reason": "missing_project_uuid", "source_path": "/x/queue.db"},
+                {"table": "body_upload_queue", "key": ["p","m","b","t","1","a4.md","h"], "reason": "refused", "source_path": null}
+            ]}"#,
+        )
+        .unwrap();
+        let c = covered(&home);
+        assert_eq!(
+            fate(&event("e9"), &c),
+            Fate::Quarantined {
+                migration_id: LATE_QUARANTINE_ID.into(),
+                reason: "missing_project_uuid".into()
+            }
+        );
+        assert!(matches!(fate(&body(4), &c), Fate::Quarantined { .. }));
+        assert_eq!(fate(&event("e10"), &c), Fate::Late);
     }
 
     fn legacy_db(path: &Path, events: &[&str], bodies: &[(i64, &str)]) {

@@ -280,7 +280,30 @@ fn store_facts(
     let mut f = crate::db::store::gather(home);
     let ledger = crate::db::carried::ledger(home, busy);
     crate::db::carried::annotate(&mut f, &ledger);
+    f.legacy_writers = writers_by_source(home);
     (Some(f), Some(ledger))
+}
+
+/// Who holds each legacy source open (`/proc`, read only), for the fix of
+/// `late_legacy_rows`: source path → the processes, for people.
+fn writers_by_source(home: &Home) -> std::collections::BTreeMap<String, String> {
+    let writers = crate::migrate::cutover::writers::legacy_writers(home);
+    let mut out = std::collections::BTreeMap::new();
+    if writers.is_empty() {
+        return out;
+    }
+    for source in crate::db::store::discover_sources(home) {
+        let real = std::fs::canonicalize(&source).unwrap_or_else(|_| source.clone());
+        let names: Vec<String> = writers
+            .iter()
+            .filter(|w| w.paths.iter().any(|p| std::path::Path::new(p) == real))
+            .map(crate::migrate::cutover::writers::LegacyWriter::name)
+            .collect();
+        if !names.is_empty() {
+            out.insert(source.display().to_string(), names.join(", "));
+        }
+    }
+    out
 }
 
 /// Gather every fact the report needs. Reads only.
@@ -455,4 +478,47 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
             ))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Home, writers_by_source};
+
+    #[test]
+    fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        std::fs::write(home.legacy_queue(), "").unwrap();
+        assert!(writers_by_source(&home).is_empty());
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<\"$1\"; read _")
+            .arg("sh")
+            .arg(home.legacy_queue())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait on the child's fd table, not on time.
+        let fd3 = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
+        let mut found = Default::default();
+        for _ in 0..100_000 {
+            if std::fs::read_link(&fd3).is_ok() {
+                found = writers_by_source(&home);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        drop(child.stdin.take());
+        child.wait().unwrap();
+        let name = found
+            .get(&home.legacy_queue().display().to_string())
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            name.contains(&format!("process {}", child.id())),
+            "{found:?}"
+        );
+    }
 }

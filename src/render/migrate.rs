@@ -204,6 +204,13 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
         .or_else(|| g.transposed().table(style))
         .unwrap_or_else(|| g.stacked(style));
     out.push_str(&view);
+    out.push_str(&para(&status_notes(r, dash).join("\n"), style));
+    out
+}
+
+/// The lines under the status table: the legend for `-`, what is pending,
+/// and the rows no run moves (with why).
+fn status_notes(r: &StatusReport, dash: bool) -> Vec<String> {
     let mut notes = Vec::new();
     if dash {
         notes.push("-: the DB does not exist, or has no such table or schema version".to_string());
@@ -237,6 +244,5 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
     if r.same_file {
         notes.push("the legacy and scoped DB are one file: nothing to move".to_string());
     }
-    out.push_str(&para(&notes.join("\n"), style));
-    out
+    notes
 }

@@ -55,7 +55,7 @@ struct Record {
 }
 
 fn record_path(home: &Home) -> PathBuf {
-    super::work_root(home).join("late/quarantine.json")
+    home.late_quarantine_record()
 }
 
 fn key_json(key: &NaturalKey) -> serde_json::Value {

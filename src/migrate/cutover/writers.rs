@@ -29,15 +29,23 @@ pub struct LegacyWriter {
 }
 
 impl LegacyWriter {
-    /// What to do about it, for people.
-    pub fn remedy(&self) -> String {
+    /// The process, for people: `process 4242 (/venv/bin/python, spec-kitty 3.2.5)`.
+    pub fn name(&self) -> String {
         format!(
-            "process {} ({}{}) still writes {}: upgrade it to the installed release or stop it, then run `sk-migrate run` again to carry what it wrote",
+            "process {} ({}{})",
             self.pid,
             self.executable.as_deref().unwrap_or("executable unknown"),
             self.release
                 .as_deref()
-                .map_or_else(String::new, |r| format!(", spec-kitty {r}")),
+                .map_or_else(String::new, |r| format!(", spec-kitty {r}"))
+        )
+    }
+
+    /// What to do about it, for people.
+    pub fn remedy(&self) -> String {
+        format!(
+            "{} still writes {}: upgrade it to the installed release or stop it, then run `sk-migrate run` again to carry what it wrote",
+            self.name(),
             self.paths.join(", ")
         )
     }
