@@ -97,12 +97,51 @@ pub fn wrap(text: &str, max: usize, first: &str, rest: &str) -> Vec<String> {
             } else if !empty {
                 line.push_str(p.sep);
             }
-            line.push_str(p.text);
+            let room = max.saturating_sub(width(rest) + PATH_INDENT.len());
+            line.push_str(&abbreviated(p.text, room));
             empty = false;
         }
         lines.push(line);
     }
     lines
+}
+
+/// Hex runs at least this long are digests (a 64-hex scope in a queue file
+/// name); they are what gives way when a piece is wider than any line.
+const DIGEST: usize = 24;
+/// The hex digits of a digest kept when it is shortened (as `git` does).
+const DIGEST_KEPT: usize = 16;
+
+/// `piece` as it fits `room` columns: unchanged when it does; else each long
+/// hex run (a digest) shortened to its first 16 digits and `…`, so a file
+/// name like `queue-<64 hex>.db` stays one readable piece instead of running
+/// past the terminal's edge (`--json` has it whole). Still too wide, it
+/// overflows: no word is cut.
+fn abbreviated(piece: &str, room: usize) -> std::borrow::Cow<'_, str> {
+    if width(piece) <= room {
+        return piece.into();
+    }
+    let mut out = String::new();
+    let mut run = String::new();
+    let mut flush = |run: &mut String, out: &mut String| {
+        if run.len() >= DIGEST {
+            out.push_str(&run[..DIGEST_KEPT]);
+            out.push('…');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in piece.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out.into()
 }
 
 /// [`wrap`] with each line ended by a newline: a block of running text.
@@ -384,6 +423,17 @@ mod tests {
             width: Some(w),
             ..Style::plain()
         }
+    }
+
+    #[test]
+    fn a_digest_too_wide_for_any_line_is_shortened_not_split() {
+        let name = format!("queues/queue-{}.db", "de99f624".repeat(8));
+        let lines = wrap(&name, 40, "", "  ");
+        assert_eq!(lines, ["queues/", "    queue-de99f624de99f624….db"]);
+        assert!(lines.iter().all(|l| width(l) <= 40));
+        // It fits: left whole.
+        let wide = wrap(&name, 120, "", "  ");
+        assert_eq!(wide, [name.clone()]);
     }
 
     #[test]
