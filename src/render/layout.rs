@@ -123,7 +123,7 @@ fn abbreviated(piece: &str, room: usize) -> std::borrow::Cow<'_, str> {
     }
     let mut out = String::new();
     let mut run = String::new();
-    let mut flush = |run: &mut String, out: &mut String| {
+    let flush = |run: &mut String, out: &mut String| {
         if run.len() >= DIGEST {
             out.push_str(&run[..DIGEST_KEPT]);
             out.push('…');
