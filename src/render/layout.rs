@@ -433,7 +433,7 @@ mod tests {
         assert!(lines.iter().all(|l| width(l) <= 40));
         // It fits: left whole.
         let wide = wrap(&name, 120, "", "  ");
-        assert_eq!(wide, [name.clone()]);
+        assert_eq!(wide, [name]);
     }
 
     #[test]
