@@ -300,8 +300,17 @@ fn pending_rule(text: &str) -> (Vec<String>, Vec<String>) {
         .split_once("states written: ")
         .unwrap()
         .1
-        .trim_end_matches(')');
-    (done, written.split(", ").map(str::to_string).collect())
+        .strip_suffix(')')
+        .unwrap_or_else(|| panic!("the rule ends with its list of states: {text}"));
+    let written: Vec<String> = written.split(", ").map(str::to_string).collect();
+    // States are the release's identifiers: a changed sentence is a changed fact.
+    let state =
+        |s: &String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    assert!(
+        written.iter().chain(&done).all(state),
+        "states are identifiers: {text}"
+    );
+    (done, written)
 }
 
 /// The store DDL 3.2.6+ creates, where the release puts it, its journal mode
