@@ -482,9 +482,8 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::{Home, writers_by_source};
+    use crate::migrate::cutover::writers::test_support::while_held_open;
 
     #[test]
     fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {
@@ -492,33 +491,11 @@ mod tests {
         let home = Home::at(dir.path());
         std::fs::write(home.legacy_queue(), "").unwrap();
         assert!(writers_by_source(&home).is_empty());
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec 3<\"$1\"; read _")
-            .arg("sh")
-            .arg(home.legacy_queue())
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Wait on the child's fd table, not on time.
-        let fd3 = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
-        let mut found = Default::default();
-        for _ in 0..100_000 {
-            if std::fs::read_link(&fd3).is_ok() {
-                found = writers_by_source(&home);
-                break;
-            }
-            std::thread::yield_now();
-        }
-        drop(child.stdin.take());
-        child.wait().unwrap();
+        let (pid, found) = while_held_open(&home.legacy_queue(), || writers_by_source(&home));
         let name = found
             .get(&home.legacy_queue().display().to_string())
             .cloned()
             .unwrap_or_default();
-        assert!(
-            name.contains(&format!("process {}", child.id())),
-            "{found:?}"
-        );
+        assert!(name.contains(&format!("process {pid}")), "{found:?}");
     }
 }

@@ -173,33 +173,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
         std::fs::write(home.legacy_queue(), "").unwrap();
-        // A child of this test holds it open (its stdin) until we close its stdin pipe... here: sleep on it.
+        let (pid, found) =
+            test_support::while_held_open(&home.legacy_queue(), || legacy_writers(&home));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].pid, pid);
+        assert!(
+            found[0].remedy().contains("upgrade it"),
+            "{}",
+            found[0].remedy()
+        );
+    }
+}
+
+/// A child process that holds a file open, for the tests of who writes a
+/// legacy DB (here and in sk-doctor's gather).
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::{Path, PathBuf};
+
+    /// Runs `look` while a child (`sh`, fd 3) holds `path` open; the child's
+    /// pid and what `look` found. Waits on the child's fd table, not on time.
+    pub(crate) fn while_held_open<T>(path: &Path, look: impl FnOnce() -> T) -> (u32, T) {
         let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg("exec 3<\"$1\"; read _")
             .arg("sh")
-            .arg(home.legacy_queue())
+            .arg(path)
             .stdin(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Wait until the child's fd 3 is open (no sleep: poll its fd table).
         let fd3 = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
-        let mut found = Vec::new();
+        let mut look = Some(look);
+        let mut found = None;
         for _ in 0..100_000 {
             if std::fs::read_link(&fd3).is_ok() {
-                found = legacy_writers(&home);
+                found = look.take().map(|f| f());
                 break;
             }
             std::thread::yield_now();
         }
         drop(child.stdin.take());
         child.wait().unwrap();
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].pid, child.id());
-        assert!(
-            found[0].remedy().contains("upgrade it"),
-            "{}",
-            found[0].remedy()
-        );
+        (child.id(), found.expect("the child opened the file"))
     }
 }
