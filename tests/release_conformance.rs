@@ -56,6 +56,22 @@ pub fn s(v: &Value) -> Option<&str> {
 /// project-store releases): its fixed inputs, identity names and pair names
 /// are every release's, as the capture scripts define them.
 /// `owner`: the oldest with an owner record (whose pairs are the reference).
+/// Is this scope case (name and inputs) one of the identities the capture
+/// script feeds every release of its kind (`queue`: a queue-DB release)?
+pub fn assert_capture_identity(f: &Facts, case: &Node, name: &str, queue: bool) {
+    let i = case.raw().pointer("/inputs").unwrap().clone();
+    let same = reference(queue)["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == name && r["inputs"] == i);
+    assert!(
+        same,
+        "{} {name}: not one of the capture's identities",
+        f.release
+    );
+}
+
 pub fn reference(queue: bool) -> &'static Value {
     reference_of(queue, false)
 }

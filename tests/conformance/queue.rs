@@ -18,17 +18,7 @@ pub fn check_scopes(f: &Facts, p: &'static Profile) {
     assert!(cases.len() >= 16, "scopes: {}", cases.len());
     for case in &cases {
         let name = case.at("name").as_str().unwrap().to_string();
-        let i = case.raw().pointer("/inputs").unwrap().clone();
-        let same = super::reference(true)["scopes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["name"] == name.as_str() && r["inputs"] == i);
-        assert!(
-            same,
-            "{} {name}: not one of the capture's identities",
-            f.release
-        );
+        super::assert_capture_identity(f, case, &name, true);
         let inputs = case.child("inputs");
         let (_d, home) = home_for(&inputs);
         let env = env_for(&inputs, p);

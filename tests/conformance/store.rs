@@ -70,17 +70,7 @@ fn check_scopes(f: &Facts, p: &'static Profile) {
     assert!(cases.len() >= 14, "scopes: {}", cases.len());
     for case in &cases {
         let name = case.at("name").as_str().unwrap().to_string();
-        let i = case.raw().pointer("/inputs").unwrap().clone();
-        let same = super::reference(false)["scopes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["name"] == name.as_str() && r["inputs"] == i);
-        assert!(
-            same,
-            "{} {name}: not one of the capture's identities",
-            f.release
-        );
+        super::assert_capture_identity(f, case, &name, false);
         let ctx = format!("{} {name}", f.release);
         let inputs = case.child("inputs");
         let (_d, home) = home_for(&inputs);
