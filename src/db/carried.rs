@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
 use crate::db::store::{self, open_ro, read_json};
@@ -161,27 +161,48 @@ pub fn covered(home: &Home) -> Covered {
     {
         quarantined_keys(&entry.path(), &mut out.quarantined);
     }
-    late_quarantined_keys(&home.late_quarantine_record(), &mut out.quarantined);
+    late_quarantined_keys(home, &mut out.quarantined);
     out
 }
 
 /// The migration id under which late rows the release rejected are counted.
 pub const LATE_QUARANTINE_ID: &str = "sk-migrate-late";
 
-/// The late rows the release rejected when `sk-migrate run` carried them
-/// ([`Home::late_quarantine_record`]): quarantined with their reason, so
-/// sk-doctor does not call them late (a fix that cannot move them).
-fn late_quarantined_keys(path: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>) {
-    let Some(record) = read_json(path) else {
-        return;
-    };
-    for q in record["quarantine"].as_array().into_iter().flatten() {
-        let reason = q["reason"].as_str().unwrap_or("rejected by the release");
-        let key = match (q["table"].as_str(), &q["key"]) {
-            (Some("queue"), serde_json::Value::String(id)) => NaturalKey::Queue {
+/// One late row the release rejected when `sk-migrate run` carried it
+/// through its live writers: an entry of [`Home::late_quarantine_record`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateQuarantine {
+    pub table: String,
+    /// An event id (string) or the seven body-upload key columns (array).
+    pub key: serde_json::Value,
+    pub reason: String,
+    pub source_path: Option<String>,
+}
+
+/// The file [`Home::late_quarantine_record`] holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LateQuarantineRecord {
+    pub quarantine: Vec<LateQuarantine>,
+}
+
+/// The late-row quarantine record (empty when absent or unreadable).
+pub fn late_quarantine(home: &Home) -> Vec<LateQuarantine> {
+    read_json(&home.late_quarantine_record())
+        .and_then(|v| serde_json::from_value::<LateQuarantineRecord>(v).ok())
+        .map(|r| r.quarantine)
+        .unwrap_or_default()
+}
+
+/// The late rows the release rejected when `sk-migrate run` carried them:
+/// quarantined with their reason, so sk-doctor does not call them late (a
+/// fix that cannot move them).
+fn late_quarantined_keys(home: &Home, out: &mut BTreeMap<NaturalKey, (String, String)>) {
+    for q in late_quarantine(home) {
+        let key = match (q.table.as_str(), &q.key) {
+            ("queue", serde_json::Value::String(id)) => NaturalKey::Queue {
                 event_id: id.clone(),
             },
-            (Some("body_upload_queue"), serde_json::Value::Array(parts)) => {
+            ("body_upload_queue", serde_json::Value::Array(parts)) => {
                 let key: Option<Vec<String>> = parts
                     .iter()
                     .map(|p| p.as_str().map(str::to_string))
@@ -194,7 +215,7 @@ fn late_quarantined_keys(path: &Path, out: &mut BTreeMap<NaturalKey, (String, St
             _ => continue,
         };
         out.entry(key)
-            .or_insert_with(|| (LATE_QUARANTINE_ID.to_string(), reason.to_string()));
+            .or_insert_with(|| (LATE_QUARANTINE_ID.to_string(), q.reason));
     }
 }
 

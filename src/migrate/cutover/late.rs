@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use rusqlite::types::ValueRef;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::db::carried::{self, LegacyRow, NaturalKey};
+use crate::db::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
 use crate::error::Error;
 use crate::home::Home;
 
@@ -40,20 +40,6 @@ pub struct LateReport {
     pub writers: Vec<super::writers::LegacyWriter>,
 }
 
-/// One entry of our quarantine record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LateQuarantine {
-    pub table: String,
-    pub key: serde_json::Value,
-    pub reason: String,
-    pub source_path: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Record {
-    quarantine: Vec<LateQuarantine>,
-}
-
 fn record_path(home: &Home) -> PathBuf {
     home.late_quarantine_record()
 }
@@ -65,12 +51,10 @@ fn key_json(key: &NaturalKey) -> serde_json::Value {
     }
 }
 
-/// The keys our record quarantined (read-only; for sk-doctor too).
+/// The keys our record quarantined (read-only; the one reader of the
+/// format is `db::carried`, which sk-doctor's ledger uses too).
 pub fn quarantined(home: &Home) -> Vec<LateQuarantine> {
-    crate::db::store::read_json(&record_path(home))
-        .and_then(|v| serde_json::from_value::<Record>(v).ok())
-        .map(|r| r.quarantine)
-        .unwrap_or_default()
+    carried::late_quarantine(home)
 }
 
 /// The late rows still to carry: late by natural key and not in our record.
@@ -194,7 +178,7 @@ fn record(home: &Home, new: Vec<LateQuarantine>) -> Result<(), Error> {
     let path = record_path(home);
     let dir = path.parent().unwrap_or(home.root());
     crate::fsutil::create_private_dir_all(dir)?;
-    let text = serde_json::to_string_pretty(&Record { quarantine: all })
+    let text = serde_json::to_string_pretty(&LateQuarantineRecord { quarantine: all })
         .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
     super::write_atomic(dir, &path, &text)
 }
