@@ -130,8 +130,15 @@ fn main() {
     let scope = sk_boundary::Scope::parse(SCOPE).unwrap();
 
     let mut table = Table::new();
+    // `SK_BENCH_BASELINE=<an older sk-migrate>`: its moves are timed on the
+    // same DBs and printed beside this build's.
+    let mut binaries = vec![("this build".to_string(), PathBuf::from(migrate))];
+    if let Ok(base) = std::env::var("SK_BENCH_BASELINE") {
+        binaries.push(("baseline".to_string(), PathBuf::from(base)));
+    }
     table.set_header([
         "rows/table",
+        "sk-migrate",
         "run → new scoped (ms)",
         "run → N unrelated (ms)",
         "peak RSS (MiB)",
@@ -146,31 +153,9 @@ fn main() {
         };
         build_db(&case.legacy, n, "legacy");
         build_db(&case.unrelated, n, "scoped");
-        let mut peak = 0;
-        let mut timings = [Vec::new(), Vec::new()];
-        for (k, with_unrelated) in [false, true].into_iter().enumerate() {
-            // A million rows per table is about flat memory, not a median.
-            let runs = if n >= 1_000_000 { 1 } else { runs };
-            for r in 0..runs {
-                let home = sk_boundary::Home::at(work.path().join(format!("h-{n}-{k}-{r}")));
-                std::fs::create_dir_all(home.root()).unwrap();
-                copy_synced(&case.legacy, &home.legacy_queue());
-                if with_unrelated {
-                    std::fs::create_dir_all(home.queues_dir()).unwrap();
-                    copy_synced(&case.unrelated, &home.scoped_queue(&scope));
-                }
-                let (wall, rss, code) = measure(
-                    Command::new(migrate)
-                        .args(["--release", "3.2.5"])
-                        .arg("--home")
-                        .arg(home.root())
-                        .args(["run", "--scope", SCOPE]),
-                );
-                assert_eq!(code, 0, "sk-migrate run failed");
-                timings[k].push(wall);
-                peak = peak.max(rss);
-                std::fs::remove_dir_all(home.root()).unwrap();
-            }
+        let mut moves = Vec::new();
+        for (label, bin) in &binaries {
+            moves.push((label.clone(), time_moves(bin, &case, n, runs, work.path())));
         }
         // Doctor and preflight: legacy and scoped queues both hold n rows/table.
         let home = sk_boundary::Home::at(work.path().join(format!("doctor-{n}")));
@@ -196,14 +181,22 @@ fn main() {
             pre.push(measure(&mut c).0);
         }
         std::fs::remove_dir_all(home.root()).unwrap();
-        table.add_row(vec![
-            n.to_string(),
-            ms(median(timings[0].clone())),
-            ms(median(timings[1].clone())),
-            format!("{:.1}", peak as f64 / 1024.0),
-            ms(median(doc)),
-            ms(median(pre)),
-        ]);
+        for (i, (label, (new, unrelated, peak))) in moves.into_iter().enumerate() {
+            let (d, p) = if i == 0 {
+                (ms(median(doc.clone())), ms(median(pre.clone())))
+            } else {
+                ("".to_string(), "".to_string())
+            };
+            table.add_row(vec![
+                n.to_string(),
+                label,
+                ms(new),
+                ms(unrelated),
+                format!("{:.1}", peak as f64 / 1024.0),
+                d,
+                p,
+            ]);
+        }
         let _ = std::fs::remove_file(&case.legacy);
         let _ = std::fs::remove_file(&case.unrelated);
     }
@@ -215,6 +208,47 @@ fn main() {
     }
     session_overhead(doctor, work.path(), runs.max(9));
     project_stores(doctor, work.path(), runs.max(9));
+}
+
+/// `sk-migrate run` on fresh copies of `case`: into a new scoped DB and
+/// into one holding N unrelated rows per table. Median wall times and the
+/// peak RSS (KiB) of any run.
+fn time_moves(
+    bin: &Path,
+    case: &Case,
+    n: u64,
+    runs: usize,
+    work: &Path,
+) -> (Duration, Duration, i64) {
+    let scope = sk_boundary::Scope::parse(SCOPE).unwrap();
+    let mut peak = 0;
+    let mut timings = [Vec::new(), Vec::new()];
+    for (k, with_unrelated) in [false, true].into_iter().enumerate() {
+        // A million rows per table is about flat memory, not a median.
+        let runs = if n >= 1_000_000 { 1 } else { runs };
+        for r in 0..runs {
+            let home = sk_boundary::Home::at(work.join(format!("h-{n}-{k}-{r}")));
+            std::fs::create_dir_all(home.root()).unwrap();
+            copy_synced(&case.legacy, &home.legacy_queue());
+            if with_unrelated {
+                std::fs::create_dir_all(home.queues_dir()).unwrap();
+                copy_synced(&case.unrelated, &home.scoped_queue(&scope));
+            }
+            let (wall, rss, code) = measure(
+                Command::new(bin)
+                    .args(["--release", "3.2.5"])
+                    .arg("--home")
+                    .arg(home.root())
+                    .args(["run", "--scope", SCOPE]),
+            );
+            assert_eq!(code, 0, "sk-migrate run failed");
+            timings[k].push(wall);
+            peak = peak.max(rss);
+            std::fs::remove_dir_all(home.root()).unwrap();
+        }
+    }
+    let [a, b] = timings;
+    (median(a), median(b), peak)
 }
 
 /// `sk-doctor --release 3.2.7 --no-probe` on a home with 20 project stores

@@ -1,6 +1,15 @@
 //! Audit keys of the moved rows, streamed to the observer.
 
-use super::*;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::moves::AuditFrom;
+use super::sql::{plan_key_cols, plan_table};
+use super::{AuditLine, Observer};
+use crate::db::ident;
+use crate::db::schema::tables::TableDef;
+use crate::error::Error;
 
 /// Stream the plan's keys (what was inserted) to the observer, in order.
 /// Each key is rendered as typed JSON into one reused buffer

@@ -1,6 +1,15 @@
 //! The dry run: the counts a real run would produce, nothing written.
 
-use super::*;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::MoveReport;
+use super::moves::key_is_unique;
+use super::sql::{IdRange, Side, divergent_where, plan_sql, plan_table, present_where, table_ref};
+use crate::db::schema::tables::ALL;
+use crate::db::{count, dry_run_uri};
+use crate::error::Error;
 
 /// The same plan against read-only attachments: counts, no writes.
 pub(super) fn dry_run(

@@ -1,7 +1,13 @@
 //! Guards that undo on drop, so no early return can forget to: a
 //! transaction rolled back unless committed, a temp DB file removed.
 
-use super::*;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::Observer;
+use super::moves::Move;
+use crate::error::Error;
 
 /// A `BEGIN IMMEDIATE` on a move's connection (write locks on both files).
 /// Dropped without [`Tx::commit`] succeeding, it sends `ROLLBACK`: a failed

@@ -1,9 +1,17 @@
 //! Gather the facts, plan, and carry the plan out; the general path into an
 //! existing scoped DB (or one created in place).
 
+use std::path::Path;
+
+use super::dry_run::dry_run;
+use super::moves::{Move, open_scoped};
+use super::{MoveOptions, MoveReport, Observer, Step, TableCounts};
+use crate::db::schema::tables::ALL;
+use crate::db::{DbFacts, backup, inspect, open_read_only, recover, schema};
+use crate::error::Error;
+
 use super::into_new::move_into_new;
 use super::plan::{self, Plan};
-use super::*;
 
 /// Move every movable legacy row into the scoped DB. See the module docs.
 pub fn move_rows(

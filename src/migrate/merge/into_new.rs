@@ -1,10 +1,21 @@
 //! The fast path into a scoped DB that does not exist yet.
 
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::guard::{TempDb, Tx};
+use super::moves::{AuditFrom, CACHE, Move};
+use super::sql::{IdRange, insert_all_sql, table_ref};
+use super::{MoveOptions, MoveReport, Observer, Step};
+use crate::db::schema::tables::TableDef;
+use crate::db::{ident, schema};
+use crate::error::Error;
+
 use rusqlite::OptionalExtension;
 
 use super::chunk::Chunker;
 use super::into_existing::lock_budget;
-use super::*;
 
 /// Fast path into a scoped DB that does not exist yet: build it complete in a
 /// temp file beside it with no per-statement syncing, fsync it once, link it

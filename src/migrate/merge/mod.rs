@@ -21,15 +21,11 @@
 //! attached pair; `audit` streams the moved keys; `guard` rolls back
 //! and removes temp files on every early return.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
-use crate::db::schema::tables::{ALL, TableDef};
-use crate::db::schema::{self, LATEST};
-use crate::db::{DbFacts, backup, count, dry_run_uri, ident, inspect, open_read_only, recover};
-use crate::error::Error;
+use crate::db::schema::LATEST;
 pub use crate::migrate::observe::{AuditLine, DivergentLine, Observer, Quiet, Step};
 
 mod audit;
@@ -42,12 +38,6 @@ mod moves;
 pub mod plan;
 mod sql;
 mod take;
-
-use audit::*;
-use dry_run::*;
-use guard::*;
-use moves::*;
-use sql::*;
 
 pub use into_existing::move_rows;
 

@@ -1,8 +1,21 @@
 //! One move's statements over the attached pair (legacy attached to a
 //! connection whose `main` is the scoped DB): begin, insert, seal, delete, commit.
 
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::audit::{as_utf8, emit_audit, typed_object};
+use super::sql::{
+    Side, divergent_where, insert_sql, key_cols, plan_sql, plan_table, present_where,
+    refine_plan_sql, table_ref,
+};
+use super::{DivergentLine, MoveReport, Observer, Step};
+use crate::db::schema::tables::{ALL, TableDef};
+use crate::db::{count, ident, schema};
+use crate::error::Error;
+
 use super::chunk::Span;
-use super::*;
 
 // ------------------------------------------------------------------ effects
 

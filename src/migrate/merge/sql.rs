@@ -1,6 +1,7 @@
 //! The move's SQL text: pure functions of table definitions and versions.
 
-use super::*;
+use crate::db::ident;
+use crate::db::schema::tables::TableDef;
 
 /// A DB as the SQL sees it: its schema name on the connection and its version.
 #[derive(Debug, Clone, Copy)]

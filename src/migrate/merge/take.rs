@@ -11,11 +11,17 @@
 //! holder on the held file alone (`wait_behind`). Inside the transaction the run's own
 //! busy timeout applies again (a commit may wait for a reader to finish).
 
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::Observer;
+use super::moves::{Move, write_locked};
+use crate::error::Error;
+
 use std::time::{Duration, Instant};
 
 use rusqlite::OpenFlags;
-
-use super::*;
 
 /// First and longest pause between two attempts at the locks.
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);

@@ -1,5 +1,8 @@
-use super::*;
+use std::path::Path;
+
+use super::sql::{IdRange, Side, insert_sql, plan_sql};
 use crate::db::read_only_uri;
+use crate::db::schema::LATEST;
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, QUEUE};
 
 #[test]
