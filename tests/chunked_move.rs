@@ -15,7 +15,7 @@ use sk_boundary::Error;
 use sk_boundary::migrate::merge::{MoveOptions, Observer, Step};
 use sk_boundary::migrate::{self, RunOptions};
 
-const ROWS: u32 = 30_000;
+const ROWS: u32 = 40_000;
 
 /// Legacy with `n` events and `n` body uploads; a scoped DB with the fixture's rows.
 fn big_home(n: u32) -> TestHome {

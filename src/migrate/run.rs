@@ -115,7 +115,8 @@ pub fn run(
         version,
         reads_newer: profile.reads_schemas,
     };
-    moving.lock_budget_ms = profile.lock_budget_ms();
+    // The release's budget, or a shorter one the caller asked for.
+    moving.lock_budget_ms = moving.lock_budget_ms.min(profile.lock_budget_ms());
     let opts = &RunOptions {
         moving,
         ..opts.clone()

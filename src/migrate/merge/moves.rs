@@ -391,10 +391,12 @@ pub(super) fn write_locked(path: &Path) -> bool {
     busy
 }
 
-/// An 8 MiB page cache for the scoped DB and for temp (the plan tables):
-/// a chunk's index pages stay resident, rows stream, and memory is flat
-/// at any size.
-pub(super) const CACHE: &str = "PRAGMA cache_size = -8192; PRAGMA temp.cache_size = -8192;";
+/// An 8 MiB page cache for the scoped DB and for temp (the plan tables,
+/// which spill to a temp file beyond it rather than grow in memory): a
+/// chunk's index pages stay resident, rows stream, and memory is flat at
+/// any size.
+pub(super) const CACHE: &str =
+    "PRAGMA temp_store = FILE; PRAGMA cache_size = -8192; PRAGMA temp.cache_size = -8192;";
 
 pub(super) fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
     if let Some(dir) = path.parent() {
