@@ -36,6 +36,14 @@ const MIN_CHUNK: u64 = 256;
 /// Keeps the plan temp table (held in memory) small: a few MiB.
 const MAX_CHUNK: u64 = 131_072;
 
+/// The pause between two chunks: longer than the longest sleep of
+/// SQLite's busy handler (100 ms, the step every release's writers reach
+/// while they wait), so a writer that queued behind a chunk wakes while no
+/// lock is held and gets in before the next chunk. Without it, chunks taken
+/// back to back starved writers to their 5000 ms timeout (measured:
+/// `tests/live_queue_big.rs`).
+pub const BETWEEN_CHUNKS: Duration = Duration::from_millis(120);
+
 /// How many rows the next chunk takes (pure: sizes from measured times).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Chunker {
@@ -158,6 +166,8 @@ impl Move {
             if cursor.table >= self.tables.len() {
                 break;
             }
+            // A scheduling pause, not a synchronisation: see BETWEEN_CHUNKS.
+            std::thread::sleep(BETWEEN_CHUNKS);
         }
         // What the move covered: `legacy_before = deleted_from_legacy +
         // left_in_legacy` (rows that arrived after it reached a table's end

@@ -14,7 +14,7 @@ use crate::error::Error;
 
 use rusqlite::OptionalExtension;
 
-use super::chunk::Chunker;
+use super::chunk::{BETWEEN_CHUNKS, Chunker};
 use super::into_existing::lock_budget;
 
 /// Fast path into a scoped DB that does not exist yet: build it complete in a
@@ -246,6 +246,8 @@ fn copy_table(
             Some(upto) => {
                 chunker.observe(chunker.rows(), started.elapsed());
                 after = upto;
+                // Legacy writers waiting to commit behind this read get in.
+                std::thread::sleep(BETWEEN_CHUNKS);
             }
             None => break,
         }

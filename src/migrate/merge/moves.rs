@@ -253,6 +253,14 @@ impl Move {
                 // Nothing to delete: no statement, so an unchanged file stays
                 // byte-identical (clearing an empty table still writes pages).
                 Ok(0)
+            } else if provable == total && span.range.after == i64::MIN && span.last() && {
+                let rest = format!("SELECT count(*) FROM {lt} WHERE \"id\" > {}", span.stop);
+                self.count(conn, &rest)? == 0
+            } {
+                // The span is the whole table and every row is stored: clear
+                // it at once (SQLite frees its pages instead of deleting row
+                // by row and updating each index).
+                conn.execute(&format!("DELETE FROM {lt}"), [])
             } else if provable == total {
                 conn.execute(&format!("DELETE FROM {lt} AS l WHERE {in_span}"), [])
             } else {
