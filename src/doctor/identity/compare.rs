@@ -1,6 +1,15 @@
 //! Comparison of the foreground with the owner record, field by field (pure; `docs/json.md`).
 
-use super::*;
+use serde::Serialize;
+
+use crate::doctor::owner::{OwnerRecord, RedactedOwner};
+use crate::field::Field;
+use crate::home::Home;
+use crate::login::{Env, Resolution, ScopeSource};
+use crate::release::{GateField, GateIdentity, Profile};
+use crate::scope::Scope;
+
+use super::{AuthScope, ForegroundIdentity};
 
 // Comparison.
 

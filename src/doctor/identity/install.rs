@@ -1,6 +1,15 @@
 //! Discovery of the installed CLI: the entry point on PATH, its interpreter, site-packages and dist-info (`docs/releases.md`).
 
-use super::*;
+use std::ffi::OsStr;
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+
+use super::ForegroundIdentity;
 
 // Discovery of the installed CLI.
 

@@ -13,28 +13,26 @@
 //! the values actually compared.
 
 use std::ffi::OsStr;
-use std::io::{ErrorKind, Read};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 
-use crate::doctor::owner::{OwnerRecord, RedactedOwner};
-use crate::error::Error;
-use crate::field::Field;
 use crate::home::Home;
-use crate::login::{Env, Resolution, ScopeSource};
-use crate::release::{ForegroundRule, GateField, GateIdentity, Profile, ServerRule};
+use crate::login::{Env, Resolution};
+use crate::release::{ForegroundRule, ServerRule};
 use crate::scope::Scope;
 
 mod install;
-pub use install::*;
+pub use install::{Install, discover, find_on_path, interpreter_from_script};
 
 mod overrides;
-pub use overrides::*;
+pub use overrides::{ForegroundOverride, Override, parse_override, read_override};
 
 mod compare;
-pub use compare::*;
+pub use compare::{
+    FieldRow, FieldStatus, GateForeground, compare, compare_view, gate_foreground, gate_mismatches,
+    mismatched_fields, team_or_user,
+};
 
 /// The foreground's scope: unknown, known to be none, or a scope string.
 /// `docs/daemon.md`: "auth_scope null vs non-null is a mismatch" — but only when the
@@ -301,7 +299,12 @@ pub fn target_server_url(env_url: Option<&str>, config_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::owner::OwnerRecord;
+    use crate::error::Error;
+    use crate::field::Field;
     use crate::login::{ResolvedScope, ScopeSource};
+    use crate::release::Profile;
+    use serde_json::Value;
     use std::os::unix::fs::PermissionsExt;
 
     fn write_exec(p: &Path, text: &str) {

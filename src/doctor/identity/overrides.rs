@@ -1,6 +1,12 @@
 //! `--foreground FILE`: the foreground identity given as a file instead of resolved.
 
-use super::*;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+use super::{AuthScope, FOREGROUND_FIELDS, ForegroundIdentity};
 
 // `--foreground FILE`.
 

@@ -21,20 +21,22 @@
 //! record's content.
 
 use std::fmt;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::home::Home;
 
 mod retire;
-pub use retire::*;
+pub use retire::{
+    DaemonState, Refusal, Removal, RetirePlan, StaleState, parse_state_file, plan_retire, retire,
+    retire_state, stale_state,
+};
 
 mod normalise;
-pub use normalise::*;
+pub use normalise::{as_the_release_reads, pure_path, python_resolve, same_pure_path};
 
 /// owner.json larger than this is malformed (it is a dozen short fields).
 const MAX_RECORD_BYTES: u64 = 1 << 20;
@@ -564,6 +566,7 @@ pub fn executable_exists(path: &str) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::home::Home;
 
     pub const TOKEN: &str = "tok-PLANTED-7f3a9c";
 

@@ -1,6 +1,19 @@
 //! Building the report from gathered facts (pure): coherence rows, problems in their fixed order, warnings.
 
-use super::*;
+use serde::Serialize;
+
+use crate::db::store::StoreFacts;
+use crate::doctor::identity::{self, FieldRow};
+use crate::doctor::owner::RedactedOwner;
+use crate::field::Field;
+use crate::migrate::JSON_SCHEMA_VERSION;
+use crate::release::{GateField, Profile};
+
+use super::queue::legacy_queue_problems;
+use super::{
+    DaemonOwner, Facts, LiveOrphan, OwnerFound, OwnerStatus, Problem, ProblemCode, Queues, Report,
+    rows_without_owner, stores,
+};
 
 /// Build the report from the facts (pure). Problems and warnings come in
 /// a fixed order: the owner record, live orphans, the record's trust, the

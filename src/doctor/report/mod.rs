@@ -3,22 +3,20 @@
 
 use serde::Serialize;
 
-use crate::db::store::{self, LegacySource, StoreFacts};
-use crate::doctor::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
+use crate::db::store::StoreFacts;
+use crate::doctor::identity::{FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::doctor::owner::RedactedOwner;
 use crate::doctor::probe::LiveDaemon;
 use crate::field::Field;
 use crate::login::ScopeSource;
-use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::release::{GateField, Profile, ReleaseView};
 
 mod build;
-pub use build::*;
+pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};
 mod stores;
 pub use stores::{HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, STATUS_FAILURE};
 
 mod queue;
-use queue::*;
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,7 +1,7 @@
 //! The queue-DB problems (pure): legacy rows a run moves, rows none can
 //! move, stranded missions, files the home's owner cannot use.
 
-use super::*;
+use super::{Facts, Problem, ProblemCode, StrandedMission, plural};
 
 /// Rows the legacy queue holds that the daemon never syncs, and the
 /// missions stranded there; returns the stranded missions.

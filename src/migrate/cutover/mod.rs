@@ -18,9 +18,8 @@
 //! SHA-256 of every original source), which is how sk-doctor knows those
 //! sources were carried.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use rusqlite::Connection;
@@ -34,15 +33,15 @@ use crate::home::Home;
 use crate::migrate::merge::{self, MoveOptions, Quiet};
 
 mod verify;
-use verify::*;
+use verify::per_project;
 
 mod preview;
-use preview::*;
+use preview::{dry_run, verify};
 
 mod scratch;
 
 mod release;
-use release::*;
+use release::{refuse_failed, release_migrate, tail_of};
 
 pub mod late;
 

@@ -1,6 +1,21 @@
 //! After the release ran: every snapshot key accounted for; and the dry run, which asks the release for its preview.
 
-use super::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use crate::db::store;
+use crate::error::Error;
+use crate::home::Home;
+
+use super::release::run_release;
+use super::verify::unaccounted;
+use super::{
+    CutoverOptions, CutoverReport, ProjectCarried, build_snapshot, count_snapshot,
+    max_store_body_id, quarantine_counts, scratch, scratch_home,
+};
 
 /// Every natural key of the snapshot is in a project store or quarantined.
 pub(super) fn verify(

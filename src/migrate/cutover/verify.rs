@@ -1,6 +1,15 @@
 //! Checking what the release carried: every snapshot key in a store or in quarantine, per-project counts (`docs/migrate.md`).
 
-use super::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::db::schema::tables;
+use crate::db::store;
+use crate::home::Home;
+
+use super::ProjectCarried;
 
 /// Natural keys the snapshot holds that no store and no quarantine entry
 /// accounts for (pure over the three connections' answers).
