@@ -215,7 +215,7 @@ fn owner_facts(home: &Home, profile: &Profile) -> Result<OwnerFacts, Error> {
             // interpreter path resolved (`DaemonOwnerRecord.__post_init__`).
             let canonical = owner::as_the_release_reads(&record, profile);
             OwnerFound::Present {
-                pid_alive: owner::pid_alive(record.pid),
+                pid_alive: crate::process::pid_alive(record.pid),
                 executable_exists: owner::executable_exists(&canonical.executable_path),
                 canonical,
                 record: record.redacted(),
@@ -417,7 +417,7 @@ fn stale_state(
         &path,
         &text,
         !matches!(owner.found, OwnerFound::Absent),
-        owner::pid_alive,
+        crate::process::pid_alive,
         ports.as_deref(),
     )
 }
@@ -472,7 +472,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
             RetireDecision::Plan(owner::plan_retire(
                 home,
                 &record,
-                owner::pid_alive(record.pid),
+                crate::process::pid_alive(record.pid),
                 owner::executable_exists(&record.executable_path),
                 state.as_deref(),
             ))

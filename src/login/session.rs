@@ -65,7 +65,6 @@ pub struct HostUser {
 
 impl HostUser {
     /// This process's host name and real uid.
-    #[cfg(unix)]
     pub fn current() -> HostUser {
         HostUser {
             hostname: gethostname::gethostname().to_string_lossy().into_owned(),
@@ -80,7 +79,6 @@ impl HostUser {
 }
 
 /// Read the session's identity; `Ok(None)` when there is no session file.
-#[cfg(unix)]
 pub fn read_identity(home: &Home) -> Result<Option<SessionIdentity>, Error> {
     read_identity_as(home, &HostUser::current())
 }
@@ -157,20 +155,15 @@ fn no_session_file(home: &Home) -> Result<Option<SessionIdentity>, Error> {
 
 /// Refuse a file with any group/other permission bit, as the CLI does.
 fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(SessionError::Permissions {
-                path: path.to_path_buf(),
-                mode,
-            }
-            .into());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(SessionError::Permissions {
+            path: path.to_path_buf(),
+            mode,
         }
+        .into());
     }
-    #[cfg(not(unix))]
-    let _ = (path, meta);
     Ok(())
 }
 

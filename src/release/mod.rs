@@ -130,13 +130,6 @@ pub enum GateIdentity {
     RawSession,
 }
 
-/// How the release compares its foreground with the owner record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareRule {
-    /// Exact string equality, field by field (`owner.mismatched_fields`).
-    Exact,
-}
-
 /// The commands the release itself offers to put things right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Remediation {
@@ -217,7 +210,6 @@ pub struct Profile {
     /// (`DaemonOwnerRecord.__post_init__`: `Path(raw).resolve()`, the raw
     /// string when that fails); compared as rewritten.
     pub owner_resolved_on_read: &'static [Field],
-    pub compare: CompareRule,
     /// The fields the preflight gate compares (empty: no gate on the daemon).
     pub gate: &'static [GateField],
     pub remediation: Option<Remediation>,

@@ -312,12 +312,12 @@ pub fn dead_pid() -> i64 {
 }
 
 /// An observer that fails the move at one step (fault injection).
-pub struct FailAt(pub sk_boundary::migrate::merge::Step);
+pub struct FailAt(pub sk_boundary::migrate::observe::Step);
 
-impl sk_boundary::migrate::merge::Observer for FailAt {
+impl sk_boundary::migrate::observe::Observer for FailAt {
     fn checkpoint(
         &mut self,
-        step: sk_boundary::migrate::merge::Step,
+        step: sk_boundary::migrate::observe::Step,
     ) -> Result<(), sk_boundary::Error> {
         if step == self.0 {
             return Err(sk_boundary::Error::Malformed {

@@ -53,15 +53,9 @@ pub fn find_on_path(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
         .find(|candidate| is_executable_file(candidate))
 }
 
-#[cfg(unix)]
 pub(super) fn is_executable_file(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-pub(super) fn is_executable_file(p: &Path) -> bool {
-    p.is_file()
 }
 
 /// Discover the installed CLI: `explicit` (`--spec-kitty PATH`) or

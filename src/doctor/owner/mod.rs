@@ -9,7 +9,7 @@
 //!   `Serialize` (token skipped), [`OwnerRecord::redacted_json`] or
 //!   [`RedactedOwner`].
 //! * Orphan and retire decisions are pure ([`is_orphan`], [`plan_retire`]);
-//!   the effects ([`pid_alive`], [`executable_exists`], [`retire`]) only look at
+//!   the effects ([`pid_alive`](crate::process::pid_alive), [`executable_exists`], [`retire`]) only look at
 //!   the file system and remove files. Nothing here ever signals a process.
 //!
 //! Decision on unknown fields: extra keys are *allowed* (a newer daemon may add
@@ -258,7 +258,6 @@ pub fn version_shaped(s: &str) -> String {
 /// Why the owner record cannot be trusted as the daemon's own, beyond its
 /// mode: another user owns it, or a directory holding it is writable by
 /// group or others (so another user could replace it). Empty when fine.
-#[cfg(unix)]
 pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let mut issues = Vec::new();
@@ -289,11 +288,6 @@ pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
         dir = d.parent();
     }
     issues
-}
-
-#[cfg(not(unix))]
-pub fn file_trust_issues(_path: &Path, _home_root: &Path) -> Vec<String> {
-    Vec::new()
 }
 
 /// `started_at` must be RFC 3339 (the ISO-8601 profile Python's
@@ -462,15 +456,9 @@ fn sanitize_json_error(e: &serde_json::Error) -> String {
     }
 }
 
-#[cfg(unix)]
 fn file_mode(meta: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     meta.permissions().mode() & 0o7777
-}
-
-#[cfg(not(unix))]
-fn file_mode(_meta: &std::fs::Metadata) -> u32 {
-    0o600
 }
 
 /// Write `record` atomically to `path`: a temp file in the same directory
@@ -511,7 +499,6 @@ pub fn write(path: &Path, record: &OwnerRecord) -> Result<(), Error> {
     sync_dir(&dir)
 }
 
-#[cfg(unix)]
 fn create_private_dirs(dir: &Path) -> Result<(), Error> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -521,33 +508,16 @@ fn create_private_dirs(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(dir, e))
 }
 
-#[cfg(not(unix))]
-fn create_private_dirs(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
-}
-
-#[cfg(unix)]
 fn set_private(file: &std::fs::File, path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io(path, e))
 }
 
-#[cfg(not(unix))]
-fn set_private(_file: &std::fs::File, _path: &Path) -> Result<(), Error> {
-    Ok(())
-}
-
-#[cfg(unix)]
 fn sync_dir(dir: &Path) -> Result<(), Error> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), Error> {
-    Ok(())
 }
 
 /// Orphan (`docs/daemon.md`): the record exists but its pid is not alive, or its
@@ -555,8 +525,6 @@ fn sync_dir(_dir: &Path) -> Result<(), Error> {
 pub fn is_orphan(pid_alive: bool, executable_exists: bool) -> bool {
     !pid_alive || !executable_exists
 }
-
-pub use crate::process::{Liveness, pid_alive, pid_liveness};
 
 /// Does the recorded executable exist (following symlinks)?
 pub fn executable_exists(path: &str) -> bool {
@@ -567,6 +535,7 @@ pub fn executable_exists(path: &str) -> bool {
 pub(crate) mod tests {
     use super::*;
     use crate::home::Home;
+    use crate::process::pid_alive;
 
     pub const TOKEN: &str = "tok-PLANTED-7f3a9c";
 

@@ -30,7 +30,8 @@ use crate::db::schema::{self, tables};
 use crate::db::store::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
-use crate::migrate::merge::{self, MoveOptions, Quiet};
+use crate::migrate::merge::{self, MoveOptions};
+use crate::migrate::observe::Quiet;
 
 mod verify;
 use verify::per_project;
