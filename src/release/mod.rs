@@ -85,7 +85,8 @@ pub enum ServerRule {
 pub enum IdentityRule {
     /// `credentials` only.
     Credentials,
-    /// The session store when SaaS sync is enabled, else `credentials`.
+    /// The session store (read whether or not SaaS sync is enabled, as the
+    /// 3.2.x CLIs do), else `credentials`.
     SessionThenCredentials,
     /// The session store only (`credentials` is just a logged-in signal).
     Session,
