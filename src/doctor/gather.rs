@@ -12,6 +12,7 @@ use crate::doctor::report::{
     self, Facts, OwnerFacts, OwnerFound, QueueFacts, Report, StrandedMission,
 };
 use crate::error::Error;
+use crate::field::Field;
 use crate::home::Home;
 use crate::login::{self, Env};
 use crate::release::{Profile, ReleaseView};
@@ -253,7 +254,11 @@ fn foreground(
         fg = identity::read_override(file)?.apply(fg);
     }
     // Discovery's notes matter only for what is still unknown after overrides.
-    let install_fields = ["package_version", "executable_path", "source_checkout_path"];
+    let install_fields = [
+        Field::PackageVersion,
+        Field::ExecutablePath,
+        Field::SourceCheckoutPath,
+    ];
     if fg
         .unknown_fields()
         .iter()

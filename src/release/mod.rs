@@ -153,6 +153,12 @@ pub enum GateField {
     QueueDbPath,
 }
 
+impl Serialize for GateField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl GateField {
     /// The release's name for it.
     pub fn as_str(self) -> &'static str {

@@ -25,7 +25,7 @@ pub enum FieldStatus {
 /// One row of the coherence table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldRow {
-    pub field: String,
+    pub field: Field,
     pub foreground: Option<String>,
     pub daemon: Option<String>,
     pub status: FieldStatus,
@@ -79,7 +79,7 @@ pub fn compare_view(
                 }
             };
             FieldRow {
-                field: field.as_str().to_string(),
+                field,
                 foreground: f,
                 daemon: d,
                 status,
@@ -217,9 +217,9 @@ pub fn gate_mismatches(
 }
 
 /// The blocking fields that mismatch (for a `daemon_mismatch` problem).
-pub fn mismatched_fields(rows: &[FieldRow]) -> Vec<&str> {
+pub fn mismatched_fields(rows: &[FieldRow]) -> Vec<Field> {
     rows.iter()
         .filter(|r| r.blocking && r.status == FieldStatus::Mismatch)
-        .map(|r| r.field.as_str())
+        .map(|r| r.field)
         .collect()
 }

@@ -17,6 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Serialize, Serializer};
 
+use crate::field::Field;
 use crate::home::Home;
 use crate::login::{Env, Resolution};
 use crate::release::{ForegroundRule, ServerRule};
@@ -84,21 +85,9 @@ pub struct ForegroundIdentity {
     pub queue_db_path: Option<String>,
 }
 
-/// The field names of [`ForegroundIdentity`], in output order.
-pub const FOREGROUND_FIELDS: [&str; 8] = [
-    "package_version",
-    "executable_path",
-    "source_checkout_path",
-    "server_url",
-    "auth_scope",
-    "auth_principal",
-    "auth_team",
-    "queue_db_path",
-];
-
 impl ForegroundIdentity {
-    /// Names of the fields whose value is unknown.
-    pub fn unknown_fields(&self) -> Vec<&'static str> {
+    /// The fields whose value is unknown, in [`Field::FOREGROUND`] order.
+    pub fn unknown_fields(&self) -> Vec<Field> {
         let unknown = [
             self.package_version.is_none(),
             self.executable_path.is_none(),
@@ -109,10 +98,10 @@ impl ForegroundIdentity {
             self.auth_team.is_none(),
             self.queue_db_path.is_none(),
         ];
-        FOREGROUND_FIELDS
-            .iter()
+        Field::FOREGROUND
+            .into_iter()
             .zip(unknown)
-            .filter_map(|(name, u)| u.then_some(*name))
+            .filter_map(|(field, u)| u.then_some(field))
             .collect()
     }
 
@@ -580,7 +569,7 @@ mod tests {
                 _ => unreachable!(),
             }
             let rows = compare_p(&fg, &owner());
-            assert_eq!(mismatched_fields(&rows), vec![field.as_str()]);
+            assert_eq!(mismatched_fields(&rows), vec![field]);
         }
         // Informational in every release measured: never a mismatch.
         let mut fg = coherent();
@@ -595,7 +584,10 @@ mod tests {
         fg.auth_team = None;
         let rows = compare_p(&fg, &owner());
         assert!(mismatched_fields(&rows).is_empty());
-        let principal = rows.iter().find(|r| r.field == "auth_principal").unwrap();
+        let principal = rows
+            .iter()
+            .find(|r| r.field == Field::AuthPrincipal)
+            .unwrap();
         assert_eq!(
             (principal.status, principal.blocking),
             (FieldStatus::Info, false)
@@ -618,20 +610,20 @@ mod tests {
         fg.auth_scope = AuthScope::NoScope;
         assert_eq!(
             mismatched_fields(&compare_p(&fg, &owner())),
-            vec!["auth_scope"]
+            vec![Field::AuthScope]
         );
         let mut o = owner();
         o.auth_scope = None;
         assert_eq!(
             mismatched_fields(&compare_p(&coherent(), &o)),
-            vec!["auth_scope"]
+            vec![Field::AuthScope]
         );
         let rows = compare_p(&fg, &o);
-        let row = rows.iter().find(|r| r.field == "auth_scope").unwrap();
+        let row = rows.iter().find(|r| r.field == Field::AuthScope).unwrap();
         assert_eq!(row.status, FieldStatus::Match);
         fg.auth_scope = AuthScope::Unknown;
         let rows = compare_p(&fg, &o);
-        let row = rows.iter().find(|r| r.field == "auth_scope").unwrap();
+        let row = rows.iter().find(|r| r.field == Field::AuthScope).unwrap();
         assert_eq!(row.status, FieldStatus::Unknown);
     }
 
@@ -651,7 +643,7 @@ mod tests {
         fg.source_checkout_path = Some(link.join("src").to_string_lossy().into_owned());
         assert_eq!(
             mismatched_fields(&compare_p(&fg, &o)),
-            vec!["executable_path"]
+            vec![Field::ExecutablePath]
         );
         // The foreground's interpreter is symlink-resolved, as the release
         // resolves its own (`_canonical_executable_path`), and so is the
@@ -662,7 +654,7 @@ mod tests {
         o.executable_path = link.join("bin/python3").to_string_lossy().into_owned();
         assert_eq!(
             mismatched_fields(&compare_p(&fg.canonicalized(), &o)),
-            vec!["executable_path"],
+            vec![Field::ExecutablePath],
             "without the release's read, a symlinked record mismatches"
         );
         let read = crate::doctor::owner::as_the_release_reads(&o, P);
@@ -697,12 +689,12 @@ mod tests {
         assert_eq!(
             fg.unknown_fields(),
             vec![
-                "executable_path",
-                "source_checkout_path",
-                "server_url",
-                "auth_principal",
-                "auth_team",
-                "queue_db_path"
+                Field::ExecutablePath,
+                Field::SourceCheckoutPath,
+                Field::ServerUrl,
+                Field::AuthPrincipal,
+                Field::AuthTeam,
+                Field::QueueDbPath,
             ]
         );
         let json = serde_json::to_value(&fg).unwrap();

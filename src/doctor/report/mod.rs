@@ -184,8 +184,39 @@ pub enum ProblemCode {
 pub struct Problem {
     pub code: ProblemCode,
     pub message: String,
-    pub fields: Vec<String>,
+    pub fields: Vec<ProblemField>,
     pub remediation: String,
+}
+
+/// A field a problem names: one of the owner record's, or one the release's
+/// preflight gate compares. In JSON, its name (`docs/json.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ProblemField {
+    Owner(Field),
+    Gate(GateField),
+}
+
+impl ProblemField {
+    /// The name in JSON and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemField::Owner(f) => f.as_str(),
+            ProblemField::Gate(g) => g.as_str(),
+        }
+    }
+}
+
+impl From<Field> for ProblemField {
+    fn from(f: Field) -> ProblemField {
+        ProblemField::Owner(f)
+    }
+}
+
+impl From<GateField> for ProblemField {
+    fn from(g: GateField) -> ProblemField {
+        ProblemField::Gate(g)
+    }
 }
 
 /// `sk-doctor --json` (`docs/json.md`).
@@ -241,7 +272,7 @@ fn rows_without_owner(fg: &ForegroundIdentity, profile: &Profile) -> Vec<FieldRo
         .map(|f| {
             let blocking = profile.is_blocking(f);
             FieldRow {
-                field: f.as_str().to_string(),
+                field: f,
                 foreground: value(f),
                 daemon: None,
                 status: if blocking {

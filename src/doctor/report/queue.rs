@@ -1,6 +1,8 @@
 //! The queue-DB problems (pure): legacy rows a run moves, rows none can
 //! move, stranded missions, files the home's owner cannot use.
 
+use crate::field::Field;
+
 use super::{Facts, Problem, ProblemCode, StrandedMission, plural};
 
 /// Rows the legacy queue holds that the daemon never syncs, and the
@@ -48,7 +50,7 @@ pub(super) fn legacy_queue_problems(
                 plural(body_uploads, "body upload", "body uploads"),
                 plural(failure_log, "failure-log row", "failure-log rows"),
             ),
-            fields: vec!["queue_db_path".to_string()],
+            fields: vec![Field::QueueDbPath.into()],
             remediation: "sk-migrate run".to_string(),
         });
     }
@@ -76,7 +78,7 @@ pub(super) fn legacy_queue_problems(
                 "mission artifacts stranded in the legacy queue, never seen by the server: {}",
                 list.join(", ")
             ),
-            fields: vec!["queue_db_path".to_string()],
+            fields: vec![Field::QueueDbPath.into()],
             remediation: "sk-migrate run".to_string(),
         });
     }
@@ -128,7 +130,7 @@ pub(super) fn unmovable_problem(path: &str, rows: &[crate::db::UnmovableRows]) -
             "the legacy queue {path} holds rows sk-migrate run cannot move: {}",
             parts.join("; ")
         ),
-        fields: vec!["queue_db_path".to_string()],
+        fields: vec![Field::QueueDbPath.into()],
         remediation: fixes.join("; "),
     }
 }
@@ -158,7 +160,7 @@ pub(super) fn unusable_problem(
             "the home belongs to {name} (uid {uid}), who cannot use these files in it, so {name}'s spec-kitty cannot open them and their counts here may be incomplete: {}",
             list.join(", ")
         ),
-        fields: vec!["queue_db_path".to_string()],
+        fields: vec![Field::QueueDbPath.into()],
         remediation: format!("sudo chown -R {uid}:{gid} {home} && sudo chmod -R u+rwX {home}"),
     }
 }
