@@ -70,6 +70,20 @@ pub struct ProjectCarried {
     pub body_uploads: u64,
 }
 
+/// What a cutover run did (`status` in `docs/json.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutoverStatus {
+    /// The release's cutover carried the legacy sources.
+    Migrated,
+    /// No legacy source holds rows that no complete cutover carried.
+    NothingToDo,
+    /// The release's own preview; nothing was written.
+    DryRun,
+    /// Late legacy rows were carried through the release's own writers.
+    CarriedLate,
+}
+
 /// `sk-migrate run --json` on a project-store release.
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoverReport {
@@ -79,8 +93,7 @@ pub struct CutoverReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<crate::release::ReleaseView>,
 
-    /// `migrated`, `nothing_to_do` or `dry_run`.
-    pub status: &'static str,
+    pub status: CutoverStatus,
     pub migration_id: Option<String>,
     pub sources: Vec<LegacySource>,
     pub snapshot: Option<String>,
@@ -363,7 +376,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     )?;
     // Rows written while the release cut over are late already.
     report.late = Some(late::carry(home, opts.python.as_deref(), busy)?);
-    report.status = "migrated";
+    report.status = CutoverStatus::Migrated;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -418,13 +431,13 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
             writers: writers::legacy_writers(home),
             ..late::LateReport::default()
         });
-        report.status = "dry_run";
+        report.status = CutoverStatus::DryRun;
     } else {
         let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
         scratch::sweep(home)?;
         let carried = late::carry(home, opts.python.as_deref(), busy)?;
         if carried.found > 0 {
-            report.status = "carried_late";
+            report.status = CutoverStatus::CarriedLate;
         }
         report.late = Some(carried);
     }
@@ -437,7 +450,7 @@ fn empty_report(pending: &[LegacySource]) -> CutoverReport {
     CutoverReport {
         schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         release: None,
-        status: "nothing_to_do",
+        status: CutoverStatus::NothingToDo,
         migration_id: None,
         sources: pending.to_vec(),
         snapshot: None,
@@ -604,7 +617,7 @@ mod tests {
     fn nothing_pending_is_nothing_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let r = run(&Home::at(dir.path()), &opts()).unwrap();
-        assert_eq!(r.status, "nothing_to_do");
+        assert_eq!(r.status, CutoverStatus::NothingToDo);
         assert!(r.migration_id.is_none());
     }
 

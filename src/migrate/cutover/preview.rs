@@ -13,7 +13,7 @@ use crate::home::Home;
 use super::release::run_release;
 use super::verify::unaccounted;
 use super::{
-    CutoverOptions, CutoverReport, ProjectCarried, build_snapshot, count_snapshot,
+    CutoverOptions, CutoverReport, CutoverStatus, ProjectCarried, build_snapshot, count_snapshot,
     max_store_body_id, quarantine_counts, scratch, scratch_home,
 };
 
@@ -129,7 +129,7 @@ pub(super) fn dry_run(
             }
         })
         .collect();
-    report.status = "dry_run";
+    report.status = CutoverStatus::DryRun;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
