@@ -192,9 +192,28 @@ fn count(conn: &Connection, sql: &str) -> u64 {
         .map_or(0, |n| n.max(0) as u64)
 }
 
-/// Rows of `table` (0 when it cannot be counted).
+/// Rows of `table` (0 when it cannot be counted: for reports that degrade;
+/// a check that must not count a read error as zero uses [`count_rows`]).
 pub(crate) fn rows(conn: &Connection, table: &str) -> u64 {
     count(conn, &format!("SELECT count(*) FROM \"{table}\""))
+}
+
+/// Does the database have a table named `table`?
+pub(crate) fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Rows of `table`, or the error that kept them from being counted.
+pub(crate) fn count_rows(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
 }
 
 /// A JSON file the release wrote (layout record, manifest), if readable.

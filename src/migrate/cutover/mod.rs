@@ -240,28 +240,55 @@ fn count_snapshot(
     busy: u64,
 ) -> Result<Connection, Error> {
     let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
-    report.snapshot_events = store::rows(&snap, "queue");
-    report.snapshot_body_uploads = store::rows(&snap, "body_upload_queue");
-    report.failure_log_not_carried = failure_log_rows(sources);
+    report.snapshot_events =
+        store::count_rows(&snap, tables::QUEUE.name).map_err(sq(snapshot, busy))?;
+    report.snapshot_body_uploads =
+        store::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name).map_err(sq(snapshot, busy))?;
+    report.failure_log_not_carried = failure_log_rows(sources, busy)?;
     Ok(snap)
 }
 
-fn failure_log_rows(paths: &[PathBuf]) -> u64 {
-    paths
-        .iter()
-        .filter_map(|p| store::open_ro(p).ok())
-        .map(|c| store::rows(&c, tables::BODY_UPLOAD_FAILURE_LOG.name))
-        .sum()
+/// Failure-log rows of the sources (a source without the table, before V4,
+/// has none).
+fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Error> {
+    let table = tables::BODY_UPLOAD_FAILURE_LOG.name;
+    let mut total = 0;
+    for p in paths {
+        let conn = store::open_ro(p).map_err(sq(p, busy))?;
+        if store::has_table(&conn, table).map_err(sq(p, busy))? {
+            total += store::count_rows(&conn, table).map_err(sq(p, busy))?;
+        }
+    }
+    Ok(total)
 }
 
-/// Quarantine counts by reason of a manifest or preview document.
-fn quarantine_counts(doc: &serde_json::Value) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for q in doc["quarantine"].as_array().into_iter().flatten() {
-        *out.entry(q["reason"].as_str().unwrap_or("unknown").to_string())
-            .or_insert(0) += 1;
+/// The cutover cannot be verified: `what` lacks a part the release always
+/// writes.
+fn unverified(id: &str, detail: String) -> Error {
+    Error::CutoverUnverified {
+        migration_id: id.to_string(),
+        detail,
     }
-    out
+}
+
+/// Quarantine counts by reason of a manifest or preview document (`what`):
+/// the release always writes `quarantine`, a list of records with a reason.
+fn quarantine_counts(
+    doc: &serde_json::Value,
+    id: &str,
+    what: &str,
+) -> Result<BTreeMap<String, u64>, Error> {
+    let list = doc["quarantine"]
+        .as_array()
+        .ok_or_else(|| unverified(id, format!("{what} has no quarantine list")))?;
+    let mut out = BTreeMap::new();
+    for (i, q) in list.iter().enumerate() {
+        let reason = q["reason"].as_str().ok_or_else(|| {
+            unverified(id, format!("quarantine entry {i} of {what} has no reason"))
+        })?;
+        *out.entry(reason.to_string()).or_insert(0) += 1;
+    }
+    Ok(out)
 }
 
 /// A copy of the home's configuration and stores in `scratch`, for the
@@ -359,14 +386,12 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
         release_migrate(opts, &snapshot, &id, home, &manifest_path)?;
     }
-    let manifest: serde_json::Value = crate::fsutil::read_text(&manifest_path)?
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let manifest = read_manifest(&manifest_path)?;
     report.manifest = Some(manifest_path.display().to_string());
     report.phase = manifest["phase"].as_str().map(str::to_string);
-    report.quarantined = quarantine_counts(&manifest);
-    verify(home, &snap, &manifest, &id)?;
-    report.projects = per_project(home, &snap);
+    verify(home, &snap, &snapshot, &manifest, &id, busy)?;
+    report.quarantined = quarantine_counts(&manifest, &id, "the manifest")?;
+    report.projects = per_project(home, &snap, &snapshot, busy)?;
     write_carried(
         &dir,
         &Carried {
@@ -379,6 +404,18 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     report.status = CutoverStatus::Migrated;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The manifest after the release ran. None at all: its phase is unknown
+/// (`verify` says so); one that is not JSON is an error naming it.
+fn read_manifest(path: &Path) -> Result<serde_json::Value, Error> {
+    match crate::fsutil::read_text(path)? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| Error::Malformed {
+            path: path.to_path_buf(),
+            detail: format!("the release's cutover manifest is not JSON ({e})"),
+        }),
+        None => Ok(serde_json::Value::Null),
+    }
 }
 
 fn stamps_of(paths: &[PathBuf]) -> Result<Vec<SourceStamp>, Error> {
@@ -584,6 +621,20 @@ mod tests {
             ..a
         };
         assert_ne!(id, migration_id(&[other]));
+    }
+
+    #[test]
+    fn a_source_that_cannot_be_read_is_an_error_not_zero_failure_rows() {
+        let (d, home) = home_with_source();
+        assert_eq!(failure_log_rows(&[home.legacy_queue()], 0).unwrap(), 0);
+        let garbage = d.path().join("garbage.db");
+        std::fs::write(
+            &garbage,
+            b"not a database, and long enough to be read as one",
+        )
+        .unwrap();
+        let err = failure_log_rows(&[home.legacy_queue(), garbage.clone()], 0).unwrap_err();
+        assert!(err.to_string().contains("garbage.db"), "{err}");
     }
 
     #[test]
