@@ -21,7 +21,7 @@
 //! record's content.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -39,7 +39,7 @@ mod normalise;
 pub use normalise::{as_the_release_reads, pure_path, python_resolve, same_pure_path};
 
 /// owner.json larger than this is malformed (it is a dozen short fields).
-const MAX_RECORD_BYTES: u64 = 1 << 20;
+const MAX_RECORD_BYTES: u64 = crate::fsutil::READ_CAP;
 
 /// A secret string (the daemon's token). Its `Debug` and `Display` print
 /// `[redacted]`; it has no `Serialize` impl, so it cannot end up in JSON output
@@ -386,31 +386,26 @@ pub enum OwnerRead {
 
 /// Read and validate the owner record at `path`. Never panics on content.
 pub fn read(path: &Path) -> Result<OwnerRead, Error> {
-    // Opened without blocking (a FIFO has no writer to wait for), then
-    // checked on the open file.
-    let (file, meta) = match crate::fsutil::open_regular(path) {
+    // Opened without blocking (a FIFO has no writer to wait for), checked on
+    // the open file, read up to the cap (fsutil). A file that is not a
+    // regular one, or too large, is a malformed record, not an error.
+    let (bytes, meta) = match crate::fsutil::read_regular(path, MAX_RECORD_BYTES) {
         Ok(Some(found)) => found,
         Ok(None) => return Ok(OwnerRead::Absent),
-        Err(Error::NotRegularFile { .. }) => {
+        Err(e @ (Error::NotRegularFile { .. } | Error::TooLarge { .. })) => {
             let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+            let reason = match e {
+                Error::NotRegularFile { .. } => "it is not a regular file".to_string(),
+                _ => format!("it is larger than {MAX_RECORD_BYTES} bytes"),
+            };
             return Ok(OwnerRead::Malformed {
-                reason: "it is not a regular file".to_string(),
+                reason,
                 mode: Some(file_mode(&meta)),
             });
         }
         Err(e) => return Err(e),
     };
     let mode = file_mode(&meta);
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > MAX_RECORD_BYTES {
-        return Ok(OwnerRead::Malformed {
-            reason: format!("it is larger than {MAX_RECORD_BYTES} bytes"),
-            mode: Some(mode),
-        });
-    }
     Ok(match parse(&bytes) {
         Ok((record, unknown_fields)) => OwnerRead::Present(
             record,
@@ -476,7 +471,7 @@ pub fn write(path: &Path, record: &OwnerRecord) -> Result<(), Error> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    create_private_dirs(&dir)?;
+    crate::fsutil::create_private_dir_all(&dir)?;
     let mut bytes =
         serde_json::to_vec_pretty(&record.on_disk()).map_err(|e| Error::OwnerWrite {
             path: path.to_path_buf(),
@@ -496,28 +491,13 @@ pub fn write(path: &Path, record: &OwnerRecord) -> Result<(), Error> {
         .sync_all()
         .map_err(|e| Error::io(&tmp_path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    sync_dir(&dir)
-}
-
-fn create_private_dirs(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))
+    crate::fsutil::sync_dir(&dir)
 }
 
 fn set_private(file: &std::fs::File, path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io(path, e))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
 }
 
 /// Orphan (`docs/daemon.md`): the record exists but its pid is not alive, or its
@@ -563,6 +543,38 @@ pub(crate) mod tests {
     fn mode_of(p: &Path) -> u32 {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_record_too_large_or_not_a_file_is_malformed_with_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("owner.json");
+        std::fs::write(&big, vec![b' '; MAX_RECORD_BYTES as usize + 1]).unwrap();
+        match read(&big).unwrap() {
+            OwnerRead::Malformed { reason, mode } => {
+                assert!(reason.contains("larger than"), "{reason}");
+                assert!(mode.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        let fifo = dir.path().join("fifo.json");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        match read(&fifo).unwrap() {
+            OwnerRead::Malformed { reason, mode } => {
+                assert_eq!(reason, "it is not a regular file");
+                assert_eq!(mode, Some(0o600));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read(&dir.path().join("absent.json")).unwrap(),
+            OwnerRead::Absent
+        );
     }
 
     #[test]

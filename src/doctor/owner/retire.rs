@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::home::Home;
 
-use super::{OwnerRead, OwnerRecord, is_orphan, read, sync_dir};
+use crate::fsutil::sync_dir;
+
+use super::{OwnerRead, OwnerRecord, is_orphan, read};
 
 /// The `sync-daemon` state file: url, port, token (optional), pid (optional),
 /// one a line. The token line is recognised only to be skipped: it is never kept.
