@@ -304,21 +304,8 @@ mod tests {
 
     /// A fake venv install under `root`: returns (bin dir, interpreter).
     fn fake_install(root: &Path) -> (PathBuf, PathBuf) {
-        let bin = root.join("venv/bin");
-        let python = bin.join("python3");
-        write_exec(&python, "");
-        let site = root.join("venv/lib/python3.11/site-packages");
-        std::fs::create_dir_all(site.join("spec_kitty_cli-3.1.4.dist-info")).unwrap();
-        std::fs::create_dir_all(site.join("specify_cli")).unwrap();
-        std::fs::write(site.join("specify_cli/__init__.py"), "").unwrap();
-        write_exec(
-            &bin.join("spec-kitty"),
-            &format!(
-                "#!{}\nimport sys\nfrom specify_cli import main\nsys.exit(main())\n",
-                python.display()
-            ),
-        );
-        (bin, python)
+        let (entry, python, _) = crate::fixture::fake_install(root).unwrap();
+        (entry.parent().unwrap().to_path_buf(), python)
     }
 
     #[test]
