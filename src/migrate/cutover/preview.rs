@@ -11,10 +11,11 @@ use crate::error::Error;
 use crate::home::Home;
 
 use super::release::run_release;
+use super::snapshot::{build_snapshot, count_snapshot, max_store_body_id};
 use super::verify::{open_stores, unaccounted};
 use super::{
-    CutoverOptions, CutoverReport, CutoverStatus, ProjectCarried, build_snapshot, count_snapshot,
-    max_store_body_id, quarantine_counts, scratch, scratch_home, unverified,
+    CutoverOptions, CutoverReport, CutoverStatus, ProjectCarried, quarantine_counts, scratch,
+    scratch_home, unverified,
 };
 
 /// Every natural key of the snapshot is in a project store or quarantined.
