@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::db::schema::tables;
 use crate::home::Home;
 
 /// One project store and its pending work, as the release counts it.
@@ -338,10 +339,7 @@ pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
 
 fn source_rows(path: &Path) -> u64 {
     let Ok(conn) = open_ro(path) else { return 0 };
-    ["queue", "body_upload_queue", "body_upload_failure_log"]
-        .iter()
-        .map(|t| rows(&conn, t))
-        .sum()
+    tables::ALL.iter().map(|t| rows(&conn, t.name)).sum()
 }
 
 fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
@@ -349,7 +347,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     let mut quarantine = BTreeMap::new();
     let mut failure_log = 0;
     for q in m["quarantine"].as_array().into_iter().flatten() {
-        if q["table"] == "body_upload_failure_log" {
+        if q["table"] == tables::BODY_UPLOAD_FAILURE_LOG.name {
             // Every failure-log row is `incompatible_row` for the release:
             // a diagnostic, never work to deliver.
             failure_log += 1;

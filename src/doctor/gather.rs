@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::db::schema::tables;
 use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
 use crate::doctor::identity::{self, ForegroundIdentity};
 use crate::doctor::owner::{self, OwnerRead, RetirePlan};
@@ -68,9 +69,9 @@ fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueF
             q.exists = true;
             q.schema_version = Some(f.version);
             let n = |t: &str| f.rows.iter().find(|r| r.0 == t).map_or(0, |r| r.1);
-            q.events = n("queue");
-            q.body_uploads = n("body_upload_queue");
-            q.failure_log = n("body_upload_failure_log");
+            q.events = n(tables::QUEUE.name);
+            q.body_uploads = n(tables::BODY_UPLOAD_QUEUE.name);
+            q.failure_log = n(tables::BODY_UPLOAD_FAILURE_LOG.name);
         }
         Err(e @ (Error::UnknownSchema { .. } | Error::NotADatabase { .. })) => {
             q.exists = true;

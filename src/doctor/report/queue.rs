@@ -1,6 +1,7 @@
 //! The queue-DB problems (pure): legacy rows a run moves, rows none can
 //! move, stranded missions, files the home's owner cannot use.
 
+use crate::db::schema::tables;
 use crate::field::Field;
 
 use super::{Facts, Problem, ProblemCode, StrandedMission, plural};
@@ -31,15 +32,18 @@ pub(super) fn legacy_queue_problems(
             .map(|u| u.rows)
             .sum()
     };
-    let events = facts.legacy.events.saturating_sub(stuck("queue"));
+    let events = facts
+        .legacy
+        .events
+        .saturating_sub(stuck(tables::QUEUE.name));
     let body_uploads = facts
         .legacy
         .body_uploads
-        .saturating_sub(stuck("body_upload_queue"));
+        .saturating_sub(stuck(tables::BODY_UPLOAD_QUEUE.name));
     let failure_log = facts
         .legacy
         .failure_log
-        .saturating_sub(stuck("body_upload_failure_log"));
+        .saturating_sub(stuck(tables::BODY_UPLOAD_FAILURE_LOG.name));
     if scope_resolved_for_queues && events + body_uploads + failure_log > 0 {
         problems.push(Problem {
             code: ProblemCode::LegacyRows,
