@@ -41,7 +41,6 @@ const FIELDS: &[(&str, Kind)] = &[
     ("reads_schemas", Kind::U32List),
     ("blocking", Kind::EnumList("Field")),
     ("owner_resolved_on_read", Kind::EnumList("Field")),
-    ("compare", Kind::Enum("CompareRule")),
     ("gate", Kind::EnumList("GateField")),
     ("remediation", Kind::Remediation),
     ("gate_on_layout", Kind::Bool),

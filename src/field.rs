@@ -67,6 +67,15 @@ impl Field {
         }
     }
 
+    /// The names of `fields`, joined by `, `.
+    pub fn joined(fields: &[Field]) -> String {
+        fields
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The field named `name`, if any.
     pub fn from_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.as_str() == name)

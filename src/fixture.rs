@@ -5,7 +5,8 @@
 //! `{{ROOT}}` replaced by the target's absolute path. Files get mode 0600,
 //! directories 0700, as spec-kitty keeps them.
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::fsutil;
@@ -61,4 +62,30 @@ fn materialise_file(from: &Path, to: &Path, root: &Path) -> Result<(), Error> {
     let text = text.replace("{{ROOT}}", &root.to_string_lossy());
     fsutil::create_private_empty(to)?;
     std::fs::write(to, text).map_err(|e| Error::io(to, e))
+}
+/// A fake venv install of spec-kitty 3.1.4 under `root` (`venv/bin/spec-kitty`
+/// whose `#!` names `venv/bin/python3`, and a site-packages with its
+/// dist-info): (entry point, interpreter, lib dir). Nothing in it runs.
+pub fn fake_install(root: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Error> {
+    let bin = root.join("venv/bin");
+    let python = bin.join("python3");
+    let site = root.join("venv/lib/python3.11/site-packages");
+    let entry = bin.join("spec-kitty");
+    let mkdir = |d: &Path| std::fs::create_dir_all(d).map_err(|e| Error::io(d, e));
+    let write = |p: &Path, text: &str, mode: u32| -> Result<(), Error> {
+        std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(p, e))
+    };
+    mkdir(&bin)?;
+    mkdir(&site.join("spec_kitty_cli-3.1.4.dist-info"))?;
+    mkdir(&site.join("specify_cli"))?;
+    write(&site.join("specify_cli/__init__.py"), "", 0o644)?;
+    write(&python, "", 0o755)?;
+    let script = format!(
+        "#!{}\nimport sys\nfrom specify_cli import main\nsys.exit(main())\n",
+        python.display()
+    );
+    write(&entry, &script, 0o755)?;
+    Ok((entry, python, root.join("venv/lib/python3.11")))
 }

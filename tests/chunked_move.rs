@@ -12,7 +12,8 @@ use std::os::unix::fs::PermissionsExt;
 use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
-use sk_boundary::migrate::merge::{MoveOptions, Observer, Step};
+use sk_boundary::migrate::merge::MoveOptions;
+use sk_boundary::migrate::observe::{Observer, Step};
 use sk_boundary::migrate::{self, RunOptions};
 
 const ROWS: u32 = 40_000;

@@ -182,6 +182,16 @@ fn check(shell: &str, results: Vec<Vec<String>>) {
     assert!(missing.is_empty(), "{shell}:\n{}", missing.join("\n"));
 }
 
+/// A driver's run: it succeeded, and each case's line offers what it wants.
+fn check_output(shell: &str, out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{shell}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check(shell, answers(&out.stdout));
+}
+
 /// Split a driver's output into per-line answers at `<<line>>` markers.
 fn answers(stdout: &[u8]) -> Vec<Vec<String>> {
     let text = String::from_utf8_lossy(stdout);
@@ -237,12 +247,7 @@ fn bash_completes_every_subcommand_and_option() {
         .args(["--norc", "--noprofile", "-c", &script])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    check("bash", answers(&out.stdout));
+    check_output("bash", &out);
 }
 
 #[test]
@@ -259,12 +264,7 @@ fn zsh_completes_every_subcommand_and_option() {
         .env("TERM", "dumb")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    check("zsh", answers(&out.stdout));
+    check_output("zsh", &out);
 }
 
 #[test]
@@ -301,12 +301,7 @@ fn fish_completes_every_subcommand_and_option() {
         .env("PATH", path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    check("fish", answers(&out.stdout));
+    check_output("fish", &out);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
 use sk_boundary::db::schema;
-use sk_boundary::migrate::merge::{Observer, Step};
+use sk_boundary::migrate::observe::{Observer, Step};
 use sk_boundary::migrate::{self, RunOptions};
 
 /// Writer transactions per DB.

@@ -97,48 +97,6 @@ fn source_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     (events, bodies)
 }
 
-fn store_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut events = BTreeSet::new();
-    let mut bodies = BTreeSet::new();
-    for e in std::fs::read_dir(root.join("projects")).unwrap() {
-        let db = e.unwrap().path().join("sync/sync.db");
-        if !db.is_file() {
-            continue;
-        }
-        let c = Connection::open(&db).unwrap();
-        let mut st = c.prepare("SELECT entry_id FROM journal_entries").unwrap();
-        events.extend(
-            st.query_map([], |r| r.get::<_, String>(0))
-                .unwrap()
-                .flatten(),
-        );
-        let mut st = c
-            .prepare("SELECT body_reference FROM body_upload_tasks")
-            .unwrap();
-        for r in st
-            .query_map([], |r| r.get::<_, String>(0))
-            .unwrap()
-            .flatten()
-        {
-            let v: Value = serde_json::from_str(&r).unwrap();
-            let k: Vec<String> = [
-                "project_uuid",
-                "mission_slug",
-                "target_branch",
-                "mission_type",
-                "manifest_version",
-                "artifact_path",
-                "content_hash",
-            ]
-            .iter()
-            .map(|f| v[*f].as_str().unwrap().to_string())
-            .collect();
-            bodies.insert(k.join("|"));
-        }
-    }
-    (events, bodies)
-}
-
 fn codes(doc: &Value) -> Vec<String> {
     doc["problems"]
         .as_array()
@@ -228,7 +186,8 @@ fn carries_every_row(sk: &Path) {
         run["quarantined"].get("divergent_duplicate").is_none(),
         "{run:#}"
     );
-    let (stored_events, stored_bodies) = store_keys(&root);
+    let (stored_events, stored_bodies) = common::store_keys(&root);
+    let stored_bodies: BTreeSet<String> = stored_bodies.iter().map(|k| k.join("|")).collect();
     assert!(
         events.is_subset(&stored_events),
         "{:?}",

@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use common::e2e::{self, Trial};
-use rusqlite::Connection;
 use serde_json::Value;
 
 /// The release that writes the legacy homes (the last queue-DB release).
@@ -132,55 +131,6 @@ impl Acked {
     }
 }
 
-/// Every event id and body key the project stores hold.
-fn stored(root: &Path) -> (BTreeSet<String>, BTreeSet<Vec<String>>) {
-    let mut events = BTreeSet::new();
-    let mut bodies = BTreeSet::new();
-    for e in std::fs::read_dir(root.join("projects")).unwrap().flatten() {
-        let db = e.path().join("sync/sync.db");
-        if !db.is_file() {
-            continue;
-        }
-        let c = Connection::open(&db).unwrap();
-        let mut st = c.prepare("SELECT entry_id FROM journal_entries").unwrap();
-        events.extend(
-            st.query_map([], |r| r.get::<_, String>(0))
-                .unwrap()
-                .flatten(),
-        );
-        let mut st = c
-            .prepare("SELECT project_uuid, content_hash, body_reference FROM body_upload_tasks")
-            .unwrap();
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .unwrap();
-        for row in rows.flatten() {
-            let (project, hash, reference) = row;
-            let v: Value = serde_json::from_str(&reference).unwrap();
-            let f = |k: &str| match &v[k] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            bodies.insert(vec![
-                project,
-                f("mission_slug"),
-                f("target_branch"),
-                f("mission_type"),
-                f("manifest_version"),
-                f("artifact_path"),
-                hash,
-            ]);
-        }
-    }
-    (events, bodies)
-}
-
 fn manifests(root: &Path) -> Vec<(String, String)> {
     std::fs::read_dir(root.join("projects/.migration"))
         .into_iter()
@@ -225,7 +175,7 @@ fn concurrent_and_late(venv: &Path) {
         let out = live.run(&["--json", "run"]);
         assert!(out.status.success(), "{}", text(&out));
     }
-    let (events, bodies) = stored(&live.root);
+    let (events, bodies) = common::store_keys(&live.root);
     let lost: Vec<&String> = acked.events.difference(&events).collect();
     assert!(
         lost.is_empty(),
@@ -420,7 +370,7 @@ fn killed_child(venv: &Path) {
     assert!(!err.contains("failed ("), "{err}");
     let again = live.run(&["--json", "run"]);
     assert!(again.status.success(), "{}", text(&again));
-    let (events, bodies) = stored(&live.root);
+    let (events, bodies) = common::store_keys(&live.root);
     assert!(acked.events.is_subset(&events));
     assert!(acked.bodies.is_subset(&bodies));
     assert!(manifests(&live.root).iter().all(|(_, p)| p == "complete"));

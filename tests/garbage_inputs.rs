@@ -12,7 +12,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use sk_boundary::login::{self, ScopeSource};
-use sk_boundary::migrate::merge::Quiet;
+use sk_boundary::migrate::observe::Quiet;
 use sk_boundary::migrate::{self, RunOptions, Status};
 use toml::{Table, Value};
 

@@ -13,7 +13,8 @@ use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
 use sk_boundary::migrate::journal::Journal;
-use sk_boundary::migrate::merge::{self, MoveOptions, Observer, Quiet, Step};
+use sk_boundary::migrate::merge::{self, MoveOptions};
+use sk_boundary::migrate::observe::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions};
 
 /// A legacy V5 queue with `n` events and `n` body uploads.

@@ -9,7 +9,8 @@ use rusqlite::types::Value;
 use sk_boundary::Error;
 use sk_boundary::db::schema;
 use sk_boundary::db::schema::tables::ALL;
-use sk_boundary::migrate::merge::{MoveOptions, Observer, Quiet, Step};
+use sk_boundary::migrate::merge::MoveOptions;
+use sk_boundary::migrate::observe::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions, Status};
 
 type Row = BTreeMap<String, Value>;

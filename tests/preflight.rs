@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use sk_boundary::migrate::merge::Quiet;
+use sk_boundary::migrate::observe::Quiet;
 use sk_boundary::migrate::queue;
 
 fn preflight(h: &TestHome, saas: Option<&str>, args: &[&str]) -> (i32, String, String) {

@@ -26,7 +26,7 @@ use rusqlite::{Connection, params_from_iter};
 use sk_boundary::Error;
 use sk_boundary::db::schema;
 use sk_boundary::db::schema::tables::{ALL, TableDef};
-use sk_boundary::migrate::merge::{Observer, Quiet, Step};
+use sk_boundary::migrate::observe::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions, Status};
 
 type Row = BTreeMap<String, Value>;

@@ -455,7 +455,10 @@ fn check_owner_and_verdicts(f: &Facts, p: &'static Profile) {
         let fg = foreground(&pair.child("foreground"));
         let own = owner(&pair.child("owner"));
         let rows = identity::compare_view(&fg, &own, p);
-        let ours = identity::mismatched_fields(&rows);
+        let ours: Vec<&str> = identity::mismatched_fields(&rows)
+            .into_iter()
+            .map(|f| f.as_str())
+            .collect();
         assert_eq!(
             ours,
             *pair.at("mismatched_fields").as_array().unwrap(),

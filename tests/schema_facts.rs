@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use rusqlite::Connection;
-use sk_boundary::migrate::merge::Quiet;
+use sk_boundary::migrate::observe::Quiet;
 use sk_boundary::migrate::{self, RunOptions};
 
 /// (name, type, notnull, default, pk) as PRAGMA table_info reports them.

@@ -27,3 +27,72 @@ fn shape_is_within_limits() {
     );
     assert!(text.contains("module cycles: 0"), "{text}");
 }
+
+/// Writes `files` (path under src, text) into a temp `src/` and runs
+/// `scripts/shape --check` on it: (exit success, stdout).
+fn shape_of(files: &[(&str, &str)]) -> Option<(bool, String)> {
+    let dir = tempfile::tempdir().ok()?;
+    for (path, text) in files {
+        let p = dir.path().join("src").join(path);
+        std::fs::create_dir_all(p.parent()?).ok()?;
+        std::fs::write(&p, text).ok()?;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("python3")
+        .arg(format!("{root}/scripts/shape"))
+        .arg("--check")
+        .arg(dir.path().join("src"))
+        .output()
+        .ok()?;
+    Some((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+#[test]
+fn a_glob_import_outside_tests_fails_the_check() {
+    let files = [
+        ("lib.rs", "pub mod a;\n"),
+        ("a/mod.rs", "mod b;\npub use b::*;\n"),
+        (
+            "a/b.rs",
+            "pub fn f() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n",
+        ),
+    ];
+    let Some((ok, text)) = shape_of(&files) else {
+        eprintln!("skipped: python3 not available");
+        return;
+    };
+    assert!(!ok, "{text}");
+    assert!(text.contains("glob imports: 1"), "{text}");
+    assert!(text.contains("a/mod.rs:2 pub use b::*;"), "{text}");
+
+    // Named, it passes; the test module's `use super::*` is allowed.
+    let files = [files[0], ("a/mod.rs", "mod b;\npub use b::f;\n"), files[2]];
+    let Some((ok, text)) = shape_of(&files) else {
+        return;
+    };
+    assert!(ok, "{text}");
+    assert!(text.contains("glob imports: 0"), "{text}");
+}
+
+#[test]
+fn a_cycle_between_files_of_a_nested_folder_fails_the_check() {
+    let files = [
+        ("lib.rs", "pub mod a;\n"),
+        ("a/mod.rs", "mod m;\n"),
+        ("a/m/mod.rs", "mod x;\nmod y;\n"),
+        ("a/m/x.rs", "use super::y::g;\npub fn f() { g() }\n"),
+        (
+            "a/m/y.rs",
+            "use crate::a::m::{x::{f}};\npub fn g() {}\nfn h() { f() }\n",
+        ),
+    ];
+    let Some((ok, text)) = shape_of(&files) else {
+        eprintln!("skipped: python3 not available");
+        return;
+    };
+    assert!(!ok, "{text}");
+    assert!(text.contains("a/m/: x <-> y"), "{text}");
+}

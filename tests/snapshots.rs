@@ -324,10 +324,10 @@ fn project_store_doctor_views() {
 #[test]
 fn cutover_summary_views() {
     use sk_boundary::db::store::LegacySource;
-    use sk_boundary::migrate::cutover::{CutoverReport, ProjectCarried};
+    use sk_boundary::migrate::cutover::{CutoverReport, CutoverStatus, ProjectCarried};
     use sk_boundary::render::{Style, cutover};
     let root = "/tmp/sk-demo.XXXXXX/.spec-kitty";
-    let report = |status: &'static str| CutoverReport {
+    let report = |status: CutoverStatus| CutoverReport {
         schema_version: 1,
         release: None,
         status,
@@ -351,9 +351,9 @@ fn cutover_summary_views() {
         snapshot_body_uploads: 3,
         failure_log_not_carried: 1,
         left_in_sources: 0,
-        manifest: (status == "migrated")
+        manifest: (status == CutoverStatus::Migrated)
             .then(|| format!("{root}/migrations/project-store/20261201T101500Z-5c1e.json")),
-        phase: (status == "migrated").then(|| "complete".into()),
+        phase: (status == CutoverStatus::Migrated).then(|| "complete".into()),
         projects: vec![
             ProjectCarried {
                 project_uuid: "0f6c3a52-8d1e-4b7a-9c2d-5e8f1a2b3c4d".into(),
@@ -371,7 +371,10 @@ fn cutover_summary_views() {
         late: None,
         elapsed_ms: 0,
     };
-    for status in ["migrated", "dry_run"] {
+    for (name, status) in [
+        ("migrated", CutoverStatus::Migrated),
+        ("dry_run", CutoverStatus::DryRun),
+    ] {
         for w in WIDTHS {
             let style = Style {
                 width: Some(w),
@@ -381,7 +384,7 @@ fn cutover_summary_views() {
             for line in text.lines() {
                 assert!(line.chars().count() <= usize::from(w), "{line:?}\n{text}");
             }
-            insta::assert_snapshot!(format!("cutover-{status}-{w}"), text);
+            insta::assert_snapshot!(format!("cutover-{name}-{w}"), text);
         }
     }
 }

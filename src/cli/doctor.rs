@@ -94,7 +94,7 @@ pub struct Cli {
     /// How long to wait for a queue DB another process holds locked; a DB
     /// still locked is reported as locked
     #[arg(long, global = true, value_name = "MS", default_value_t = doctor::DOCTOR_BUSY_TIMEOUT_MS,
-          value_parser = clap::value_parser!(u64).range(..=crate::migrate::lock::MAX_BUSY_TIMEOUT_MS))]
+          value_parser = clap::value_parser!(u64).range(..=crate::db::MAX_BUSY_TIMEOUT_MS))]
     pub busy_timeout: u64,
     #[command(subcommand)]
     pub command: Option<Command>,

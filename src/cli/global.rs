@@ -140,7 +140,6 @@ fn columns_var(v: Option<&str>) -> Option<u16> {
     v?.trim().parse::<u16>().ok().filter(|w| *w >= 20)
 }
 
-#[cfg(unix)]
 fn terminal_width(stream: Stream, is_terminal: bool) -> Option<u16> {
     if !is_terminal {
         return None;
@@ -150,11 +149,6 @@ fn terminal_width(stream: Stream, is_terminal: bool) -> Option<u16> {
         Stream::Stderr => rustix::termios::tcgetwinsize(std::io::stderr()),
     };
     size.ok().map(|s| s.ws_col).filter(|w| *w > 0)
-}
-
-#[cfg(not(unix))]
-fn terminal_width(_stream: Stream, _is_terminal: bool) -> Option<u16> {
-    None
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ use crate::error::Error;
 use crate::home::Home;
 use crate::login::{Diagnostic, Env};
 use crate::migrate::cutover::{self, CutoverOptions};
-use crate::migrate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions, Quiet};
+use crate::migrate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions};
+use crate::migrate::observe::Quiet;
 use crate::migrate::queue;
 use crate::migrate::{self, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status};
 use crate::release::Generation;
@@ -93,7 +94,7 @@ pub struct Cli {
     pub global: GlobalArgs,
     /// How long to wait for a DB another process holds locked
     #[arg(long, global = true, value_name = "MS", default_value_t = DEFAULT_BUSY_TIMEOUT_MS,
-          value_parser = clap::value_parser!(u64).range(..=crate::migrate::lock::MAX_BUSY_TIMEOUT_MS))]
+          value_parser = clap::value_parser!(u64).range(..=crate::db::MAX_BUSY_TIMEOUT_MS))]
     pub busy_timeout: u64,
     #[command(subcommand)]
     pub command: Command,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::db::schema::tables;
 use crate::home::Home;
 
 /// One project store and its pending work, as the release counts it.
@@ -192,9 +193,28 @@ fn count(conn: &Connection, sql: &str) -> u64 {
         .map_or(0, |n| n.max(0) as u64)
 }
 
-/// Rows of `table` (0 when it cannot be counted).
+/// Rows of `table` (0 when it cannot be counted: for reports that degrade;
+/// a check that must not count a read error as zero uses [`count_rows`]).
 pub(crate) fn rows(conn: &Connection, table: &str) -> u64 {
     count(conn, &format!("SELECT count(*) FROM \"{table}\""))
+}
+
+/// Does the database have a table named `table`?
+pub(crate) fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Rows of `table`, or the error that kept them from being counted.
+pub(crate) fn count_rows(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
 }
 
 /// A JSON file the release wrote (layout record, manifest), if readable.
@@ -319,10 +339,7 @@ pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
 
 fn source_rows(path: &Path) -> u64 {
     let Ok(conn) = open_ro(path) else { return 0 };
-    ["queue", "body_upload_queue", "body_upload_failure_log"]
-        .iter()
-        .map(|t| rows(&conn, t))
-        .sum()
+    tables::ALL.iter().map(|t| rows(&conn, t.name)).sum()
 }
 
 fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
@@ -330,7 +347,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     let mut quarantine = BTreeMap::new();
     let mut failure_log = 0;
     for q in m["quarantine"].as_array().into_iter().flatten() {
-        if q["table"] == "body_upload_failure_log" {
+        if q["table"] == tables::BODY_UPLOAD_FAILURE_LOG.name {
             // Every failure-log row is `incompatible_row` for the release:
             // a diagnostic, never work to deliver.
             failure_log += 1;

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::db::schema::tables;
 use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
 use crate::doctor::identity::{self, ForegroundIdentity};
 use crate::doctor::owner::{self, OwnerRead, RetirePlan};
@@ -12,6 +13,7 @@ use crate::doctor::report::{
     self, Facts, OwnerFacts, OwnerFound, QueueFacts, Report, StrandedMission,
 };
 use crate::error::Error;
+use crate::field::Field;
 use crate::home::Home;
 use crate::login::{self, Env};
 use crate::release::{Profile, ReleaseView};
@@ -67,9 +69,9 @@ fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueF
             q.exists = true;
             q.schema_version = Some(f.version);
             let n = |t: &str| f.rows.iter().find(|r| r.0 == t).map_or(0, |r| r.1);
-            q.events = n("queue");
-            q.body_uploads = n("body_upload_queue");
-            q.failure_log = n("body_upload_failure_log");
+            q.events = n(tables::QUEUE.name);
+            q.body_uploads = n(tables::BODY_UPLOAD_QUEUE.name);
+            q.failure_log = n(tables::BODY_UPLOAD_FAILURE_LOG.name);
         }
         Err(e @ (Error::UnknownSchema { .. } | Error::NotADatabase { .. })) => {
             q.exists = true;
@@ -215,7 +217,7 @@ fn owner_facts(home: &Home, profile: &Profile) -> Result<OwnerFacts, Error> {
             // interpreter path resolved (`DaemonOwnerRecord.__post_init__`).
             let canonical = owner::as_the_release_reads(&record, profile);
             OwnerFound::Present {
-                pid_alive: owner::pid_alive(record.pid),
+                pid_alive: crate::process::pid_alive(record.pid),
                 executable_exists: owner::executable_exists(&canonical.executable_path),
                 canonical,
                 record: record.redacted(),
@@ -253,7 +255,11 @@ fn foreground(
         fg = identity::read_override(file)?.apply(fg);
     }
     // Discovery's notes matter only for what is still unknown after overrides.
-    let install_fields = ["package_version", "executable_path", "source_checkout_path"];
+    let install_fields = [
+        Field::PackageVersion,
+        Field::ExecutablePath,
+        Field::SourceCheckoutPath,
+    ];
     if fg
         .unknown_fields()
         .iter()
@@ -417,7 +423,7 @@ fn stale_state(
         &path,
         &text,
         !matches!(owner.found, OwnerFound::Absent),
-        owner::pid_alive,
+        crate::process::pid_alive,
         ports.as_deref(),
     )
 }
@@ -472,7 +478,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
             RetireDecision::Plan(owner::plan_retire(
                 home,
                 &record,
-                owner::pid_alive(record.pid),
+                crate::process::pid_alive(record.pid),
                 owner::executable_exists(&record.executable_path),
                 state.as_deref(),
             ))

@@ -17,4 +17,6 @@ pub mod owner;
 pub mod probe;
 pub mod report;
 
-pub use gather::*;
+pub use gather::{
+    DOCTOR_BUSY_TIMEOUT_MS, DoctorOptions, RetireDecision, diagnose, gather, plan_retire,
+};

@@ -65,7 +65,6 @@ pub struct HostUser {
 
 impl HostUser {
     /// This process's host name and real uid.
-    #[cfg(unix)]
     pub fn current() -> HostUser {
         HostUser {
             hostname: gethostname::gethostname().to_string_lossy().into_owned(),
@@ -80,7 +79,6 @@ impl HostUser {
 }
 
 /// Read the session's identity; `Ok(None)` when there is no session file.
-#[cfg(unix)]
 pub fn read_identity(home: &Home) -> Result<Option<SessionIdentity>, Error> {
     read_identity_as(home, &HostUser::current())
 }
@@ -157,20 +155,15 @@ fn no_session_file(home: &Home) -> Result<Option<SessionIdentity>, Error> {
 
 /// Refuse a file with any group/other permission bit, as the CLI does.
 fn check_private(path: &Path, meta: &fs::Metadata) -> Result<(), Error> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & 0o077 != 0 {
-            return Err(SessionError::Permissions {
-                path: path.to_path_buf(),
-                mode,
-            }
-            .into());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(SessionError::Permissions {
+            path: path.to_path_buf(),
+            mode,
         }
+        .into());
     }
-    #[cfg(not(unix))]
-    let _ = (path, meta);
     Ok(())
 }
 
@@ -399,38 +392,23 @@ pub mod test_support {
             "ciphertext": hex::encode(&*buf),
         });
 
-        create_private_dir(&auth)?;
+        crate::fsutil::create_private_dir_all(&auth)?;
         write_private(&home.session_salt(), &salt)?;
         write_private(&home.session_json(), envelope.to_string().as_bytes())
     }
 
-    fn create_private_dir(dir: &Path) -> Result<(), Error> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(dir).map_err(|e| Error::io(dir, e))
-    }
-
     /// Write `bytes` to `path` with mode 0600 (also when it existed).
     pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(path).map_err(|e| Error::io(path, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(fs::Permissions::from_mode(0o600))
-                .map_err(|e| Error::io(path, e))?;
-        }
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(path, e))?;
         f.write_all(bytes).map_err(|e| Error::io(path, e))
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
-pub use crate::db::{MAX_BUSY_TIMEOUT_MS, busy_duration};
+use crate::db::busy_duration;
 
 /// Interval between two attempts at a held lock.
 const POLL: Duration = Duration::from_millis(5);

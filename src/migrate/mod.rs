@@ -22,4 +22,7 @@ pub mod observe;
 pub mod queue;
 pub mod run;
 
-pub use run::*;
+pub use run::{
+    DbStatus, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status, StatusReport, layout_message,
+    run, same_file_diagnostic, status,
+};

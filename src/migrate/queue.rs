@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::home::Home;
 use crate::login::{self, Env};
-use crate::migrate::merge::{MoveOptions, Observer};
+use crate::migrate::merge::MoveOptions;
+use crate::migrate::observe::Observer;
 use crate::migrate::{self, RunOptions, RunReport};
 use crate::scope::Scope;
 

@@ -12,7 +12,8 @@ use crate::login::{self, Diagnostic, Env, Resolution};
 use crate::migrate::journal::{self, Journal};
 use crate::migrate::lock::HomeLock;
 use crate::migrate::merge::SchemaTarget;
-use crate::migrate::merge::{self, MoveOptions, Observer, TableCounts};
+use crate::migrate::merge::{self, MoveOptions, TableCounts};
+use crate::migrate::observe::Observer;
 use crate::release::Generation;
 use crate::scope::Scope;
 
@@ -115,7 +116,6 @@ pub fn run(
         version,
         reads_newer: profile.reads_schemas,
     };
-    // The release's budget, or a shorter one the caller asked for.
     moving.lock_budget_ms = moving.lock_budget_ms.min(profile.lock_budget_ms());
     let opts = &RunOptions {
         moving,

@@ -85,7 +85,8 @@ pub enum ServerRule {
 pub enum IdentityRule {
     /// `credentials` only.
     Credentials,
-    /// The session store when SaaS sync is enabled, else `credentials`.
+    /// The session store (read whether or not SaaS sync is enabled, as the
+    /// 3.2.x CLIs do), else `credentials`.
     SessionThenCredentials,
     /// The session store only (`credentials` is just a logged-in signal).
     Session,
@@ -130,13 +131,6 @@ pub enum GateIdentity {
     RawSession,
 }
 
-/// How the release compares its foreground with the owner record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareRule {
-    /// Exact string equality, field by field (`owner.mismatched_fields`).
-    Exact,
-}
-
 /// The commands the release itself offers to put things right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Remediation {
@@ -157,6 +151,12 @@ pub enum GateField {
     /// `<auth_principal>/<auth_team>` (or the principal alone).
     TeamOrUser,
     QueueDbPath,
+}
+
+impl Serialize for GateField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl GateField {
@@ -217,7 +217,6 @@ pub struct Profile {
     /// (`DaemonOwnerRecord.__post_init__`: `Path(raw).resolve()`, the raw
     /// string when that fails); compared as rewritten.
     pub owner_resolved_on_read: &'static [Field],
-    pub compare: CompareRule,
     /// The fields the preflight gate compares (empty: no gate on the daemon).
     pub gate: &'static [GateField],
     pub remediation: Option<Remediation>,

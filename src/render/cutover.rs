@@ -2,16 +2,20 @@
 
 use super::layout::{Cell, Grid};
 use super::{Style, para};
-use crate::migrate::cutover::CutoverReport;
+use crate::migrate::cutover::{CutoverReport, CutoverStatus};
 
 /// The summary: what was consolidated, carried per project, quarantined.
 pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
     let head = match r.status {
-        "nothing_to_do" => {
+        CutoverStatus::NothingToDo => {
             "Nothing to carry: no legacy source holds rows that no complete cutover carried."
         }
-        "dry_run" => "Dry run: the release's own preview of the cutover (nothing was written).",
-        _ => "Carried every legacy source across the project-store cutover.",
+        CutoverStatus::DryRun => {
+            "Dry run: the release's own preview of the cutover (nothing was written)."
+        }
+        CutoverStatus::Migrated | CutoverStatus::CarriedLate => {
+            "Carried every legacy source across the project-store cutover."
+        }
     };
     let mut lines = vec![head.to_string()];
     if let Some(release) = &r.release {

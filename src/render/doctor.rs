@@ -75,13 +75,13 @@ pub fn fields_table(r: &Report, style: &Style) -> String {
             format!("fg: {fg}\ndaemon: {daemon}")
         };
         wide.row(vec![
-            Cell::new(&row.field),
+            Cell::new(row.field.as_str()),
             Cell::new(fg),
             Cell::new(daemon),
             status_cell(row.status),
         ]);
         merged.row(vec![
-            Cell::new(&row.field),
+            Cell::new(row.field.as_str()),
             Cell::new(both),
             status_cell(row.status),
         ]);

@@ -4,6 +4,7 @@ use owo_colors::OwoColorize;
 
 use super::layout::{self, Cell, Grid};
 use super::{Style, para, paths};
+use crate::db::schema::tables;
 use crate::migrate::{RunReport, Status, StatusReport};
 
 fn version(v: Option<u32>) -> String {
@@ -174,9 +175,9 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
         "Path",
         "Exists",
         "Schema",
-        "queue",
-        "body_upload_queue",
-        "body_upload_failure_log",
+        tables::QUEUE.name,
+        tables::BODY_UPLOAD_QUEUE.name,
+        tables::BODY_UPLOAD_FAILURE_LOG.name,
     ]);
     let mut dash = false;
     let mut row = |name: &str, d: &crate::migrate::DbStatus| {
@@ -190,9 +191,9 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
             )
         };
         let counts = [
-            n("queue"),
-            n("body_upload_queue"),
-            n("body_upload_failure_log"),
+            n(tables::QUEUE.name),
+            n(tables::BODY_UPLOAD_QUEUE.name),
+            n(tables::BODY_UPLOAD_FAILURE_LOG.name),
         ];
         dash |= d.schema_version.is_none();
         let mut cells = vec![

@@ -9,8 +9,6 @@ pub mod migrate;
 pub mod paths;
 pub mod progress;
 
-use std::io::IsTerminal;
-
 /// How text for people looks. The default is plain, as wide as the content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Style {
@@ -38,14 +36,6 @@ impl Style {
 /// Whether to colour: only on a terminal, never with `NO_COLOR` set non-empty.
 pub fn colour_enabled(is_terminal: bool, no_color: Option<&str>) -> bool {
     is_terminal && no_color.is_none_or(str::is_empty)
-}
-
-/// [`colour_enabled`] for stdout and the process environment.
-pub fn colour_for_stdout() -> bool {
-    colour_enabled(
-        std::io::stdout().is_terminal(),
-        std::env::var("NO_COLOR").ok().as_deref(),
-    )
 }
 
 /// Running text: `text` (one line or more) wrapped at word boundaries to

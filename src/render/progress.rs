@@ -1,7 +1,7 @@
 //! Progress and `-v` audit lines of `sk-migrate run`, on stderr.
 
 use crate::error::Error;
-use crate::migrate::merge::{AuditLine, Observer};
+use crate::migrate::observe::{AuditLine, Observer};
 
 /// Reports a run to a person on stderr: large tables as they start (only
 /// when `progress`, i.e. stderr is a terminal), and with `verbose` one line

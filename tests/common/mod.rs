@@ -4,7 +4,6 @@
 pub mod release_ddl;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -167,11 +166,7 @@ pub fn tree_hash(root: &Path) -> BTreeMap<String, String> {
             } else {
                 let bytes = std::fs::read(&p).unwrap();
                 let rel = p.strip_prefix(root).unwrap().display().to_string();
-                let hex: String = Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
-                out.insert(rel, hex);
+                out.insert(rel, hex::encode(Sha256::digest(&bytes)));
             }
         }
     }
@@ -207,30 +202,66 @@ pub fn count(path: &Path, table: &str) -> i64 {
         .unwrap()
 }
 
+/// Every event id and body-upload natural key (in `tables::BODY_UPLOAD_QUEUE`
+/// key order) the project stores under `root` (a 3.2.6+ home) hold.
+pub fn store_keys(
+    root: &Path,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<Vec<String>>,
+) {
+    let mut events = std::collections::BTreeSet::new();
+    let mut bodies = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(root.join("projects")).unwrap().flatten() {
+        let db = e.path().join("sync/sync.db");
+        if !db.is_file() {
+            continue;
+        }
+        let c = Connection::open(&db).unwrap();
+        let mut st = c.prepare("SELECT entry_id FROM journal_entries").unwrap();
+        events.extend(
+            st.query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .flatten(),
+        );
+        let mut st = c
+            .prepare("SELECT project_uuid, content_hash, body_reference FROM body_upload_tasks")
+            .unwrap();
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .unwrap();
+        for row in rows.flatten() {
+            let (project, hash, reference) = row;
+            let v: serde_json::Value = serde_json::from_str(&reference).unwrap();
+            let f = |k: &str| match &v[k] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            bodies.insert(vec![
+                project,
+                f("mission_slug"),
+                f("target_branch"),
+                f("mission_type"),
+                f("manifest_version"),
+                f("artifact_path"),
+                hash,
+            ]);
+        }
+    }
+    (events, bodies)
+}
+
 pub const TOKEN: &str = "tok-PLANTED-d0c70r-93ff";
 
 /// A fake venv install of spec-kitty 3.1.4 under `root`: (entry point, interpreter, checkout).
 pub fn fake_install(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let bin = root.join("venv/bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let python = bin.join("python3");
-    std::fs::write(&python, "").unwrap();
-    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let site = root.join("venv/lib/python3.11/site-packages");
-    std::fs::create_dir_all(site.join("spec_kitty_cli-3.1.4.dist-info")).unwrap();
-    std::fs::create_dir_all(site.join("specify_cli")).unwrap();
-    std::fs::write(site.join("specify_cli/__init__.py"), "").unwrap();
-    let entry = bin.join("spec-kitty");
-    std::fs::write(
-        &entry,
-        format!(
-            "#!{}\nfrom specify_cli import main\nmain()\n",
-            python.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (entry, python, root.join("venv/lib/python3.11"))
+    sk_boundary::fixture::fake_install(root).unwrap()
 }
 
 pub struct Coherent {
@@ -312,12 +343,12 @@ pub fn dead_pid() -> i64 {
 }
 
 /// An observer that fails the move at one step (fault injection).
-pub struct FailAt(pub sk_boundary::migrate::merge::Step);
+pub struct FailAt(pub sk_boundary::migrate::observe::Step);
 
-impl sk_boundary::migrate::merge::Observer for FailAt {
+impl sk_boundary::migrate::observe::Observer for FailAt {
     fn checkpoint(
         &mut self,
-        step: sk_boundary::migrate::merge::Step,
+        step: sk_boundary::migrate::observe::Step,
     ) -> Result<(), sk_boundary::Error> {
         if step == self.0 {
             return Err(sk_boundary::Error::Malformed {

@@ -1,6 +1,15 @@
 //! Comparison of the foreground with the owner record, field by field (pure; `docs/json.md`).
 
-use super::*;
+use serde::Serialize;
+
+use crate::doctor::owner::{OwnerRecord, RedactedOwner};
+use crate::field::Field;
+use crate::home::Home;
+use crate::login::{Env, Resolution, ScopeSource};
+use crate::release::{GateField, GateIdentity, Profile};
+use crate::scope::Scope;
+
+use super::{AuthScope, ForegroundIdentity};
 
 // Comparison.
 
@@ -16,7 +25,7 @@ pub enum FieldStatus {
 /// One row of the coherence table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldRow {
-    pub field: String,
+    pub field: Field,
     pub foreground: Option<String>,
     pub daemon: Option<String>,
     pub status: FieldStatus,
@@ -70,7 +79,7 @@ pub fn compare_view(
                 }
             };
             FieldRow {
-                field: field.as_str().to_string(),
+                field,
                 foreground: f,
                 daemon: d,
                 status,
@@ -208,9 +217,9 @@ pub fn gate_mismatches(
 }
 
 /// The blocking fields that mismatch (for a `daemon_mismatch` problem).
-pub fn mismatched_fields(rows: &[FieldRow]) -> Vec<&str> {
+pub fn mismatched_fields(rows: &[FieldRow]) -> Vec<Field> {
     rows.iter()
         .filter(|r| r.blocking && r.status == FieldStatus::Mismatch)
-        .map(|r| r.field.as_str())
+        .map(|r| r.field)
         .collect()
 }

@@ -1,6 +1,15 @@
 //! Discovery of the installed CLI: the entry point on PATH, its interpreter, site-packages and dist-info (`docs/releases.md`).
 
-use super::*;
+use std::ffi::OsStr;
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+
+use super::ForegroundIdentity;
 
 // Discovery of the installed CLI.
 
@@ -44,15 +53,9 @@ pub fn find_on_path(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
         .find(|candidate| is_executable_file(candidate))
 }
 
-#[cfg(unix)]
 pub(super) fn is_executable_file(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-pub(super) fn is_executable_file(p: &Path) -> bool {
-    p.is_file()
 }
 
 /// Discover the installed CLI: `explicit` (`--spec-kitty PATH`) or

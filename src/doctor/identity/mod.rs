@@ -13,28 +13,27 @@
 //! the values actually compared.
 
 use std::ffi::OsStr;
-use std::io::{ErrorKind, Read};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 
-use crate::doctor::owner::{OwnerRecord, RedactedOwner};
-use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
-use crate::login::{Env, Resolution, ScopeSource};
-use crate::release::{ForegroundRule, GateField, GateIdentity, Profile, ServerRule};
+use crate::login::{Env, Resolution};
+use crate::release::{ForegroundRule, ServerRule};
 use crate::scope::Scope;
 
 mod install;
-pub use install::*;
+pub use install::{Install, discover, find_on_path, interpreter_from_script};
 
 mod overrides;
-pub use overrides::*;
+pub use overrides::{ForegroundOverride, Override, parse_override, read_override};
 
 mod compare;
-pub use compare::*;
+pub use compare::{
+    FieldRow, FieldStatus, GateForeground, compare, compare_view, gate_foreground, gate_mismatches,
+    mismatched_fields, team_or_user,
+};
 
 /// The foreground's scope: unknown, known to be none, or a scope string.
 /// `docs/daemon.md`: "auth_scope null vs non-null is a mismatch" — but only when the
@@ -86,21 +85,9 @@ pub struct ForegroundIdentity {
     pub queue_db_path: Option<String>,
 }
 
-/// The field names of [`ForegroundIdentity`], in output order.
-pub const FOREGROUND_FIELDS: [&str; 8] = [
-    "package_version",
-    "executable_path",
-    "source_checkout_path",
-    "server_url",
-    "auth_scope",
-    "auth_principal",
-    "auth_team",
-    "queue_db_path",
-];
-
 impl ForegroundIdentity {
-    /// Names of the fields whose value is unknown.
-    pub fn unknown_fields(&self) -> Vec<&'static str> {
+    /// The fields whose value is unknown, in [`Field::FOREGROUND`] order.
+    pub fn unknown_fields(&self) -> Vec<Field> {
         let unknown = [
             self.package_version.is_none(),
             self.executable_path.is_none(),
@@ -111,10 +98,10 @@ impl ForegroundIdentity {
             self.auth_team.is_none(),
             self.queue_db_path.is_none(),
         ];
-        FOREGROUND_FIELDS
-            .iter()
+        Field::FOREGROUND
+            .into_iter()
             .zip(unknown)
-            .filter_map(|(name, u)| u.then_some(*name))
+            .filter_map(|(field, u)| u.then_some(field))
             .collect()
     }
 
@@ -301,7 +288,12 @@ pub fn target_server_url(env_url: Option<&str>, config_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doctor::owner::OwnerRecord;
+    use crate::error::Error;
+    use crate::field::Field;
     use crate::login::{ResolvedScope, ScopeSource};
+    use crate::release::Profile;
+    use serde_json::Value;
     use std::os::unix::fs::PermissionsExt;
 
     fn write_exec(p: &Path, text: &str) {
@@ -312,21 +304,8 @@ mod tests {
 
     /// A fake venv install under `root`: returns (bin dir, interpreter).
     fn fake_install(root: &Path) -> (PathBuf, PathBuf) {
-        let bin = root.join("venv/bin");
-        let python = bin.join("python3");
-        write_exec(&python, "");
-        let site = root.join("venv/lib/python3.11/site-packages");
-        std::fs::create_dir_all(site.join("spec_kitty_cli-3.1.4.dist-info")).unwrap();
-        std::fs::create_dir_all(site.join("specify_cli")).unwrap();
-        std::fs::write(site.join("specify_cli/__init__.py"), "").unwrap();
-        write_exec(
-            &bin.join("spec-kitty"),
-            &format!(
-                "#!{}\nimport sys\nfrom specify_cli import main\nsys.exit(main())\n",
-                python.display()
-            ),
-        );
-        (bin, python)
+        let (entry, python, _) = crate::fixture::fake_install(root).unwrap();
+        (entry.parent().unwrap().to_path_buf(), python)
     }
 
     #[test]
@@ -577,7 +556,7 @@ mod tests {
                 _ => unreachable!(),
             }
             let rows = compare_p(&fg, &owner());
-            assert_eq!(mismatched_fields(&rows), vec![field.as_str()]);
+            assert_eq!(mismatched_fields(&rows), vec![field]);
         }
         // Informational in every release measured: never a mismatch.
         let mut fg = coherent();
@@ -592,7 +571,10 @@ mod tests {
         fg.auth_team = None;
         let rows = compare_p(&fg, &owner());
         assert!(mismatched_fields(&rows).is_empty());
-        let principal = rows.iter().find(|r| r.field == "auth_principal").unwrap();
+        let principal = rows
+            .iter()
+            .find(|r| r.field == Field::AuthPrincipal)
+            .unwrap();
         assert_eq!(
             (principal.status, principal.blocking),
             (FieldStatus::Info, false)
@@ -615,20 +597,20 @@ mod tests {
         fg.auth_scope = AuthScope::NoScope;
         assert_eq!(
             mismatched_fields(&compare_p(&fg, &owner())),
-            vec!["auth_scope"]
+            vec![Field::AuthScope]
         );
         let mut o = owner();
         o.auth_scope = None;
         assert_eq!(
             mismatched_fields(&compare_p(&coherent(), &o)),
-            vec!["auth_scope"]
+            vec![Field::AuthScope]
         );
         let rows = compare_p(&fg, &o);
-        let row = rows.iter().find(|r| r.field == "auth_scope").unwrap();
+        let row = rows.iter().find(|r| r.field == Field::AuthScope).unwrap();
         assert_eq!(row.status, FieldStatus::Match);
         fg.auth_scope = AuthScope::Unknown;
         let rows = compare_p(&fg, &o);
-        let row = rows.iter().find(|r| r.field == "auth_scope").unwrap();
+        let row = rows.iter().find(|r| r.field == Field::AuthScope).unwrap();
         assert_eq!(row.status, FieldStatus::Unknown);
     }
 
@@ -648,7 +630,7 @@ mod tests {
         fg.source_checkout_path = Some(link.join("src").to_string_lossy().into_owned());
         assert_eq!(
             mismatched_fields(&compare_p(&fg, &o)),
-            vec!["executable_path"]
+            vec![Field::ExecutablePath]
         );
         // The foreground's interpreter is symlink-resolved, as the release
         // resolves its own (`_canonical_executable_path`), and so is the
@@ -659,7 +641,7 @@ mod tests {
         o.executable_path = link.join("bin/python3").to_string_lossy().into_owned();
         assert_eq!(
             mismatched_fields(&compare_p(&fg.canonicalized(), &o)),
-            vec!["executable_path"],
+            vec![Field::ExecutablePath],
             "without the release's read, a symlinked record mismatches"
         );
         let read = crate::doctor::owner::as_the_release_reads(&o, P);
@@ -694,12 +676,12 @@ mod tests {
         assert_eq!(
             fg.unknown_fields(),
             vec![
-                "executable_path",
-                "source_checkout_path",
-                "server_url",
-                "auth_principal",
-                "auth_team",
-                "queue_db_path"
+                Field::ExecutablePath,
+                Field::SourceCheckoutPath,
+                Field::ServerUrl,
+                Field::AuthPrincipal,
+                Field::AuthTeam,
+                Field::QueueDbPath,
             ]
         );
         let json = serde_json::to_value(&fg).unwrap();

@@ -1,6 +1,14 @@
 //! `--foreground FILE`: the foreground identity given as a file instead of resolved.
 
-use super::*;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::Error;
+
+use crate::field::Field;
+
+use super::{AuthScope, ForegroundIdentity};
 
 // `--foreground FILE`.
 
@@ -56,13 +64,13 @@ pub fn parse_override(v: &Value) -> Result<ForegroundOverride, String> {
     let unknown: Vec<&str> = obj
         .keys()
         .map(String::as_str)
-        .filter(|k| !FOREGROUND_FIELDS.contains(k))
+        .filter(|k| Field::from_name(k).is_none_or(|f| !Field::FOREGROUND.contains(&f)))
         .collect();
     if !unknown.is_empty() {
         return Err(format!(
             "unknown field(s) {}; the fields are {}",
             unknown.join(", "),
-            FOREGROUND_FIELDS.join(", ")
+            Field::FOREGROUND.map(Field::as_str).join(", ")
         ));
     }
     let get = |name: &str| -> Result<Override, String> {

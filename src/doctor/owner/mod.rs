@@ -9,7 +9,7 @@
 //!   `Serialize` (token skipped), [`OwnerRecord::redacted_json`] or
 //!   [`RedactedOwner`].
 //! * Orphan and retire decisions are pure ([`is_orphan`], [`plan_retire`]);
-//!   the effects ([`pid_alive`], [`executable_exists`], [`retire`]) only look at
+//!   the effects ([`pid_alive`](crate::process::pid_alive), [`executable_exists`], [`retire`]) only look at
 //!   the file system and remove files. Nothing here ever signals a process.
 //!
 //! Decision on unknown fields: extra keys are *allowed* (a newer daemon may add
@@ -17,27 +17,26 @@
 //! names — never their values — are listed in [`FileFacts::unknown_fields`] so
 //! the caller can warn. Decision on I/O: a missing file is `Absent`; any other
 //! I/O error (permission denied, a directory in the way) is an
-//! [`Error::Io`] — it is a runtime error of the machine, not a fact about the
+//! [`Error::Io`](crate::error::Error::Io) — it is a runtime error of the machine, not a fact about the
 //! record's content.
 
 use std::fmt;
-use std::io::{ErrorKind, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::Error;
-use crate::home::Home;
-
 mod retire;
-pub use retire::*;
+pub use retire::{
+    DaemonState, Refusal, Removal, RetirePlan, StaleState, parse_state_file, plan_retire, retire,
+    retire_state, stale_state,
+};
 
 mod normalise;
-pub use normalise::*;
+pub use normalise::{as_the_release_reads, pure_path, python_resolve, same_pure_path};
 
-/// owner.json larger than this is malformed (it is a dozen short fields).
-const MAX_RECORD_BYTES: u64 = 1 << 20;
+mod file;
+pub use file::{FileFacts, OwnerRead, parse, read, write};
 
 /// A secret string (the daemon's token). Its `Debug` and `Display` print
 /// `[redacted]`; it has no `Serialize` impl, so it cannot end up in JSON output
@@ -256,7 +255,6 @@ pub fn version_shaped(s: &str) -> String {
 /// Why the owner record cannot be trusted as the daemon's own, beyond its
 /// mode: another user owns it, or a directory holding it is writable by
 /// group or others (so another user could replace it). Empty when fine.
-#[cfg(unix)]
 pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let mut issues = Vec::new();
@@ -287,11 +285,6 @@ pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
         dir = d.parent();
     }
     issues
-}
-
-#[cfg(not(unix))]
-pub fn file_trust_issues(_path: &Path, _home_root: &Path) -> Vec<String> {
-    Vec::new()
 }
 
 /// `started_at` must be RFC 3339 (the ISO-8601 profile Python's
@@ -356,205 +349,11 @@ fn req_port(obj: &Map<String, Value>, name: &str) -> Result<u16, String> {
     u16::try_from(n).map_err(|_| format!("field `{name}`: expected an integer in 0..=65535"))
 }
 
-/// Facts about the file itself (not its content).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileFacts {
-    /// Permission bits (`st_mode & 0o7777`).
-    pub mode: u32,
-    /// Keys the record has beyond `docs/daemon.md` (names only; values are never kept).
-    pub unknown_fields: Vec<String>,
-}
-
-impl FileFacts {
-    /// Group or others may access the file: the doctor reports
-    /// `owner_record_permissions` (it holds a token).
-    pub fn permissions_too_open(&self) -> bool {
-        self.mode & 0o077 != 0
-    }
-}
-
-/// What [`read`] found.
-// Read once per run: boxing the record would only make matching clumsier.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OwnerRead {
-    Absent,
-    Present(OwnerRecord, FileFacts),
-    /// The file exists but is not a valid record. `reason` never holds a value
-    /// from the file. `mode` is known whenever the file could be opened.
-    Malformed {
-        reason: String,
-        mode: Option<u32>,
-    },
-}
-
-/// Read and validate the owner record at `path`. Never panics on content.
-pub fn read(path: &Path) -> Result<OwnerRead, Error> {
-    // Opened without blocking (a FIFO has no writer to wait for), then
-    // checked on the open file.
-    let (file, meta) = match crate::fsutil::open_regular(path) {
-        Ok(Some(found)) => found,
-        Ok(None) => return Ok(OwnerRead::Absent),
-        Err(Error::NotRegularFile { .. }) => {
-            let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-            return Ok(OwnerRead::Malformed {
-                reason: "it is not a regular file".to_string(),
-                mode: Some(file_mode(&meta)),
-            });
-        }
-        Err(e) => return Err(e),
-    };
-    let mode = file_mode(&meta);
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > MAX_RECORD_BYTES {
-        return Ok(OwnerRead::Malformed {
-            reason: format!("it is larger than {MAX_RECORD_BYTES} bytes"),
-            mode: Some(mode),
-        });
-    }
-    Ok(match parse(&bytes) {
-        Ok((record, unknown_fields)) => OwnerRead::Present(
-            record,
-            FileFacts {
-                mode,
-                unknown_fields,
-            },
-        ),
-        Err(reason) => OwnerRead::Malformed {
-            reason,
-            mode: Some(mode),
-        },
-    })
-}
-
-/// Parse owner.json bytes: the record and the names of unknown keys, or a
-/// sanitized reason.
-pub fn parse(bytes: &[u8]) -> Result<(OwnerRecord, Vec<String>), String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| sanitize_json_error(&e))?;
-    let record = OwnerRecord::from_json(&value)?;
-    let unknown = value
-        .as_object()
-        .map(|o| {
-            o.keys()
-                .filter(|k| !FIELDS.contains(&k.as_str()))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((record, unknown))
-}
-
-/// A serde_json error as category and position only: some serde_json messages
-/// quote input, and owner.json holds a token.
-fn sanitize_json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let at = format!("line {}, column {}", e.line(), e.column());
-    match e.classify() {
-        Category::Eof => format!("it is not valid JSON: the text ends early ({at}); truncated?"),
-        Category::Syntax => format!("it is not valid JSON (syntax error at {at})"),
-        Category::Data => format!("it is not valid JSON of the expected shape (at {at})"),
-        Category::Io => "it could not be read as JSON".to_string(),
-    }
-}
-
-#[cfg(unix)]
-fn file_mode(meta: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o7777
-}
-
-#[cfg(not(unix))]
-fn file_mode(_meta: &std::fs::Metadata) -> u32 {
-    0o600
-}
-
-/// Write `record` atomically to `path`: a temp file in the same directory
-/// (created 0600), write, fsync, chmod 0600, rename over `path`, fsync the
-/// directory. Missing parent directories are created 0700. This is the only
-/// place the token is serialized.
-pub fn write(path: &Path, record: &OwnerRecord) -> Result<(), Error> {
-    if !is_utc_timestamp(&record.started_at) {
-        return Err(Error::OwnerWrite {
-            path: path.to_path_buf(),
-            detail: "started_at is not an ISO-8601 timestamp in UTC".to_string(),
-        });
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    create_private_dirs(&dir)?;
-    let mut bytes =
-        serde_json::to_vec_pretty(&record.on_disk()).map_err(|e| Error::OwnerWrite {
-            path: path.to_path_buf(),
-            detail: format!("cannot encode the record ({:?} error)", e.classify()),
-        })?;
-    bytes.push(b'\n');
-
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".owner.json.")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
-    let tmp_path = tmp.path().to_path_buf();
-    set_private(tmp.as_file(), &tmp_path)?;
-    tmp.write_all(&bytes).map_err(|e| Error::io(&tmp_path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(&tmp_path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    sync_dir(&dir)
-}
-
-#[cfg(unix)]
-fn create_private_dirs(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))
-}
-
-#[cfg(not(unix))]
-fn create_private_dirs(dir: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
-}
-
-#[cfg(unix)]
-fn set_private(file: &std::fs::File, path: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io(path, e))
-}
-
-#[cfg(not(unix))]
-fn set_private(_file: &std::fs::File, _path: &Path) -> Result<(), Error> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), Error> {
-    Ok(())
-}
-
 /// Orphan (`docs/daemon.md`): the record exists but its pid is not alive, or its
 /// executable does not exist.
 pub fn is_orphan(pid_alive: bool, executable_exists: bool) -> bool {
     !pid_alive || !executable_exists
 }
-
-pub use crate::process::{Liveness, pid_alive, pid_liveness};
 
 /// Does the recorded executable exist (following symlinks)?
 pub fn executable_exists(path: &str) -> bool {
@@ -564,6 +363,9 @@ pub fn executable_exists(path: &str) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::error::Error;
+    use crate::home::Home;
+    use crate::process::pid_alive;
 
     pub const TOKEN: &str = "tok-PLANTED-7f3a9c";
 
@@ -591,6 +393,38 @@ pub(crate) mod tests {
     fn mode_of(p: &Path) -> u32 {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_record_too_large_or_not_a_file_is_malformed_with_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("owner.json");
+        std::fs::write(&big, vec![b' '; crate::fsutil::READ_CAP as usize + 1]).unwrap();
+        match read(&big).unwrap() {
+            OwnerRead::Malformed { reason, mode } => {
+                assert!(reason.contains("larger than"), "{reason}");
+                assert!(mode.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        let fifo = dir.path().join("fifo.json");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        match read(&fifo).unwrap() {
+            OwnerRead::Malformed { reason, mode } => {
+                assert_eq!(reason, "it is not a regular file");
+                assert_eq!(mode, Some(0o600));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read(&dir.path().join("absent.json")).unwrap(),
+            OwnerRead::Absent
+        );
     }
 
     #[test]

@@ -1,6 +1,16 @@
 //! Retiring an orphan: the daemon's state file, the plan (pure) and its removal (the only write `sk-doctor` makes; `docs/daemon.md`).
 
-use super::*;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::home::Home;
+
+use crate::fsutil::sync_dir;
+
+use super::{OwnerRead, OwnerRecord, is_orphan, read};
 
 /// The `sync-daemon` state file: url, port, token (optional), pid (optional),
 /// one a line. The token line is recognised only to be skipped: it is never kept.

@@ -1,6 +1,19 @@
 //! Building the report from gathered facts (pure): coherence rows, problems in their fixed order, warnings.
 
-use super::*;
+use serde::Serialize;
+
+use crate::db::store::StoreFacts;
+use crate::doctor::identity::{self, FieldRow};
+use crate::doctor::owner::RedactedOwner;
+use crate::field::Field;
+use crate::migrate::JSON_SCHEMA_VERSION;
+use crate::release::{GateField, Profile};
+
+use super::queue::legacy_queue_problems;
+use super::{
+    DaemonOwner, Facts, LiveOrphan, OwnerFound, OwnerStatus, Problem, ProblemCode, ProblemField,
+    Queues, Report, rows_without_owner, stores,
+};
 
 /// Build the report from the facts (pure). Problems and warnings come in
 /// a fixed order: the owner record, live orphans, the record's trust, the
@@ -44,7 +57,7 @@ pub fn build(facts: Facts) -> Report {
     if !unknown.is_empty() {
         warnings.push(format!(
             "foreground fields unknown (not guessed): {}; pass --spec-kitty PATH or --foreground FILE",
-            unknown.join(", ")
+            Field::joined(&unknown)
         ));
     }
 
@@ -179,10 +192,7 @@ fn mismatch_problem(
     rows: &[FieldRow],
     orphan: bool,
 ) -> Option<Problem> {
-    let mismatched: Vec<String> = identity::mismatched_fields(rows)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let mismatched = identity::mismatched_fields(rows);
     if mismatched.is_empty() {
         return None;
     }
@@ -192,14 +202,14 @@ fn mismatch_problem(
             "the sync daemon (pid {}, {}) differs from this CLI in: {}",
             record.pid,
             record.package_version,
-            mismatched.join(", ")
+            Field::joined(&mismatched)
         ),
         remediation: if orphan {
             "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one".to_string()
         } else {
             mismatch_remedy(facts.profile, &mismatched)
         },
-        fields: mismatched,
+        fields: mismatched.into_iter().map(ProblemField::from).collect(),
     })
 }
 
@@ -216,7 +226,7 @@ fn orphan_problem(record: &RedactedOwner, pid_alive: bool, executable_exists: bo
     Problem {
         code: ProblemCode::OrphanDaemon,
         message: format!("the daemon owner record is an orphan: {why}"),
-        fields: vec!["pid".to_string(), "executable_path".to_string()],
+        fields: vec![Field::Pid.into(), Field::ExecutablePath.into()],
         remediation: "sk-doctor retire".to_string(),
     }
 }
@@ -264,7 +274,7 @@ pub(super) fn live_orphans(
                 "daemons no owner record names are running: {}",
                 list.join("; ")
             ),
-            fields: vec!["port".to_string()],
+            fields: vec![Field::Port.into()],
             remediation: if pids.is_empty() {
                 "stop the processes listening on those loopback ports (sk-doctor never stops a process)"
                     .to_string()
@@ -311,7 +321,7 @@ pub(super) fn owner_trust_and_queue_problems(
                 problems.push(Problem {
                     code: ProblemCode::UnknownSchema,
                     message: why.clone(),
-                    fields: vec!["queue_db_path".to_string()],
+                    fields: vec![Field::QueueDbPath.into()],
                     remediation: format!(
                         "sk-migrate status  # then inspect {} by hand; nothing here alters it",
                         q.path
@@ -348,7 +358,7 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
     Problem {
         code: ProblemCode::AuthRequired,
         message,
-        fields: vec!["auth_scope".to_string()],
+        fields: vec![Field::AuthScope.into()],
         remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
     }
 }
@@ -378,13 +388,11 @@ pub(super) fn layout_gate(stores: Option<&StoreFacts>, project: Option<&str>) ->
 
 /// The fix the installed release itself offers for a mismatched daemon: a
 /// user or team change needs a new login first, anything else a restart.
-pub(super) fn mismatch_remedy(profile: &Profile, fields: &[String]) -> String {
+pub(super) fn mismatch_remedy(profile: &Profile, fields: &[Field]) -> String {
     let Some(r) = profile.remediation else {
         return "restart the spec-kitty sync daemon".to_string();
     };
-    let identity_changed = fields
-        .iter()
-        .any(|f| f == Field::AuthScope.as_str() || f == "team_or_user");
+    let identity_changed = fields.contains(&Field::AuthScope);
     if identity_changed {
         format!("{} && {}", r.relogin, r.restart_daemon)
     } else {
@@ -434,7 +442,7 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
                 fields: report
                     .gate_mismatches
                     .iter()
-                    .map(|f| f.as_str().to_string())
+                    .map(|&f| ProblemField::from(f))
                     .collect(),
                 remediation: hints.join(" "),
             },

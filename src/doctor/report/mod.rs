@@ -3,22 +3,20 @@
 
 use serde::Serialize;
 
-use crate::db::store::{self, LegacySource, StoreFacts};
-use crate::doctor::identity::{self, FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
+use crate::db::store::StoreFacts;
+use crate::doctor::identity::{FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::doctor::owner::RedactedOwner;
 use crate::doctor::probe::LiveDaemon;
 use crate::field::Field;
 use crate::login::ScopeSource;
-use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::release::{GateField, Profile, ReleaseView};
 
 mod build;
-pub use build::*;
+pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};
 mod stores;
 pub use stores::{HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, STATUS_FAILURE};
 
 mod queue;
-use queue::*;
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,8 +184,39 @@ pub enum ProblemCode {
 pub struct Problem {
     pub code: ProblemCode,
     pub message: String,
-    pub fields: Vec<String>,
+    pub fields: Vec<ProblemField>,
     pub remediation: String,
+}
+
+/// A field a problem names: one of the owner record's, or one the release's
+/// preflight gate compares. In JSON, its name (`docs/json.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ProblemField {
+    Owner(Field),
+    Gate(GateField),
+}
+
+impl ProblemField {
+    /// The name in JSON and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemField::Owner(f) => f.as_str(),
+            ProblemField::Gate(g) => g.as_str(),
+        }
+    }
+}
+
+impl From<Field> for ProblemField {
+    fn from(f: Field) -> ProblemField {
+        ProblemField::Owner(f)
+    }
+}
+
+impl From<GateField> for ProblemField {
+    fn from(g: GateField) -> ProblemField {
+        ProblemField::Gate(g)
+    }
 }
 
 /// `sk-doctor --json` (`docs/json.md`).
@@ -243,7 +272,7 @@ fn rows_without_owner(fg: &ForegroundIdentity, profile: &Profile) -> Vec<FieldRo
         .map(|f| {
             let blocking = profile.is_blocking(f);
             FieldRow {
-                field: f.as_str().to_string(),
+                field: f,
                 foreground: value(f),
                 daemon: None,
                 status: if blocking {

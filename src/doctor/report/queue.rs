@@ -1,7 +1,10 @@
 //! The queue-DB problems (pure): legacy rows a run moves, rows none can
 //! move, stranded missions, files the home's owner cannot use.
 
-use super::*;
+use crate::db::schema::tables;
+use crate::field::Field;
+
+use super::{Facts, Problem, ProblemCode, StrandedMission, plural};
 
 /// Rows the legacy queue holds that the daemon never syncs, and the
 /// missions stranded there; returns the stranded missions.
@@ -29,15 +32,18 @@ pub(super) fn legacy_queue_problems(
             .map(|u| u.rows)
             .sum()
     };
-    let events = facts.legacy.events.saturating_sub(stuck("queue"));
+    let events = facts
+        .legacy
+        .events
+        .saturating_sub(stuck(tables::QUEUE.name));
     let body_uploads = facts
         .legacy
         .body_uploads
-        .saturating_sub(stuck("body_upload_queue"));
+        .saturating_sub(stuck(tables::BODY_UPLOAD_QUEUE.name));
     let failure_log = facts
         .legacy
         .failure_log
-        .saturating_sub(stuck("body_upload_failure_log"));
+        .saturating_sub(stuck(tables::BODY_UPLOAD_FAILURE_LOG.name));
     if scope_resolved_for_queues && events + body_uploads + failure_log > 0 {
         problems.push(Problem {
             code: ProblemCode::LegacyRows,
@@ -48,7 +54,7 @@ pub(super) fn legacy_queue_problems(
                 plural(body_uploads, "body upload", "body uploads"),
                 plural(failure_log, "failure-log row", "failure-log rows"),
             ),
-            fields: vec!["queue_db_path".to_string()],
+            fields: vec![Field::QueueDbPath.into()],
             remediation: "sk-migrate run".to_string(),
         });
     }
@@ -76,7 +82,7 @@ pub(super) fn legacy_queue_problems(
                 "mission artifacts stranded in the legacy queue, never seen by the server: {}",
                 list.join(", ")
             ),
-            fields: vec!["queue_db_path".to_string()],
+            fields: vec![Field::QueueDbPath.into()],
             remediation: "sk-migrate run".to_string(),
         });
     }
@@ -128,7 +134,7 @@ pub(super) fn unmovable_problem(path: &str, rows: &[crate::db::UnmovableRows]) -
             "the legacy queue {path} holds rows sk-migrate run cannot move: {}",
             parts.join("; ")
         ),
-        fields: vec!["queue_db_path".to_string()],
+        fields: vec![Field::QueueDbPath.into()],
         remediation: fixes.join("; "),
     }
 }
@@ -158,7 +164,7 @@ pub(super) fn unusable_problem(
             "the home belongs to {name} (uid {uid}), who cannot use these files in it, so {name}'s spec-kitty cannot open them and their counts here may be incomplete: {}",
             list.join(", ")
         ),
-        fields: vec!["queue_db_path".to_string()],
+        fields: vec![Field::QueueDbPath.into()],
         remediation: format!("sudo chown -R {uid}:{gid} {home} && sudo chmod -R u+rwX {home}"),
     }
 }

@@ -4,7 +4,11 @@
 //! with what each store holds: deliver it, hold it as sealed history, or
 //! fail to read it (`journal_undecodable`). See `docs/problems.md`.
 
-use super::*;
+use crate::db::store;
+use crate::db::store::{LegacySource, StoreFacts};
+
+use super::{Problem, ProblemCode, plural};
+
 use crate::db::carried::{Ledger, SourceLedger};
 
 /// The release's own commands for sealed history (the same syntax in

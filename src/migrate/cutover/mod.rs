@@ -18,31 +18,30 @@
 //! SHA-256 of every original source), which is how sk-doctor knows those
 //! sources were carried.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use rusqlite::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::schema::{self, tables};
 use crate::db::store::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
-use crate::migrate::merge::{self, MoveOptions, Quiet};
 
 mod verify;
-use verify::*;
+use verify::per_project;
 
 mod preview;
-use preview::*;
+use preview::{dry_run, verify};
 
 mod scratch;
 
+mod snapshot;
+use snapshot::{build_snapshot, count_snapshot, max_store_body_id};
+
 mod release;
-use release::*;
+use release::{refuse_failed, release_migrate, tail_of};
 
 pub mod late;
 
@@ -70,6 +69,20 @@ pub struct ProjectCarried {
     pub body_uploads: u64,
 }
 
+/// What a cutover run did (`status` in `docs/json.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutoverStatus {
+    /// The release's cutover carried the legacy sources.
+    Migrated,
+    /// No legacy source holds rows that no complete cutover carried.
+    NothingToDo,
+    /// The release's own preview; nothing was written.
+    DryRun,
+    /// Late legacy rows were carried through the release's own writers.
+    CarriedLate,
+}
+
 /// `sk-migrate run --json` on a project-store release.
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoverReport {
@@ -79,8 +92,7 @@ pub struct CutoverReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<crate::release::ReleaseView>,
 
-    /// `migrated`, `nothing_to_do` or `dry_run`.
-    pub status: &'static str,
+    pub status: CutoverStatus,
     pub migration_id: Option<String>,
     pub sources: Vec<LegacySource>,
     pub snapshot: Option<String>,
@@ -135,120 +147,33 @@ pub fn migration_id(stamps: &[SourceStamp]) -> String {
     format!("sk-migrate-{}", &hex::encode(h.finalize())[..16])
 }
 
-/// The largest numeric `body_task_id` any project store holds, so snapshot
-/// ids can start above it (3.2.7 keys body uploads by it).
-fn max_store_body_id(home: &Home) -> i64 {
-    store::gather(home)
-        .stores
-        .iter()
-        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
-        .filter_map(|c| {
-            c.query_row(
-                "SELECT max(CAST(body_task_id AS INTEGER)) FROM body_upload_tasks \
-                 WHERE body_task_id GLOB '[0-9]*'",
-                [],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .ok()
-            .flatten()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-fn sq(path: &Path, busy: u64) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |e| Error::sqlite(path, e, busy)
-}
-
-/// Build the snapshot in `dir`: every source copied, then moved into
-/// `snapshot.db` by natural key (scoped sources first: their copy of a key
-/// wins, as the CLI used them last). Returns (snapshot path, rows left).
-fn build_snapshot(
-    dir: &Path,
-    sources: &[PathBuf],
-    body_id_floor: i64,
-    busy: u64,
-) -> Result<(PathBuf, u64), Error> {
-    crate::fsutil::create_private_dir_all(dir)?;
-    let snapshot = dir.join("snapshot.db");
-    let mut conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
-    // V4: no failure log. The release quarantines every failure-log row
-    // (`incompatible_row`); it is a diagnostic, never delivered work.
-    schema::upgrade_to(&mut conn, &snapshot, SNAPSHOT_SCHEMA.version)?;
-    conn.execute(
-        "INSERT INTO sqlite_sequence(name, seq) VALUES ('body_upload_queue', ?1)",
-        [body_id_floor],
-    )
-    .map_err(sq(&snapshot, busy))?;
-    drop(conn);
-    let mut ordered: Vec<&PathBuf> = sources.iter().filter(|p| !is_legacy(p)).collect();
-    ordered.extend(sources.iter().filter(|p| is_legacy(p)));
-    let mut left = 0;
-    for (i, src) in ordered.iter().enumerate() {
-        let copy = dir.join(format!("source-{i}.db"));
-        let _ = std::fs::remove_file(&copy);
-        crate::db::snapshot(src, &copy, busy)?;
-        let opts = MoveOptions {
-            busy_timeout_ms: busy,
-            schema: SNAPSHOT_SCHEMA,
-            ..MoveOptions::default()
-        };
-        let moved = merge::move_rows(&copy, &snapshot, &opts, &mut Quiet)?;
-        left += moved
-            .tables
-            .iter()
-            .filter(|t| t.table != tables::BODY_UPLOAD_FAILURE_LOG.name)
-            .map(|t| t.left_in_legacy)
-            .sum::<u64>();
-        let _ = std::fs::remove_file(&copy);
+/// The cutover cannot be verified: `what` lacks a part the release always
+/// writes.
+fn unverified(id: &str, detail: String) -> Error {
+    Error::CutoverUnverified {
+        migration_id: id.to_string(),
+        detail,
     }
-    // The release would quarantine our schema history as rows it cannot read.
-    let conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", schema::HISTORY_TABLE))
-        .map_err(sq(&snapshot, busy))?;
-    Ok((snapshot, left))
 }
 
-const SNAPSHOT_SCHEMA: merge::SchemaTarget = merge::SchemaTarget {
-    version: 4,
-    reads_newer: &[],
-};
-
-fn is_legacy(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n == "queue.db")
-}
-
-/// Open the snapshot and fill the report's counts of it and of the
-/// failure-log rows left in the sources.
-fn count_snapshot(
-    report: &mut CutoverReport,
-    snapshot: &Path,
-    sources: &[PathBuf],
-    busy: u64,
-) -> Result<Connection, Error> {
-    let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
-    report.snapshot_events = store::rows(&snap, "queue");
-    report.snapshot_body_uploads = store::rows(&snap, "body_upload_queue");
-    report.failure_log_not_carried = failure_log_rows(sources);
-    Ok(snap)
-}
-
-fn failure_log_rows(paths: &[PathBuf]) -> u64 {
-    paths
-        .iter()
-        .filter_map(|p| store::open_ro(p).ok())
-        .map(|c| store::rows(&c, tables::BODY_UPLOAD_FAILURE_LOG.name))
-        .sum()
-}
-
-/// Quarantine counts by reason of a manifest or preview document.
-fn quarantine_counts(doc: &serde_json::Value) -> BTreeMap<String, u64> {
+/// Quarantine counts by reason of a manifest or preview document (`what`):
+/// the release always writes `quarantine`, a list of records with a reason.
+fn quarantine_counts(
+    doc: &serde_json::Value,
+    id: &str,
+    what: &str,
+) -> Result<BTreeMap<String, u64>, Error> {
+    let list = doc["quarantine"]
+        .as_array()
+        .ok_or_else(|| unverified(id, format!("{what} has no quarantine list")))?;
     let mut out = BTreeMap::new();
-    for q in doc["quarantine"].as_array().into_iter().flatten() {
-        *out.entry(q["reason"].as_str().unwrap_or("unknown").to_string())
-            .or_insert(0) += 1;
+    for (i, q) in list.iter().enumerate() {
+        let reason = q["reason"].as_str().ok_or_else(|| {
+            unverified(id, format!("quarantine entry {i} of {what} has no reason"))
+        })?;
+        *out.entry(reason.to_string()).or_insert(0) += 1;
     }
-    out
+    Ok(out)
 }
 
 /// A copy of the home's configuration and stores in `scratch`, for the
@@ -346,14 +271,12 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
         release_migrate(opts, &snapshot, &id, home, &manifest_path)?;
     }
-    let manifest: serde_json::Value = crate::fsutil::read_text(&manifest_path)?
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let manifest = read_manifest(&manifest_path)?;
     report.manifest = Some(manifest_path.display().to_string());
     report.phase = manifest["phase"].as_str().map(str::to_string);
-    report.quarantined = quarantine_counts(&manifest);
-    verify(home, &snap, &manifest, &id)?;
-    report.projects = per_project(home, &snap);
+    verify(home, &snap, &snapshot, &manifest, &id, busy)?;
+    report.quarantined = quarantine_counts(&manifest, &id, "the manifest")?;
+    report.projects = per_project(home, &snap, &snapshot, busy)?;
     write_carried(
         &dir,
         &Carried {
@@ -363,9 +286,21 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     )?;
     // Rows written while the release cut over are late already.
     report.late = Some(late::carry(home, opts.python.as_deref(), busy)?);
-    report.status = "migrated";
+    report.status = CutoverStatus::Migrated;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// The manifest after the release ran. None at all: its phase is unknown
+/// (`verify` says so); one that is not JSON is an error naming it.
+fn read_manifest(path: &Path) -> Result<serde_json::Value, Error> {
+    match crate::fsutil::read_text(path)? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| Error::Malformed {
+            path: path.to_path_buf(),
+            detail: format!("the release's cutover manifest is not JSON ({e})"),
+        }),
+        None => Ok(serde_json::Value::Null),
+    }
 }
 
 fn stamps_of(paths: &[PathBuf]) -> Result<Vec<SourceStamp>, Error> {
@@ -418,13 +353,13 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
             writers: writers::legacy_writers(home),
             ..late::LateReport::default()
         });
-        report.status = "dry_run";
+        report.status = CutoverStatus::DryRun;
     } else {
         let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
         scratch::sweep(home)?;
         let carried = late::carry(home, opts.python.as_deref(), busy)?;
         if carried.found > 0 {
-            report.status = "carried_late";
+            report.status = CutoverStatus::CarriedLate;
         }
         report.late = Some(carried);
     }
@@ -437,7 +372,7 @@ fn empty_report(pending: &[LegacySource]) -> CutoverReport {
     CutoverReport {
         schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         release: None,
-        status: "nothing_to_do",
+        status: CutoverStatus::NothingToDo,
         migration_id: None,
         sources: pending.to_vec(),
         snapshot: None,
@@ -532,7 +467,10 @@ fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::snapshot::failure_log_rows;
     use super::*;
+    use crate::db::schema;
+    use rusqlite::Connection;
 
     fn home_with_source() -> (tempfile::TempDir, Home) {
         let dir = tempfile::tempdir().unwrap();
@@ -574,6 +512,20 @@ mod tests {
     }
 
     #[test]
+    fn a_source_that_cannot_be_read_is_an_error_not_zero_failure_rows() {
+        let (d, home) = home_with_source();
+        assert_eq!(failure_log_rows(&[home.legacy_queue()], 0).unwrap(), 0);
+        let garbage = d.path().join("garbage.db");
+        std::fs::write(
+            &garbage,
+            b"not a database, and long enough to be read as one",
+        )
+        .unwrap();
+        let err = failure_log_rows(&[home.legacy_queue(), garbage.clone()], 0).unwrap_err();
+        assert!(err.to_string().contains("garbage.db"), "{err}");
+    }
+
+    #[test]
     fn a_failed_migration_id_is_never_reused() {
         let (_d, home) = home_with_source();
         let id = migration_id(&[stamp(&home.legacy_queue()).unwrap()]);
@@ -604,7 +556,7 @@ mod tests {
     fn nothing_pending_is_nothing_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let r = run(&Home::at(dir.path()), &opts()).unwrap();
-        assert_eq!(r.status, "nothing_to_do");
+        assert_eq!(r.status, CutoverStatus::NothingToDo);
         assert!(r.migration_id.is_none());
     }
 

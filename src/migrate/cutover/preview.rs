@@ -1,13 +1,31 @@
 //! After the release ran: every snapshot key accounted for; and the dry run, which asks the release for its preview.
 
-use super::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use crate::db::schema::tables;
+use crate::error::Error;
+use crate::home::Home;
+
+use super::release::run_release;
+use super::snapshot::{build_snapshot, count_snapshot, max_store_body_id};
+use super::verify::{open_stores, unaccounted};
+use super::{
+    CutoverOptions, CutoverReport, CutoverStatus, ProjectCarried, quarantine_counts, scratch,
+    scratch_home, unverified,
+};
 
 /// Every natural key of the snapshot is in a project store or quarantined.
 pub(super) fn verify(
     home: &Home,
     snap: &Connection,
+    snap_path: &Path,
     manifest: &serde_json::Value,
     id: &str,
+    busy: u64,
 ) -> Result<(), Error> {
     if manifest["phase"] != "complete" {
         return Err(Error::CutoverUnverified {
@@ -15,30 +33,9 @@ pub(super) fn verify(
             detail: format!("the manifest's phase is {}", manifest["phase"]),
         });
     }
-    let quarantined: BTreeSet<(String, String)> = manifest["quarantine"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|q| {
-            (
-                q["table"].as_str().unwrap_or_default().to_string(),
-                match &q["row_id"] {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                },
-            )
-        })
-        .collect();
-    let stores: Vec<Connection> = store::gather(home)
-        .stores
-        .iter()
-        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
-        .collect();
-    let (missing, _) =
-        unaccounted(snap, &stores, &quarantined).map_err(|e| Error::CutoverUnverified {
-            migration_id: id.to_string(),
-            detail: e.to_string(),
-        })?;
+    let quarantined = quarantined_keys(manifest, id)?;
+    let stores = open_stores(home, busy)?;
+    let missing = unaccounted(snap, snap_path, &stores, &quarantined, busy)?;
     if missing.is_empty() {
         Ok(())
     } else {
@@ -56,6 +53,39 @@ pub(super) fn verify(
             ),
         })
     }
+}
+
+/// The (table, row id) of every quarantine record of a complete manifest
+/// (the release writes both for each).
+fn quarantined_keys(
+    manifest: &serde_json::Value,
+    id: &str,
+) -> Result<BTreeSet<(String, String)>, Error> {
+    let list = manifest["quarantine"]
+        .as_array()
+        .ok_or_else(|| unverified(id, "the manifest has no quarantine list".to_string()))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let table = q["table"].as_str().ok_or_else(|| {
+                unverified(
+                    id,
+                    format!("quarantine entry {i} of the manifest has no table"),
+                )
+            })?;
+            let row_id = match &q["row_id"] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => {
+                    return Err(unverified(
+                        id,
+                        format!("quarantine entry {i} of the manifest has no row_id"),
+                    ));
+                }
+                other => other.to_string(),
+            };
+            Ok((table.to_string(), row_id))
+        })
+        .collect()
 }
 
 /// The release's read-only preview, on a snapshot and a scratch copy of
@@ -99,22 +129,80 @@ pub(super) fn dry_run(
         });
     }
     report.phase = preview["phase"].as_str().map(str::to_string);
-    report.quarantined = quarantine_counts(&preview);
-    report.projects = preview["partitions"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(uuid, rows)| {
-            let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
-            let n = |t: &str| rows.iter().filter(|r| r["table"] == t).count() as u64;
-            ProjectCarried {
-                project_uuid: uuid.clone(),
-                events: n("queue"),
-                body_uploads: n("body_upload_queue"),
-            }
-        })
-        .collect();
-    report.status = "dry_run";
+    report.quarantined = quarantine_counts(&preview, id, "the release's preview")?;
+    report.projects = preview_projects(&preview, id)?;
+    report.status = CutoverStatus::DryRun;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Rows per project of the release's preview (`partitions`: project uuid →
+/// list of rows, each naming its table; the release always writes it).
+fn preview_projects(preview: &serde_json::Value, id: &str) -> Result<Vec<ProjectCarried>, Error> {
+    let what = "the release's preview";
+    let partitions = preview["partitions"]
+        .as_object()
+        .ok_or_else(|| unverified(id, format!("{what} has no partitions")))?;
+    partitions
+        .iter()
+        .map(|(uuid, rows)| {
+            let rows = rows.as_array().ok_or_else(|| {
+                unverified(id, format!("partition {uuid} of {what} is not a list"))
+            })?;
+            let n = |t: &str| rows.iter().filter(|r| r["table"] == t).count() as u64;
+            Ok(ProjectCarried {
+                project_uuid: uuid.clone(),
+                events: n(tables::QUEUE.name),
+                body_uploads: n(tables::BODY_UPLOAD_QUEUE.name),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_preview_counts_rows_per_project_and_quarantine_by_reason() {
+        let preview = json!({
+            "phase": "planned",
+            "partitions": {"p1": [{"table": "queue"}, {"table": "body_upload_queue"}, {"table": "queue"}]},
+            "quarantine": [{"reason": "incompatible_row"}, {"reason": "incompatible_row"}],
+        });
+        let projects = preview_projects(&preview, "id").unwrap();
+        assert_eq!(
+            projects,
+            vec![ProjectCarried {
+                project_uuid: "p1".into(),
+                events: 2,
+                body_uploads: 1
+            }]
+        );
+        let counts = quarantine_counts(&preview, "id", "the preview").unwrap();
+        assert_eq!(counts.get("incompatible_row"), Some(&2));
+    }
+
+    #[test]
+    fn a_document_without_what_the_release_writes_is_unverified_not_zero() {
+        for doc in [
+            json!({"quarantine": []}),
+            json!({"partitions": {"p1": 3}, "quarantine": []}),
+        ] {
+            let err = preview_projects(&doc, "sk-migrate-1").unwrap_err();
+            assert!(matches!(err, Error::CutoverUnverified { .. }), "{err}");
+            assert!(err.to_string().contains("sk-migrate-1"), "{err}");
+        }
+        for doc in [json!({}), json!({"quarantine": [{"table": "queue"}]})] {
+            let err = quarantine_counts(&doc, "id", "the manifest").unwrap_err();
+            assert!(matches!(err, Error::CutoverUnverified { .. }), "{err}");
+        }
+        let no_table = json!({"phase": "complete", "quarantine": [{"row_id": "1"}]});
+        let err = quarantined_keys(&no_table, "id").unwrap_err();
+        assert!(err.to_string().contains("has no table"), "{err}");
+        let ok = json!({"quarantine": [{"table": "queue", "row_id": "7"}]});
+        let keys = quarantined_keys(&ok, "id").unwrap();
+        assert!(keys.contains(&("queue".to_string(), "7".to_string())));
+    }
 }

@@ -2,7 +2,14 @@
 //! ended: done, interrupted (a signal; a rerun resumes the same id), failed
 //! (only when the manifest says so, with its reason) or refused.
 
-use super::*;
+use std::path::Path;
+use std::process::Command;
+
+use crate::db::store;
+use crate::error::Error;
+use crate::home::Home;
+
+use super::CutoverOptions;
 
 /// What a run of the release's command returned.
 #[derive(Debug)]

@@ -4,12 +4,22 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::moves::AuditFrom;
 use super::sql::{plan_key_cols, plan_table};
-use super::{AuditLine, Observer};
 use crate::db::ident;
 use crate::db::schema::tables::TableDef;
 use crate::error::Error;
+use crate::migrate::observe::{AuditLine, Observer};
+
+/// Where a table's audit keys are read once its rows are durable in scoped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuditFrom {
+    /// The plan temp table: exactly the rows inserted.
+    Plan,
+    /// A scoped table that was empty: its rows up to `max_id` are the moved
+    /// ones (a daemon's later rows get larger ids; read under the write lock,
+    /// so none is drained meanwhile).
+    NewScoped { max_id: i64 },
+}
 
 /// Stream the plan's keys (what was inserted) to the observer, in order.
 /// Each key is rendered as typed JSON into one reused buffer

@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::MoveReport;
+use super::audit::AuditFrom;
 use super::moves::Move;
-use super::sql::{IdRange, table_ref};
-use super::{MoveReport, Observer, Step};
-use crate::db::schema::tables::TableDef;
+use super::sql::{IdRange, Span, table_ref};
 use crate::error::Error;
+use crate::migrate::observe::{Observer, Step};
 
 /// Rows in the first chunk: a home of 10k rows a table moves in one or two
 /// chunks (each commit of a transaction over two files costs a dozen
@@ -79,26 +80,6 @@ impl Chunker {
     }
 }
 
-/// One table's part of a chunk: the legacy rows with `id` in `range`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Span {
-    pub(super) table: &'static TableDef,
-    pub(super) range: IdRange,
-    /// The table's last id when the move reached it: its last span ends
-    /// there, and rows with a larger id arrived during the move.
-    pub(super) stop: i64,
-    /// Rows in the range when the chunk was planned (under the locks).
-    pub(super) rows: u64,
-    /// Rows this span inserted into the scoped DB.
-    pub(super) inserted: u64,
-}
-
-impl Span {
-    pub(super) fn last(&self) -> bool {
-        self.range.upto == self.stop
-    }
-}
-
 /// Where the move stands: the table it is in and the last id it covered.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Cursor {
@@ -141,10 +122,7 @@ impl Move {
             }
             self.insert_phase(conn, &mut spans, report, observer)?;
             // Audit lines and their commit marker, before anything commits.
-            let audit: Vec<_> = spans
-                .iter()
-                .map(|s| (s.table, super::moves::AuditFrom::Plan))
-                .collect();
+            let audit: Vec<_> = spans.iter().map(|s| (s.table, AuditFrom::Plan)).collect();
             self.seal(conn, &audit, observer)?;
             let tx = if atomic {
                 tx

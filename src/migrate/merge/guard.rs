@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use super::Observer;
 use super::moves::Move;
 use crate::error::Error;
+use crate::migrate::observe::Observer;
 
 /// A `BEGIN IMMEDIATE` on a move's connection (write locks on both files).
 /// Dropped without [`Tx::commit`] succeeding, it sends `ROLLBACK`: a failed

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use super::dry_run::dry_run;
 use super::moves::{Move, open_scoped};
-use super::{MoveOptions, MoveReport, Observer, Step, TableCounts};
+use super::{MoveOptions, MoveReport, TableCounts};
 use crate::db::schema::tables::ALL;
 use crate::db::{DbFacts, backup, inspect, open_read_only, recover, schema};
 use crate::error::Error;
+use crate::migrate::observe::{Observer, Step};
 
 use super::into_new::move_into_new;
 use super::plan::{self, Plan};
@@ -154,12 +155,7 @@ pub(super) fn into_existing(
     // A failed statement leaves the chunk's transaction open: its guard
     // rolls it back as it drops, so both files stay as the last committed
     // chunk left them.
-    mv.move_chunks(&conn, lock_budget(opts), &mut report, observer)?;
+    mv.move_chunks(&conn, opts.lock_budget(), &mut report, observer)?;
     mv.mark_changed(&mut report);
     Ok(report)
-}
-
-/// The longest a chunk may hold the locks.
-pub(super) fn lock_budget(opts: &MoveOptions) -> std::time::Duration {
-    std::time::Duration::from_millis(opts.lock_budget_ms.max(1))
 }

@@ -4,18 +4,19 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use super::audit::AuditFrom;
 use super::guard::{TempDb, Tx};
-use super::moves::{AuditFrom, CACHE, Move};
+use super::moves::{CACHE, Move};
 use super::sql::{IdRange, insert_all_sql, table_ref};
-use super::{MoveOptions, MoveReport, Observer, Step};
+use super::{MoveOptions, MoveReport};
 use crate::db::schema::tables::TableDef;
 use crate::db::{ident, schema};
 use crate::error::Error;
+use crate::migrate::observe::{Observer, Step};
 
 use rusqlite::OptionalExtension;
 
 use super::chunk::{BETWEEN_CHUNKS, Chunker};
-use super::into_existing::lock_budget;
 
 /// Fast path into a scoped DB that does not exist yet: build it complete in a
 /// temp file beside it with no per-statement syncing, fsync it once, link it
@@ -76,7 +77,7 @@ pub(super) fn move_into_new(
         scoped_path: scoped_path.to_path_buf(),
         ..mv
     };
-    mv.move_chunks(&conn, lock_budget(opts), &mut report, observer)?;
+    mv.move_chunks(&conn, opts.lock_budget(), &mut report, observer)?;
     // Scoped committed before legacy in the first phase.
     report.atomic = false;
     mv.mark_changed(&mut report);
@@ -174,7 +175,7 @@ fn load(
         Ok(())
     });
     let built = (|| -> Result<(), Error> {
-        let mut chunker = Chunker::new(lock_budget(opts));
+        let mut chunker = Chunker::new(opts.lock_budget());
         for t in &mv.tables {
             copy_table(conn, mv, t, &mut chunker, report, observer, &kick)?;
         }

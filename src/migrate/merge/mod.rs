@@ -26,7 +26,6 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::db::schema::LATEST;
-pub use crate::migrate::observe::{AuditLine, DivergentLine, Observer, Quiet, Step};
 
 mod audit;
 pub mod chunk;
@@ -94,8 +93,16 @@ pub struct MoveOptions {
     /// The shape the scoped DB must have for the installed release.
     pub schema: SchemaTarget,
     /// The longest the move may hold a write lock at a time: a tenth of
-    /// the release's writers' busy timeout (see `chunk`).
+    /// the release's writers' busy timeout (see `chunk`); `migrate::run`
+    /// keeps a shorter one a caller asks for, never a longer one.
     pub lock_budget_ms: u64,
+}
+
+impl MoveOptions {
+    /// The longest a chunk may hold the locks.
+    pub fn lock_budget(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.lock_budget_ms.max(1))
+    }
 }
 
 impl Default for MoveOptions {

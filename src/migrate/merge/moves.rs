@@ -5,17 +5,18 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::audit::{as_utf8, emit_audit, typed_object};
+use super::MoveReport;
+use super::audit::{AuditFrom, as_utf8, emit_audit, typed_object};
 use super::sql::{
     Side, divergent_where, insert_sql, key_cols, plan_sql, plan_table, present_where,
     refine_plan_sql, table_ref,
 };
-use super::{DivergentLine, MoveReport, Observer, Step};
 use crate::db::schema::tables::{ALL, TableDef};
 use crate::db::{count, ident, schema};
 use crate::error::Error;
+use crate::migrate::observe::{DivergentLine, Observer, Step};
 
-use super::chunk::Span;
+use super::sql::Span;
 
 // ------------------------------------------------------------------ effects
 
@@ -51,17 +52,6 @@ pub(super) fn key_is_unique(
         }
     }
     Ok(false)
-}
-
-/// Where a table's audit keys are read once its rows are durable in scoped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum AuditFrom {
-    /// The plan temp table: exactly the rows inserted.
-    Plan,
-    /// A scoped table that was empty: its rows up to `max_id` are the moved
-    /// ones (a daemon's later rows get larger ids; read under the write lock,
-    /// so none is drained meanwhile).
-    NewScoped { max_id: i64 },
 }
 
 /// One move's fixed parts: the legacy DB attached as `legacy` to a

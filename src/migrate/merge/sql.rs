@@ -285,3 +285,23 @@ pub(super) fn divergent_where(t: &TableDef, legacy: Side, scoped: Side) -> Strin
         differs.join(" OR ")
     )
 }
+
+/// One table's part of a chunk: the legacy rows with `id` in `range`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    pub(super) table: &'static TableDef,
+    pub(super) range: IdRange,
+    /// The table's last id when the move reached it: its last span ends
+    /// there, and rows with a larger id arrived during the move.
+    pub(super) stop: i64,
+    /// Rows in the range when the chunk was planned (under the locks).
+    pub(super) rows: u64,
+    /// Rows this span inserted into the scoped DB.
+    pub(super) inserted: u64,
+}
+
+impl Span {
+    pub(super) fn last(&self) -> bool {
+        self.range.upto == self.stop
+    }
+}

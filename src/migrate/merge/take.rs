@@ -15,9 +15,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::Observer;
 use super::moves::{Move, write_locked};
 use crate::error::Error;
+use crate::migrate::observe::Observer;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,129 @@
+//! The snapshot of the legacy sources the release cuts over: every source
+//! copied, then moved into one V4 queue DB by natural key; and its counts.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use crate::db::schema::{self, tables};
+use crate::db::store;
+use crate::error::Error;
+use crate::home::Home;
+use crate::migrate::merge::{self, MoveOptions};
+use crate::migrate::observe::Quiet;
+
+use super::CutoverReport;
+
+/// The largest numeric `body_task_id` any project store holds, so snapshot
+/// ids can start above it (3.2.7 keys body uploads by it).
+pub(super) fn max_store_body_id(home: &Home) -> i64 {
+    store::gather(home)
+        .stores
+        .iter()
+        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
+        .filter_map(|c| {
+            c.query_row(
+                "SELECT max(CAST(body_task_id AS INTEGER)) FROM body_upload_tasks \
+                 WHERE body_task_id GLOB '[0-9]*'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .ok()
+            .flatten()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+pub(super) fn sq(path: &Path, busy: u64) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::sqlite(path, e, busy)
+}
+
+/// Build the snapshot in `dir`: every source copied, then moved into
+/// `snapshot.db` by natural key (scoped sources first: their copy of a key
+/// wins, as the CLI used them last). Returns (snapshot path, rows left).
+pub(super) fn build_snapshot(
+    dir: &Path,
+    sources: &[PathBuf],
+    body_id_floor: i64,
+    busy: u64,
+) -> Result<(PathBuf, u64), Error> {
+    crate::fsutil::create_private_dir_all(dir)?;
+    let snapshot = dir.join("snapshot.db");
+    let mut conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
+    // V4: no failure log. The release quarantines every failure-log row
+    // (`incompatible_row`); it is a diagnostic, never delivered work.
+    schema::upgrade_to(&mut conn, &snapshot, SNAPSHOT_SCHEMA.version)?;
+    conn.execute(
+        "INSERT INTO sqlite_sequence(name, seq) VALUES ('body_upload_queue', ?1)",
+        [body_id_floor],
+    )
+    .map_err(sq(&snapshot, busy))?;
+    drop(conn);
+    let mut ordered: Vec<&PathBuf> = sources.iter().filter(|p| !is_legacy(p)).collect();
+    ordered.extend(sources.iter().filter(|p| is_legacy(p)));
+    let mut left = 0;
+    for (i, src) in ordered.iter().enumerate() {
+        let copy = dir.join(format!("source-{i}.db"));
+        let _ = std::fs::remove_file(&copy);
+        crate::db::snapshot(src, &copy, busy)?;
+        let opts = MoveOptions {
+            busy_timeout_ms: busy,
+            schema: SNAPSHOT_SCHEMA,
+            ..MoveOptions::default()
+        };
+        let moved = merge::move_rows(&copy, &snapshot, &opts, &mut Quiet)?;
+        left += moved
+            .tables
+            .iter()
+            .filter(|t| t.table != tables::BODY_UPLOAD_FAILURE_LOG.name)
+            .map(|t| t.left_in_legacy)
+            .sum::<u64>();
+        let _ = std::fs::remove_file(&copy);
+    }
+    // The release would quarantine our schema history as rows it cannot read.
+    let conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", schema::HISTORY_TABLE))
+        .map_err(sq(&snapshot, busy))?;
+    Ok((snapshot, left))
+}
+
+pub(super) const SNAPSHOT_SCHEMA: merge::SchemaTarget = merge::SchemaTarget {
+    version: 4,
+    reads_newer: &[],
+};
+
+pub(super) fn is_legacy(p: &Path) -> bool {
+    p.file_name().is_some_and(|n| n == "queue.db")
+}
+
+/// Open the snapshot and fill the report's counts of it and of the
+/// failure-log rows left in the sources.
+pub(super) fn count_snapshot(
+    report: &mut CutoverReport,
+    snapshot: &Path,
+    sources: &[PathBuf],
+    busy: u64,
+) -> Result<Connection, Error> {
+    let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
+    report.snapshot_events =
+        store::count_rows(&snap, tables::QUEUE.name).map_err(sq(snapshot, busy))?;
+    report.snapshot_body_uploads =
+        store::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name).map_err(sq(snapshot, busy))?;
+    report.failure_log_not_carried = failure_log_rows(sources, busy)?;
+    Ok(snap)
+}
+
+/// Failure-log rows of the sources (a source without the table, before V4,
+/// has none).
+pub(super) fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Error> {
+    let table = tables::BODY_UPLOAD_FAILURE_LOG.name;
+    let mut total = 0;
+    for p in paths {
+        let conn = store::open_ro(p).map_err(sq(p, busy))?;
+        if store::has_table(&conn, table).map_err(sq(p, busy))? {
+            total += store::count_rows(&conn, table).map_err(sq(p, busy))?;
+        }
+    }
+    Ok(total)
+}
