@@ -3,7 +3,8 @@
 //! confirm and apply? Counted at a loopback fake of the hosted side
 //! (`scripts/release_fixtures/fake_hosted.py`), which records every request.
 //!
-//! Per release (the captured ones of generation `project-store`): 3.2.5's own
+//! Per release (the captured ones of generation `project-store`, under
+//! `SK_E2E_ROTATE=1` the day's rotation, tests/common/e2e.rs): 3.2.5's own
 //! queue code writes a legacy home (`tests/py/cutdoc_home.py`), the release's
 //! own `sync project-store-migrate` cuts it over, then the release itself,
 //! configured the way it is configured (`sync server <fake>`,
@@ -354,22 +355,22 @@ fn reencoded(venv: &Path) {
 }
 
 fn main() -> std::process::ExitCode {
+    let planned = e2e::selected(
+        e2e::captured()
+            .into_iter()
+            .filter(|c| c.generation() == "project-store"),
+    );
     let mut trials: Vec<Trial> = Vec::new();
-    for c in e2e::captured()
-        .into_iter()
-        .filter(|c| c.generation() == "project-store")
-    {
-        trials.push(e2e::release_trial(
-            format!(
-                "sealed_history_as_cut_over_is_not_delivered_by_{}",
-                c.release
-            ),
-            &c.release,
+    for p in &planned {
+        let release = &p.captured.release;
+        trials.push(e2e::planned_trial(
+            format!("sealed_history_as_cut_over_is_not_delivered_by_{release}"),
+            p,
             as_cut_over,
         ));
-        trials.push(e2e::release_trial(
-            format!("sealed_history_reencoded_is_delivered_by_{}", c.release),
-            &c.release,
+        trials.push(e2e::planned_trial(
+            format!("sealed_history_reencoded_is_delivered_by_{release}"),
+            p,
             reencoded,
         ));
     }
