@@ -85,7 +85,14 @@ fn json(out: &Output) -> Value {
     })
 }
 
-/// The fake hosted side: stops when its stdin closes (on drop) or after 120 s.
+/// The fake's own bound: only a safety net for a test killed before it
+/// drops the fake. A trial under heavy load takes minutes: with a 120 s
+/// bound, 3.2.7's re-encoded trial once failed at load ~10 ("server
+/// preflight rejected the batch", the last trial of a 700 s run), most
+/// likely because the fake had already stopped.
+const FAKE_SECONDS: &str = "1800";
+
+/// The fake hosted side: stops when its stdin closes (on drop).
 struct Fake {
     child: Child,
     url: String,
@@ -99,7 +106,7 @@ impl Fake {
             .arg(script("scripts/release_fixtures/fake_hosted.py"))
             .arg("--log")
             .arg(&log)
-            .args(["--seconds", "120"])
+            .args(["--seconds", FAKE_SECONDS])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -321,7 +328,8 @@ fn as_cut_over(venv: &Path) {
 fn reencoded(venv: &Path) {
     let r = run(venv, true);
     common_checks(&r);
-    ok(&r.apply, "history apply");
+    let seen: Vec<&str> = r.requests.iter().map(|(p, _)| p.as_str()).collect();
+    ok(&r.apply, &format!("history apply (the fake saw {seen:?})"));
     let applied = json(&r.apply);
     assert_eq!(
         (
