@@ -14,7 +14,9 @@ use crate::release::{GateField, Profile, ReleaseView};
 mod build;
 pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};
 mod stores;
-pub use stores::{HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, STATUS_FAILURE};
+pub use stores::{
+    HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, HISTORY_REFUSAL, STATUS_FAILURE,
+};
 
 mod queue;
 

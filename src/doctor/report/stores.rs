@@ -19,6 +19,13 @@ pub const HISTORY_CONFIRM: &str =
 pub const HISTORY_APPLY: &str =
     "spec-kitty sync project-store-history --apply --history-action-id <action_id> --json";
 
+/// The release's own refusal to upload the sealed history its cutover
+/// wrote, word for word (`history_import/upload.py::_assert_history_authority`,
+/// the `rejected_samples` of its upload report; measured by delivery at a
+/// loopback fake on 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7,
+/// tests/cutover_delivery.rs).
+pub const HISTORY_REFUSAL: &str = "history envelopes differ from the exact confirmed local rows";
+
 /// The release's own status failure on a journal it cannot decode, word
 /// for word (`sync status --check --json`, `project_store_diagnostic`).
 pub const STATUS_FAILURE: &str =
@@ -239,10 +246,11 @@ fn held(s: &store::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<Stri
     }
     if s.sealed_history > 0 {
         warnings.push(format!(
-            "project {}: {} held as sealed history: stored, not delivered; the release uploads them only \
-             when asked. Preview: `{HISTORY_PREVIEW}`; confirm: `{HISTORY_CONFIRM}`; upload: `{HISTORY_APPLY}` \
-             (needs event-sync mode TEAMSPACE, a login and an admitted project target; the release refuses \
-             to confirm until consent, target and admission are current)",
+            "project {}: {} held as sealed history: stored, and NOT deliverable by 3.2.6-3.2.7: their own \
+             upload (`{HISTORY_APPLY}`, after `{HISTORY_CONFIRM}` with a login, consent and an admitted \
+             target) refuses every row their cutover sealed: \"{HISTORY_REFUSAL}\" (it wants each row as \
+             the event's canonical JSON, the cutover kept the legacy text). Nothing is lost: keep the store; \
+             `{HISTORY_PREVIEW}` lists them; see docs/problems.md (sealed history)",
             s.project_uuid,
             plural(s.sealed_history, "migrated event", "migrated events"),
         ));
@@ -389,8 +397,14 @@ mod tests {
                 .any(|w| w.contains("2 body uploads wait for delivery"))
         );
         let sealed = w.iter().find(|w| w.contains("sealed history")).unwrap();
-        for cmd in [HISTORY_PREVIEW, HISTORY_CONFIRM, HISTORY_APPLY] {
+        for cmd in [
+            HISTORY_PREVIEW,
+            HISTORY_CONFIRM,
+            HISTORY_APPLY,
+            HISTORY_REFUSAL,
+        ] {
             assert!(sealed.contains(cmd), "{sealed}");
         }
+        assert!(sealed.contains("NOT deliverable"), "{sealed}");
     }
 }
