@@ -49,6 +49,8 @@ use common::e2e;
 
 /// The raised writers' busy timeout trial; the other uses sk-migrate's default.
 const RAISED_BUSY_MS: u64 = 12_000;
+/// sk-migrate's `--busy-timeout` per trial: its default, and raised.
+const BUSY: [Option<u64>; 2] = [None, Some(RAISED_BUSY_MS)];
 /// Bounds every writer stops at even without the stop file.
 const MAX_WRITES: &str = "20000";
 const MAX_SECONDS: &str = "900";
@@ -72,6 +74,24 @@ struct Template {
     home: PathBuf,
     /// The scoped DB, relative to the home.
     scoped: PathBuf,
+    /// Trials still to use it; the last one removes it (~350 MB).
+    uses_left: usize,
+}
+
+/// Counts a trial's use of its generation's template, passed or failed;
+/// the generation's last trial removes the template's files.
+struct Used<'a>(&'a str);
+
+impl Drop for Used<'_> {
+    fn drop(&mut self) {
+        let mut all = TEMPLATES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = all.get_mut(self.0) {
+            t.uses_left -= 1;
+            if t.uses_left == 0 {
+                let _ = std::fs::remove_dir_all(t.home.parent().unwrap_or(&t.home));
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -92,7 +112,7 @@ fn main() -> ExitCode {
         // harness, naming it), else the newest release's.
         let missing = releases.iter().find(|(r, _)| e2e::venv(r).is_none());
         let (gate, _) = missing.unwrap_or(releases.last().unwrap()).clone();
-        for busy in [None, Some(RAISED_BUSY_MS)] {
+        for busy in BUSY {
             let label = busy.map_or("default".to_string(), |b| format!("busy_{b}"));
             let (g, rs) = (generation.clone(), releases.clone());
             trials.push(e2e::release_trial(
@@ -111,6 +131,7 @@ fn main() -> ExitCode {
                         })
                         .collect();
                     let t = template(&g, writers.last().unwrap());
+                    let _used = Used(&g);
                     every_write_kept(&g, &t, &writers, busy);
                 },
             ));
@@ -192,7 +213,12 @@ fn template(generation: &str, newest: &Writer) -> Template {
         newest.release,
         started.elapsed().as_secs_f64()
     );
-    let t = Template { home, scoped };
+    let uses_left = BUSY.len();
+    let t = Template {
+        home,
+        scoped,
+        uses_left,
+    };
     all.insert(generation.to_string(), t.clone());
     t
 }
@@ -257,6 +283,7 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     for (i, w) in writers.iter().enumerate() {
         start_writer(&mut trial, i, w, &home, &scoped, &tx);
     }
+    let ready = begun.elapsed();
     let mut holder = py(&writers[0], &home, "live_queue_writer.py")
         .args(["hold", "--max-seconds", "600", "--db"])
         .arg(&legacy)
@@ -329,8 +356,9 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     }
     let (moved, other) = log.migrate.clone().unwrap_or_default();
     eprintln!(
-        "live_queue_big: {generation} busy={busy:?}: template copied in {:.1} s; sk-migrate {:.1} s (legacy held {:.1} s), {moved} rows moved; acks per writer {:?}, during the move {during:?}",
+        "live_queue_big: {generation} busy={busy:?}: template copied in {:.1} s, writers ready at {:.1} s; sk-migrate {:.1} s (legacy held {:.1} s), {moved} rows moved; acks per writer {:?}, during the move {during:?}",
         copied.as_secs_f64(),
+        ready.as_secs_f64(),
         took.as_secs_f64(),
         released.as_secs_f64(),
         log.acks
