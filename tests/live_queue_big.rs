@@ -8,9 +8,12 @@
 //! its own `OfflineQueue` / body queue write the login and a seed of legacy
 //! rows (`e2e_home.py write`); `config.toml` raises `[sync] max_queue_size`
 //! to 2,000,000 (at the releases' default cap of 100,000 their own writers
-//! evict the oldest events and refuse body uploads of a queue this big, which
-//! no move causes); `scripts/release_fixtures/big_home.sql` copies the seed
-//! rows to 800,000 events + 200,000 body uploads with new natural keys; the
+//! FIFO-evict the oldest events and refuse body uploads of a queue this big,
+//! which no move causes); `scripts/release_fixtures/big_home.sql` copies the
+//! seed rows to 1,000,000 rows with new natural keys: 200,000 body uploads
+//! and the rest events, or for db-v3 5,000 body uploads (2.1.x–3.0.x refuse
+//! body uploads past a hard-coded 10,000; each release's caps are asked from
+//! its own code, `live_queue_writer.py caps`); the
 //! release's writer then makes the scoped DB where it writes by default (the
 //! scope its pure helpers derive from the login), so the move goes into an
 //! EXISTING scoped DB.
@@ -130,7 +133,7 @@ fn main() -> ExitCode {
                             sk_home: *h,
                         })
                         .collect();
-                    let t = template(&g, writers.last().unwrap());
+                    let t = template(&g, &writers);
                     let _used = Used(&g);
                     every_write_kept(&g, &t, &writers, busy);
                 },
@@ -161,8 +164,41 @@ fn py(w: &Writer, home: &Path, script: &str) -> Command {
     cmd
 }
 
+/// How many events and body uploads the 1M-row template holds: 200,000 body
+/// uploads, or half the smallest body-queue cap of the generation's releases
+/// (asked from each release's own code, `live_queue_writer.py caps`) when
+/// that is less (2.1.x–3.0.x refuse body uploads past a hard-coded 10,000),
+/// so that no release's own cap refuses or evicts a write.
+fn sizes(writers: &[Writer], home: &Path) -> (u64, u64) {
+    let asked: Vec<Child> = writers
+        .iter()
+        .map(|w| {
+            py(w, home, "live_queue_writer.py")
+                .arg("caps")
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut body_cap = u64::MAX;
+    for (w, child) in writers.iter().zip(asked) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{} caps: {out:?}", w.release);
+        let caps: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            caps["event_cap"], CAP,
+            "{} does not take the raised [sync] max_queue_size",
+            w.release
+        );
+        body_cap = body_cap.min(caps["body_cap"].as_u64().unwrap());
+    }
+    let bodies = (body_cap / 2).min(200_000);
+    (1_000_000 - bodies, bodies)
+}
+
 /// The generation's template home, built by its newest release on first use.
-fn template(generation: &str, newest: &Writer) -> Template {
+fn template(generation: &str, writers: &[Writer]) -> Template {
+    let newest = &writers[writers.len() - 1];
     let mut all = TEMPLATES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(t) = all.get(generation) {
         return t.clone();
@@ -185,12 +221,20 @@ fn template(generation: &str, newest: &Writer) -> Template {
     assert!(out.status.success(), "e2e_home.py write: {out:?}");
     let config = format!("[sync]\nmax_queue_size = {CAP}\n");
     std::fs::write(root.join("config.toml"), config).unwrap();
+    let (events, bodies) = sizes(writers, &home);
     let sql =
         std::fs::read_to_string(manifest().join("scripts/release_fixtures/big_home.sql")).unwrap();
-    Connection::open(root.join("queue.db"))
-        .unwrap()
-        .execute_batch(&sql)
-        .unwrap();
+    let conn = Connection::open(root.join("queue.db")).unwrap();
+    conn.execute(
+        "CREATE TEMP TABLE want AS SELECT ?1 AS events, ?2 AS bodies",
+        (
+            i64::try_from(events).unwrap(),
+            i64::try_from(bodies).unwrap(),
+        ),
+    )
+    .unwrap();
+    conn.execute_batch(&sql).unwrap();
+    drop(conn);
     // The release's writer makes the scoped DB where it writes by default.
     let out = py(newest, &home, "live_queue_writer.py")
         .args(["write", "--db", "default", "--prefix", "template"])

@@ -27,6 +27,12 @@ legacy rows in itself); the ``ready`` line then names it (``ready <path>``). A l
 ``released`` on stdin (read between writes, never waited for) starts phase ``moving``:
 ack lines are then ``ack <phase> <line>`` (phase ``held`` before it).
 
+``caps``: the queue caps the release enforces in this home (after its
+``config.toml``), asked from its own code: ``{"event_cap": N, "body_cap": M}``; the
+body cap is the hard-coded ``MAX_BODY_QUEUE_SIZE`` where the release has one (2.1.x
+to 3.0.x: 10,000, not configurable), else the body queue's configured size. Made on a
+throw-away DB outside the home.
+
 ``hold``: another process mid-write on QUEUE_DB: ``BEGIN IMMEDIATE``, print ``held``
 (flushed), then wait until stdin closes (or S seconds pass), then ``COMMIT``.
 """
@@ -170,6 +176,25 @@ def _loop(args, queue, body, ns, record, out) -> None:
                          "max writes" if i >= args.max_writes else "max seconds")
 
 
+def caps(args) -> dict:
+    import shutil
+    import tempfile
+
+    import specify_cli.sync.body_queue as bq
+    import specify_cli.sync.queue as q
+
+    scratch = tempfile.mkdtemp()
+    try:
+        db = Path(scratch) / "caps.db"
+        event_cap = q.OfflineQueue(db_path=db)._max_queue_size
+        body_cap = getattr(bq, "MAX_BODY_QUEUE_SIZE", None)
+        if body_cap is None:
+            body_cap = bq.OfflineBodyUploadQueue(db_path=db)._max_queue_size
+    finally:
+        shutil.rmtree(scratch)
+    return {"event_cap": int(event_cap), "body_cap": int(body_cap)}
+
+
 def hold(args) -> dict:
     conn = sqlite3.connect(args.db, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
@@ -182,8 +207,8 @@ def hold(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["write", "hold"])
-    ap.add_argument("--db", required=True)
+    ap.add_argument("mode", choices=["write", "hold", "caps"])
+    ap.add_argument("--db")
     ap.add_argument("--prefix", default="live")
     ap.add_argument("--events", type=int, default=0)
     ap.add_argument("--bodies", type=int, default=0)
@@ -195,7 +220,9 @@ def main() -> None:
     ap.add_argument("--max-writes", type=int, default=100_000)
     args = ap.parse_args()
     sys.stdout = sys.stderr
-    out = write(args) if args.mode == "write" else hold(args)
+    if args.mode != "caps" and not args.db:
+        ap.error("--db is required")
+    out = {"write": write, "hold": hold, "caps": caps}[args.mode](args)
     _say(json.dumps(out, sort_keys=True))
 
 
