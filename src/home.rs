@@ -107,6 +107,11 @@ impl Home {
     pub fn migrate_journal_pending(&self) -> PathBuf {
         self.root.join("sk-migrate.journal.pending")
     }
+    /// Legacy rows whose key was stored with another payload, kept whole
+    /// before the move deleted them (JSON lines, appended).
+    pub fn migrate_divergent(&self) -> PathBuf {
+        self.root.join("sk-migrate.divergent.jsonl")
+    }
     /// Torn journal fragments, kept as evidence.
     pub fn migrate_journal_torn(&self) -> PathBuf {
         self.root.join("sk-migrate.journal.torn")

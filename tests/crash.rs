@@ -6,8 +6,9 @@
 //! scoped DB exists, or once a rollback journal shows a write transaction
 //! in progress, each plus a random delay (the experiment's input, not
 //! synchronisation). After each kill: no natural key is lost or invented,
-//! the scoped DB holds each key once, and in rollback-journal mode the move
-//! is all-or-nothing. A rerun then completes the move.
+//! the scoped DB holds each key once, legacy lost a prefix of its rows by
+//! id (the move goes in chunks, table after table), and in rollback-journal
+//! mode each chunk is all-or-nothing. A rerun then completes the move.
 //!
 //! 11 trials by default (6 rollback journal, 5 WAL). `CRASH_SEED=<n>` replays
 //! a run (the seed is printed); `CRASH_TRIALS` (per mode) and
@@ -108,11 +109,30 @@ fn keys(path: &Path) -> Vec<(BTreeSet<String>, usize)> {
         .collect()
 }
 
+/// Each table's natural keys (as [`keys`] renders them) in `id` order.
+fn ordered_keys(path: &Path) -> Vec<Vec<String>> {
+    let conn = Connection::open(path).unwrap();
+    ALL.iter()
+        .map(|t| {
+            let expr = t.key.join(" || char(31) || ");
+            let mut stmt = conn
+                .prepare(&format!("SELECT {expr} FROM {} ORDER BY id", t.name))
+                .unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        })
+        .collect()
+}
+
 struct Template {
     _dir: tempfile::TempDir,
     legacy: PathBuf,
     scoped: PathBuf,
     legacy_keys: Vec<(BTreeSet<String>, usize)>,
+    /// Each table's legacy keys in `id` order (the order chunks take them).
+    legacy_order: Vec<Vec<String>>,
     scoped_keys: Vec<(BTreeSet<String>, usize)>,
 }
 
@@ -132,12 +152,14 @@ fn template(rows: u64) -> Template {
     fill(&s, "unrelated", 1, rows / 10, "scoped");
     drop((l, s));
     let legacy_keys = keys(&legacy);
+    let legacy_order = ordered_keys(&legacy);
     let scoped_keys = keys(&scoped);
     Template {
         _dir: dir,
         legacy,
         scoped,
         legacy_keys,
+        legacy_order,
         scoped_keys,
     }
 }
@@ -209,8 +231,9 @@ fn union(t: &Template, with_scoped: bool) -> Vec<BTreeSet<String>> {
         .collect()
 }
 
-/// What a kill left: "untouched", "moved" or "scoped-only" (WAL: scoped
-/// committed, legacy not yet). Panics when a key is lost, invented or doubled.
+/// What a kill left: "untouched", "moved" or "scoped-only" (scoped
+/// changed, legacy not yet). Panics when a key is lost, invented or doubled,
+/// or when the kill split a chunk.
 fn check_after_kill(t: &Template, home: &Home, with_scoped: bool, wal: bool) -> &'static str {
     let want = union(t, with_scoped);
     let l = keys(&home.legacy);
@@ -219,7 +242,9 @@ fn check_after_kill(t: &Template, home: &Home, with_scoped: bool, wal: bool) -> 
     } else {
         vec![(BTreeSet::new(), 0); ALL.len()]
     };
-    let mut states = BTreeSet::new();
+    let (mut legacy_changed, mut scoped_changed) = (false, false);
+    // Every table before this one is completely moved.
+    let mut earlier_done = true;
     for (i, table) in ALL.iter().enumerate() {
         let name = table.name;
         let (lk, ln) = &l[i];
@@ -231,48 +256,50 @@ fn check_after_kill(t: &Template, home: &Home, with_scoped: bool, wal: bool) -> 
         let got: BTreeSet<String> = lk.union(sk).cloned().collect();
         assert_eq!(got.len(), want[i].len(), "{name}: key set changed");
         assert!(got == want[i], "{name}: key set changed");
-        // One legacy transaction: a table is untouched or emptied, never half.
-        let legacy_untouched = lk == &t.legacy_keys[i].0;
+        // Chunks take legacy rows in id order, table after table: what left
+        // legacy is a prefix of its rows by id, and a table is touched only
+        // once every earlier one has moved.
+        let order = &t.legacy_order[i];
+        let gone = order.iter().take_while(|k| !lk.contains(*k)).count();
+        assert_eq!(
+            lk.len(),
+            order.len() - gone,
+            "{name}: legacy lost rows out of id order"
+        );
+        if gone > 0 {
+            assert!(
+                earlier_done,
+                "{name}: moved before an earlier table finished"
+            );
+        }
+        earlier_done &= gone == order.len();
+        // 4. Delete after verify: nothing left legacy that scoped lacks.
         assert!(
-            legacy_untouched || lk.is_empty(),
-            "{name}: legacy half-deleted"
+            order[..gone].iter().all(|k| sk.contains(k)),
+            "{name}: deleted before it was in scoped"
         );
         let scoped_before: &BTreeSet<String> = if with_scoped {
             &t.scoped_keys[i].0
         } else {
             &BTreeSet::new()
         };
-        let scoped_untouched = sk == scoped_before;
-        let scoped_full = sk == &want[i];
-        assert!(
-            scoped_untouched || scoped_full,
-            "{name}: scoped half-inserted"
-        );
-        // 4. Delete after verify: nothing left legacy that scoped lacks.
-        if lk.is_empty() {
-            assert!(scoped_full, "{name}: deleted before it was in scoped");
+        if !wal && with_scoped {
+            // Each chunk is one transaction over both files: a key the
+            // chunk inserted is gone from legacy in the same commit.
+            assert!(
+                lk.iter()
+                    .all(|k| !sk.contains(k) || scoped_before.contains(k)),
+                "{name}: rollback-journal mode: scoped committed without legacy"
+            );
         }
-        states.insert(match (legacy_untouched, scoped_untouched) {
-            (true, true) => "untouched",
-            (true, false) => "scoped-only",
-            (false, _) => "moved",
-        });
+        legacy_changed |= gone > 0;
+        scoped_changed |= sk != scoped_before;
     }
-    let state = match states.len() {
-        1 => *states.iter().next().unwrap(),
-        _ => panic!("tables in different states {states:?}: not one transaction"),
-    };
-    if !wal && with_scoped {
-        // One transaction over both files: all or nothing. (Into a scoped DB
-        // that did not exist, the move builds it aside and links it in
-        // first, then empties legacy: scoped-only is a legitimate state
-        // there, as in WAL mode, and the rerun below completes it.)
-        assert!(
-            state != "scoped-only",
-            "rollback-journal mode: scoped committed without legacy"
-        );
+    match (legacy_changed, scoped_changed) {
+        (false, false) => "untouched",
+        (false, true) => "scoped-only",
+        (true, _) => "moved",
     }
-    state
 }
 
 fn check_complete(t: &Template, home: &Home, with_scoped: bool) {
@@ -385,7 +412,7 @@ fn seed() -> u64 {
 }
 
 #[test]
-fn sigkill_in_rollback_journal_mode_loses_nothing_and_is_all_or_nothing() {
+fn sigkill_in_rollback_journal_mode_loses_nothing_and_each_chunk_is_all_or_nothing() {
     let t = template(env_u64("CRASH_ROWS").unwrap_or(20_000));
     let full = calibrate(&t, false);
     trials(

@@ -91,16 +91,25 @@ fn moved(r: &migrate::RunReport) -> u64 {
     r.tables.iter().map(|t| t.inserted).sum()
 }
 
-/// A run cut off after its audit was sealed: `fail` decides whether it
-/// committed. The pending file stays, as a kill would leave it.
+/// Cut off right after a chunk committed, before its audit lines were
+/// promoted (as a kill there would).
+struct CutAfterCommit;
+impl Observer for CutAfterCommit {
+    fn chunk_committed(&mut self) -> Result<(), sk_boundary::Error> {
+        Err(sk_boundary::Error::Malformed {
+            path: "injected".into(),
+            detail: "cut after the commit".into(),
+        })
+    }
+}
+
+/// A run cut off after its audit was sealed: `fail` (a step before the
+/// commit), or else right after the commit. The pending file stays, as a
+/// kill would leave it.
 fn cut_run(h: &TestHome, fail: Option<Step>) {
     let mut inner = FailAt(fail.unwrap_or(Step::SchemaUpgraded));
-    let mut quiet = Quiet;
-    let inner: &mut dyn Observer = if fail.is_some() {
-        &mut inner
-    } else {
-        &mut quiet
-    };
+    let mut cut = CutAfterCommit;
+    let inner: &mut dyn Observer = if fail.is_some() { &mut inner } else { &mut cut };
     let scope = h.scope().to_string();
     let mut journal = Journal::new(&h.home, &scope, &h.scoped_path(), inner);
     let r = merge::move_rows(
@@ -109,7 +118,7 @@ fn cut_run(h: &TestHome, fail: Option<Step>) {
         &MoveOptions::default(),
         &mut journal,
     );
-    assert_eq!(r.is_ok(), fail.is_none());
+    assert!(r.is_err());
     assert!(h.home.migrate_journal_pending().exists());
 }
 

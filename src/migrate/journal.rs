@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::fsutil;
 use crate::home::Home;
-use crate::migrate::observe::{AuditLine, Observer, Step};
+use crate::migrate::observe::{AuditLine, DivergentLine, Observer, Step};
 
 /// Prefix of the marker rows a move writes into the scoped `sqlite_sequence`.
 pub const MARKER_PREFIX: &str = "sk-migrate-run:";
@@ -66,6 +66,19 @@ pub struct Journal<'a> {
     at: String,
     /// Opened on the first line, so a run that moves nothing creates nothing.
     out: Option<BufWriter<File>>,
+    /// The run's name without its chunk number, and the chunk it is in:
+    /// each chunk's lines are a pending file (and a marker) of their own.
+    base: String,
+    chunk: u64,
+    /// Any line written (some chunk's lines may be promoted already).
+    wrote: bool,
+    /// A chunk's lines could not be promoted: the move stopped there.
+    stopped: Option<Error>,
+    /// Divergent duplicates kept whole (`sk-migrate.divergent.jsonl`).
+    evidence_path: PathBuf,
+    evidence: Option<BufWriter<File>>,
+    /// The evidence file's length before the current chunk's first line.
+    evidence_start: Option<u64>,
     inner: &'a mut dyn Observer,
 }
 
@@ -78,11 +91,19 @@ fn now_rfc3339() -> String {
 impl<'a> Journal<'a> {
     pub fn new(home: &Home, scope: &str, scoped_db: &Path, inner: &'a mut dyn Observer) -> Self {
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let base = format!("{}-{nanos}", std::process::id());
         Journal {
             path: home.migrate_journal(),
             pending: home.migrate_journal_pending(),
             scoped_db: scoped_db.to_path_buf(),
-            run: format!("{}-{nanos}", std::process::id()),
+            run: base.clone(),
+            base,
+            chunk: 0,
+            wrote: false,
+            stopped: None,
+            evidence_path: home.migrate_divergent(),
+            evidence: None,
+            evidence_start: None,
             scope: serde_json::Value::from(scope).to_string(),
             at: serde_json::Value::from(now_rfc3339()).to_string(),
             out: None,
@@ -92,7 +113,12 @@ impl<'a> Journal<'a> {
 
     /// Did this run audit anything (so the journal is worth naming)?
     pub fn written(&self) -> bool {
-        self.out.is_some()
+        self.wrote
+    }
+
+    /// The divergent-evidence file, when this run wrote to it.
+    pub fn evidence(&self) -> Option<&Path> {
+        self.evidence.as_ref().map(|_| self.evidence_path.as_path())
     }
 
     pub fn path(&self) -> &Path {
@@ -119,6 +145,7 @@ impl<'a> Journal<'a> {
                 .and_then(|()| out.write_all(b"\n"))
                 .map_err(|e| Error::io(&self.pending, e))?;
             self.out = Some(out);
+            self.wrote = true;
         }
         self.out
             .as_mut()
@@ -128,6 +155,9 @@ impl<'a> Journal<'a> {
     /// The rows moved: append the pending lines to the journal. An error
     /// here means "rows moved, audit incomplete": the lines stay pending.
     pub fn promote(&mut self) -> Result<u64, Error> {
+        if let Some(e) = self.stopped.take() {
+            return Err(e);
+        }
         if self.out.take().is_none() {
             return Ok(0);
         }
@@ -137,6 +167,23 @@ impl<'a> Journal<'a> {
     /// The move failed: promote the lines if their rows committed anyway
     /// (a WAL move whose legacy side failed), else drop them.
     pub fn settle(&mut self, busy: u64) -> Result<u64, Error> {
+        // The failed chunk deleted nothing: its divergent rows are still in
+        // legacy, so their evidence lines go (the next run writes them again).
+        if let (Some(out), Some(len)) = (self.evidence.take(), self.evidence_start.take()) {
+            let file = out
+                .into_inner()
+                .map_err(|e| Error::io(&self.evidence_path, e.into_error()))?;
+            if len == 0 {
+                // Created for this chunk alone: gone with it.
+                drop(file);
+                std::fs::remove_file(&self.evidence_path)
+                    .map_err(|e| Error::io(&self.evidence_path, e))?;
+            } else {
+                file.set_len(len)
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| Error::io(&self.evidence_path, e))?;
+            }
+        }
         if self.out.take().is_none() {
             return Ok(0);
         }
@@ -155,6 +202,16 @@ impl Observer for Journal<'_> {
         self.inner.waiting(path);
     }
     fn audit(&mut self, line: &AuditLine<'_>) -> Result<(), Error> {
+        if self.stopped.is_some() {
+            // A new pending file would replace lines not yet promoted.
+            return Err(Error::io(
+                &self.pending,
+                std::io::Error::other(
+                    "an earlier chunk's audit lines are still pending (the journal could not take them); \
+                     rows stay in legacy until a run can audit them",
+                ),
+            ));
+        }
         if self.out.is_none() {
             self.open()?;
         }
@@ -194,6 +251,73 @@ impl Observer for Journal<'_> {
             .and_then(|()| out.get_ref().sync_data())
             .map_err(|e| Error::io(&self.pending, e))?;
         Ok(Some(format!("{MARKER_PREFIX}{}", self.run)))
+    }
+    fn divergent(&mut self, line: &DivergentLine<'_>) -> Result<(), Error> {
+        if self.evidence.is_none() {
+            let file = fsutil::open_private_append(&self.evidence_path)?;
+            self.evidence = Some(BufWriter::new(file));
+        }
+        if self.evidence_start.is_none() {
+            let len = match &self.evidence {
+                Some(out) => out.get_ref().metadata(),
+                None => Err(std::io::ErrorKind::NotFound.into()),
+            }
+            .map_err(|e| Error::io(&self.evidence_path, e))?
+            .len();
+            self.evidence_start = Some(len);
+        }
+        let Journal {
+            evidence: Some(out),
+            at,
+            scope,
+            evidence_path,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let parts: [&[u8]; 11] = [
+            b"{\"at\":",
+            at.as_bytes(),
+            b",\"scope\":",
+            scope.as_bytes(),
+            b",\"table\":\"",
+            line.table.as_bytes(),
+            b"\",\"key\":",
+            line.key_json.as_bytes(),
+            b",\"row\":",
+            line.row_json.as_bytes(),
+            b"}\n",
+        ];
+        for part in parts {
+            out.write_all(part)
+                .map_err(|e| Error::io(evidence_path, e))?;
+        }
+        Ok(())
+    }
+    fn seal_divergent(&mut self) -> Result<(), Error> {
+        let Some(out) = self.evidence.as_mut() else {
+            return Ok(());
+        };
+        out.flush()
+            .and_then(|()| out.get_ref().sync_data())
+            .map_err(|e| Error::io(&self.evidence_path, e))
+    }
+    fn chunk_committed(&mut self) -> Result<(), Error> {
+        self.inner.chunk_committed()?;
+        self.evidence_start = None;
+        if self.out.take().is_some()
+            && let Err(e) = promote(&self.pending, &self.path, None, self.inner)
+        {
+            // The lines stay pending (their marker is committed): the next
+            // run promotes them. The move goes on deleting legacy copies of
+            // rows already stored, but inserts nothing more (see `audit`).
+            self.stopped = Some(e);
+            return Ok(());
+        }
+        self.chunk += 1;
+        self.run = format!("{}.{}", self.base, self.chunk);
+        Ok(())
     }
     fn audit_void(&mut self) {
         if self.out.take().is_some() {
@@ -308,23 +432,28 @@ fn promote(
     dst.seek(SeekFrom::Start(start))
         .map_err(|e| Error::io(journal, e))?;
     // The sealed lines, up to the last complete one (a torn tail was never
-    // sealed, so never committed), copied as bytes in one write.
-    let mut rest = Vec::new();
-    src.read_to_end(&mut rest)
-        .map_err(|e| Error::io(pending, e))?;
-    let complete = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let body = &rest[..complete];
-    let mut dst = dst;
-    dst.write_all(body).map_err(|e| Error::io(journal, e))?;
+    // sealed, so never committed), streamed: memory stays flat however
+    // many lines a run wrote.
+    let mut out = BufWriter::with_capacity(256 * 1024, dst);
     let mut lines = 0u64;
-    for l in body.split_inclusive(|&b| b == b'\n') {
+    loop {
+        line.clear();
+        src.read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(pending, e))?;
+        if line.last() != Some(&b'\n') {
+            break;
+        }
+        out.write_all(&line).map_err(|e| Error::io(journal, e))?;
         lines += 1;
         if inner.wants_audit_lines()
-            && let Some(a) = parse_line(l)
+            && let Some(a) = parse_line(&line)
         {
             inner.audit(&a)?;
         }
     }
+    let dst = out
+        .into_inner()
+        .map_err(|e| Error::io(journal, e.into_error()))?;
     dst.sync_data().map_err(|e| Error::io(journal, e))?;
     std::fs::remove_file(pending).map_err(|e| Error::io(pending, e))?;
     if let Some(dir) = pending.parent() {

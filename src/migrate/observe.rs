@@ -12,6 +12,16 @@ pub struct AuditLine<'a> {
     pub key_json: &'a str,
 }
 
+/// A legacy row whose natural key is stored with another payload: kept
+/// whole (every legacy column, typed as in audit keys) before it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DivergentLine<'a> {
+    pub table: &'static str,
+    pub key_json: &'a str,
+    /// Every legacy column of the row, `id` included, as a JSON object.
+    pub row_json: &'a str,
+}
+
 /// Points between the move's statements, for progress and fault injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -48,6 +58,21 @@ pub trait Observer {
     /// The lines audited so far will never commit (the new-DB fast path
     /// lost its link to a DB a daemon created; the general path follows).
     fn audit_void(&mut self) {}
+    /// A divergent duplicate, before the transaction deleting it commits:
+    /// an error here aborts the move's chunk and deletes nothing.
+    fn divergent(&mut self, _line: &DivergentLine<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+    /// After the chunk's last [`Observer::divergent`] line, before its
+    /// delete commits: make the lines durable.
+    fn seal_divergent(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+    /// A chunk committed: its audit lines are true. An error stops the
+    /// move here (what is left stays in legacy for the next run).
+    fn chunk_committed(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
     /// Another process holds `path`'s write lock: the move holds no lock
     /// and retries until its busy timeout is spent (said once per wait).
     fn waiting(&mut self, _path: &std::path::Path) {}

@@ -52,6 +52,10 @@ pub struct RunReport {
     /// why, and where they wait (the next run writes them). Exit code 3.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_incomplete: Option<String>,
+    /// Where this run kept divergent duplicates (`tables[].divergent`):
+    /// legacy rows whose key was stored with another payload, whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergent_evidence: Option<String>,
     pub elapsed_ms: u64,
     /// Not part of the JSON: diagnostics met while resolving the scope.
     #[serde(skip)]
@@ -111,6 +115,7 @@ pub fn run(
         version,
         reads_newer: profile.reads_schemas,
     };
+    moving.lock_budget_ms = profile.lock_budget_ms();
     let opts = &RunOptions {
         moving,
         ..opts.clone()
@@ -130,6 +135,7 @@ pub fn run(
         journal: None,
         audit_recovered: 0,
         audit_incomplete: None,
+        divergent_evidence: None,
         elapsed_ms: 0,
         diagnostics: resolution.diagnostics.clone(),
         backups: Vec::new(),
@@ -240,6 +246,7 @@ fn move_audited(
         }
     };
     let wrote = journal.written() || recovered.lines > 0;
+    report.divergent_evidence = journal.evidence().map(display);
     if let Err(e) = journal.promote() {
         report.audit_incomplete = Some(format!(
             "the rows moved, but their audit lines could not be appended to the journal ({e}); \

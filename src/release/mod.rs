@@ -233,6 +233,12 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The longest sk-migrate may hold a queue DB's write lock at a time:
+    /// a tenth of [`Profile::writers_busy_timeout_ms`], so a writer that
+    /// arrives just as a chunk starts still has nine tenths of its wait.
+    pub fn lock_budget_ms(&self) -> u64 {
+        (self.writers_busy_timeout_ms / 10).max(1)
+    }
     /// Does this release keep its queued work in queue DBs?
     pub fn has_queue_dbs(&self) -> bool {
         self.schema.is_some()

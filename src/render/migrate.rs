@@ -86,6 +86,17 @@ fn run_notes(r: &RunReport) -> Vec<String> {
             "{late} row(s) arrived in legacy while the move ran: left for the next `sk-migrate run`."
         ));
     }
+    let divergent: u64 = r.tables.iter().map(|t| t.divergent).sum();
+    if divergent > 0 {
+        let kept = r
+            .divergent_evidence
+            .as_deref()
+            .map_or_else(String::new, |p| format!(", kept whole in {p}"));
+        lines.push(format!(
+            "{divergent} legacy row(s) had a key already stored with another payload: \
+             the stored row wins; the legacy copy was deleted{kept}."
+        ));
+    }
     if let Some(j) = &r.journal {
         lines.push(format!("journal: {j}"));
     }

@@ -23,31 +23,51 @@ pub(super) fn emit_audit(
     }
     .map_err(sq)?;
     let mut buf: Vec<u8> = Vec::with_capacity(256);
-    let json_err = |e: serde_json::Error| Error::Malformed {
-        path: path.to_path_buf(),
-        detail: format!("cannot render an audit key: {e}"),
-    };
     while let Some(row) = rows.next().map_err(sq)? {
         buf.clear();
-        buf.push(b'{');
-        for (i, name) in t.key.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            buf.push(b'"');
-            buf.extend_from_slice(name.as_bytes());
-            buf.extend_from_slice(b"\":");
-            push_typed(&mut buf, row.get_ref(i).map_err(sq)?).map_err(json_err)?;
-        }
-        buf.push(b'}');
-        // Built from UTF-8 pieces and serde_json's escaping: always UTF-8.
-        let key_json = std::str::from_utf8(&buf).unwrap_or("{}");
+        typed_object(
+            &mut buf,
+            t.key.iter().copied(),
+            |i| row.get_ref(i).map_err(sq),
+            path,
+        )?;
         observer.audit(&AuditLine {
             table: t.name,
-            key_json,
+            key_json: as_utf8(&buf),
         })?;
     }
     Ok(())
+}
+
+/// `{"name": typed value, ...}` into `buf`, each value as [`push_typed`]
+/// renders it; `value(i)` is the `i`-th name's value.
+pub(super) fn typed_object<'a, 'r>(
+    buf: &mut Vec<u8>,
+    names: impl Iterator<Item = &'a str>,
+    value: impl Fn(usize) -> Result<rusqlite::types::ValueRef<'r>, Error>,
+    path: &Path,
+) -> Result<(), Error> {
+    buf.push(b'{');
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        let v = value(i)?;
+        let json_err = |e: serde_json::Error| Error::Malformed {
+            path: path.to_path_buf(),
+            detail: format!("cannot render a typed value: {e}"),
+        };
+        serde_json::to_writer(&mut *buf, name).map_err(json_err)?;
+        buf.push(b':');
+        push_typed(buf, v).map_err(json_err)?;
+    }
+    buf.push(b'}');
+    Ok(())
+}
+
+/// A buffer built from UTF-8 pieces and serde_json's escaping: always UTF-8.
+pub(super) fn as_utf8(buf: &[u8]) -> &str {
+    std::str::from_utf8(buf).unwrap_or("{}")
 }
 
 /// One key value as typed JSON, lossless and telling the types apart: TEXT

@@ -36,7 +36,7 @@ pub(super) fn dry_run(
         };
         let sq = |e| Error::sqlite(legacy_path, e, busy);
         let unique = key_is_unique(&conn, "legacy", t, legacy_version).map_err(sq)?;
-        conn.execute_batch(&plan_sql(t, legacy, scoped, unique))
+        conn.execute_batch(&plan_sql(t, legacy, scoped, unique, IdRange::ALL))
             .map_err(sq)?;
         counts.inserted = count(
             &conn,
@@ -55,7 +55,21 @@ pub(super) fn dry_run(
             busy,
         )?;
         counts.deleted_from_legacy = present;
-        counts.already_present = present.saturating_sub(counts.inserted);
+        counts.divergent = match scoped.filter(|s| t.exists_at(s.version)) {
+            Some(s) => count(
+                &conn,
+                &format!(
+                    "SELECT count(*) FROM {} AS l WHERE {} AND {}",
+                    table_ref(legacy, t),
+                    present_where(t, legacy, scoped, false),
+                    divergent_where(t, legacy, s)
+                ),
+                legacy_path,
+                busy,
+            )?,
+            None => 0,
+        };
+        counts.already_present = present.saturating_sub(counts.inserted + counts.divergent);
         // legacy_before came from another connection: a daemon may have added rows.
         counts.left_in_legacy = counts.legacy_before.saturating_sub(present);
     }

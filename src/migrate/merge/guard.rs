@@ -25,7 +25,12 @@ impl Move {
     }
 }
 
-impl Tx<'_> {
+impl<'c> Tx<'c> {
+    /// Guard a transaction `conn` has just begun (a deferred `BEGIN`).
+    pub(super) fn adopt(conn: &'c Connection) -> Tx<'c> {
+        Tx { conn, open: true }
+    }
+
     /// `COMMIT`; when it fails the transaction is still open and is rolled
     /// back as this guard drops.
     pub(super) fn commit(mut self, mv: &Move) -> Result<(), Error> {

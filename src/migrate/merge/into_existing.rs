@@ -1,6 +1,7 @@
 //! Gather the facts, plan, and carry the plan out; the general path into an
 //! existing scoped DB (or one created in place).
 
+use super::into_new::move_into_new;
 use super::plan::{self, Plan};
 use super::*;
 
@@ -42,8 +43,7 @@ pub fn move_rows(
         Plan::IntoNew => {
             backups(legacy_path, scoped_path, scoped_exists, opts, &mut report)?;
             // A daemon may create the scoped DB meanwhile: then move into it as it is.
-            let target = (opts.schema.version, busy);
-            match move_into_new(legacy_path, scoped_path, report.clone(), observer, target)? {
+            match move_into_new(legacy_path, scoped_path, report.clone(), observer, opts)? {
                 Some(done) => Ok(done),
                 None => into_existing(
                     legacy_path,
@@ -122,9 +122,10 @@ fn backups(
 }
 
 /// Upgrade the scoped DB in place (creating it if needed), then, when
-/// `rows`, move under one transaction over both files (rollback journal on
-/// both) or scoped first, legacy second (WAL). `(existed, rows)`.
-fn into_existing(
+/// `rows`, move in chunks (`chunk`): each under one transaction over both
+/// files (rollback journal on both) or scoped first, legacy second (WAL).
+/// `(existed, rows)`.
+pub(super) fn into_existing(
     legacy_path: &Path,
     scoped_path: &Path,
     (existed, rows): (bool, bool),
@@ -142,29 +143,15 @@ fn into_existing(
         return Ok(report);
     }
     let mv = Move::attach(&conn, legacy_path, scoped_path, upgrade.to, busy)?;
-    // A failed statement leaves the transaction open: `tx` rolls it back as
-    // it drops, so both files stay as they were (or, in WAL, as the scoped
-    // commit left them).
-    let tx = mv.tx(&conn, observer)?;
-    // Decided under the locks: nobody can switch a journal mode now.
-    report.atomic = mv.journal_modes_allow_atomic(&conn)?;
-    mv.insert_phase(&conn, &mut report, observer)?;
-    // Audit lines and their commit marker, before anything commits.
-    mv.seal(&conn, &[], observer)?;
-    let tx = if report.atomic {
-        // Atomic mode has held both write locks since the insert.
-        tx
-    } else {
-        // WAL: the two files cannot commit atomically together. Commit the
-        // scoped side first; the legacy delete follows (at-least-once: a
-        // crash in between leaves duplicates the next run removes).
-        tx.commit(&mv)?;
-        observer.checkpoint(Step::ScopedCommitted)?;
-        mv.tx(&conn, observer)?
-    };
-    mv.delete_phase(&conn, report.atomic, &mut report, observer)?;
-    tx.commit(&mv)?;
-    observer.checkpoint(Step::Committed)?;
+    // A failed statement leaves the chunk's transaction open: its guard
+    // rolls it back as it drops, so both files stay as the last committed
+    // chunk left them.
+    mv.move_chunks(&conn, lock_budget(opts), &mut report, observer)?;
     mv.mark_changed(&mut report);
     Ok(report)
+}
+
+/// The longest a chunk may hold the locks.
+pub(super) fn lock_budget(opts: &MoveOptions) -> std::time::Duration {
+    std::time::Duration::from_millis(opts.lock_budget_ms.max(1))
 }

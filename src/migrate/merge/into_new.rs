@@ -1,21 +1,26 @@
 //! The fast path into a scoped DB that does not exist yet.
 
+use rusqlite::OptionalExtension;
+
+use super::chunk::Chunker;
+use super::into_existing::lock_budget;
 use super::*;
 
 /// Fast path into a scoped DB that does not exist yet: build it complete in a
 /// temp file beside it with no per-statement syncing, fsync it once, link it
 /// into place (never over a DB a daemon created meanwhile), then delete from
-/// legacy what is provably in it — scoped first, legacy second, as in WAL
-/// mode. A crash before the link leaves legacy untouched; after it, the next
-/// run finds every key present and only deletes. `Ok(None)`: the scoped DB
-/// appeared meanwhile; nothing was changed.
+/// legacy what is provably in it, in chunks — scoped first, legacy second,
+/// as in WAL mode. A crash before the link leaves legacy untouched; after
+/// it, the next run finds every key present and only deletes. `Ok(None)`:
+/// the scoped DB appeared meanwhile; nothing was changed.
 pub(super) fn move_into_new(
     legacy_path: &Path,
     scoped_path: &Path,
     mut report: MoveReport,
     observer: &mut dyn Observer,
-    (target, busy): (u32, u64),
+    opts: &MoveOptions,
 ) -> Result<Option<MoveReport>, Error> {
+    let busy = opts.busy_timeout_ms;
     let dir = scoped_path.parent().unwrap_or(Path::new("."));
     crate::fsutil::create_private_dir_all(dir)?;
     let name = scoped_path
@@ -26,79 +31,90 @@ pub(super) fn move_into_new(
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     // Removed when dropped: on every error below, and right after the link.
     let tmp = TempDb::create(dir.join(format!("{prefix}{}-{stamp}.tmp", std::process::id())))?;
-    let (conn, mv, seen) = build(
-        legacy_path,
-        tmp.path(),
-        &mut report,
-        observer,
-        (target, busy),
-    )?;
+    let (conn, mv) = build(legacy_path, tmp.path(), &mut report, observer, opts)?;
     // Lock before the link: from the moment a daemon can see the scoped DB,
     // our write lock on it keeps the daemon from draining the new rows
-    // before they are audited (their lines are true whatever happens to
-    // legacy next: the rows are durable in scoped).
+    // before their audit lines are sealed and promoted.
     let tx = mv.tx(&conn, observer)?;
     // hard_link never replaces: a scoped DB a daemon created meanwhile wins.
     let linked = std::fs::hard_link(tmp.path(), scoped_path);
     drop(tmp);
-    let linked = match linked {
-        Ok(()) => crate::fsutil::sync_dir(dir),
-        // AlreadyExists: a daemon created it meanwhile. Anything else (a file
-        // system without hard links): the general path creates it in place.
-        Err(_) => {
+    match linked {
+        Ok(()) => crate::fsutil::sync_dir(dir)?,
+        // AlreadyExists: a daemon created it meanwhile; a file system with
+        // no hard links: it cannot be linked. Either way the general path
+        // moves into the DB in place (creating it, or as the daemon made it).
+        Err(e) if link_falls_back(&e) => {
             drop(tx);
             observer.audit_void();
             return Ok(None);
         }
-    };
+        Err(e) => return Err(Error::io(scoped_path, e)),
+    }
     report.scoped_version = Some(mv.scoped_version);
     report.changed = true;
-    report.atomic = false;
-
-    // Second phase, same connection (its `main` is now the scoped DB's inode):
-    // delete from legacy what is provably in scoped (audited before the link).
-    // An error rolls `tx` back as it drops.
-    linked?;
     observer.checkpoint(Step::ScopedCommitted)?;
-    let unchanged = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))? == seen;
-    mv.delete_phase(&conn, unchanged, &mut report, observer)?;
     tx.commit(&mv)?;
-    observer.checkpoint(Step::Committed)?;
+    observer.chunk_committed()?;
+    // Second phase on the DB now in place (the connection's `main` is its
+    // inode): crash-safe writes from here on, and the chunked move deletes
+    // from legacy what is provably in it (and moves what arrived meanwhile).
+    conn.execute_batch("PRAGMA main.journal_mode = DELETE; PRAGMA main.synchronous = FULL")
+        .map_err(|e| Error::sqlite(scoped_path, e, busy))?;
+    let mv = Move {
+        scoped_path: scoped_path.to_path_buf(),
+        ..mv
+    };
+    mv.move_chunks(&conn, lock_budget(opts), &mut report, observer)?;
+    // Scoped committed before legacy in the first phase.
+    report.atomic = false;
     mv.mark_changed(&mut report);
     Ok(Some(report))
 }
 
+/// A link error after which the general path is right: the name is taken
+/// (a daemon created the DB), or the file system has no hard links.
+fn link_falls_back(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{AlreadyExists, PermissionDenied, Unsupported};
+    matches!(e.kind(), AlreadyExists | Unsupported | PermissionDenied)
+}
+
 /// Build the new scoped DB complete in the private temp file `tmp`, its
 /// audit lines sealed and the file fsynced. Returns the connection (legacy
-/// attached) and legacy's `data_version` when the inserts started.
+/// attached).
 fn build(
     legacy_path: &Path,
     tmp: &Path,
     report: &mut MoveReport,
     observer: &mut dyn Observer,
-    (target, busy): (u32, u64),
-) -> Result<(Connection, Move, i64), Error> {
+    opts: &MoveOptions,
+) -> Result<(Connection, Move), Error> {
+    let busy = opts.busy_timeout_ms;
     let mut conn = Connection::open(tmp).map_err(|e| Error::sqlite(tmp, e, busy))?;
     conn.busy_timeout(crate::db::busy_duration(busy))
         .and_then(|_| {
             // A temp file nobody else sees: no journal, one fsync at the end.
-            conn.execute_batch(
-                "PRAGMA main.journal_mode = OFF; PRAGMA main.synchronous = OFF; \
-                 PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -16384;",
-            )
+            conn.execute_batch(&format!(
+                "PRAGMA main.journal_mode = OFF; PRAGMA main.synchronous = OFF; {CACHE}"
+            ))
         })
         .map_err(|e| Error::sqlite(tmp, e, busy))?;
-    let upgrade = schema::upgrade_to(&mut conn, tmp, target)?;
+    let upgrade = schema::upgrade_to(&mut conn, tmp, opts.schema.version)?;
     observer.checkpoint(Step::SchemaUpgraded)?;
     let mv = Move::attach(&conn, legacy_path, tmp, upgrade.to, busy)?;
     let secondary = drop_secondary_indexes(&conn, &mv)?;
-    let (seen, sources) = load(&conn, &mv, tmp, &secondary, report, observer)?;
+    load(&conn, &mv, tmp, &secondary, report, observer, opts)?;
     // The file is still private: every row in it is one this run moved.
-    mv.seal(&conn, &sources, observer)?;
+    let audit: Vec<_> = mv
+        .tables
+        .iter()
+        .map(|t| (*t, AuditFrom::NewScoped { max_id: i64::MAX }))
+        .collect();
+    mv.seal(&conn, &audit, observer)?;
     std::fs::File::open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(tmp, e))?;
-    Ok((conn, mv, seen))
+    Ok((conn, mv))
 }
 
 /// Secondary indexes are built once after the load (a sort) rather than row
@@ -122,9 +138,10 @@ fn drop_secondary_indexes(conn: &Connection, mv: &Move) -> Result<Vec<String>, E
     Ok(rows.into_iter().map(|(_, sql)| sql).collect())
 }
 
-/// Insert every table, each in its own transaction, then rebuild the
-/// secondary indexes. Returns legacy's `data_version` before the inserts and
-/// where each table's audit keys are read.
+/// Copy every table's movable rows into the private file, in chunks of
+/// legacy ids, each chunk its own short *read* of legacy (a deferred
+/// transaction: no legacy write lock, and a shared lock no longer than a
+/// chunk), then rebuild the secondary indexes.
 fn load(
     conn: &Connection,
     mv: &Move,
@@ -132,42 +149,98 @@ fn load(
     secondary: &[String],
     report: &mut MoveReport,
     observer: &mut dyn Observer,
-) -> Result<(i64, Vec<AuditFrom>), Error> {
-    // Each table commits on its own (the file is private until linked), so
+    opts: &MoveOptions,
+) -> Result<(), Error> {
+    // Each chunk commits on its own (the file is private until linked), so
     // a helper thread can write its pages back while the next one builds;
     // the fsync before the link is then short.
     let (kick, kicks) = std::sync::mpsc::channel::<()>();
     let sync_path = tmp.to_path_buf();
-    let syncer = std::thread::spawn(move || {
+    let syncer = std::thread::spawn(move || -> std::io::Result<()> {
         for () in kicks {
-            if let Ok(f) = std::fs::File::open(&sync_path) {
-                let _ = f.sync_data();
-            }
+            std::fs::File::open(&sync_path)?.sync_data()?;
         }
+        Ok(())
     });
-    let mut sources = Vec::new();
-    let built = (|| -> Result<i64, Error> {
-        let mut pending = Some(mv.tx(conn, observer)?);
-        // The legacy state the inserts start from: unchanged later means
-        // no other connection has committed to legacy since.
-        let seen = legacy_data_version(conn).map_err(|e| mv.on_legacy(e))?;
+    let built = (|| -> Result<(), Error> {
+        let mut chunker = Chunker::new(lock_budget(opts));
         for t in &mv.tables {
-            let tx = match pending.take() {
-                Some(tx) => tx,
-                None => mv.tx(conn, observer)?,
-            };
-            sources.push(mv.insert_all(conn, t, report, observer)?);
-            tx.commit(mv)?;
-            let _ = kick.send(());
+            copy_table(conn, mv, t, &mut chunker, report, observer, &kick)?;
         }
         for sql in secondary {
             conn.execute_batch(sql).map_err(|e| mv.on_scoped(e))?;
         }
-        Ok(seen)
+        Ok(())
     })();
     drop(kick);
-    let _ = syncer.join();
-    Ok((built?, sources))
+    // The final fsync before the link makes the file durable whatever the
+    // helper did; a failed early write-back is still an error worth naming.
+    let synced = match syncer.join() {
+        Ok(r) => r.map_err(|e| Error::io(tmp, e)),
+        Err(_) => Err(Error::io(
+            tmp,
+            std::io::Error::other("the write-back thread panicked"),
+        )),
+    };
+    built?;
+    synced
+}
+
+/// One table into the private file, chunk by chunk (see [`load`]).
+fn copy_table(
+    conn: &Connection,
+    mv: &Move,
+    t: &TableDef,
+    chunker: &mut Chunker,
+    report: &mut MoveReport,
+    observer: &mut dyn Observer,
+    kick: &std::sync::mpsc::Sender<()>,
+) -> Result<(), Error> {
+    let lt = table_ref(mv.legacy_side, t);
+    let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+        return Ok(());
+    };
+    observer.table_started(t.name, counts.legacy_before);
+    observer.checkpoint(Step::Planned(t.name))?;
+    let mut after = i64::MIN;
+    loop {
+        let started = std::time::Instant::now();
+        conn.execute_batch("BEGIN").map_err(|e| mv.on_scoped(e))?;
+        let tx = Tx::adopt(conn);
+        let next: Option<i64> = conn
+            .query_row(
+                &format!(
+                    "SELECT \"id\" FROM {lt} WHERE \"id\" > ?1 ORDER BY \"id\" LIMIT 1 OFFSET ?2"
+                ),
+                (after, chunker.rows().saturating_sub(1) as i64),
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| mv.on_legacy(e))?;
+        let range = IdRange {
+            after,
+            upto: next.unwrap_or(i64::MAX),
+        };
+        counts.inserted += conn
+            .execute(
+                &insert_all_sql(t, mv.legacy_side, mv.scoped_version, range),
+                [],
+            )
+            .map_err(|e| mv.on_scoped(e))? as u64;
+        tx.commit(mv)?;
+        // Fails only once the write-back thread has stopped on an error,
+        // which `load` reports when it joins it.
+        let _ = kick.send(());
+        match next {
+            Some(upto) => {
+                chunker.observe(chunker.rows(), started.elapsed());
+                after = upto;
+            }
+            None => break,
+        }
+    }
+    observer.checkpoint(Step::Inserted(t.name))?;
+    Ok(())
 }
 
 /// Temp files of runs killed before their link hold only copies: remove

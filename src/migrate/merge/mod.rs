@@ -1,9 +1,12 @@
 //! The legacy -> scoped move (`docs/migrate.md`): set-based SQL over both files.
 //!
-//! Per table: plan (the legacy rows whose natural key the scoped DB lacks,
-//! one per key, in legacy order) into a temp table; `INSERT OR IGNORE` them;
-//! count what is now provably in the scoped DB; delete exactly that from
-//! legacy. Rows never pass through Rust, except audit keys after commit.
+//! In chunks of legacy rows (`chunk`: each transaction short enough for a
+//! release's writers to wait for it), per table: plan (the legacy rows whose
+//! natural key the scoped DB lacks, one per key, in legacy order) into a
+//! temp table; `INSERT OR IGNORE` them; count what is now provably in the
+//! scoped DB; keep whole the rows whose key is stored with another payload
+//! (divergent); delete exactly what is provably stored from legacy. Rows
+//! never pass through Rust, except audit keys and divergent evidence.
 //!
 //! Three shapes of the same move:
 //! * rollback journal on both files: one transaction over both (`ATTACH`);
@@ -27,9 +30,10 @@ use crate::db::schema::tables::{ALL, TableDef};
 use crate::db::schema::{self, LATEST};
 use crate::db::{DbFacts, backup, count, dry_run_uri, ident, inspect, open_read_only, recover};
 use crate::error::Error;
-pub use crate::migrate::observe::{AuditLine, Observer, Quiet, Step};
+pub use crate::migrate::observe::{AuditLine, DivergentLine, Observer, Quiet, Step};
 
 mod audit;
+pub mod chunk;
 mod dry_run;
 mod guard;
 mod into_existing;
@@ -42,7 +46,6 @@ mod take;
 use audit::*;
 use dry_run::*;
 use guard::*;
-use into_new::*;
 use moves::*;
 use sql::*;
 
@@ -54,7 +57,11 @@ pub struct TableCounts {
     pub table: &'static str,
     pub legacy_before: u64,
     pub inserted: u64,
+    /// Key already in scoped with the same payload: the legacy copy is deleted.
     pub already_present: u64,
+    /// Key already in scoped with another payload: the stored row wins; the
+    /// legacy row is kept whole in the divergent-evidence file, then deleted.
+    pub divergent: u64,
     pub deleted_from_legacy: u64,
     /// Rows that stay in legacy because they cannot move (a NULL natural
     /// key or required column, or a key the scoped table refuses).
@@ -96,6 +103,9 @@ pub struct MoveOptions {
     pub backup_dir: Option<PathBuf>,
     /// The shape the scoped DB must have for the installed release.
     pub schema: SchemaTarget,
+    /// The longest the move may hold a write lock at a time: a tenth of
+    /// the release's writers' busy timeout (see `chunk`).
+    pub lock_budget_ms: u64,
 }
 
 impl Default for MoveOptions {
@@ -105,12 +115,16 @@ impl Default for MoveOptions {
             busy_timeout_ms: DEFAULT_BUSY_TIMEOUT_MS,
             backup_dir: None,
             schema: SchemaTarget::LATEST,
+            lock_budget_ms: DEFAULT_LOCK_BUDGET_MS,
         }
     }
 }
 
 /// How long to wait for a daemon holding a write lock.
 pub const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// A tenth of the 5000 ms every queue-DB release's writers wait.
+pub const DEFAULT_LOCK_BUDGET_MS: u64 = 500;
 
 /// What a move found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

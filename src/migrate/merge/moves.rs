@@ -1,6 +1,7 @@
 //! One move's statements over the attached pair (legacy attached to a
 //! connection whose `main` is the scoped DB): begin, insert, seal, delete, commit.
 
+use super::chunk::Span;
 use super::*;
 
 // ------------------------------------------------------------------ effects
@@ -48,11 +49,6 @@ pub(super) enum AuditFrom {
     /// ones (a daemon's later rows get larger ids; read under the write lock,
     /// so none is drained meanwhile).
     NewScoped { max_id: i64 },
-}
-
-/// `PRAGMA legacy.data_version`: changes when another connection commits to legacy.
-pub(super) fn legacy_data_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA legacy.data_version", [], |r| r.get(0))
 }
 
 /// One move's fixed parts: the legacy DB attached as `legacy` to a
@@ -157,23 +153,19 @@ impl Move {
         count(conn, sql, &self.legacy_path, self.busy)
     }
 
-    /// Plan and insert every table into the existing scoped DB (`main`).
+    /// Plan and insert each span's rows into the scoped DB (`main`).
     pub(super) fn insert_phase(
         &self,
         conn: &Connection,
+        spans: &mut [Span],
         report: &mut MoveReport,
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
-        for t in &self.tables {
-            let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
-                continue;
-            };
-            // Counted under the write locks: what this move starts from.
-            counts.legacy_before = self.count(
-                conn,
-                &format!("SELECT count(*) FROM {}", table_ref(self.legacy_side, t)),
-            )?;
-            observer.table_started(t.name, counts.legacy_before);
+        for span in spans.iter_mut() {
+            let t = span.table;
+            if span.range.after == i64::MIN {
+                observer.table_started(t.name, span_table_rows(report, t));
+            }
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
                 .map_err(|e| self.on_scoped(e))?;
             let unique = key_is_unique(conn, "legacy", t, self.legacy_side.version)
@@ -183,6 +175,7 @@ impl Move {
                 self.legacy_side,
                 Some(self.scoped_side()),
                 unique,
+                span.range,
             ))
             .map_err(|e| self.on_legacy(e))?;
             observer.checkpoint(Step::Planned(t.name))?;
@@ -196,76 +189,147 @@ impl Move {
                 conn.execute(&refine_plan_sql(t, self.scoped_version), [])
                     .map_err(|e| self.on_scoped(e))?;
             }
-            counts.inserted = inserted;
+            span.inserted = inserted;
+            if let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) {
+                counts.inserted += inserted;
+            }
             observer.checkpoint(Step::Inserted(t.name))?;
         }
         Ok(())
     }
 
-    /// Delete from legacy every row whose key is in the scoped DB (`main`).
-    /// `locks_held`: legacy is as the plan saw it (same transaction, or no
-    /// commit by anyone since), so a plan that covered every legacy row
-    /// proves them all moved without a probe.
+    /// Delete from legacy each span's rows whose key is in the scoped DB
+    /// (`main`), the divergent ones kept whole as evidence first.
+    /// `locks_held`: legacy is as the plan saw it (same transaction), so a
+    /// plan that covered every row of a span proves them all moved.
     pub(super) fn delete_phase(
         &self,
         conn: &Connection,
+        spans: &[Span],
         locks_held: bool,
         report: &mut MoveReport,
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
-        for t in &self.tables {
+        let mut evidence = false;
+        for span in spans {
+            let t = span.table;
             let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
                 continue;
             };
             let lt = table_ref(self.legacy_side, t);
+            let in_span = span.range.sql("l");
             let present = present_where(t, self.legacy_side, Some(self.scoped_side()), false);
-            let total = self.count(conn, &format!("SELECT count(*) FROM {lt}"))?;
-            let provable = if locks_held && counts.inserted == total {
+            let total = self.count(
+                conn,
+                &format!("SELECT count(*) FROM {lt} AS l WHERE {in_span}"),
+            )?;
+            let provable = if locks_held && span.inserted == total {
                 total
             } else {
                 self.count(
                     conn,
-                    &format!("SELECT count(*) FROM {lt} AS l WHERE {present}"),
+                    &format!("SELECT count(*) FROM {lt} AS l WHERE {in_span} AND {present}"),
                 )?
             };
+            if provable > span.inserted {
+                let kept = self.keep_divergent(conn, t, &in_span, &present, observer)?;
+                counts.divergent += kept;
+                evidence |= kept > 0;
+            }
             let deleted = if provable == 0 {
                 // Nothing to delete: no statement, so an unchanged file stays
                 // byte-identical (clearing an empty table still writes pages).
                 Ok(0)
             } else if provable == total {
-                // Every row's key is in the scoped DB: clear the table at once.
-                conn.execute(&format!("DELETE FROM {lt}"), [])
+                conn.execute(&format!("DELETE FROM {lt} AS l WHERE {in_span}"), [])
             } else {
                 conn.execute(
-                    &format!(
-                        "DELETE FROM {lt} WHERE rowid IN (SELECT l.rowid FROM {lt} AS l WHERE {present})"
-                    ),
+                    &format!("DELETE FROM {lt} AS l WHERE {in_span} AND {present}"),
                     [],
                 )
             }
             .map_err(|e| self.on_legacy(e))? as u64;
-            counts.already_present = deleted.saturating_sub(counts.inserted);
-            counts.deleted_from_legacy = deleted;
-            let remaining = total.saturating_sub(deleted);
-            // Rows beyond what the plan saw arrived meanwhile (WAL: between
-            // the two commits; new DB: during the build).
-            counts.arrived_late = total.saturating_sub(counts.legacy_before).min(remaining);
-            counts.left_in_legacy = remaining - counts.arrived_late;
+            counts.deleted_from_legacy += deleted;
+            counts.left_in_legacy += total.saturating_sub(deleted);
+            if span.last() {
+                // Rows past the table's last id when the move reached it
+                // arrived while it ran: left for the next run.
+                counts.arrived_late = self.count(
+                    conn,
+                    &format!("SELECT count(*) FROM {lt} WHERE \"id\" > {}", span.stop),
+                )?;
+            }
             observer.checkpoint(Step::Deleted(t.name))?;
+        }
+        if evidence {
+            observer.seal_divergent()?;
         }
         Ok(())
     }
 
-    /// Stream the audit lines, let the observer seal them, and write its
-    /// marker into `main` (the scoped DB, or the file that becomes it) in
-    /// the transaction that carries the rows. Old markers go at the same time.
+    /// Stream the span's divergent rows (see [`divergent_where`]) to the
+    /// observer, whole: every legacy column, typed. Returns how many.
+    fn keep_divergent(
+        &self,
+        conn: &Connection,
+        t: &TableDef,
+        in_span: &str,
+        present: &str,
+        observer: &mut dyn Observer,
+    ) -> Result<u64, Error> {
+        let differs = divergent_where(t, self.legacy_side, self.scoped_side());
+        let lt = table_ref(self.legacy_side, t);
+        let keys: Vec<String> = key_cols(t, self.legacy_side.version)
+            .iter()
+            .map(|c| format!("l.{}", ident(c)))
+            .collect();
+        let sql = format!(
+            "SELECT {}, l.* FROM {lt} AS l WHERE {in_span} AND {present} AND {differs} ORDER BY l.\"id\"",
+            keys.join(", ")
+        );
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.on_legacy(e))?;
+        let names: Vec<String> = stmt
+            .column_names()
+            .skip(keys.len())
+            .map(|n| n.to_string())
+            .collect();
+        let mut rows = stmt.query([]).map_err(|e| self.on_legacy(e))?;
+        let mut kept = 0;
+        let (mut key, mut row) = (Vec::with_capacity(128), Vec::with_capacity(1024));
+        while let Some(r) = rows.next().map_err(|e| self.on_legacy(e))? {
+            key.clear();
+            row.clear();
+            let get = |i| r.get_ref(i).map_err(|e| self.on_legacy(e));
+            typed_object(&mut key, t.key.iter().copied(), get, &self.legacy_path)?;
+            typed_object(
+                &mut row,
+                names.iter().map(String::as_str),
+                |i| get(keys.len() + i),
+                &self.legacy_path,
+            )?;
+            observer.divergent(&DivergentLine {
+                table: t.name,
+                key_json: as_utf8(&key),
+                row_json: as_utf8(&row),
+            })?;
+            kept += 1;
+        }
+        Ok(kept)
+    }
+
+    /// Stream the audit lines of `tables` (each read from where its moved
+    /// keys are), let the observer seal them, and write its marker into
+    /// `main` (the scoped DB, or the file that becomes it) in the
+    /// transaction that carries the rows. Old markers go at the same time.
     pub(super) fn seal(
         &self,
         conn: &Connection,
-        sources: &[AuditFrom],
+        tables: &[(&TableDef, AuditFrom)],
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
-        self.audit(conn, sources, observer)?;
+        for (t, source) in tables {
+            emit_audit(conn, t, *source, observer, &self.scoped_path, self.busy)?;
+        }
         let Some(marker) = observer.seal_audit()? else {
             return Ok(());
         };
@@ -292,56 +356,15 @@ impl Move {
             .sum();
         report.changed |= moved > 0;
     }
+}
 
-    /// One audit line per moved row, once the rows are durable in scoped.
-    pub(super) fn audit(
-        &self,
-        conn: &Connection,
-        sources: &[AuditFrom],
-        observer: &mut dyn Observer,
-    ) -> Result<(), Error> {
-        for (i, t) in self.tables.iter().enumerate() {
-            let source = sources.get(i).copied().unwrap_or(AuditFrom::Plan);
-            emit_audit(conn, t, source, observer, &self.scoped_path, self.busy)?;
-        }
-        Ok(())
-    }
-
-    /// Fast path: move every movable row of `t` into the empty scoped table.
-    pub(super) fn insert_all(
-        &self,
-        conn: &Connection,
-        t: &TableDef,
-        report: &mut MoveReport,
-        observer: &mut dyn Observer,
-    ) -> Result<AuditFrom, Error> {
-        let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
-            return Ok(AuditFrom::Plan);
-        };
-        counts.legacy_before = self.count(
-            conn,
-            &format!("SELECT count(*) FROM {}", table_ref(self.legacy_side, t)),
-        )?;
-        observer.table_started(t.name, counts.legacy_before);
-        observer.checkpoint(Step::Planned(t.name))?;
-        counts.inserted = conn
-            .execute(
-                &insert_all_sql(t, self.legacy_side, self.scoped_version),
-                [],
-            )
-            .map_err(|e| self.on_scoped(e))? as u64;
-        let max_id: Option<i64> = conn
-            .query_row(
-                &format!("SELECT max(\"id\") FROM \"main\".{}", ident(t.name)),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.on_scoped(e))?;
-        observer.checkpoint(Step::Inserted(t.name))?;
-        Ok(AuditFrom::NewScoped {
-            max_id: max_id.unwrap_or(0),
-        })
-    }
+/// The legacy row count the report started from, for progress.
+fn span_table_rows(report: &MoveReport, t: &TableDef) -> u64 {
+    report
+        .tables
+        .iter()
+        .find(|c| c.table == t.name)
+        .map_or(0, |c| c.legacy_before)
 }
 
 /// Does another process hold a write lock on `path` right now? Probed with
@@ -355,6 +378,11 @@ pub(super) fn write_locked(path: &Path) -> bool {
     busy
 }
 
+/// An 8 MiB page cache for the scoped DB and for temp (the plan tables):
+/// a chunk's index pages stay resident, rows stream, and memory is flat
+/// at any size.
+pub(super) const CACHE: &str = "PRAGMA cache_size = -8192; PRAGMA temp.cache_size = -8192;";
+
 pub(super) fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
     if let Some(dir) = path.parent() {
         crate::fsutil::create_private_dir_all(dir)?;
@@ -366,11 +394,7 @@ pub(super) fn open_scoped(path: &Path, busy: u64) -> Result<Connection, Error> {
     let conn = Connection::open(path).map_err(|e| Error::sqlite(path, e, busy))?;
     conn.busy_timeout(crate::db::busy_duration(busy))
         .map_err(|e| Error::sqlite(path, e, busy))?;
-    // A 16 MiB page cache (per attached DB) keeps a typical move's index
-    // pages resident; rows still stream, so memory stays flat at any size.
-    conn.execute_batch(
-        "PRAGMA cache_size = -16384; PRAGMA temp.cache_size = -16384; PRAGMA main.synchronous = FULL",
-    )
+    conn.execute_batch(&format!("{CACHE} PRAGMA main.synchronous = FULL"))
         .map_err(|e| Error::sqlite(path, e, busy))?;
     Ok(conn)
 }

@@ -81,6 +81,7 @@ pub(super) fn plan_sql(
     legacy: Side,
     scoped: Option<Side>,
     legacy_key_unique: bool,
+    range: IdRange,
 ) -> String {
     let lk = key_cols(t, legacy.version);
     let select_keys: Vec<String> = lk
@@ -97,8 +98,9 @@ pub(super) fn plan_sql(
         movable(t, "l", legacy.version)
     } else {
         format!(
-            "l.rowid IN (SELECT min(g.rowid) FROM {lt} AS g WHERE {valid} GROUP BY {group})",
+            "l.rowid IN (SELECT min(g.rowid) FROM {lt} AS g WHERE {valid} AND {span} GROUP BY {group})",
             valid = movable(t, "g", legacy.version),
+            span = range.sql("g"),
             group = lk
                 .iter()
                 .map(|c| format!("g.{}", ident(c)))
@@ -108,9 +110,10 @@ pub(super) fn plan_sql(
     };
     format!(
         "CREATE TEMP TABLE {plan} AS SELECT l.rowid AS legacy_rowid, {keys} \
-         FROM {lt} AS l WHERE {one_per_key} {absent} ORDER BY l.\"id\", l.rowid",
+         FROM {lt} AS l WHERE {span} AND {one_per_key} {absent} ORDER BY l.\"id\", l.rowid",
         plan = plan_table(t),
         keys = select_keys.join(", "),
+        span = range.sql("l"),
     )
 }
 
@@ -149,14 +152,20 @@ pub(super) fn insert_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> Str
 /// Into an empty scoped table no plan is needed: every movable legacy row
 /// goes in, in legacy order, and the UNIQUE key keeps the first of any
 /// duplicates (`OR IGNORE`), as the plan would.
-pub(super) fn insert_all_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> String {
+pub(super) fn insert_all_sql(
+    t: &TableDef,
+    legacy: Side,
+    scoped_version: u32,
+    range: IdRange,
+) -> String {
     let (cols, exprs) = insert_columns(t, legacy, scoped_version);
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
-         FROM {lt} AS l WHERE {valid} ORDER BY l.\"id\", l.rowid",
+         FROM {lt} AS l WHERE {span} AND {valid} ORDER BY l.\"id\", l.rowid",
         t_name = ident(t.name),
         lt = table_ref(legacy, t),
         valid = movable(t, "l", legacy.version),
+        span = range.sql("l"),
     )
 }
 
@@ -204,4 +213,74 @@ pub(super) fn present_where(
         return "0".to_string();
     }
     format!("{} AND ({})", all_not_null("l", &lk), alts.join(" OR "))
+}
+
+/// A span of a legacy table's rows, by local `id`: `after < id <= upto`
+/// (`upto` is `i64::MAX` for "to the end").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct IdRange {
+    pub(super) after: i64,
+    pub(super) upto: i64,
+}
+
+impl IdRange {
+    pub(super) const ALL: IdRange = IdRange {
+        after: i64::MIN,
+        upto: i64::MAX,
+    };
+
+    /// The condition on `alias` (a legacy table's alias). Integers we
+    /// produced, written as literals: no user text reaches the SQL.
+    pub(super) fn sql(&self, alias: &str) -> String {
+        if self.is_all() {
+            return "1".to_string();
+        }
+        format!(
+            "{alias}.\"id\" > {} AND {alias}.\"id\" <= {}",
+            self.after, self.upto
+        )
+    }
+
+    pub(super) fn is_all(&self) -> bool {
+        *self == IdRange::ALL
+    }
+}
+
+/// Legacy rows (alias `l`) whose key is in the scoped table with another
+/// payload: some column the move carries differs, byte for byte, from the
+/// stored row (the value the move would have written: defaults applied).
+/// Such a row is a *divergent duplicate*: the stored row wins, the legacy
+/// row is kept whole as evidence before it is deleted.
+pub(super) fn divergent_where(t: &TableDef, legacy: Side, scoped: Side) -> String {
+    let mut differs = Vec::new();
+    for c in t.columns {
+        if t.key.contains(&c.name) {
+            continue;
+        }
+        let (Some(src), Some(dst)) = (
+            t.column_at(c.name, legacy.version),
+            t.column_at(c.name, scoped.version),
+        ) else {
+            continue;
+        };
+        let value = match c.default_sql {
+            Some(d) => format!("COALESCE(l.{}, {d})", ident(src)),
+            None => format!("l.{}", ident(src)),
+        };
+        differs.push(format!("s.{} IS NOT {value} COLLATE BINARY", ident(dst)));
+    }
+    if differs.is_empty() {
+        return "0".to_string();
+    }
+    format!(
+        "EXISTS (SELECT 1 FROM {} AS s WHERE {} AND ({}))",
+        table_ref(scoped, t),
+        key_match(
+            "s",
+            &key_cols(t, scoped.version),
+            "l",
+            &key_cols(t, legacy.version)
+        ),
+        differs.join(" OR ")
+    )
 }

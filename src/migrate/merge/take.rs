@@ -7,10 +7,13 @@
 //! `OfflineQueue.queue_event`, 3 of 3, at `--busy-timeout 12000`). So the
 //! attempt runs with no busy handler; when any file is held it is rolled
 //! back at once (nothing held), and retried after a short back-off, until
-//! the run's busy timeout is spent. Inside the transaction the run's own
+//! the run's busy timeout is spent; between attempts it queues behind the
+//! holder on the held file alone (`wait_behind`). Inside the transaction the run's own
 //! busy timeout applies again (a commit may wait for a reader to finish).
 
 use std::time::{Duration, Instant};
+
+use rusqlite::OpenFlags;
 
 use super::*;
 
@@ -41,12 +44,19 @@ impl Move {
                     if waited >= deadline {
                         break Err(self.on_locked_pair(e).waited(waited));
                     }
+                    let held = self.held_path();
                     if !told {
                         told = true;
-                        observer.waiting(self.held_path());
+                        observer.waiting(held);
                     }
-                    std::thread::sleep(backoff.min(deadline - waited));
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    // Queue behind the holder on that file alone, then try
+                    // again at once: a writer that wants the file next is
+                    // asleep in its busy handler by then, so a busy loop of
+                    // writes cannot starve the move.
+                    if !wait_behind(held, deadline - waited) {
+                        std::thread::sleep(backoff.min(deadline - waited));
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
                 }
                 Err(e) => break Err(self.on_locked_pair(e)),
             }
@@ -65,6 +75,23 @@ impl Move {
             &self.legacy_path
         }
     }
+}
+
+/// Wait (at most `timeout`) for the write lock of `path` alone, on a
+/// connection of its own, and let go of it at once. `false`: not taken
+/// (the file is gone, or still held).
+fn wait_behind(path: &Path, timeout: Duration) -> bool {
+    let Ok(conn) = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE) else {
+        return false;
+    };
+    if conn.busy_timeout(timeout).is_err() {
+        return false;
+    }
+    let taken = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+    // Nothing was written: the rollback only lets go (and a failed one
+    // leaves nothing held once the connection closes, just below).
+    let _ = conn.execute_batch("ROLLBACK");
+    taken
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

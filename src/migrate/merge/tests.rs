@@ -59,6 +59,7 @@ fn plan_without_scoped_table_has_no_existence_probe() {
             version: 1,
         }),
         true,
+        IdRange::ALL,
     );
     assert!(!sql.contains("EXISTS"), "{sql}");
     assert!(

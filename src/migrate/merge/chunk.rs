@@ -1,0 +1,274 @@
+//! The move in chunks: each chunk one short transaction (or two, in WAL),
+//! atomic, audited and committed on its own, so no write lock is held
+//! longer than the release's writers can wait for it.
+//!
+//! A release's queue writers give up after their SQLite busy timeout
+//! (5000 ms in every queue-DB release, measured: `timeouts.json`). A move
+//! holds the write locks of both files for the whole of a transaction, so
+//! a 1M-row move in one transaction makes them fail. Here the legacy rows
+//! are taken in ascending local `id` (which is SQLite's rowid: every known
+//! schema declares `id INTEGER PRIMARY KEY`), a chunk at a time, and the
+//! chunk's size is re-fitted after every commit from the rate measured so
+//! far, so each transaction takes about a quarter of the lock budget (a
+//! tenth of the writers' timeout, from the release model).
+//!
+//! A small move is one chunk, as before: every table in one transaction.
+//! A killed run leaves every chunk either committed (rows in scoped, gone
+//! from legacy, audited) or not (rows still in legacy): the next run
+//! resumes from what legacy still holds.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::moves::Move;
+use super::sql::{IdRange, table_ref};
+use super::{MoveReport, Observer, Step};
+use crate::db::schema::tables::TableDef;
+use crate::error::Error;
+
+/// Rows in the first chunk: a 10k-row table moves in two or three chunks
+/// on any machine, and a first chunk takes well under the budget.
+const FIRST_CHUNK: u64 = 8_192;
+const MIN_CHUNK: u64 = 256;
+/// Keeps the plan temp table (held in memory) small.
+const MAX_CHUNK: u64 = 65_536;
+
+/// How many rows the next chunk takes (pure: sizes from measured times).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chunker {
+    rows: u64,
+    /// The longest a chunk may hold the locks.
+    budget: Duration,
+}
+
+impl Chunker {
+    pub fn new(budget: Duration) -> Chunker {
+        Chunker {
+            rows: FIRST_CHUNK,
+            budget,
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// A chunk of `rows` rows held the locks for `took`: aim the next at a
+    /// quarter of the budget at the rate measured, growing at most fourfold
+    /// and never below [`MIN_CHUNK`] nor above [`MAX_CHUNK`].
+    pub fn observe(&mut self, rows: u64, took: Duration) {
+        if rows == 0 {
+            return;
+        }
+        let target = self.budget.as_secs_f64() / 4.0;
+        let per_row = took.as_secs_f64().max(1e-6) / rows as f64;
+        let fit = (target / per_row) as u64;
+        self.rows = fit.min(rows.saturating_mul(4)).clamp(MIN_CHUNK, MAX_CHUNK);
+    }
+}
+
+/// One table's part of a chunk: the legacy rows with `id` in `range`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    pub(super) table: &'static TableDef,
+    pub(super) range: IdRange,
+    /// The table's last id when the move reached it: its last span ends
+    /// there, and rows with a larger id arrived during the move.
+    pub(super) stop: i64,
+    /// Rows in the range when the chunk was planned (under the locks).
+    pub(super) rows: u64,
+    /// Rows this span inserted into the scoped DB.
+    pub(super) inserted: u64,
+}
+
+impl Span {
+    pub(super) fn last(&self) -> bool {
+        self.range.upto == self.stop
+    }
+}
+
+/// Where the move stands: the table it is in and the last id it covered.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Cursor {
+    table: usize,
+    after: Option<i64>,
+    stop: Option<i64>,
+}
+
+impl Move {
+    /// Carry out the move in chunks into the scoped DB attached as `main`.
+    /// `report.atomic` ends false when any chunk committed scoped first.
+    pub(super) fn move_chunks(
+        &self,
+        conn: &Connection,
+        lock_budget: Duration,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<(), Error> {
+        let mut cursor = Cursor::default();
+        let mut chunker = Chunker::new(lock_budget);
+        // From here the counts are what the chunks find: a table's rows
+        // are left in legacy only once a chunk has seen them stay.
+        for c in report.tables.iter_mut() {
+            if self.tables.iter().any(|t| t.name == c.table) {
+                c.left_in_legacy = 0;
+                c.arrived_late = 0;
+            }
+        }
+        loop {
+            let tx = self.tx(conn, observer)?;
+            let held = Instant::now();
+            // Decided under the locks: nobody can switch a journal mode now.
+            let atomic = self.journal_modes_allow_atomic(conn)?;
+            report.atomic &= atomic;
+            let mut spans = self.spans(conn, &mut cursor, chunker.rows())?;
+            if spans.is_empty() {
+                // Nothing written: the rollback leaves both files as they are.
+                drop(tx);
+                break;
+            }
+            self.insert_phase(conn, &mut spans, report, observer)?;
+            // Audit lines and their commit marker, before anything commits.
+            let audit: Vec<_> = spans
+                .iter()
+                .map(|s| (s.table, super::moves::AuditFrom::Plan))
+                .collect();
+            self.seal(conn, &audit, observer)?;
+            let tx = if atomic {
+                tx
+            } else {
+                // WAL: the two files cannot commit atomically together. Commit
+                // the scoped side first; the legacy delete follows
+                // (at-least-once: a crash in between leaves duplicates the
+                // next run removes).
+                tx.commit(self)?;
+                observer.checkpoint(Step::ScopedCommitted)?;
+                self.tx(conn, observer)?
+            };
+            self.delete_phase(conn, &spans, atomic, report, observer)?;
+            tx.commit(self)?;
+            observer.checkpoint(Step::Committed)?;
+            let rows: u64 = spans.iter().map(|s| s.rows).sum();
+            chunker.observe(rows, held.elapsed());
+            observer.chunk_committed()?;
+            if cursor.table >= self.tables.len() {
+                break;
+            }
+        }
+        // What the move covered: `legacy_before = deleted_from_legacy +
+        // left_in_legacy` (rows that arrived after it reached a table's end
+        // are `arrived_late`, beside them).
+        for c in report.tables.iter_mut() {
+            if self.tables.iter().any(|t| t.name == c.table) {
+                c.legacy_before = c.deleted_from_legacy + c.left_in_legacy;
+                c.already_present = c
+                    .deleted_from_legacy
+                    .saturating_sub(c.inserted + c.divergent);
+            }
+        }
+        Ok(())
+    }
+
+    /// The next chunk's spans, up to `budget` rows, from `cursor` on (read
+    /// under the chunk's locks). Empty: every table is covered.
+    fn spans(
+        &self,
+        conn: &Connection,
+        cursor: &mut Cursor,
+        budget: u64,
+    ) -> Result<Vec<Span>, Error> {
+        let mut spans = Vec::new();
+        let mut left = budget;
+        while left > 0 && cursor.table < self.tables.len() {
+            let t = self.tables[cursor.table];
+            let lt = table_ref(self.legacy_side, t);
+            let stop = match cursor.stop {
+                Some(s) => s,
+                None => {
+                    let max: Option<i64> = conn
+                        .query_row(&format!("SELECT max(\"id\") FROM {lt}"), [], |r| r.get(0))
+                        .map_err(|e| self.on_legacy(e))?;
+                    match max {
+                        Some(m) => m,
+                        None => {
+                            cursor.table += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let after = cursor.after.unwrap_or(i64::MIN);
+            let next: Option<i64> = conn
+                .query_row(
+                    &format!(
+                        "SELECT \"id\" FROM {lt} WHERE \"id\" > ?1 AND \"id\" <= ?2 \
+                         ORDER BY \"id\" LIMIT 1 OFFSET ?3"
+                    ),
+                    (after, stop, left.saturating_sub(1) as i64),
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.on_legacy(e))?;
+            let upto = next.unwrap_or(stop);
+            let range = IdRange { after, upto };
+            let rows = self.count(
+                conn,
+                &format!("SELECT count(*) FROM {lt} AS l WHERE {}", range.sql("l")),
+            )?;
+            spans.push(Span {
+                table: t,
+                range,
+                stop,
+                rows,
+                inserted: 0,
+            });
+            left = left.saturating_sub(rows.max(1));
+            if upto == stop {
+                *cursor = Cursor {
+                    table: cursor.table + 1,
+                    after: None,
+                    stop: None,
+                };
+            } else {
+                cursor.after = Some(upto);
+                cursor.stop = Some(stop);
+            }
+        }
+        Ok(spans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_fast_chunk_grows_at_most_fourfold_and_a_slow_one_shrinks() {
+        let mut c = Chunker::new(Duration::from_millis(500));
+        c.observe(8_192, Duration::from_millis(1));
+        assert_eq!(c.rows(), 32_768);
+        c.observe(32_768, Duration::from_millis(1_000));
+        assert_eq!(c.rows(), 4_096);
+        c.observe(4_096, Duration::from_secs(60));
+        assert_eq!(c.rows(), MIN_CHUNK);
+    }
+
+    proptest! {
+        /// At a steady rate, the next chunk is planned to take at most a
+        /// quarter of the budget (unless it is the smallest chunk there is).
+        #[test]
+        fn the_next_chunk_fits_a_quarter_of_the_budget(
+            rows in 1u64..200_000,
+            micros_per_row in 1u64..50_000,
+            budget_ms in 50u64..5_000,
+        ) {
+            let mut c = Chunker::new(Duration::from_millis(budget_ms));
+            c.observe(rows, Duration::from_micros(rows * micros_per_row));
+            let planned = Duration::from_micros(c.rows() * micros_per_row);
+            prop_assert!(c.rows() == MIN_CHUNK || planned <= Duration::from_millis(budget_ms) / 4 + Duration::from_micros(micros_per_row));
+            prop_assert!((MIN_CHUNK..=MAX_CHUNK).contains(&c.rows()));
+        }
+    }
+}
