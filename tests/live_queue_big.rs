@@ -578,9 +578,9 @@ fn check(
             problems.push(format!("{}: no summary: {last:?}", w.release));
             continue;
         };
-        failed.push((
-            w.release.as_str(),
-            said["failed"].as_u64().unwrap_or(u64::MAX),
+        failed.push(format!(
+            "{} {} (slowest write {} ms, failed after {} ms)",
+            w.release, said["failed"], said["slowest_ms"], said["failed_after_ms"]
         ));
         if said["failed"] != 0 {
             problems.push(format!("{}'s own writes failed: {said}", w.release));
@@ -598,7 +598,7 @@ fn check(
             ));
         }
     }
-    eprintln!("live_queue_big: {generation}: failed writes per release {failed:?}");
+    eprintln!("live_queue_big: {generation}: failed writes per release: {failed:?}");
     if seen.status != Some(0) {
         problems.push(format!(
             "sk-migrate run exited {:?}: {} {:?}",

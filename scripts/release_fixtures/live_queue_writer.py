@@ -25,7 +25,9 @@ DB it derives from the login with its pure helpers (``read_queue_scope_from_cred
 + ``scope_db_path``; never ``default_queue_db_path()``, which in 3.2.x would fold the
 legacy rows in itself); the ``ready`` line then names it (``ready <path>``). A line
 ``released`` on stdin (read between writes, never waited for) starts phase ``moving``:
-ack lines are then ``ack <phase> <line>`` (phase ``held`` before it).
+ack lines are then ``ack <phase> <line>`` (phase ``held`` before it). The summary
+also says how long the slowest write took and how long each failed one (the first
+five) took, in ms: diagnostics, never asserted.
 
 ``caps``: the queue caps the release enforces in this home (after its
 ``config.toml``), asked from its own code: ``{"event_cap": N, "body_cap": M}``; the
@@ -148,11 +150,15 @@ def _loop(args, queue, body, ns, record, out) -> None:
 
     deadline = time.monotonic() + args.max_seconds
     stop = Path(args.until)
+    out["slowest_ms"] = 0
+    out["failed_after_ms"] = []
     i = 0
     while i < args.max_writes and time.monotonic() < deadline and not stop.exists():
         if out["phase"] == "held" and select.select([sys.stdin], [], [], 0)[0]:
             if sys.stdin.readline().strip() == "released":
                 out["phase"] = "moving"
+        failed = out["failed"]
+        began = time.monotonic()
         if i % 4 == 3:
             path = "%s/body-%06d.md" % (args.prefix, i)
             text = "# %s\n" % path
@@ -171,6 +177,12 @@ def _loop(args, queue, body, ns, record, out) -> None:
                 record("event " + eid if r is not False else None, "queue_event returned False")
             except Exception as exc:
                 record(None, "%s: %s" % (type(exc).__name__, exc))
+        # How long the write took (diagnostics only: a failure after ~5000 ms
+        # is the release's busy timeout running out behind another lock).
+        took = int((time.monotonic() - began) * 1000)
+        out["slowest_ms"] = max(out["slowest_ms"], took)
+        if out["failed"] > failed and len(out["failed_after_ms"]) < 5:
+            out["failed_after_ms"].append(took)
         i += 1
     out["stopped_by"] = ("stop file" if stop.exists() else
                          "max writes" if i >= args.max_writes else "max seconds")
