@@ -22,18 +22,22 @@
 //! the template: the writers of EVERY release of the generation start, one
 //! process each with its own key prefix, and say `ready <db>` (the DB is
 //! asserted to be sk-migrate's scoped DB); a holder takes `BEGIN IMMEDIATE`
-//! on legacy ("an older CLI mid-write") and says `held`; `sk-migrate -v run`
-//! starts and says it is waiting for legacy; the writers start; once each
-//! has acknowledged a write the holder lets go and the writers are told
-//! `released` (their later acks are phase `moving`). An ack counts as
-//! written during the move when it was read before a `try_wait` found
-//! sk-migrate still running. sk-migrate's exit makes the test create the
-//! stop file; every writer also stops by itself (max writes / seconds).
-//! Then: sk-migrate exited 0; every writer reports 0 failed writes and
-//! acknowledged writes during the move; every acknowledged key and every key
-//! of the template is in legacy ∪ scoped. Pipes, files and exit codes only;
-//! no sleeps; figures (rows moved, acks, seconds) go to stderr, never into
-//! an assertion. Trials run one at a time (one move at a time on 2 cores).
+//! on legacy ("an older CLI mid-write") and says `held`; `sk-migrate run -v`
+//! starts (its stderr goes to a file: `-v` prints an audit line per row
+//! while a chunk holds its locks, and a lagging pipe reader would stall
+//! it); the writers start; once each has acknowledged a write the holder
+//! lets go and the writers are told `released` (their later acks are phase
+//! `moving`). An ack counts as written during the move when it was read
+//! before a `try_wait` found sk-migrate still running. sk-migrate's exit
+//! (its stdout ends) makes the test create the stop file; every writer also
+//! stops by itself (max writes / seconds). Then: sk-migrate exited 0 and
+//! said it waited for the held legacy DB before it moved a row; every writer
+//! reports 0 failed writes, acknowledged writes during the move and kept
+//! writing until the stop file; every acknowledged key and every key of the
+//! template is in legacy ∪ scoped. Pipes, files and exit codes only; no
+//! sleeps; figures (rows moved, acks, seconds, each writer's slowest write)
+//! go to stderr, never into an assertion. Trials run one at a time (one
+//! move at a time on 2 cores).
 
 mod common;
 
@@ -283,10 +287,16 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// What the reader threads hear, in the order they hear it.
 enum Heard {
-    Ack { writer: usize, moving: bool },
-    WriterDone { writer: usize, last: String },
-    Waiting,
-    MigrateDone { moved: u64, other: Vec<String> },
+    Ack {
+        writer: usize,
+        moving: bool,
+    },
+    WriterDone {
+        writer: usize,
+        last: String,
+    },
+    /// sk-migrate's stdout ended: it exited.
+    MigrateDone,
 }
 
 /// Running processes of one trial; dropping it (also on a failed assertion)
@@ -344,30 +354,31 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
 
     let started = Instant::now();
     let newest = &writers[writers.len() - 1].release;
+    // A file, never a pipe: `-v` prints an audit line per row while a
+    // chunk holds its locks, and a pipe whose reader lags would stall it.
+    let stderr = dir.path().join("sk-migrate.stderr");
     let mut run = sk_migrate(&home, &root, busy, newest)
         .args(["run", "-v", "--json"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
     let stdout = run.stdout.take().unwrap();
-    let json = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
-    read_migrate_stderr(run.stderr.take().unwrap(), tx.clone());
+    let done = tx.clone();
+    let json = std::thread::spawn(move || {
+        let text = std::io::read_to_string(stdout).unwrap();
+        let _ = done.send(Heard::MigrateDone);
+        text
+    });
     drop(tx);
     let mut log = Log::new(writers.len());
-    log.until(&rx, |l, waiting| waiting || l.migrate.is_some());
-    assert!(
-        log.migrate.is_none(),
-        "sk-migrate never waited for the held legacy DB: {:?}",
-        log.migrate
-    );
 
     // The writers start; the holder lets go once each has a write acknowledged.
     for s in &mut trial.stdins {
         writeln!(s, "go").unwrap();
     }
-    log.until(&rx, |l, _| {
-        l.acks.iter().all(|a| *a > 0) || l.done.iter().any(Option::is_some)
+    log.until(&rx, |l| {
+        l.acks.iter().all(|a| *a > 0) || l.done.iter().any(Option::is_some) || l.migrate_done
     });
     assert!(
         log.acks.iter().all(|a| *a > 0),
@@ -383,7 +394,7 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
 
     // Acks read before sk-migrate was seen still running were written during the move.
     let mut during = vec![0u64; writers.len()];
-    while log.migrate.is_none() {
+    while !log.migrate_done {
         let Ok(h) = rx.recv() else { break };
         log.hear(h);
         if run.try_wait().unwrap().is_none() {
@@ -394,11 +405,11 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     let took = started.elapsed();
     std::fs::write(&trial.stop, "stop\n").unwrap();
     let report = json.join().unwrap();
-    log.until(&rx, |l, _| l.done.iter().all(Option::is_some));
+    log.until(&rx, |l| l.done.iter().all(Option::is_some));
     for w in &mut trial.writers {
         assert!(w.wait().unwrap().success(), "a writer process failed");
     }
-    let (moved, other) = log.migrate.clone().unwrap_or_default();
+    let (moved, waited, other) = read_migrate_stderr(&stderr, &legacy);
     eprintln!(
         "live_queue_big: {generation} busy={busy:?}: template copied in {:.1} s, writers ready at {:.1} s; sk-migrate {:.1} s (legacy held {:.1} s), {moved} rows moved; acks per writer {:?}, during the move {during:?}",
         copied.as_secs_f64(),
@@ -411,6 +422,7 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
         status: status.code(),
         report: &report,
         stderr: &other,
+        waited,
         during: &during,
     };
     let mut problems = check(generation, writers, &log, &seen, &scoped);
@@ -489,27 +501,24 @@ fn sk_migrate(home: &Path, root: &Path, busy: Option<u64>, release: &str) -> Com
     cmd
 }
 
-/// sk-migrate's stderr: `waiting for` said once, `moved` lines counted, the
-/// rest kept (the first 50), all of it reported at its end.
-fn read_migrate_stderr(stderr: std::process::ChildStderr, tx: Sender<Heard>) {
-    std::thread::spawn(move || {
-        let (mut moved, mut other, mut waited) = (0u64, Vec::new(), false);
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if line.starts_with("moved ") {
-                moved += 1;
-                continue;
-            }
-            if line.starts_with("waiting for ") && !waited {
-                waited = true;
-                let _ = tx.send(Heard::Waiting);
-            }
-            if other.len() < 50 {
-                other.push(line);
-            }
+/// sk-migrate's stderr (`-v`): the `moved` lines counted, whether it said
+/// it was waiting for `legacy` before the first of them, the other lines
+/// (the first 50).
+fn read_migrate_stderr(path: &Path, legacy: &Path) -> (u64, bool, Vec<String>) {
+    let waiting = format!("waiting for {}", legacy.display());
+    let (mut moved, mut waited, mut other) = (0u64, false, Vec::new());
+    for line in BufReader::new(std::fs::File::open(path).unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("moved ") {
+            moved += 1;
+            continue;
         }
-        let _ = tx.send(Heard::MigrateDone { moved, other });
-    });
+        waited |= moved == 0 && line.starts_with(&waiting);
+        if other.len() < 50 {
+            other.push(line);
+        }
+    }
+    (moved, waited, other)
 }
 
 /// Everything heard so far, per writer.
@@ -517,7 +526,7 @@ struct Log {
     acks: Vec<u64>,
     moving: Vec<u64>,
     done: Vec<Option<String>>,
-    migrate: Option<(u64, Vec<String>)>,
+    migrate_done: bool,
 }
 
 impl Log {
@@ -526,7 +535,7 @@ impl Log {
             acks: vec![0; n],
             moving: vec![0; n],
             done: vec![None; n],
-            migrate: None,
+            migrate_done: false,
         }
     }
 
@@ -537,18 +546,15 @@ impl Log {
                 self.moving[writer] += u64::from(moving);
             }
             Heard::WriterDone { writer, last } => self.done[writer] = Some(last),
-            Heard::Waiting => {}
-            Heard::MigrateDone { moved, other } => self.migrate = Some((moved, other)),
+            Heard::MigrateDone => self.migrate_done = true,
         }
     }
 
-    /// Hear until `enough` says so (given the log and whether sk-migrate
-    /// just said it waits) or every reader has ended.
-    fn until(&mut self, rx: &Receiver<Heard>, enough: impl Fn(&Log, bool) -> bool) {
+    /// Hear until `enough` says so or every reader has ended.
+    fn until(&mut self, rx: &Receiver<Heard>, enough: impl Fn(&Log) -> bool) {
         while let Ok(h) = rx.recv() {
-            let waiting = matches!(h, Heard::Waiting);
             self.hear(h);
-            if enough(self, waiting) {
+            if enough(self) {
                 return;
             }
         }
@@ -559,6 +565,8 @@ struct Seen<'a> {
     status: Option<i32>,
     report: &'a str,
     stderr: &'a [String],
+    /// sk-migrate said it waited for the held legacy DB before it moved a row.
+    waited: bool,
     during: &'a [u64],
 }
 
@@ -599,6 +607,12 @@ fn check(
         }
     }
     eprintln!("live_queue_big: {generation}: failed writes per release: {failed:?}");
+    if !seen.waited {
+        problems.push(format!(
+            "sk-migrate never said it waited for the held legacy DB: {:?}",
+            seen.stderr
+        ));
+    }
     if seen.status != Some(0) {
         problems.push(format!(
             "sk-migrate run exited {:?}: {} {:?}",
