@@ -23,11 +23,9 @@
 //! process each with its own key prefix, and say `ready <db>` (the DB is
 //! asserted to be sk-migrate's scoped DB); a holder takes `BEGIN IMMEDIATE`
 //! on legacy ("an older CLI mid-write") and says `held`; `sk-migrate run -v`
-//! starts (its stderr goes to a file: `-v` prints an audit line per row
-//! while a chunk holds its locks, and a lagging pipe reader would stall
-//! it); the writers start; once each has acknowledged a write the holder
-//! lets go and the writers are told `released` (their later acks are phase
-//! `moving`). An ack counts as written during the move when it was read
+//! starts; the writers start; once sk-migrate said it waits for legacy
+//! and each writer has acknowledged a write, the holder lets go and the
+//! writers are told `released` (their later acks are phase `moving`). An ack counts as written during the move when it was read
 //! before a `try_wait` found sk-migrate still running. sk-migrate's exit
 //! (its stdout ends) makes the test create the stop file; every writer also
 //! stops by itself (max writes / seconds). Then: sk-migrate exited 0 and
@@ -295,6 +293,8 @@ enum Heard {
         writer: usize,
         last: String,
     },
+    /// sk-migrate said it waits for the held legacy DB (before any move).
+    Waiting,
     /// sk-migrate's stdout ended: it exited.
     MigrateDone,
 }
@@ -354,15 +354,15 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
 
     let started = Instant::now();
     let newest = &writers[writers.len() - 1].release;
-    // A file, never a pipe: `-v` prints an audit line per row while a
-    // chunk holds its locks, and a pipe whose reader lags would stall it.
-    let stderr = dir.path().join("sk-migrate.stderr");
+    // `-v` prints an audit line per row while a chunk holds its locks: its
+    // reader is a thread of its own that only counts them.
     let mut run = sk_migrate(&home, &root, busy, newest)
         .args(["run", "-v", "--json"])
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = read_migrate_stderr(run.stderr.take().unwrap(), &legacy, tx.clone());
     let stdout = run.stdout.take().unwrap();
     let done = tx.clone();
     let json = std::thread::spawn(move || {
@@ -377,9 +377,14 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     for s in &mut trial.stdins {
         writeln!(s, "go").unwrap();
     }
+    // The holder lets go once sk-migrate said it waits for it and every
+    // writer has a write acknowledged.
     log.until(&rx, |l| {
-        l.acks.iter().all(|a| *a > 0) || l.done.iter().any(Option::is_some) || l.migrate_done
+        (l.waited && l.acks.iter().all(|a| *a > 0))
+            || l.done.iter().any(Option::is_some)
+            || l.migrate_done
     });
+    let waited = log.waited;
     assert!(
         log.acks.iter().all(|a| *a > 0),
         "a writer ended before its first write: {:?}",
@@ -409,7 +414,7 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     for w in &mut trial.writers {
         assert!(w.wait().unwrap().success(), "a writer process failed");
     }
-    let (moved, waited, other) = read_migrate_stderr(&stderr, &legacy);
+    let (moved, other) = stderr.join().unwrap();
     eprintln!(
         "live_queue_big: {generation} busy={busy:?}: template copied in {:.1} s, writers ready at {:.1} s; sk-migrate {:.1} s (legacy held {:.1} s), {moved} rows moved; acks per writer {:?}, during the move {during:?}",
         copied.as_secs_f64(),
@@ -501,24 +506,35 @@ fn sk_migrate(home: &Path, root: &Path, busy: Option<u64>, release: &str) -> Com
     cmd
 }
 
-/// sk-migrate's stderr (`-v`): the `moved` lines counted, whether it said
-/// it was waiting for `legacy` before the first of them, the other lines
-/// (the first 50).
-fn read_migrate_stderr(path: &Path, legacy: &Path) -> (u64, bool, Vec<String>) {
+/// sk-migrate's stderr (`-v`): says `Waiting` when it waits for `legacy`
+/// before it moved a row; returns the `moved` lines counted and the other
+/// lines (the first 50).
+fn read_migrate_stderr(
+    stderr: std::process::ChildStderr,
+    legacy: &Path,
+    tx: Sender<Heard>,
+) -> std::thread::JoinHandle<(u64, Vec<String>)> {
     let waiting = format!("waiting for {}", legacy.display());
-    let (mut moved, mut waited, mut other) = (0u64, false, Vec::new());
-    for line in BufReader::new(std::fs::File::open(path).unwrap()).lines() {
-        let line = line.unwrap();
-        if line.starts_with("moved ") {
-            moved += 1;
-            continue;
+    std::thread::spawn(move || {
+        let (mut moved, mut other) = (0u64, Vec::new());
+        let mut said = false;
+        let input = BufReader::with_capacity(1 << 20, stderr);
+        for line in input.lines() {
+            let line = line.unwrap();
+            if line.starts_with("moved ") {
+                moved += 1;
+                continue;
+            }
+            if !said && moved == 0 && line.starts_with(&waiting) {
+                said = true;
+                let _ = tx.send(Heard::Waiting);
+            }
+            if other.len() < 50 {
+                other.push(line);
+            }
         }
-        waited |= moved == 0 && line.starts_with(&waiting);
-        if other.len() < 50 {
-            other.push(line);
-        }
-    }
-    (moved, waited, other)
+        (moved, other)
+    })
 }
 
 /// Everything heard so far, per writer.
@@ -526,6 +542,7 @@ struct Log {
     acks: Vec<u64>,
     moving: Vec<u64>,
     done: Vec<Option<String>>,
+    waited: bool,
     migrate_done: bool,
 }
 
@@ -535,6 +552,7 @@ impl Log {
             acks: vec![0; n],
             moving: vec![0; n],
             done: vec![None; n],
+            waited: false,
             migrate_done: false,
         }
     }
@@ -546,6 +564,7 @@ impl Log {
                 self.moving[writer] += u64::from(moving);
             }
             Heard::WriterDone { writer, last } => self.done[writer] = Some(last),
+            Heard::Waiting => self.waited = true,
             Heard::MigrateDone => self.migrate_done = true,
         }
     }
