@@ -17,6 +17,24 @@ the release acknowledges (``queue_event`` not ``False``; ``enqueue`` "enqueued" 
 before the next write; every refusal or exception is counted as failed, with its
 message, in the JSON printed as the last line.
 
+``write --until STOP`` (tests/live_queue_big.rs): instead of N then M, one write after
+another (every fourth a body upload, the rest events) until the file STOP exists,
+``--max-writes`` writes were made or ``--max-seconds`` passed, whichever comes first.
+``--db default`` writes where the release's own writers write by default: the scoped
+DB it derives from the login with its pure helpers (``read_queue_scope_from_credentials``
++ ``scope_db_path``; never ``default_queue_db_path()``, which in 3.2.x would fold the
+legacy rows in itself); the ``ready`` line then names it (``ready <path>``). A line
+``released`` on stdin (read between writes, never waited for) starts phase ``moving``:
+ack lines are then ``ack <phase> <line>`` (phase ``held`` before it). The summary
+also says how long the slowest write took and how long each failed one (the first
+five) took, in ms: diagnostics, never asserted.
+
+``caps``: the queue caps the release enforces in this home (after its
+``config.toml``), asked from its own code: ``{"event_cap": N, "body_cap": M}``; the
+body cap is the hard-coded ``MAX_BODY_QUEUE_SIZE`` where the release has one (2.1.x
+to 3.0.x: 10,000, not configurable), else the body queue's configured size. Made on a
+throw-away DB outside the home.
+
 ``hold``: another process mid-write on QUEUE_DB: ``BEGIN IMMEDIATE``, print ``held``
 (flushed), then wait until stdin closes (or S seconds pass), then ``COMMIT``.
 """
@@ -31,6 +49,16 @@ import select
 import sqlite3
 import sys
 from pathlib import Path
+
+
+# The protocol's own stdout; the release's prints (2.x prints its write errors
+# on stdout) go to stderr so they cannot be taken for protocol lines.
+_OUT = sys.stdout
+
+
+def _say(line: str) -> None:
+    _OUT.write(line + "\n")
+    _OUT.flush()
 
 
 def _namespace(ns_mod):
@@ -51,13 +79,21 @@ def _ok(result) -> bool:
     return str(getattr(result, "value", result)) == "enqueued"
 
 
+def _release_db(q) -> Path:
+    """The DB the release's writers write by default, without its legacy fold."""
+    scope = q.read_queue_scope_from_credentials()
+    if not scope:
+        raise SystemExit("no login: the release would write the legacy DB")
+    return Path(q.scope_db_path(scope))
+
+
 def write(args) -> dict:
     import specify_cli.sync.body_queue as bq
     import specify_cli.sync.namespace as ns_mod
     import specify_cli.sync.queue as q
 
     acked = open(args.acked, "a", encoding="utf-8")
-    out = {"acked": 0, "failed": 0, "errors": []}
+    out = {"acked": 0, "failed": 0, "errors": [], "phase": "held"}
 
     def record(line: str | None, error: str | None) -> None:
         if line is not None:
@@ -65,20 +101,28 @@ def write(args) -> dict:
             acked.flush()
             os.fsync(acked.fileno())
             out["acked"] += 1
-            print("ack " + line, flush=True)
+            if args.until:
+                _say("ack %s %s" % (out["phase"], line))
+            else:
+                _say("ack " + line)
         else:
             out["failed"] += 1
             if len(out["errors"]) < 5:
                 out["errors"].append(error)
 
-    db = Path(args.db)
+    db = _release_db(q) if args.db == "default" else Path(args.db)
+    out["db"] = str(db)
     queue = q.OfflineQueue(db_path=db)
     body = bq.OfflineBodyUploadQueue(db_path=db)
     ns = _namespace(ns_mod)
     if args.wait_go:
         # Imports done: the loop starts on the caller's word, not after a sleep.
-        print("ready", flush=True)
+        _say("ready %s" % db if args.db == "default" else "ready")
         sys.stdin.readline()
+    if args.until:
+        _loop(args, queue, body, ns, record, out)
+        acked.close()
+        return out
     for i in range(args.events):
         eid = "%s-evt-%05d" % (args.prefix, i)
         event = {"event_id": eid, "event_type": "WPStatusChanged",
@@ -101,10 +145,72 @@ def write(args) -> dict:
     return out
 
 
+def _loop(args, queue, body, ns, record, out) -> None:
+    import time
+
+    deadline = time.monotonic() + args.max_seconds
+    stop = Path(args.until)
+    out["slowest_ms"] = 0
+    out["failed_after_ms"] = []
+    i = 0
+    while i < args.max_writes and time.monotonic() < deadline and not stop.exists():
+        if out["phase"] == "held" and select.select([sys.stdin], [], [], 0)[0]:
+            if sys.stdin.readline().strip() == "released":
+                out["phase"] = "moving"
+        failed = out["failed"]
+        began = time.monotonic()
+        if i % 4 == 3:
+            path = "%s/body-%06d.md" % (args.prefix, i)
+            text = "# %s\n" % path
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            try:
+                r = body.enqueue(ns, path, digest, text, len(text))
+                record("body " + path if _ok(r) else None, "enqueue returned %r" % (r,))
+            except Exception as exc:  # counted, never hidden
+                record(None, "%s: %s" % (type(exc).__name__, exc))
+        else:
+            eid = "%s-evt-%06d" % (args.prefix, i)
+            event = {"event_id": eid, "event_type": "WPStatusChanged",
+                     "payload": {"wp": "WP01", "i": i}, "timestamp": "2026-03-01T00:00:00+00:00"}
+            try:
+                r = queue.queue_event(event)
+                record("event " + eid if r is not False else None, "queue_event returned False")
+            except Exception as exc:
+                record(None, "%s: %s" % (type(exc).__name__, exc))
+        # How long the write took (diagnostics only: a failure after ~5000 ms
+        # is the release's busy timeout running out behind another lock).
+        took = int((time.monotonic() - began) * 1000)
+        out["slowest_ms"] = max(out["slowest_ms"], took)
+        if out["failed"] > failed and len(out["failed_after_ms"]) < 5:
+            out["failed_after_ms"].append(took)
+        i += 1
+    out["stopped_by"] = ("stop file" if stop.exists() else
+                         "max writes" if i >= args.max_writes else "max seconds")
+
+
+def caps(args) -> dict:
+    import shutil
+    import tempfile
+
+    import specify_cli.sync.body_queue as bq
+    import specify_cli.sync.queue as q
+
+    scratch = tempfile.mkdtemp()
+    try:
+        db = Path(scratch) / "caps.db"
+        event_cap = q.OfflineQueue(db_path=db)._max_queue_size
+        body_cap = getattr(bq, "MAX_BODY_QUEUE_SIZE", None)
+        if body_cap is None:
+            body_cap = bq.OfflineBodyUploadQueue(db_path=db)._max_queue_size
+    finally:
+        shutil.rmtree(scratch)
+    return {"event_cap": int(event_cap), "body_cap": int(body_cap)}
+
+
 def hold(args) -> dict:
     conn = sqlite3.connect(args.db, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
-    print("held", flush=True)
+    _say("held")
     select.select([sys.stdin], [], [], args.max_seconds)
     conn.execute("COMMIT")
     conn.close()
@@ -113,8 +219,8 @@ def hold(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["write", "hold"])
-    ap.add_argument("--db", required=True)
+    ap.add_argument("mode", choices=["write", "hold", "caps"])
+    ap.add_argument("--db")
     ap.add_argument("--prefix", default="live")
     ap.add_argument("--events", type=int, default=0)
     ap.add_argument("--bodies", type=int, default=0)
@@ -122,9 +228,14 @@ def main() -> None:
     ap.add_argument("--wait-go", action="store_true",
                     help="print 'ready' once imported, start on a line on stdin")
     ap.add_argument("--max-seconds", type=float, default=60.0)
+    ap.add_argument("--until", help="write in a loop until this file exists")
+    ap.add_argument("--max-writes", type=int, default=100_000)
     args = ap.parse_args()
-    out = write(args) if args.mode == "write" else hold(args)
-    print(json.dumps(out, sort_keys=True), flush=True)
+    sys.stdout = sys.stderr
+    if args.mode != "caps" and not args.db:
+        ap.error("--db is required")
+    out = {"write": write, "hold": hold, "caps": caps}[args.mode](args)
+    _say(json.dumps(out, sort_keys=True))
 
 
 if __name__ == "__main__":
