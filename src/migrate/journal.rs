@@ -225,23 +225,7 @@ impl Observer for Journal<'_> {
         else {
             return Ok(());
         };
-        let (at, scope) = (at.as_bytes(), scope.as_bytes());
-        // Written by hand (no map, no formatter): a large move writes a line per row.
-        let parts: [&[u8]; 9] = [
-            b"{\"at\":",
-            at,
-            b",\"scope\":",
-            scope,
-            b",\"table\":\"",
-            line.table.as_bytes(),
-            b"\",\"key\":",
-            line.key_json.as_bytes(),
-            b"}\n",
-        ];
-        for part in parts {
-            out.write_all(part).map_err(|e| Error::io(pending, e))?;
-        }
-        Ok(())
+        write_record(out, pending, (at, scope), line.table, line.key_json, None)
     }
     fn seal_audit(&mut self) -> Result<Option<String>, Error> {
         let Some(out) = self.out.as_mut() else {
@@ -276,24 +260,15 @@ impl Observer for Journal<'_> {
         else {
             return Ok(());
         };
-        let parts: [&[u8]; 11] = [
-            b"{\"at\":",
-            at.as_bytes(),
-            b",\"scope\":",
-            scope.as_bytes(),
-            b",\"table\":\"",
-            line.table.as_bytes(),
-            b"\",\"key\":",
-            line.key_json.as_bytes(),
-            b",\"row\":",
-            line.row_json.as_bytes(),
-            b"}\n",
-        ];
-        for part in parts {
-            out.write_all(part)
-                .map_err(|e| Error::io(evidence_path, e))?;
-        }
-        Ok(())
+        let row = Some(line.row_json);
+        write_record(
+            out,
+            evidence_path,
+            (at, scope),
+            line.table,
+            line.key_json,
+            row,
+        )
     }
     fn seal_divergent(&mut self) -> Result<(), Error> {
         let Some(out) = self.evidence.as_mut() else {
@@ -324,6 +299,40 @@ impl Observer for Journal<'_> {
             let _ = std::fs::remove_file(&self.pending);
         }
     }
+}
+
+/// One JSON line `{"at","scope","table","key"[,"row"]}` from pieces already
+/// encoded, written by hand (no map, no formatter): a large move writes a
+/// line per row.
+fn write_record(
+    out: &mut BufWriter<File>,
+    path: &Path,
+    (at, scope): (&str, &str),
+    table: &str,
+    key_json: &str,
+    row_json: Option<&str>,
+) -> Result<(), Error> {
+    let row: [&[u8]; 2] = match row_json {
+        Some(r) => [b",\"row\":", r.as_bytes()],
+        None => [b"", b""],
+    };
+    let parts: [&[u8]; 11] = [
+        b"{\"at\":",
+        at.as_bytes(),
+        b",\"scope\":",
+        scope.as_bytes(),
+        b",\"table\":\"",
+        table.as_bytes(),
+        b"\",\"key\":",
+        key_json.as_bytes(),
+        row[0],
+        row[1],
+        b"}\n",
+    ];
+    for part in parts {
+        out.write_all(part).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
 }
 
 /// Before a run (under the run lock): settle a pending file a previous run
