@@ -16,7 +16,7 @@ use crate::migrate::observe::{Observer, Step};
 
 use rusqlite::OptionalExtension;
 
-use super::chunk::{BETWEEN_CHUNKS, Chunker};
+use super::chunk::{Chunker, pause_after};
 
 /// Fast path into a scoped DB that does not exist yet: build it complete in a
 /// temp file beside it with no per-statement syncing, fsync it once, link it
@@ -248,7 +248,7 @@ fn copy_table(
                 chunker.observe(chunker.rows(), started.elapsed());
                 after = upto;
                 // Legacy writers waiting to commit behind this read get in.
-                std::thread::sleep(BETWEEN_CHUNKS);
+                std::thread::sleep(pause_after(started.elapsed()));
             }
             None => break,
         }
