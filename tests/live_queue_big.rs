@@ -416,6 +416,11 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     }
     let (moved, other) = stderr.join().unwrap();
     eprintln!(
+        "live_queue_big: {generation} busy={busy:?}: the move held its write locks at most {} ms at a time",
+        serde_json::from_str::<Value>(&report)
+            .map_or(Value::Null, |j| j["longest_lock_hold_ms"].clone())
+    );
+    eprintln!(
         "live_queue_big: {generation} busy={busy:?}: template copied in {:.1} s, writers ready at {:.1} s; sk-migrate {:.1} s (legacy held {:.1} s), {moved} rows moved; acks per writer {:?}, during the move {during:?}",
         copied.as_secs_f64(),
         ready.as_secs_f64(),

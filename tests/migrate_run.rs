@@ -313,6 +313,7 @@ fn json_has_exactly_the_contract_fields() {
             "journal",
             "legacy_db",
             "legacy_schema_version",
+            "longest_lock_hold_ms",
             "release",
             "schema_version",
             "scope",

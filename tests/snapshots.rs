@@ -6,7 +6,7 @@
 //!
 //! Homes live in `/tmp/sk-demo.XXXXXX` (six random characters, so every
 //! run lays out the same widths) and are written `/tmp/sk-demo.XXXXXX` in
-//! the snapshots; `elapsed_ms` is written 0. Update with
+//! the snapshots; `elapsed_ms` and `longest_lock_hold_ms` are written 0. Update with
 //! `INSTA_UPDATE=always cargo test --test snapshots` and review the diff;
 //! CI sets `INSTA_UPDATE=no`, so a stale snapshot fails there.
 
@@ -87,12 +87,12 @@ fn text_of(out: &std::process::Output) -> String {
     }
 }
 
-/// `elapsed_ms` written 0, recursively.
+/// The timings (`elapsed_ms`, `longest_lock_hold_ms`) written 0, recursively.
 fn steady(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if k == "elapsed_ms" {
+                if k == "elapsed_ms" || k == "longest_lock_hold_ms" {
                     *x = Value::from(0);
                 } else {
                     steady(x);

@@ -57,6 +57,9 @@ pub struct RunReport {
     /// legacy rows whose key was stored with another payload, whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub divergent_evidence: Option<String>,
+    /// The longest the move held the write locks at a time (ms; 0 when it
+    /// took none): the longest a release's writer waited on it.
+    pub longest_lock_hold_ms: u64,
     pub elapsed_ms: u64,
     /// Not part of the JSON: diagnostics met while resolving the scope.
     #[serde(skip)]
@@ -137,6 +140,7 @@ pub fn run(
         audit_recovered: 0,
         audit_incomplete: None,
         divergent_evidence: None,
+        longest_lock_hold_ms: 0,
         elapsed_ms: 0,
         diagnostics: resolution.diagnostics.clone(),
         backups: Vec::new(),
@@ -167,6 +171,7 @@ pub fn run(
     report.scoped_schema_version = moved.scoped_version;
     report.tables = moved.tables;
     report.backups = moved.backups;
+    report.longest_lock_hold_ms = moved.longest_lock_hold_ms;
     report.status = if opts.moving.dry_run {
         Status::DryRun
     } else if moved.changed {

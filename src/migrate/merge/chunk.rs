@@ -150,13 +150,17 @@ impl Move {
             tx.commit(self)?;
             observer.checkpoint(Step::Committed)?;
             let rows: u64 = spans.iter().map(|s| s.rows).sum();
-            chunker.observe(rows, held.elapsed());
+            let took = held.elapsed();
+            chunker.observe(rows, took);
+            report.longest_lock_hold_ms = report
+                .longest_lock_hold_ms
+                .max(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
             observer.chunk_committed()?;
             if cursor.table >= self.tables.len() {
                 break;
             }
             // A scheduling pause, not a synchronisation: see `pause_after`.
-            std::thread::sleep(pause_after(held.elapsed()));
+            std::thread::sleep(pause_after(took));
         }
         // What the move covered: `legacy_before = deleted_from_legacy +
         // left_in_legacy` (rows that arrived after it reached a table's end

@@ -136,6 +136,9 @@ pub struct MoveReport {
     /// Anything written: rows moved or deleted, or the scoped schema upgraded.
     pub changed: bool,
     pub backups: Vec<PathBuf>,
+    /// The longest any chunk held the write locks (ms): what a release's
+    /// writer may have waited on this move at worst.
+    pub longest_lock_hold_ms: u64,
 }
 
 #[cfg(test)]
