@@ -829,11 +829,13 @@ fn check_fault(c: &Case, pick: prop::sample::Index) {
         .collect();
     let step = steps[pick.index(steps.len())];
     let before = tree_hash(h.root());
-    let legacy_rows: i64 = ALL
-        .iter()
-        .filter(|t| t.exists_at(c.version))
-        .map(|t| count(&h.home.legacy_queue(), t.name))
-        .sum();
+    // The move goes chunk by chunk over the tables with rows: a table with
+    // none has no step.
+    let table = match step {
+        Step::Planned(t) | Step::Inserted(t) | Step::Deleted(t) => t,
+        _ => unreachable!(),
+    };
+    let legacy_rows = count(&h.home.legacy_queue(), table);
     let opts = RunOptions {
         scope: Some(h.scope()),
         ..RunOptions::default()
@@ -841,8 +843,12 @@ fn check_fault(c: &Case, pick: prop::sample::Index) {
     match migrate::run(&h.home, &opts, &mut FailAt(step)) {
         Err(Error::Malformed { path, .. }) => assert_eq!(path, Path::new("injected")),
         Err(e) => panic!("{step:?}: unexpected error {e}"),
-        // With nothing in legacy the move stops before any step.
-        Ok(_) => assert_eq!(legacy_rows, 0, "{step:?} never reached"),
+        // With nothing in the table the move never takes its steps (and
+        // moves the other tables' rows).
+        Ok(_) => {
+            assert_eq!(legacy_rows, 0, "{step:?} never reached");
+            return;
+        }
     }
     assert_eq!(
         tree_hash(h.root()),

@@ -33,7 +33,7 @@ use crate::migrate::observe::{Observer, Step};
 /// chunks (each commit of a transaction over two files costs a dozen
 /// fsyncs), and a first chunk takes well under the budget on a quiet
 /// machine (about 100 ms on this project's 2-core one).
-const FIRST_CHUNK: u64 = 32_768;
+pub(super) const FIRST_CHUNK: u64 = 32_768;
 const MIN_CHUNK: u64 = 256;
 /// Keeps the plan temp table (held in memory) small: a few MiB.
 const MAX_CHUNK: u64 = 131_072;

@@ -16,7 +16,7 @@ use crate::migrate::observe::{Observer, Step};
 
 use rusqlite::OptionalExtension;
 
-use super::chunk::{Chunker, pause_after};
+use super::chunk::{Chunker, FIRST_CHUNK, pause_after};
 
 /// Fast path into a scoped DB that does not exist yet: build it complete in a
 /// temp file beside it with no per-statement syncing, fsync it once, link it
@@ -43,7 +43,7 @@ pub(super) fn move_into_new(
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     // Removed when dropped: on every error below, and right after the link.
     let tmp = TempDb::create(dir.join(format!("{prefix}{}-{stamp}.tmp", std::process::id())))?;
-    let (conn, mv) = build(legacy_path, tmp.path(), &mut report, observer, opts)?;
+    let (conn, mv, seen) = build(legacy_path, tmp.path(), &mut report, observer, opts)?;
     // Lock before the link: from the moment a daemon can see the scoped DB,
     // our write lock on it keeps the daemon from draining the new rows
     // before their audit lines are sealed and promoted.
@@ -66,8 +66,17 @@ pub(super) fn move_into_new(
     report.scoped_version = Some(mv.scoped_version);
     report.changed = true;
     observer.checkpoint(Step::ScopedCommitted)?;
+    // A small home nobody wrote meanwhile, every row of it copied: clear
+    // legacy in this same short transaction (one commit, no probe).
+    let cleared = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))? == seen
+        && mv.clear_if_all_copied(&conn, &mut report, observer)?;
     tx.commit(&mv)?;
     observer.chunk_committed()?;
+    if cleared {
+        report.atomic = false;
+        mv.mark_changed(&mut report);
+        return Ok(Some(report));
+    }
     // Second phase on the DB now in place (the connection's `main` is its
     // inode): crash-safe writes from here on, and the chunked move deletes
     // from legacy what is provably in it (and moves what arrived meanwhile).
@@ -84,6 +93,57 @@ pub(super) fn move_into_new(
     Ok(Some(report))
 }
 
+/// `PRAGMA legacy.data_version`: changes when another connection commits to legacy.
+fn legacy_data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA legacy.data_version", [], |r| r.get(0))
+}
+
+impl Move {
+    /// Legacy as the copy read it (no commit by anyone since), and small
+    /// enough for one chunk: when each table's rows are exactly the ones
+    /// copied (none unmovable, no duplicate key), delete them all at once.
+    /// `false`: nothing deleted; the chunked pass does it.
+    fn clear_if_all_copied(
+        &self,
+        conn: &Connection,
+        report: &mut MoveReport,
+        observer: &mut dyn Observer,
+    ) -> Result<bool, Error> {
+        let mut totals = Vec::new();
+        for t in &self.tables {
+            let lt = table_ref(self.legacy_side, t);
+            let total = self.count(conn, &format!("SELECT count(*) FROM {lt}"))?;
+            let copied = report
+                .tables
+                .iter()
+                .find(|c| c.table == t.name)
+                .map_or(0, |c| c.inserted);
+            totals.push(total);
+            if total != copied {
+                return Ok(false);
+            }
+        }
+        if totals.iter().sum::<u64>() > FIRST_CHUNK {
+            return Ok(false);
+        }
+        for (t, total) in self.tables.iter().zip(totals) {
+            if total > 0 {
+                let lt = table_ref(self.legacy_side, t);
+                conn.execute(&format!("DELETE FROM {lt}"), [])
+                    .map_err(|e| self.on_legacy(e))?;
+            }
+            if let Some(c) = report.tables.iter_mut().find(|c| c.table == t.name) {
+                c.legacy_before = total;
+                c.deleted_from_legacy = total;
+                c.left_in_legacy = 0;
+                c.already_present = 0;
+            }
+            observer.checkpoint(Step::Deleted(t.name))?;
+        }
+        Ok(true)
+    }
+}
+
 /// A link error after which the general path is right: the name is taken
 /// (a daemon created the DB), or the file system has no hard links.
 fn link_falls_back(e: &std::io::Error) -> bool {
@@ -93,14 +153,14 @@ fn link_falls_back(e: &std::io::Error) -> bool {
 
 /// Build the new scoped DB complete in the private temp file `tmp`, its
 /// audit lines sealed and the file fsynced. Returns the connection (legacy
-/// attached).
+/// attached) and legacy's `data_version` before the copy.
 fn build(
     legacy_path: &Path,
     tmp: &Path,
     report: &mut MoveReport,
     observer: &mut dyn Observer,
     opts: &MoveOptions,
-) -> Result<(Connection, Move), Error> {
+) -> Result<(Connection, Move, i64), Error> {
     let busy = opts.busy_timeout_ms;
     let mut conn = Connection::open(tmp).map_err(|e| Error::sqlite(tmp, e, busy))?;
     conn.busy_timeout(crate::db::busy_duration(busy))
@@ -115,6 +175,7 @@ fn build(
     observer.checkpoint(Step::SchemaUpgraded)?;
     let mv = Move::attach(&conn, legacy_path, tmp, upgrade.to, busy)?;
     let secondary = drop_secondary_indexes(&conn, &mv)?;
+    let seen = legacy_data_version(&conn).map_err(|e| mv.on_legacy(e))?;
     load(&conn, &mv, tmp, &secondary, report, observer, opts)?;
     // The file is still private: every row in it is one this run moved.
     let audit: Vec<_> = mv
@@ -126,7 +187,7 @@ fn build(
     std::fs::File::open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(tmp, e))?;
-    Ok((conn, mv))
+    Ok((conn, mv, seen))
 }
 
 /// Secondary indexes are built once after the load (a sort) rather than row
