@@ -99,6 +99,31 @@ pub fn layout_message(generation: Generation, home: &Home) -> String {
     }
 }
 
+impl RunReport {
+    /// The report before anything is found: no scope, nothing moved.
+    fn before(legacy_path: &Path, diagnostics: Vec<Diagnostic>) -> RunReport {
+        RunReport {
+            schema_version: JSON_SCHEMA_VERSION,
+            release: None,
+            status: Status::NoScope,
+            scope: None,
+            scoped_db: None,
+            legacy_db: display(legacy_path),
+            legacy_schema_version: None,
+            scoped_schema_version: None,
+            tables: Vec::new(),
+            journal: None,
+            audit_recovered: 0,
+            audit_incomplete: None,
+            divergent_evidence: None,
+            longest_lock_hold_ms: 0,
+            elapsed_ms: 0,
+            diagnostics,
+            backups: Vec::new(),
+        }
+    }
+}
+
 /// Resolve the scope and move the legacy queue into it.
 pub fn run(
     home: &Home,
@@ -126,25 +151,7 @@ pub fn run(
     };
     let resolution = login::resolve(home, opts.scope.as_ref(), &opts.env);
     let legacy_path = home.legacy_queue();
-    let mut report = RunReport {
-        schema_version: JSON_SCHEMA_VERSION,
-        release: None,
-        status: Status::NoScope,
-        scope: None,
-        scoped_db: None,
-        legacy_db: display(&legacy_path),
-        legacy_schema_version: None,
-        scoped_schema_version: None,
-        tables: Vec::new(),
-        journal: None,
-        audit_recovered: 0,
-        audit_incomplete: None,
-        divergent_evidence: None,
-        longest_lock_hold_ms: 0,
-        elapsed_ms: 0,
-        diagnostics: resolution.diagnostics.clone(),
-        backups: Vec::new(),
-    };
+    let mut report = RunReport::before(&legacy_path, resolution.diagnostics.clone());
     let Some(resolved) = resolution.scope else {
         // No scope: legacy is the active queue; nothing is stranded, nothing written.
         report.legacy_schema_version =
