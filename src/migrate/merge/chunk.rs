@@ -79,7 +79,7 @@ impl Chunker {
     /// quarter of the budget at the rate measured (the rate includes the
     /// chunk's fixed cost, so it errs short; the margin absorbs a machine
     /// busier than the last chunk saw), growing at most fourfold and never
-    /// below [`MIN_CHUNK`] nor above [`MAX_CHUNK`].
+    /// below `MIN_CHUNK` nor above `MAX_CHUNK`.
     pub fn observe(&mut self, rows: u64, took: Duration) {
         if rows == 0 {
             return;
