@@ -34,6 +34,10 @@ use crate::migrate::observe::{Observer, Step};
 /// fsyncs), and a first chunk takes well under the budget on a quiet
 /// machine (about 100 ms on this project's 2-core one).
 pub(super) const FIRST_CHUNK: u64 = 32_768;
+/// The first chunk of a home larger than [`FIRST_CHUNK`] rows: a probe of
+/// the machine's rate, short on any machine (a 32k-row first chunk held the
+/// locks for about 1 s on a 1M-row home under load, measured).
+const PROBE_CHUNK: u64 = 2_048;
 const MIN_CHUNK: u64 = 256;
 /// Keeps the plan temp table (held in memory) small: a few MiB.
 const MAX_CHUNK: u64 = 131_072;
@@ -67,6 +71,19 @@ impl Chunker {
     pub fn new(budget: Duration) -> Chunker {
         Chunker {
             rows: FIRST_CHUNK,
+            budget,
+        }
+    }
+
+    /// For a home of `rows` rows in all: one chunk when it fits
+    /// `FIRST_CHUNK`, else a short probe chunk first.
+    pub fn for_home(budget: Duration, rows: u64) -> Chunker {
+        Chunker {
+            rows: if rows > FIRST_CHUNK {
+                PROBE_CHUNK
+            } else {
+                FIRST_CHUNK
+            },
             budget,
         }
     }
@@ -110,7 +127,7 @@ impl Move {
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
         let mut cursor = Cursor::default();
-        let mut chunker = Chunker::new(lock_budget);
+        let mut chunker = Chunker::for_home(lock_budget, self.legacy_rows(report));
         // From here the counts are what the chunks find: a table's rows
         // are left in legacy only once a chunk has seen them stay.
         for c in report.tables.iter_mut() {
@@ -174,6 +191,16 @@ impl Move {
             }
         }
         Ok(())
+    }
+
+    /// The legacy rows of the move's tables, as first counted.
+    pub(super) fn legacy_rows(&self, report: &MoveReport) -> u64 {
+        report
+            .tables
+            .iter()
+            .filter(|c| self.tables.iter().any(|t| t.name == c.table))
+            .map(|c| c.legacy_before)
+            .sum()
     }
 
     /// The next chunk's spans, up to `budget` rows, from `cursor` on (read
@@ -249,6 +276,13 @@ impl Move {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_large_home_starts_with_a_probe_chunk_a_small_one_is_one_chunk() {
+        let b = Duration::from_millis(500);
+        assert_eq!(Chunker::for_home(b, 30_000).rows(), FIRST_CHUNK);
+        assert_eq!(Chunker::for_home(b, 3_000_000).rows(), PROBE_CHUNK);
+    }
 
     #[test]
     fn the_move_pauses_at_least_as_long_as_it_held_the_locks() {

@@ -236,7 +236,7 @@ fn load(
         Ok(())
     });
     let built = (|| -> Result<(), Error> {
-        let mut chunker = Chunker::new(opts.lock_budget());
+        let mut chunker = Chunker::for_home(opts.lock_budget(), mv.legacy_rows(report));
         for t in &mv.tables {
             copy_table(conn, mv, t, &mut chunker, report, observer, &kick)?;
         }
