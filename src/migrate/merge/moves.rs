@@ -234,6 +234,16 @@ impl Move {
                     &format!("SELECT count(*) FROM {lt} AS l WHERE {in_span} AND {present}"),
                 )?
             };
+            // Rows past the table's last id when the move reached it arrived
+            // while it ran (left for the next run); the delete never touches them.
+            let arrived = if span.last() {
+                Some(self.count(
+                    conn,
+                    &format!("SELECT count(*) FROM {lt} WHERE \"id\" > {}", span.stop),
+                )?)
+            } else {
+                None
+            };
             if provable > span.inserted {
                 let kept = self.keep_divergent(conn, t, &in_span, &present, observer)?;
                 counts.divergent += kept;
@@ -243,10 +253,7 @@ impl Move {
                 // Nothing to delete: no statement, so an unchanged file stays
                 // byte-identical (clearing an empty table still writes pages).
                 Ok(0)
-            } else if provable == total && span.range.after == i64::MIN && span.last() && {
-                let rest = format!("SELECT count(*) FROM {lt} WHERE \"id\" > {}", span.stop);
-                self.count(conn, &rest)? == 0
-            } {
+            } else if provable == total && span.range.after == i64::MIN && arrived == Some(0) {
                 // The span is the whole table and every row is stored: clear
                 // it at once (SQLite frees its pages instead of deleting row
                 // by row and updating each index).
@@ -262,13 +269,8 @@ impl Move {
             .map_err(|e| self.on_legacy(e))? as u64;
             counts.deleted_from_legacy += deleted;
             counts.left_in_legacy += total.saturating_sub(deleted);
-            if span.last() {
-                // Rows past the table's last id when the move reached it
-                // arrived while it ran: left for the next run.
-                counts.arrived_late = self.count(
-                    conn,
-                    &format!("SELECT count(*) FROM {lt} WHERE \"id\" > {}", span.stop),
-                )?;
+            if let Some(n) = arrived {
+                counts.arrived_late = n;
             }
             observer.checkpoint(Step::Deleted(t.name))?;
         }
