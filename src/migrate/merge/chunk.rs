@@ -68,13 +68,6 @@ pub struct Chunker {
 }
 
 impl Chunker {
-    pub fn new(budget: Duration) -> Chunker {
-        Chunker {
-            rows: FIRST_CHUNK,
-            budget,
-        }
-    }
-
     /// For a home of `rows` rows in all: one chunk when it fits
     /// `FIRST_CHUNK`, else a short probe chunk first.
     pub fn for_home(budget: Duration, rows: u64) -> Chunker {
@@ -295,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_fast_chunk_grows_at_most_fourfold_and_a_slow_one_shrinks() {
-        let mut c = Chunker::new(Duration::from_millis(500));
+        let mut c = Chunker::for_home(Duration::from_millis(500), 0);
         c.observe(8_192, Duration::from_millis(1));
         assert_eq!(c.rows(), 32_768);
         c.observe(32_768, Duration::from_millis(1_000));
@@ -313,7 +306,7 @@ mod tests {
             micros_per_row in 1u64..50_000,
             budget_ms in 50u64..5_000,
         ) {
-            let mut c = Chunker::new(Duration::from_millis(budget_ms));
+            let mut c = Chunker::for_home(Duration::from_millis(budget_ms), 0);
             c.observe(rows, Duration::from_micros(rows * micros_per_row));
             let planned = Duration::from_micros(c.rows() * micros_per_row);
             prop_assert!(c.rows() == MIN_CHUNK || planned <= Duration::from_millis(budget_ms) / 4 + Duration::from_micros(micros_per_row));
