@@ -99,14 +99,10 @@ pub(super) fn push_typed(
 ) -> Result<(), serde_json::Error> {
     use rusqlite::types::ValueRef;
     fn hex(buf: &mut Vec<u8>, tag: &[u8], bytes: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         buf.extend_from_slice(b"{\"");
         buf.extend_from_slice(tag);
         buf.extend_from_slice(b"\":\"");
-        for byte in bytes {
-            buf.push(DIGITS[usize::from(byte >> 4)]);
-            buf.push(DIGITS[usize::from(byte & 0x0f)]);
-        }
+        buf.extend_from_slice(hex::encode(bytes).as_bytes());
         buf.extend_from_slice(b"\"}");
     }
     match value {
