@@ -25,16 +25,23 @@
 //! on legacy ("an older CLI mid-write") and says `held`; `sk-migrate run -v`
 //! starts; the writers start; once sk-migrate said it waits for legacy
 //! and each writer has acknowledged a write, the holder lets go and the
-//! writers are told `released` (their later acks are phase `moving`). An ack counts as written during the move when it was read
-//! before a `try_wait` found sk-migrate still running. sk-migrate's exit
-//! (its stdout ends) makes the test create the stop file; every writer also
-//! stops by itself (max writes / seconds). Then: sk-migrate exited 0 and
-//! said it waited for the held legacy DB before it moved a row; every writer
-//! reports 0 failed writes, acknowledged writes during the move and kept
-//! writing until the stop file; every acknowledged key and every key of the
-//! template is in legacy ∪ scoped. Pipes, files and exit codes only; no
-//! sleeps; figures (rows moved, acks, seconds, each writer's slowest write)
-//! go to stderr, never into an assertion. Trials run one at a time (one
+//! writers are told `released` (their later acks are phase `moving`). An
+//! ack counts as written during the move when it was read before a
+//! `try_wait` found sk-migrate still running. Once sk-migrate has exited
+//! (its stdout ends), the writers are told `after` and write on, the
+//! control: the same writers on the same, now moved, queue with nothing
+//! else writing; once each has [`AFTER_WRITES`] acks there (or ended) the
+//! test creates the stop file; every writer also stops by itself (max
+//! writes / seconds). Then: sk-migrate exited 0 and said it waited for the
+//! held legacy DB before it moved a row; every writer reports 0 failed
+//! writes while legacy was held and during the move, acknowledged writes
+//! during the move and kept writing until the stop file; every acknowledged
+//! key and every key of the template is in legacy ∪ scoped. Pipes, files
+//! and exit codes only; no sleeps; figures (rows moved, acks, seconds, each
+//! writer's slowest write during the move beside its slowest in the
+//! control) go to stderr, never into an assertion: the control shows how
+//! much of a writer's wait is the releases' own contention (ten processes
+//! writing back to back), not the move's. Trials run one at a time (one
 //! move at a time on 2 cores).
 
 mod common;
@@ -59,6 +66,8 @@ const BUSY: [Option<u64>; 2] = [None, Some(RAISED_BUSY_MS)];
 /// Bounds every writer stops at even without the stop file.
 const MAX_WRITES: &str = "20000";
 const MAX_SECONDS: &str = "900";
+/// Writes each writer makes after the move (the control), before the stop file.
+const AFTER_WRITES: u64 = 25;
 /// The queue cap the template's `config.toml` sets (above its 1M rows + writes).
 const CAP: u64 = 2_000_000;
 
@@ -283,11 +292,21 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A writer's phase, as its ack lines say it.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    /// Legacy held by another process; sk-migrate waits for it.
+    Held,
+    Moving,
+    /// sk-migrate has exited: the control.
+    After,
+}
+
 /// What the reader threads hear, in the order they hear it.
 enum Heard {
     Ack {
         writer: usize,
-        moving: bool,
+        phase: Phase,
     },
     WriterDone {
         writer: usize,
@@ -408,6 +427,13 @@ fn every_write_kept(generation: &str, t: &Template, writers: &[Writer], busy: Op
     }
     let status = run.wait().unwrap();
     let took = started.elapsed();
+    // The control: the writers on the moved queue, nothing else writing.
+    for s in &mut trial.stdins {
+        writeln!(s, "after").unwrap();
+    }
+    log.until(&rx, |l| {
+        (0..l.after.len()).all(|i| l.after[i] >= AFTER_WRITES || l.done[i].is_some())
+    });
     std::fs::write(&trial.stop, "stop\n").unwrap();
     let report = json.join().unwrap();
     log.until(&rx, |l| l.done.iter().all(Option::is_some));
@@ -488,8 +514,14 @@ fn start_writer(
         for line in out.lines() {
             let line = line.unwrap();
             if let Some(rest) = line.strip_prefix("ack ") {
-                let moving = rest.starts_with("moving ");
-                let _ = tx.send(Heard::Ack { writer: i, moving });
+                let phase = if rest.starts_with("moving ") {
+                    Phase::Moving
+                } else if rest.starts_with("after ") {
+                    Phase::After
+                } else {
+                    Phase::Held
+                };
+                let _ = tx.send(Heard::Ack { writer: i, phase });
             } else {
                 last = line;
             }
@@ -546,6 +578,7 @@ fn read_migrate_stderr(
 struct Log {
     acks: Vec<u64>,
     moving: Vec<u64>,
+    after: Vec<u64>,
     done: Vec<Option<String>>,
     waited: bool,
     migrate_done: bool,
@@ -556,6 +589,7 @@ impl Log {
         Log {
             acks: vec![0; n],
             moving: vec![0; n],
+            after: vec![0; n],
             done: vec![None; n],
             waited: false,
             migrate_done: false,
@@ -564,9 +598,10 @@ impl Log {
 
     fn hear(&mut self, h: Heard) {
         match h {
-            Heard::Ack { writer, moving } => {
+            Heard::Ack { writer, phase } => {
                 self.acks[writer] += 1;
-                self.moving[writer] += u64::from(moving);
+                self.moving[writer] += u64::from(phase == Phase::Moving);
+                self.after[writer] += u64::from(phase == Phase::After);
             }
             Heard::WriterDone { writer, last } => self.done[writer] = Some(last),
             Heard::Waiting => self.waited = true,
@@ -610,11 +645,21 @@ fn check(
             problems.push(format!("{}: no summary: {last:?}", w.release));
             continue;
         };
+        let p = &said["phases"];
         failed.push(format!(
-            "{} {} (slowest write {} ms, failed after {} ms)",
-            w.release, said["failed"], said["slowest_ms"], said["failed_after_ms"]
+            "{}: held {} failed, moving {} failed (slowest {} ms, failed after {} ms); after {} failed (slowest {} ms)",
+            w.release,
+            p["held"]["failed"],
+            p["moving"]["failed"],
+            p["held"]["slowest_ms"]
+                .as_u64()
+                .max(p["moving"]["slowest_ms"].as_u64())
+                .unwrap_or(0),
+            p["moving"]["failed_after_ms"],
+            p["after"]["failed"],
+            p["after"]["slowest_ms"]
         ));
-        if said["failed"] != 0 {
+        if p["held"]["failed"] != 0 || p["moving"]["failed"] != 0 {
             problems.push(format!("{}'s own writes failed: {said}", w.release));
         }
         if said["stopped_by"] != "stop file" {
@@ -630,7 +675,9 @@ fn check(
             ));
         }
     }
-    eprintln!("live_queue_big: {generation}: failed writes per release: {failed:?}");
+    eprintln!(
+        "live_queue_big: {generation}: writes per release, while legacy was held and during the move, beside the control: {failed:#?}"
+    );
     if !seen.waited {
         problems.push(format!(
             "sk-migrate never said it waited for the held legacy DB: {:?}",

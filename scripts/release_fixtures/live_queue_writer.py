@@ -24,10 +24,12 @@ another (every fourth a body upload, the rest events) until the file STOP exists
 DB it derives from the login with its pure helpers (``read_queue_scope_from_credentials``
 + ``scope_db_path``; never ``default_queue_db_path()``, which in 3.2.x would fold the
 legacy rows in itself); the ``ready`` line then names it (``ready <path>``). A line
-``released`` on stdin (read between writes, never waited for) starts phase ``moving``:
-ack lines are then ``ack <phase> <line>`` (phase ``held`` before it). The summary
-also says how long the slowest write took and how long each failed one (the first
-five) took, in ms: diagnostics, never asserted.
+``released`` on stdin (read between writes, never waited for) starts phase ``moving``,
+``after`` phase ``after`` (the move has ended: only the writers write): ack lines are
+``ack <phase> <line>`` (phase ``held`` before ``released``). The summary also says,
+per phase (``phases``), how many writes failed, how long the slowest took and how long
+each failed one (the first five) took, in ms; ``failed`` and ``slowest_ms`` are the
+totals.
 
 ``caps``: the queue caps the release enforces in this home (after its
 ``config.toml``), asked from its own code: ``{"event_cap": N, "body_cap": M}``; the
@@ -150,13 +152,17 @@ def _loop(args, queue, body, ns, record, out) -> None:
 
     deadline = time.monotonic() + args.max_seconds
     stop = Path(args.until)
-    out["slowest_ms"] = 0
-    out["failed_after_ms"] = []
+    phases = {p: {"failed": 0, "slowest_ms": 0, "failed_after_ms": []}
+              for p in ("held", "moving", "after")}
+    out["phases"] = phases
     i = 0
     while i < args.max_writes and time.monotonic() < deadline and not stop.exists():
-        if out["phase"] == "held" and select.select([sys.stdin], [], [], 0)[0]:
-            if sys.stdin.readline().strip() == "released":
-                out["phase"] = "moving"
+        while out["phase"] != "after" and select.select([sys.stdin], [], [], 0)[0]:
+            word = sys.stdin.readline().strip()
+            if word in ("released", "after"):
+                out["phase"] = "moving" if word == "released" else "after"
+            elif not word:
+                break
         failed = out["failed"]
         began = time.monotonic()
         if i % 4 == 3:
@@ -180,10 +186,14 @@ def _loop(args, queue, body, ns, record, out) -> None:
         # How long the write took (diagnostics only: a failure after ~5000 ms
         # is the release's busy timeout running out behind another lock).
         took = int((time.monotonic() - began) * 1000)
-        out["slowest_ms"] = max(out["slowest_ms"], took)
-        if out["failed"] > failed and len(out["failed_after_ms"]) < 5:
-            out["failed_after_ms"].append(took)
+        phase = phases[out["phase"]]
+        phase["slowest_ms"] = max(phase["slowest_ms"], took)
+        if out["failed"] > failed:
+            phase["failed"] += 1
+            if len(phase["failed_after_ms"]) < 5:
+                phase["failed_after_ms"].append(took)
         i += 1
+    out["slowest_ms"] = max(p["slowest_ms"] for p in phases.values())
     out["stopped_by"] = ("stop file" if stop.exists() else
                          "max writes" if i >= args.max_writes else "max seconds")
 

@@ -11,7 +11,7 @@
 //! chunk's size is re-fitted after every commit from the rate measured so
 //! far, so each transaction takes about a quarter of the lock budget (a
 //! tenth of the writers' timeout, from the release model), and after each
-//! the move pauses at least as long as it held the locks.
+//! the move pauses three times as long as it held the locks.
 //!
 //! A small move is one chunk, as before: every table in one transaction.
 //! A killed run leaves every chunk either committed (rows in scoped, gone
@@ -42,21 +42,32 @@ const MIN_CHUNK: u64 = 256;
 /// Keeps the plan temp table (held in memory) small: a few MiB.
 const MAX_CHUNK: u64 = 131_072;
 
-/// The shortest pause between two chunks: longer than the longest sleep of
-/// SQLite's busy handler (100 ms, the step every release's writers reach
-/// while they wait), so a writer that queued behind a chunk wakes while no
-/// lock is held and gets in before the next chunk. Without it, chunks taken
-/// back to back starved writers to their 5000 ms timeout (measured:
+/// The shortest pause between two chunks: longer than two of the longest
+/// sleeps of SQLite's busy handler (100 ms, the step every release's
+/// writers reach while they wait), so a writer that queued behind a chunk
+/// wakes at least twice while no lock is held. Without a pause, chunks
+/// taken back to back starved writers to their 5000 ms timeout (measured:
 /// `tests/live_queue_big.rs`).
-pub const BETWEEN_CHUNKS: Duration = Duration::from_millis(120);
+pub const BETWEEN_CHUNKS: Duration = Duration::from_millis(250);
 
-/// The pause after a chunk that held the locks for `held`: at least as long
-/// as the hold, so the move holds them at most half the time. A writer
-/// that wakes at a random moment then finds them free at least one time in
-/// two (with ten writers sharing the gaps, a 70% hold starved one in a few
-/// thousand writes past its 5000 ms timeout: measured).
+/// How many times its hold a chunk's pause lasts at least.
+const PAUSE_PER_HOLD: u32 = 3;
+
+/// The pause after a chunk that held the locks for `held`: three times the
+/// hold, so the move holds them at most a quarter of the time; as long
+/// again when another process committed to either DB meanwhile
+/// (its `PRAGMA data_version` changed), so that among busy writers the move holds
+/// them at most a seventh. Ten releases' writers looping back to back on a
+/// 1M-row queue already wait up to 2.5 s for each other with nothing else
+/// writing (SQLite's busy handler is not fair: a writer that has waited
+/// long polls every 100 ms and loses to fresh ones); with the move holding
+/// the locks half the time, one write in a few thousand still ran out of
+/// its 5000 ms (measured, `tests/live_queue_big.rs`: 1 of 6 trials in CI),
+/// and at a quarter still one in about ten thousand on a loaded machine.
+/// Each chunk also makes the writers queue behind it, so shorter chunks
+/// more often did worse, not better (measured at an eighth of the budget).
 pub fn pause_after(held: Duration) -> Duration {
-    held.max(BETWEEN_CHUNKS)
+    (held * PAUSE_PER_HOLD).max(BETWEEN_CHUNKS)
 }
 
 /// How many rows the next chunk takes (pure: sizes from measured times).
@@ -170,7 +181,11 @@ impl Move {
                 break;
             }
             // A scheduling pause, not a synchronisation: see `pause_after`.
+            let before = self.data_versions(conn)?;
             std::thread::sleep(pause_after(took));
+            if self.others_wrote(conn, before)? {
+                std::thread::sleep(pause_after(took));
+            }
         }
         // What the move covered: `legacy_before = deleted_from_legacy +
         // left_in_legacy` (rows that arrived after it reached a table's end
@@ -184,6 +199,27 @@ impl Move {
             }
         }
         Ok(())
+    }
+
+    /// `PRAGMA data_version` of the scoped and the legacy DB: it changes
+    /// when another connection commits to that file.
+    fn data_versions(&self, conn: &Connection) -> Result<(i64, i64), Error> {
+        let scoped = conn
+            .query_row("PRAGMA main.data_version", [], |r| r.get(0))
+            .map_err(|e| self.on_scoped(e))?;
+        let legacy = conn
+            .query_row(
+                &format!("PRAGMA {}.data_version", self.legacy_side.schema),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.on_legacy(e))?;
+        Ok((scoped, legacy))
+    }
+
+    /// Another process committed to either DB since `before` was read.
+    fn others_wrote(&self, conn: &Connection, before: (i64, i64)) -> Result<bool, Error> {
+        Ok(self.data_versions(conn)? != before)
     }
 
     /// The legacy rows of the move's tables, as first counted.
@@ -278,11 +314,11 @@ mod tests {
     }
 
     #[test]
-    fn the_move_pauses_at_least_as_long_as_it_held_the_locks() {
+    fn the_move_pauses_three_times_as_long_as_it_held_the_locks() {
         assert_eq!(pause_after(Duration::from_millis(5)), BETWEEN_CHUNKS);
         assert_eq!(
             pause_after(Duration::from_millis(300)),
-            Duration::from_millis(300)
+            Duration::from_millis(900)
         );
     }
 
