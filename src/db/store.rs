@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::db::layout::LayoutMode;
 use crate::db::schema::tables;
 use crate::home::Home;
 
@@ -166,7 +167,7 @@ pub fn checkout_project(dir: &Path, repo_root_env: Option<&Path>) -> Option<Stri
 /// Everything the doctor shows of a project-store home.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreFacts {
-    pub layout_mode: String,
+    pub layout_mode: LayoutMode,
     pub stores: Vec<ProjectStore>,
     pub legacy_sources: Vec<LegacySource>,
     pub cutovers: Vec<Cutover>,
@@ -224,10 +225,10 @@ pub(crate) fn read_json(path: &Path) -> Option<serde_json::Value> {
 }
 
 /// The machine-wide layout mode (`legacy` when the file is absent).
-pub fn layout_mode(home: &Home) -> String {
+pub fn layout_mode(home: &Home) -> LayoutMode {
     read_json(&home.root().join("projects/.layout-generation.json"))
-        .and_then(|v| v["mode"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "legacy".to_string())
+        .and_then(|v| v["mode"].as_str().map(LayoutMode::from_name))
+        .unwrap_or_default()
 }
 
 fn store(uuid: &str, path: PathBuf) -> ProjectStore {
@@ -339,7 +340,7 @@ pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
 
 fn source_rows(path: &Path) -> u64 {
     let Ok(conn) = open_ro(path) else { return 0 };
-    tables::ALL.iter().map(|t| rows(&conn, t.name)).sum()
+    tables::ALL.iter().map(|t| rows(&conn, t.name())).sum()
 }
 
 fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
@@ -347,7 +348,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     let mut quarantine = BTreeMap::new();
     let mut failure_log = 0;
     for q in m["quarantine"].as_array().into_iter().flatten() {
-        if q["table"] == tables::BODY_UPLOAD_FAILURE_LOG.name {
+        if q["table"] == tables::BODY_UPLOAD_FAILURE_LOG.name() {
             // Every failure-log row is `incompatible_row` for the release:
             // a diagnostic, never work to deliver.
             failure_log += 1;

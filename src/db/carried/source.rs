@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
-use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
+use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
 use crate::db::store;
 
 use super::NaturalKey;
@@ -16,12 +16,12 @@ use super::NaturalKey;
 /// `id`, else `artifact_path`) for body uploads.
 pub(super) fn key_by_release_identity(
     conn: &Connection,
-    table: &str,
+    table: Table,
     row_id: &str,
 ) -> Option<NaturalKey> {
     let version = source_version(conn);
     match table {
-        "queue" => {
+        Table::Queue => {
             let found = conn
                 .query_row(
                     "SELECT event_id FROM queue WHERE event_id = ?1 \
@@ -32,7 +32,7 @@ pub(super) fn key_by_release_identity(
                 .ok()?;
             Some(NaturalKey::Queue { event_id: found })
         }
-        "body_upload_queue" => {
+        Table::BodyUploadQueue => {
             let cols = body_columns(version).join(", ");
             let has_task_id = has_column(conn, "body_upload_queue", "body_task_id");
             let by = if has_task_id {
@@ -47,7 +47,7 @@ pub(super) fn key_by_release_identity(
             )
             .ok()
         }
-        _ => None,
+        Table::BodyUploadFailureLog => None,
     }
 }
 

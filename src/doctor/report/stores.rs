@@ -4,6 +4,7 @@
 //! with what each store holds: deliver it, hold it as sealed history, or
 //! fail to read it (`journal_undecodable`). See `docs/problems.md`.
 
+use crate::db::layout::LayoutMode;
 use crate::db::store;
 use crate::db::store::{LegacySource, StoreFacts};
 
@@ -54,7 +55,7 @@ pub(super) fn store_problems(
 /// Has some cutover of this home completed (so the release reads legacy
 /// sources no more)?
 fn cut_over(f: &StoreFacts) -> bool {
-    f.layout_mode == "project_only" || f.cutovers.iter().any(|c| c.phase == "complete")
+    f.layout_mode == LayoutMode::ProjectOnly || f.cutovers.iter().any(|c| c.phase == "complete")
 }
 
 fn source_list(sources: &[&SourceLedger]) -> String {
@@ -299,7 +300,7 @@ mod tests {
             });
         }
         let f = StoreFacts {
-            layout_mode: mode.into(),
+            layout_mode: LayoutMode::from_name(mode),
             legacy_sources: vec![LegacySource {
                 path: "/h/queue.db".into(),
                 rows: late + carried,

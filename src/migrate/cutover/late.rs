@@ -83,14 +83,17 @@ fn text_of(v: ValueRef<'_>) -> serde_json::Value {
 /// names mapped to the release's).
 fn read_row(
     source: &Path,
-    table: &str,
+    table: crate::db::schema::tables::Table,
     local_id: i64,
     busy: u64,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
     let conn = crate::db::open_read_only(source, busy)?;
     let sq = |e| Error::sqlite(source, e, busy);
     let mut st = conn
-        .prepare(&format!("SELECT * FROM \"{table}\" WHERE id = ?1"))
+        .prepare(&format!(
+            "SELECT * FROM {} WHERE id = ?1",
+            crate::db::ident(table.as_str())
+        ))
         .map_err(sq)?;
     let names: Vec<String> = st.column_names().map(str::to_string).collect();
     st.query_row([local_id], |r| {

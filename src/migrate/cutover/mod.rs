@@ -222,7 +222,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     home.require_owned_by_caller()?;
     let busy = opts.busy_timeout_ms;
     let facts = store::gather(home);
-    if facts.layout_mode == "project_only" {
+    if facts.layout_mode == crate::db::layout::LayoutMode::ProjectOnly {
         return late_only(home, opts, started);
     }
     let pending: Vec<LegacySource> = store::pending_sources(&facts)
@@ -319,7 +319,7 @@ fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
 fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
     let has_snapshot = |id: &str| work_root(home).join(id).join("snapshot.db").is_file();
     let owner = store::read_json(&home.root().join("projects/.layout-generation.json"))
-        .filter(|v| v["mode"] == "cutover_pending")
+        .filter(|v| v["mode"] == crate::db::layout::LayoutMode::CutoverPending.as_str())
         .and_then(|v| v["migration_id"].as_str().map(str::to_string));
     pick_in_flight(owner.as_deref(), &facts.cutovers, &has_snapshot)
 }

@@ -152,8 +152,8 @@ fn preview_projects(preview: &serde_json::Value, id: &str) -> Result<Vec<Project
             let n = |t: &str| rows.iter().filter(|r| r["table"] == t).count() as u64;
             Ok(ProjectCarried {
                 project_uuid: uuid.clone(),
-                events: n(tables::QUEUE.name),
-                body_uploads: n(tables::BODY_UPLOAD_QUEUE.name),
+                events: n(tables::QUEUE.name()),
+                body_uploads: n(tables::BODY_UPLOAD_QUEUE.name()),
             })
         })
         .collect()

@@ -81,15 +81,15 @@ pub(super) fn unaccounted(
     for row in rows {
         let (id, event_id) = row.map_err(sq)?;
         if !delivered_events.contains(&event_id)
-            && !quarantined.contains(&(tables::QUEUE.name.to_string(), id.to_string()))
+            && !quarantined.contains(&(tables::QUEUE.name().to_string(), id.to_string()))
         {
-            missing.push(format!("{} {event_id}", tables::QUEUE.name));
+            missing.push(format!("{} {event_id}", tables::QUEUE.name()));
         }
     }
     let body = tables::BODY_UPLOAD_QUEUE;
     let cols = body.key.join(", ");
     let mut st = snapshot
-        .prepare(&format!("SELECT id, {cols} FROM {}", body.name))
+        .prepare(&format!("SELECT id, {cols} FROM {}", body.name()))
         .map_err(sq)?;
     let rows = st
         .query_map([], |r| {
@@ -103,9 +103,9 @@ pub(super) fn unaccounted(
     for row in rows {
         let (id, key) = row.map_err(sq)?;
         if !delivered_bodies.contains(&key)
-            && !quarantined.contains(&(body.name.to_string(), id.to_string()))
+            && !quarantined.contains(&(body.name().to_string(), id.to_string()))
         {
-            missing.push(format!("{} {}", body.name, key.join("|")));
+            missing.push(format!("{} {}", body.name(), key.join("|")));
         }
     }
     Ok(missing)
