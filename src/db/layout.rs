@@ -1,7 +1,9 @@
-//! The machine-wide layout mode 3.2.6+ releases write in
-//! `projects/.layout-generation.json` (`mode`): `legacy`, `cutover_pending`
-//! or `project_only` (absent = `legacy`). Read by `store`; this file only
-//! names the modes.
+//! Names 3.2.6+ releases write in their project-store layout: the
+//! machine-wide layout mode of `projects/.layout-generation.json` (`mode`:
+//! `legacy`, `cutover_pending` or `project_only`; absent = `legacy`) and a
+//! cutover manifest's `phase`. Read by `store` and `migrate::cutover`; this
+//! file only names them. A name no release this crate knows writes is kept
+//! as written (`Other`), so it is shown and reported as the release spelt it.
 
 use serde::Serialize;
 
@@ -42,6 +44,79 @@ impl LayoutMode {
     }
 }
 
+/// A cutover manifest's `phase` (`projects/.migration/<id>/manifest.json`),
+/// in the order a cutover passes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CutoverPhase {
+    Inventoried,
+    Planned,
+    Copied,
+    Held,
+    Cutover,
+    Restarted,
+    Complete,
+    Failed,
+    /// A phase no release this crate knows writes, or `unknown` when a
+    /// manifest names none.
+    Other(String),
+}
+
+impl CutoverPhase {
+    const NAMED: [CutoverPhase; 8] = [
+        CutoverPhase::Inventoried,
+        CutoverPhase::Planned,
+        CutoverPhase::Copied,
+        CutoverPhase::Held,
+        CutoverPhase::Cutover,
+        CutoverPhase::Restarted,
+        CutoverPhase::Complete,
+        CutoverPhase::Failed,
+    ];
+
+    /// The phase named `text` in a manifest.
+    pub fn from_name(text: &str) -> CutoverPhase {
+        CutoverPhase::NAMED
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .unwrap_or_else(|| CutoverPhase::Other(text.to_string()))
+    }
+
+    /// The phase as the manifest spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CutoverPhase::Inventoried => "inventoried",
+            CutoverPhase::Planned => "planned",
+            CutoverPhase::Copied => "copied",
+            CutoverPhase::Held => "held",
+            CutoverPhase::Cutover => "cutover",
+            CutoverPhase::Restarted => "restarted",
+            CutoverPhase::Complete => "complete",
+            CutoverPhase::Failed => "failed",
+            CutoverPhase::Other(text) => text,
+        }
+    }
+
+    /// At or past the phase where the manifest's quarantine is final.
+    pub fn quarantine_is_final(&self) -> bool {
+        matches!(
+            self,
+            CutoverPhase::Cutover | CutoverPhase::Restarted | CutoverPhase::Complete
+        )
+    }
+}
+
+impl std::fmt::Display for CutoverPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for CutoverPhase {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for LayoutMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -75,5 +150,18 @@ mod tests {
             LayoutMode::ProjectOnly
         );
         assert!(matches!(LayoutMode::from_name("x"), LayoutMode::Other(_)));
+    }
+
+    #[test]
+    fn a_phase_reads_and_serialises_as_the_manifest_spells_it() {
+        for p in CutoverPhase::NAMED {
+            assert_eq!(CutoverPhase::from_name(p.as_str()), p);
+            assert_eq!(serde_json::to_value(&p).unwrap(), p.as_str());
+        }
+        let later = CutoverPhase::from_name("verifying");
+        assert_eq!(later, CutoverPhase::Other("verifying".into()));
+        assert_eq!(later.to_string(), "verifying");
+        assert!(CutoverPhase::Restarted.quarantine_is_final());
+        assert!(!CutoverPhase::Copied.quarantine_is_final());
     }
 }

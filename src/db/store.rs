@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use crate::db::layout::LayoutMode;
+use crate::db::layout::{CutoverPhase, LayoutMode};
 use crate::db::schema::tables;
 use crate::home::Home;
 
@@ -61,7 +61,7 @@ pub struct LegacySource {
 pub struct Cutover {
     pub migration_id: String,
     pub path: String,
-    pub phase: String,
+    pub phase: CutoverPhase,
     pub total_rows: u64,
     /// Quarantined rows of queued work by reason.
     pub quarantine: BTreeMap<String, u64>,
@@ -360,7 +360,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     Some(Cutover {
         migration_id: m["migration_id"].as_str().unwrap_or(id).to_string(),
         path: path.display().to_string(),
-        phase: m["phase"].as_str().unwrap_or("unknown").to_string(),
+        phase: CutoverPhase::from_name(m["phase"].as_str().unwrap_or("unknown")),
         total_rows: m["total_rows"].as_u64().unwrap_or(0),
         quarantine,
         failure_log_quarantined: failure_log,
@@ -420,7 +420,7 @@ pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
         facts
             .cutovers
             .iter()
-            .any(|c| c.migration_id == id && c.phase == "complete")
+            .any(|c| c.migration_id == id && c.phase == CutoverPhase::Complete)
     };
     facts
         .legacy_sources
@@ -430,7 +430,7 @@ pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
             !facts
                 .cutovers
                 .iter()
-                .any(|c| c.phase == "complete" && c.sources.contains(&s.path))
+                .any(|c| c.phase == CutoverPhase::Complete && c.sources.contains(&s.path))
         })
         .filter(|s| {
             !facts.carried.iter().any(|c| {
@@ -476,7 +476,7 @@ mod tests {
         f.cutovers.push(Cutover {
             migration_id: "m1".into(),
             path: "/h/projects/.migration/m1/manifest.json".into(),
-            phase: "failed".into(),
+            phase: CutoverPhase::Failed,
             total_rows: 3,
             quarantine: BTreeMap::new(),
             failure_log_quarantined: 0,
@@ -488,7 +488,7 @@ mod tests {
             1,
             "a failed cutover covers nothing"
         );
-        f.cutovers[0].phase = "complete".into();
+        f.cutovers[0].phase = CutoverPhase::Complete;
         assert!(pending_sources(&f).is_empty());
     }
 

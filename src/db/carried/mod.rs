@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::db::layout::CutoverPhase;
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
 use crate::db::store::{self, open_ro, read_json};
 use crate::home::Home;
@@ -143,9 +144,6 @@ pub struct Covered {
     /// Keys a cutover's quarantine names: (migration id, reason).
     pub quarantined: BTreeMap<NaturalKey, (String, String)>,
 }
-
-/// Phases at or past which a manifest's quarantine is final.
-const COVERING_PHASES: [&str; 3] = ["cutover", "restarted", "complete"];
 
 /// The natural keys the project stores hold and the cutovers quarantined
 /// (reads only; an unreadable store or manifest covers nothing).
@@ -286,8 +284,8 @@ fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>
     let Some(m) = read_json(&dir.join("manifest.json")) else {
         return;
     };
-    let phase = m["phase"].as_str().unwrap_or("");
-    if !COVERING_PHASES.contains(&phase) {
+    let phase = CutoverPhase::from_name(m["phase"].as_str().unwrap_or(""));
+    if !phase.quarantine_is_final() {
         return;
     }
     let id = m["migration_id"].as_str().unwrap_or("").to_string();

@@ -25,6 +25,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::db::layout::CutoverPhase;
 use crate::db::store::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
@@ -106,7 +107,7 @@ pub struct CutoverReport {
     /// Rows of the sources that no snapshot holds (a NULL natural key).
     pub left_in_sources: u64,
     pub manifest: Option<String>,
-    pub phase: Option<String>,
+    pub phase: Option<CutoverPhase>,
     pub projects: Vec<ProjectCarried>,
     pub quarantined: BTreeMap<String, u64>,
     pub backups: Vec<String>,
@@ -273,7 +274,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     }
     let manifest = read_manifest(&manifest_path)?;
     report.manifest = Some(manifest_path.display().to_string());
-    report.phase = manifest["phase"].as_str().map(str::to_string);
+    report.phase = manifest["phase"].as_str().map(CutoverPhase::from_name);
     verify(home, &snap, &snapshot, &manifest, &id, busy)?;
     report.quarantined = quarantine_counts(&manifest, &id, "the manifest")?;
     report.projects = per_project(home, &snap, &snapshot, busy)?;
@@ -336,7 +337,7 @@ pub(super) fn pick_in_flight(
     }
     cutovers
         .iter()
-        .filter(|c| c.phase != "complete" && c.phase != "failed")
+        .filter(|c| !matches!(c.phase, CutoverPhase::Complete | CutoverPhase::Failed))
         .find(|c| ours(&c.migration_id))
         .map(|c| c.migration_id.clone())
 }

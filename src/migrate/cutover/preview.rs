@@ -128,7 +128,9 @@ pub(super) fn dry_run(
             reason: r.tail,
         });
     }
-    report.phase = preview["phase"].as_str().map(str::to_string);
+    report.phase = preview["phase"]
+        .as_str()
+        .map(crate::db::layout::CutoverPhase::from_name);
     report.quarantined = quarantine_counts(&preview, id, "the release's preview")?;
     report.projects = preview_projects(&preview, id)?;
     report.status = CutoverStatus::DryRun;
