@@ -57,8 +57,8 @@ pub fn check_ddl(f: &Facts, p: &Profile) {
     );
     // Every table the release makes is one our table model has at V<n>.
     for t in ALL {
-        assert_eq!(shape.contains_key(t.name()), t.exists_at(v), "{}", t.name());
-        if let Some(cols) = shape.get(t.name()) {
+        assert_eq!(shape.contains_key(&t.table), t.exists_at(v), "{}", t.name());
+        if let Some(cols) = shape.get(&t.table) {
             let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(names, t.columns_at(v), "columns of {} at V{v}", t.name());
         }

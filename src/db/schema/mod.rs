@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
-use tables::ALL;
+use tables::{ALL, Table};
 
 /// The newest schema version this tool knows.
 pub const LATEST: u32 = 5;
@@ -110,7 +110,7 @@ pub struct ColumnInfo {
 
 /// The queue tables a DB has (by name) and their columns. Other tables are
 /// not part of the shape: they are left alone.
-pub type Shape = BTreeMap<String, Vec<ColumnInfo>>;
+pub type Shape = BTreeMap<Table, Vec<ColumnInfo>>;
 
 /// Read the shape of the DB attached as `schema` (`main`, `legacy`, ...).
 pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
@@ -131,7 +131,7 @@ pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         if !cols.is_empty() {
-            shape.insert(t.name().to_string(), cols);
+            shape.insert(t.table, cols);
         }
     }
     Ok(shape)
@@ -151,7 +151,7 @@ const ROWID_NAMES: [&str; 3] = ["rowid", "oid", "_rowid_"];
 fn mismatches(shape: &Shape, v: u32) -> Vec<String> {
     let mut out = Vec::new();
     for t in ALL {
-        match (t.exists_at(v), shape.get(t.name())) {
+        match (t.exists_at(v), shape.get(&t.table)) {
             (true, None) => out.push(format!("table {} is missing", t.name())),
             (false, Some(_)) => out.push(format!("table {} is present", t.name())),
             (false, None) => {}
@@ -231,7 +231,10 @@ pub fn fingerprint(conn: &Connection, schema: &str, path: &Path) -> Result<u32, 
     };
     let shape = read_shape(conn, schema).map_err(sq)?;
     let version = version_of(&shape).map_err(unknown)?;
-    for table in shape.keys() {
+    // In name order: the first such table named is the one it always was.
+    let mut tables: Vec<&Table> = shape.keys().collect();
+    tables.sort_by_key(|t| t.as_str());
+    for table in tables {
         let probe = format!("SELECT rowid FROM \"{schema}\".\"{table}\" LIMIT 0");
         if conn.prepare(&probe).is_err() {
             return Err(unknown(format!(
@@ -249,7 +252,10 @@ pub fn fingerprint(conn: &Connection, schema: &str, path: &Path) -> Result<u32, 
         .map_err(sq)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sq)?;
-    if let Some((name, table)) = triggers.iter().find(|(_, t)| shape.contains_key(t)) {
+    if let Some((name, table)) = triggers
+        .iter()
+        .find(|(_, t)| Table::from_name(t).is_some_and(|t| shape.contains_key(&t)))
+    {
         return Err(unknown(format!(
             "trigger {name} on {table}: a trigger could change rows behind the move's back"
         )));
