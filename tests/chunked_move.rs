@@ -12,6 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
+use sk_boundary::db::schema::tables::Table;
 use sk_boundary::migrate::merge::MoveOptions;
 use sk_boundary::migrate::observe::{Observer, Step};
 use sk_boundary::migrate::{self, RunOptions};
@@ -149,7 +150,7 @@ fn a_fault_in_a_later_chunk_keeps_the_earlier_ones_and_a_rerun_resumes() {
         "SELECT event_id FROM queue ORDER BY id",
     );
     let mut obs = Chunks {
-        step: Some(Step::Inserted("queue")),
+        step: Some(Step::Inserted(Table::Queue)),
         fail_at: 3,
         ..Chunks::counting()
     };

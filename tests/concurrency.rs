@@ -20,6 +20,7 @@ use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
 use sk_boundary::db::schema;
+use sk_boundary::db::schema::tables::Table;
 use sk_boundary::migrate::observe::{Observer, Step};
 use sk_boundary::migrate::{self, RunOptions};
 
@@ -89,7 +90,7 @@ fn artifact_paths(path: &Path) -> Vec<String> {
 struct InTransaction(mpsc::Sender<()>);
 impl Observer for InTransaction {
     fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
-        if step == Step::Inserted("queue") {
+        if step == Step::Inserted(Table::Queue) {
             let _ = self.0.send(());
         }
         Ok(())
@@ -320,7 +321,11 @@ fn waits_holding_nothing(wal: bool) {
         .unwrap();
     holder.execute_batch("COMMIT").unwrap();
     let report = mover.join().unwrap().unwrap();
-    let q = report.tables.iter().find(|t| t.table == "queue").unwrap();
+    let q = report
+        .tables
+        .iter()
+        .find(|t| t.table == Table::Queue)
+        .unwrap();
     assert_eq!(q.inserted, INITIAL);
     assert_eq!(q.deleted_from_legacy, INITIAL);
     let rows = queue_rows(&scoped);

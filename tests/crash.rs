@@ -86,7 +86,7 @@ fn keys(path: &Path) -> Vec<(BTreeSet<String>, usize)> {
             let exists: Option<i64> = conn
                 .query_row(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                    [t.name],
+                    [t.name()],
                     |r| r.get(0),
                 )
                 .optional()
@@ -96,7 +96,7 @@ fn keys(path: &Path) -> Vec<(BTreeSet<String>, usize)> {
             }
             let expr = t.key.join(" || char(31) || ");
             let mut stmt = conn
-                .prepare(&format!("SELECT {expr} FROM {}", t.name))
+                .prepare(&format!("SELECT {expr} FROM {}", t.name()))
                 .unwrap();
             let all: Vec<String> = stmt
                 .query_map([], |r| r.get(0))
@@ -116,7 +116,7 @@ fn ordered_keys(path: &Path) -> Vec<Vec<String>> {
         .map(|t| {
             let expr = t.key.join(" || char(31) || ");
             let mut stmt = conn
-                .prepare(&format!("SELECT {expr} FROM {} ORDER BY id", t.name))
+                .prepare(&format!("SELECT {expr} FROM {} ORDER BY id", t.name()))
                 .unwrap();
             stmt.query_map([], |r| r.get(0))
                 .unwrap()
@@ -246,7 +246,7 @@ fn check_after_kill(t: &Template, home: &Home, with_scoped: bool, wal: bool) -> 
     // Every table before this one is completely moved.
     let mut earlier_done = true;
     for (i, table) in ALL.iter().enumerate() {
-        let name = table.name;
+        let name = table.name();
         let (lk, ln) = &l[i];
         let (sk, sn) = &s[i];
         // 2. Nothing duplicated (UNIQUE enforces it; keep the check honest).
@@ -307,9 +307,9 @@ fn check_complete(t: &Template, home: &Home, with_scoped: bool) {
     let l = keys(&home.legacy);
     let s = keys(&home.scoped);
     for (i, table) in ALL.iter().enumerate() {
-        assert_eq!(l[i].1, 0, "{}: legacy not empty after rerun", table.name);
-        assert_eq!(s[i].1, want[i].len(), "{}: scoped count", table.name);
-        assert!(s[i].0 == want[i], "{}: scoped keys", table.name);
+        assert_eq!(l[i].1, 0, "{}: legacy not empty after rerun", table.name());
+        assert_eq!(s[i].1, want[i].len(), "{}: scoped count", table.name());
+        assert!(s[i].0 == want[i], "{}: scoped keys", table.name());
     }
 }
 

@@ -207,18 +207,7 @@ fn run(venv: &Path, reencode: bool) -> Run {
     }
     let sk = venv.join("bin/spec-kitty");
     let release = |cwd: &Path, args: &[&str]| env_cmd(&sk, &home, cwd).args(args).output().unwrap();
-    let out = release(
-        &home,
-        &[
-            "sync",
-            "project-store-migrate",
-            "--source",
-            queue.to_str().unwrap(),
-            "--migration-id",
-            "deliver-1",
-            "--json",
-        ],
-    );
+    let out = e2e::cutover(env_cmd(&sk, &home, &home), &queue, "deliver-1");
     ok(&out, "the release's cutover");
 
     let checkout = home.join("repo");

@@ -16,7 +16,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::e2e::{self, Trial};
 use serde_json::Value;
@@ -88,31 +88,16 @@ fn problem<'a>(doc: &'a Value, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {code}: {doc:#}"))
 }
 
-fn release(venv: &Path, home: &Path, args: &[&str]) -> Output {
-    env_cmd(&venv.join("bin/spec-kitty"), home)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn after_a_cutover(venv: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("h");
     let root = home.join(".spec-kitty");
     write_legacy(&home, 4, 2, 0);
     let queue = root.join("queue.db");
-    let out = release(
-        venv,
-        &home,
-        &[
-            "sync",
-            "project-store-migrate",
-            "--source",
-            queue.to_str().unwrap(),
-            "--migration-id",
-            "cutdoc-1",
-            "--json",
-        ],
+    let out = e2e::cutover(
+        env_cmd(&venv.join("bin/spec-kitty"), &home),
+        &queue,
+        "cutdoc-1",
     );
     assert!(
         out.status.success(),

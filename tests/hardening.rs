@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use common::*;
 use rusqlite::Connection;
 use sk_boundary::Error;
+use sk_boundary::db::schema::tables::Table;
 use sk_boundary::migrate::journal::Journal;
 use sk_boundary::migrate::merge::{self, MoveOptions};
 use sk_boundary::migrate::observe::{Observer, Quiet, Step};
@@ -141,7 +142,7 @@ fn lines_of_a_run_cut_after_its_commit_are_recovered_once() {
 fn lines_of_a_run_cut_before_its_commit_are_dropped_and_the_rows_audited_once() {
     let h = TestHome::new();
     h.login().legacy("legacy_v5").scoped("scoped_v5");
-    cut_run(&h, Some(Step::Deleted("queue")));
+    cut_run(&h, Some(Step::Deleted(Table::Queue)));
     let r = run_ok(&h);
     assert_eq!(r.audit_recovered, 0);
     assert!(moved(&r) > 0);
@@ -630,7 +631,7 @@ fn rows_arriving_during_a_run_are_reported_as_late_and_counts_add_up() {
     drop(c);
     let mut w = LateWriter(h.home.legacy_queue());
     let r = migrate::run(&h.home, &RunOptions::default(), &mut w).unwrap();
-    let q = r.tables.iter().find(|t| t.table == "queue").unwrap();
+    let q = r.tables.iter().find(|t| t.table == Table::Queue).unwrap();
     assert_eq!((q.arrived_late, q.left_in_legacy), (1, 0), "{q:?}");
     for t in &r.tables {
         assert_eq!(

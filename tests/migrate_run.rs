@@ -8,7 +8,7 @@ use common::*;
 use rusqlite::types::Value;
 use sk_boundary::Error;
 use sk_boundary::db::schema;
-use sk_boundary::db::schema::tables::ALL;
+use sk_boundary::db::schema::tables::{ALL, Table};
 use sk_boundary::migrate::merge::MoveOptions;
 use sk_boundary::migrate::observe::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions, Status};
@@ -34,7 +34,7 @@ fn as_v5(table: &str, row: &Row) -> Row {
 }
 
 fn key_of(table: &str, row: &Row) -> Vec<Value> {
-    let t = ALL.iter().find(|t| t.name == table).unwrap();
+    let t = ALL.iter().find(|t| t.name() == table).unwrap();
     t.key.iter().map(|k| row[*k].clone()).collect()
 }
 
@@ -60,11 +60,11 @@ fn every_version_moves_the_union_by_natural_key_destination_wins_order_kept() {
         let legacy_before: BTreeMap<&str, Vec<Row>> = ALL
             .iter()
             .filter(|t| t.exists_at(v))
-            .map(|t| (t.name, rows(&legacy, t.name)))
+            .map(|t| (t.name(), rows(&legacy, t.name())))
             .collect();
         let scoped_before: BTreeMap<&str, Vec<Row>> = ALL
             .iter()
-            .map(|t| (t.name, rows(&scoped, t.name)))
+            .map(|t| (t.name(), rows(&scoped, t.name())))
             .collect();
 
         let report = run_lib(&h);
@@ -73,60 +73,60 @@ fn every_version_moves_the_union_by_natural_key_destination_wins_order_kept() {
         assert_eq!(report.scoped_schema_version, Some(5));
 
         for t in ALL {
-            let after = rows(&scoped, t.name);
-            let before_scoped = &scoped_before[t.name];
+            let after = rows(&scoped, t.name());
+            let before_scoped = &scoped_before[t.name()];
             // Destination wins: every pre-existing scoped row is unchanged, id included.
             for r in before_scoped {
                 assert!(
                     after.contains(r),
                     "V{v} {}: scoped row changed: {r:?}",
-                    t.name
+                    t.name()
                 );
             }
-            let Some(legacy_rows) = legacy_before.get(t.name) else {
+            let Some(legacy_rows) = legacy_before.get(t.name()) else {
                 assert_eq!(&after, before_scoped);
                 continue;
             };
             assert_eq!(
-                count(&legacy, t.name),
+                count(&legacy, t.name()),
                 0,
                 "V{v} {}: legacy not emptied",
-                t.name
+                t.name()
             );
             // Exactly the union by natural key, each key once.
-            let mut keys: Vec<Vec<Value>> = after.iter().map(|r| key_of(t.name, r)).collect();
+            let mut keys: Vec<Vec<Value>> = after.iter().map(|r| key_of(t.name(), r)).collect();
             let n = keys.len();
             keys.sort_by_key(|k| format!("{k:?}"));
             keys.dedup();
-            assert_eq!(keys.len(), n, "V{v} {}: duplicate natural key", t.name);
+            assert_eq!(keys.len(), n, "V{v} {}: duplicate natural key", t.name());
             let mut union: Vec<Vec<Value>> = before_scoped
                 .iter()
-                .map(|r| key_of(t.name, r))
+                .map(|r| key_of(t.name(), r))
                 .chain(
                     legacy_rows
                         .iter()
-                        .map(|r| key_of(t.name, &as_v5(t.name, r))),
+                        .map(|r| key_of(t.name(), &as_v5(t.name(), r))),
                 )
                 .collect();
             union.sort_by_key(|k| format!("{k:?}"));
             union.dedup();
-            assert_eq!(keys, union, "V{v} {}", t.name);
+            assert_eq!(keys, union, "V{v} {}", t.name());
             // Moved rows: contents equal to legacy (mapped), in legacy id order.
             let pre_keys: Vec<Vec<Value>> =
-                before_scoped.iter().map(|r| key_of(t.name, r)).collect();
+                before_scoped.iter().map(|r| key_of(t.name(), r)).collect();
             let mut last_id = i64::MIN;
             for lr in legacy_rows {
-                let want = as_v5(t.name, lr);
-                let k = key_of(t.name, &want);
+                let want = as_v5(t.name(), lr);
+                let k = key_of(t.name(), &want);
                 if pre_keys.contains(&k) {
                     continue;
                 }
-                let got = after.iter().find(|r| key_of(t.name, r) == k).unwrap();
-                assert_eq!(without_id(got), want, "V{v} {}", t.name);
+                let got = after.iter().find(|r| key_of(t.name(), r) == k).unwrap();
+                assert_eq!(without_id(got), want, "V{v} {}", t.name());
                 let Value::Integer(id) = got["id"] else {
                     panic!()
                 };
-                assert!(id > last_id, "V{v} {}: legacy order lost", t.name);
+                assert!(id > last_id, "V{v} {}: legacy order lost", t.name());
                 last_id = id;
             }
         }
@@ -138,7 +138,7 @@ fn counts_in_the_report_add_up() {
     let h = TestHome::new();
     h.login().legacy("legacy_v5").scoped("scoped_v5");
     let r = run_lib(&h);
-    let q = r.tables.iter().find(|t| t.table == "queue").unwrap();
+    let q = r.tables.iter().find(|t| t.table == Table::Queue).unwrap();
     // The shared key's payloads differ: a divergent duplicate.
     assert_eq!(
         (q.legacy_before, q.inserted, q.already_present, q.divergent),
@@ -148,7 +148,7 @@ fn counts_in_the_report_add_up() {
     let b = r
         .tables
         .iter()
-        .find(|t| t.table == "body_upload_queue")
+        .find(|t| t.table == Table::BodyUploadQueue)
         .unwrap();
     assert_eq!(
         (b.legacy_before, b.inserted, b.already_present, b.divergent),
@@ -157,7 +157,7 @@ fn counts_in_the_report_add_up() {
     let f = r
         .tables
         .iter()
-        .find(|t| t.table == "body_upload_failure_log")
+        .find(|t| t.table == Table::BodyUploadFailureLog)
         .unwrap();
     assert_eq!(
         (f.legacy_before, f.inserted, f.deleted_from_legacy),
@@ -449,10 +449,10 @@ impl Observer for FailAt {
 #[test]
 fn a_fault_between_statements_leaves_both_dbs_unchanged() {
     for step in [
-        Step::Planned("queue"),
-        Step::Inserted("body_upload_queue"),
-        Step::Deleted("queue"),
-        Step::Deleted("body_upload_failure_log"),
+        Step::Planned(Table::Queue),
+        Step::Inserted(Table::BodyUploadQueue),
+        Step::Deleted(Table::Queue),
+        Step::Deleted(Table::BodyUploadFailureLog),
     ] {
         let h = TestHome::new();
         h.login().legacy("legacy_v5").scoped("scoped_v5");
@@ -687,7 +687,7 @@ struct DaemonCreatesScoped {
 }
 impl Observer for DaemonCreatesScoped {
     fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
-        if step == Step::Inserted("queue") && !self.done {
+        if step == Step::Inserted(Table::Queue) && !self.done {
             self.done = true;
             materialise(&self.scoped, &fixture_sql("scoped_v5"));
         }
@@ -729,8 +729,8 @@ fn new_scoped_db_fast_path_never_replaces_a_db_a_daemon_created_meanwhile() {
 fn a_fault_while_building_a_new_scoped_db_leaves_no_file_behind() {
     for step in [
         Step::SchemaUpgraded,
-        Step::Planned("body_upload_queue"),
-        Step::Inserted("body_upload_failure_log"),
+        Step::Planned(Table::BodyUploadQueue),
+        Step::Inserted(Table::BodyUploadFailureLog),
     ] {
         let h = TestHome::new();
         h.login().legacy("legacy_v5");

@@ -424,7 +424,7 @@ fn insert_rows(conn: &Connection, t: &TableDef, v: u32, rows: &[(i64, RowSpec)],
         conn.execute(
             &format!(
                 "INSERT OR IGNORE INTO {} ({}) VALUES ({marks})",
-                t.name,
+                t.name(),
                 cols.join(", ")
             ),
             params_from_iter(vals),
@@ -466,7 +466,7 @@ fn build_legacy(path: &Path, c: &Case) {
         conn.execute_batch(&format!(
             "ALTER TABLE {0} ADD COLUMN newer_col TEXT; \
              UPDATE {0} SET newer_col = 'newer ' || id WHERE id % 2 = 0;",
-            t.name
+            t.name()
         ))
         .unwrap();
     }
@@ -590,17 +590,17 @@ fn check_case(c: &Case) {
     let tables: Vec<&TableDef> = ALL.iter().filter(|t| t.exists_at(v)).collect();
     let legacy_before: BTreeMap<&str, Vec<Row>> = tables
         .iter()
-        .map(|t| (t.name, table_rows(&legacy, t.name)))
+        .map(|t| (t.name(), table_rows(&legacy, t.name())))
         .collect();
     let scoped_before: BTreeMap<&str, Vec<Row>> = ALL
         .iter()
         .map(|t| {
             let r = if scoped.exists() {
-                table_rows(&scoped, t.name)
+                table_rows(&scoped, t.name())
             } else {
                 Vec::new()
             };
-            (t.name, r)
+            (t.name(), r)
         })
         .collect();
     let extras_before = (extra_rows(&legacy), extra_rows(&scoped));
@@ -615,8 +615,8 @@ fn check_case(c: &Case) {
 
     let mut anything_moved = false;
     for t in &tables {
-        let l_before = &legacy_before[t.name];
-        let s_before = &scoped_before[t.name];
+        let l_before = &legacy_before[t.name()];
+        let s_before = &scoped_before[t.name()];
         // The model: scoped keys, then each movable legacy row whose key is
         // absent, first by id (duplicates in hostile tables), in legacy order.
         let mut present: BTreeSet<String> = s_before
@@ -639,14 +639,14 @@ fn check_case(c: &Case) {
             .cloned()
             .collect();
 
-        let l_after = table_rows(&legacy, t.name);
+        let l_after = table_rows(&legacy, t.name());
         let s_after = if scoped.exists() {
-            table_rows(&scoped, t.name)
+            table_rows(&scoped, t.name())
         } else {
             assert_eq!(legacy_total, 0, "scoped DB missing after a move");
             Vec::new()
         };
-        let name = t.name;
+        let name = t.name();
 
         // 2. Nothing duplicated in scoped.
         let s_keys: Vec<String> = s_after
@@ -696,7 +696,11 @@ fn check_case(c: &Case) {
         // 8. What stays in legacy is exactly the unmovable, unproven rows.
         assert_eq!(l_after, expected_legacy, "{name}: rows left in legacy");
 
-        let counts = report.tables.iter().find(|x| x.table == name).unwrap();
+        let counts = report
+            .tables
+            .iter()
+            .find(|x| x.table.as_str() == name)
+            .unwrap();
         assert_eq!(counts.legacy_before, l_before.len() as u64, "{name}");
         assert_eq!(counts.inserted, expected_new.len() as u64, "{name}");
         assert_eq!(
@@ -821,9 +825,9 @@ fn check_fault(c: &Case, pick: prop::sample::Index) {
         .filter(|t| t.exists_at(c.version))
         .flat_map(|t| {
             [
-                Step::Planned(t.name),
-                Step::Inserted(t.name),
-                Step::Deleted(t.name),
+                Step::Planned(t.table),
+                Step::Inserted(t.table),
+                Step::Deleted(t.table),
             ]
         })
         .collect();
@@ -835,7 +839,7 @@ fn check_fault(c: &Case, pick: prop::sample::Index) {
         Step::Planned(t) | Step::Inserted(t) | Step::Deleted(t) => t,
         _ => unreachable!(),
     };
-    let legacy_rows = count(&h.home.legacy_queue(), table);
+    let legacy_rows = count(&h.home.legacy_queue(), table.as_str());
     let opts = RunOptions {
         scope: Some(h.scope()),
         ..RunOptions::default()

@@ -113,7 +113,7 @@ fn assert_no_secret(what: &str, text: &str) {
 fn rows_without_id(path: &Path) -> Vec<(String, Vec<String>)> {
     ALL.iter()
         .map(|t| {
-            let mut rows: Vec<String> = rows(path, t.name)
+            let mut rows: Vec<String> = rows(path, t.name())
                 .into_iter()
                 .map(|mut r| {
                     r.remove("id");
@@ -121,7 +121,7 @@ fn rows_without_id(path: &Path) -> Vec<(String, Vec<String>)> {
                 })
                 .collect();
             rows.sort();
-            (t.name.to_string(), rows)
+            (t.name().to_string(), rows)
         })
         .collect()
 }
@@ -145,7 +145,7 @@ fn saas_on_session_scope_moves_legacy_rows_into_its_db() {
     // Every legacy row is now in the session scope's DB, and gone from legacy.
     assert_eq!(rows_without_id(&scoped), before);
     for t in ALL {
-        assert_eq!(count(&h.home.legacy_queue(), t.name), 0, "{}", t.name);
+        assert_eq!(count(&h.home.legacy_queue(), t.name()), 0, "{}", t.name());
     }
     // The only scoped DB is the session's.
     let dbs: Vec<_> = std::fs::read_dir(h.home.queues_dir())

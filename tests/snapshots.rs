@@ -353,7 +353,8 @@ fn cutover_summary_views() {
         left_in_sources: 0,
         manifest: (status == CutoverStatus::Migrated)
             .then(|| format!("{root}/migrations/project-store/20261201T101500Z-5c1e.json")),
-        phase: (status == CutoverStatus::Migrated).then(|| "complete".into()),
+        phase: (status == CutoverStatus::Migrated)
+            .then_some(sk_boundary::db::layout::CutoverPhase::Complete),
         projects: vec![
             ProjectCarried {
                 project_uuid: "0f6c3a52-8d1e-4b7a-9c2d-5e8f1a2b3c4d".into(),

@@ -13,9 +13,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::Error;
-use schema::tables::ALL;
+use schema::tables::{ALL, Table};
 
 pub mod carried;
+pub mod layout;
 pub mod schema;
 pub mod store;
 
@@ -139,7 +140,17 @@ pub(crate) fn dry_run_uri(path: &Path) -> String {
 pub struct DbFacts {
     pub version: u32,
     /// Rows per table, in [`ALL`] order; 0 for a table the version lacks.
-    pub rows: Vec<(&'static str, u64)>,
+    pub rows: Vec<(Table, u64)>,
+}
+
+impl DbFacts {
+    /// The rows of `table` (0 for a table the version lacks).
+    pub fn rows_of(&self, table: Table) -> u64 {
+        self.rows
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 /// Fingerprint and count a queue DB, read-only. `Ok(None)` when it does not exist.
@@ -170,14 +181,14 @@ pub(crate) fn inspect_inner(path: &Path, busy_timeout_ms: u64) -> Result<Option<
         let n = if t.exists_at(version) {
             count(
                 &conn,
-                &format!("SELECT count(*) FROM {}", ident(t.name)),
+                &format!("SELECT count(*) FROM {}", ident(t.name())),
                 path,
                 busy_timeout_ms,
             )?
         } else {
             0
         };
-        rows.push((t.name, n));
+        rows.push((t.table, n));
     }
     Ok(Some(DbFacts { version, rows }))
 }
@@ -197,7 +208,7 @@ pub enum Unmovable {
 /// Rows of one legacy table no move can take, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UnmovableRows {
-    pub table: &'static str,
+    pub table: Table,
     pub rows: u64,
     #[serde(flatten)]
     pub why: Unmovable,
@@ -222,7 +233,7 @@ pub fn unmovable(
         }
         if !t.exists_at(target) {
             out.push(UnmovableRows {
-                table: t.name,
+                table: t.table,
                 rows: *n,
                 why: Unmovable::TableMissing {
                     since: t.since,
@@ -232,10 +243,8 @@ pub fn unmovable(
             continue;
         }
         let null: Vec<String> = t
-            .columns
-            .iter()
-            .filter(|c| c.required)
-            .filter_map(|c| t.column_at(c.name, facts.version))
+            .required_at(facts.version)
+            .into_iter()
             .map(|c| format!("{} IS NULL", ident(c)))
             .collect();
         if null.is_empty() {
@@ -247,13 +256,13 @@ pub fn unmovable(
         let Some(c) = conn.as_ref() else { continue };
         let sql = format!(
             "SELECT count(*) FROM {} WHERE {}",
-            ident(t.name),
+            ident(t.name()),
             null.join(" OR ")
         );
         let rows = count(c, &sql, path, busy)?;
         if rows > 0 {
             out.push(UnmovableRows {
-                table: t.name,
+                table: t.table,
                 rows,
                 why: Unmovable::NullKey,
             });

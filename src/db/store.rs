@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::db::layout::{CutoverPhase, LayoutMode};
 use crate::db::schema::tables;
 use crate::home::Home;
 
@@ -60,7 +61,7 @@ pub struct LegacySource {
 pub struct Cutover {
     pub migration_id: String,
     pub path: String,
-    pub phase: String,
+    pub phase: CutoverPhase,
     pub total_rows: u64,
     /// Quarantined rows of queued work by reason.
     pub quarantine: BTreeMap<String, u64>,
@@ -166,7 +167,7 @@ pub fn checkout_project(dir: &Path, repo_root_env: Option<&Path>) -> Option<Stri
 /// Everything the doctor shows of a project-store home.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreFacts {
-    pub layout_mode: String,
+    pub layout_mode: LayoutMode,
     pub stores: Vec<ProjectStore>,
     pub legacy_sources: Vec<LegacySource>,
     pub cutovers: Vec<Cutover>,
@@ -224,10 +225,10 @@ pub(crate) fn read_json(path: &Path) -> Option<serde_json::Value> {
 }
 
 /// The machine-wide layout mode (`legacy` when the file is absent).
-pub fn layout_mode(home: &Home) -> String {
+pub fn layout_mode(home: &Home) -> LayoutMode {
     read_json(&home.root().join("projects/.layout-generation.json"))
-        .and_then(|v| v["mode"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "legacy".to_string())
+        .and_then(|v| v["mode"].as_str().map(LayoutMode::from_name))
+        .unwrap_or_default()
 }
 
 fn store(uuid: &str, path: PathBuf) -> ProjectStore {
@@ -339,7 +340,7 @@ pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
 
 fn source_rows(path: &Path) -> u64 {
     let Ok(conn) = open_ro(path) else { return 0 };
-    tables::ALL.iter().map(|t| rows(&conn, t.name)).sum()
+    tables::ALL.iter().map(|t| rows(&conn, t.name())).sum()
 }
 
 fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
@@ -347,7 +348,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     let mut quarantine = BTreeMap::new();
     let mut failure_log = 0;
     for q in m["quarantine"].as_array().into_iter().flatten() {
-        if q["table"] == tables::BODY_UPLOAD_FAILURE_LOG.name {
+        if q["table"] == tables::BODY_UPLOAD_FAILURE_LOG.name() {
             // Every failure-log row is `incompatible_row` for the release:
             // a diagnostic, never work to deliver.
             failure_log += 1;
@@ -359,7 +360,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
     Some(Cutover {
         migration_id: m["migration_id"].as_str().unwrap_or(id).to_string(),
         path: path.display().to_string(),
-        phase: m["phase"].as_str().unwrap_or("unknown").to_string(),
+        phase: CutoverPhase::from_name(m["phase"].as_str().unwrap_or("unknown")),
         total_rows: m["total_rows"].as_u64().unwrap_or(0),
         quarantine,
         failure_log_quarantined: failure_log,
@@ -419,7 +420,7 @@ pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
         facts
             .cutovers
             .iter()
-            .any(|c| c.migration_id == id && c.phase == "complete")
+            .any(|c| c.migration_id == id && c.phase == CutoverPhase::Complete)
     };
     facts
         .legacy_sources
@@ -429,7 +430,7 @@ pub fn pending_sources(facts: &StoreFacts) -> Vec<&LegacySource> {
             !facts
                 .cutovers
                 .iter()
-                .any(|c| c.phase == "complete" && c.sources.contains(&s.path))
+                .any(|c| c.phase == CutoverPhase::Complete && c.sources.contains(&s.path))
         })
         .filter(|s| {
             !facts.carried.iter().any(|c| {
@@ -475,7 +476,7 @@ mod tests {
         f.cutovers.push(Cutover {
             migration_id: "m1".into(),
             path: "/h/projects/.migration/m1/manifest.json".into(),
-            phase: "failed".into(),
+            phase: CutoverPhase::Failed,
             total_rows: 3,
             quarantine: BTreeMap::new(),
             failure_log_quarantined: 0,
@@ -487,7 +488,7 @@ mod tests {
             1,
             "a failed cutover covers nothing"
         );
-        f.cutovers[0].phase = "complete".into();
+        f.cutovers[0].phase = CutoverPhase::Complete;
         assert!(pending_sources(&f).is_empty());
     }
 

@@ -4,8 +4,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::db::schema::tables;
-use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
+use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
 use crate::doctor::identity::{self, ForegroundIdentity};
 use crate::doctor::owner::{self, OwnerRead, RetirePlan};
 use crate::doctor::probe;
@@ -68,10 +67,9 @@ fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueF
         Ok(Some(f)) => {
             q.exists = true;
             q.schema_version = Some(f.version);
-            let n = |t: &str| f.rows.iter().find(|r| r.0 == t).map_or(0, |r| r.1);
-            q.events = n(tables::QUEUE.name);
-            q.body_uploads = n(tables::BODY_UPLOAD_QUEUE.name);
-            q.failure_log = n(tables::BODY_UPLOAD_FAILURE_LOG.name);
+            q.events = f.rows_of(Table::Queue);
+            q.body_uploads = f.rows_of(Table::BodyUploadQueue);
+            q.failure_log = f.rows_of(Table::BodyUploadFailureLog);
         }
         Err(e @ (Error::UnknownSchema { .. } | Error::NotADatabase { .. })) => {
             q.exists = true;

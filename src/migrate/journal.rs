@@ -192,7 +192,7 @@ impl<'a> Journal<'a> {
 }
 
 impl Observer for Journal<'_> {
-    fn table_started(&mut self, table: &'static str, rows: u64) {
+    fn table_started(&mut self, table: crate::db::schema::tables::Table, rows: u64) {
         self.inner.table_started(table, rows);
     }
     fn checkpoint(&mut self, step: Step) -> Result<(), Error> {
@@ -225,7 +225,14 @@ impl Observer for Journal<'_> {
         else {
             return Ok(());
         };
-        write_record(out, pending, (at, scope), line.table, line.key_json, None)
+        write_record(
+            out,
+            pending,
+            (at, scope),
+            line.table.as_str(),
+            line.key_json,
+            None,
+        )
     }
     fn seal_audit(&mut self) -> Result<Option<String>, Error> {
         let Some(out) = self.out.as_mut() else {
@@ -265,7 +272,7 @@ impl Observer for Journal<'_> {
             out,
             evidence_path,
             (at, scope),
-            line.table,
+            line.table.as_str(),
             line.key_json,
             row,
         )
@@ -479,10 +486,7 @@ fn parse_line(line: &[u8]) -> Option<AuditLine<'_>> {
     let (_, rest) = text.split_once(",\"table\":\"")?;
     let (table, rest) = rest.split_once("\",\"key\":")?;
     let key = rest.strip_suffix('}')?;
-    let table = crate::db::schema::tables::ALL
-        .iter()
-        .find(|t| t.name == table)?
-        .name;
+    let table = crate::db::schema::tables::Table::from_name(table)?;
     Some(AuditLine {
         table,
         key_json: key,

@@ -2,12 +2,13 @@
 //! "sink") with its [`Step`]s and [`AuditLine`]s. Progress printing, fault
 //! injection and the audit journal are observers.
 
+use crate::db::schema::tables::Table;
 use crate::error::Error;
 
 /// One migrated row: its table and natural key, never its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditLine<'a> {
-    pub table: &'static str,
+    pub table: Table,
     /// The natural key as a JSON object (V5 column names): `{"event_id":"..."}`.
     pub key_json: &'a str,
 }
@@ -16,7 +17,7 @@ pub struct AuditLine<'a> {
 /// whole (every legacy column, typed as in audit keys) before it is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DivergentLine<'a> {
-    pub table: &'static str,
+    pub table: Table,
     pub key_json: &'a str,
     /// Every legacy column of the row, `id` included, as a JSON object.
     pub row_json: &'a str,
@@ -26,9 +27,9 @@ pub struct DivergentLine<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     SchemaUpgraded,
-    Planned(&'static str),
-    Inserted(&'static str),
-    Deleted(&'static str),
+    Planned(Table),
+    Inserted(Table),
+    Deleted(Table),
     ScopedCommitted,
     Committed,
 }
@@ -36,7 +37,7 @@ pub enum Step {
 /// What the caller sees of a move while it runs. Every method has a no-op default.
 pub trait Observer {
     /// A table is about to move `rows` rows (legacy rows before the move).
-    fn table_started(&mut self, _table: &'static str, _rows: u64) {}
+    fn table_started(&mut self, _table: Table, _rows: u64) {}
     /// After each statement; an error here aborts the move (fault injection).
     fn checkpoint(&mut self, _step: Step) -> Result<(), Error> {
         Ok(())

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::db::layout::LayoutMode;
+use crate::db::schema::MigrationId;
 use crate::error::Error;
 use crate::home::Home;
 use crate::login::{self, Env};
@@ -74,9 +76,9 @@ pub struct ProjectTarget {
     /// `projects/<uuid>/sync/sync.db`, once a project resolves.
     pub project_store: Option<String>,
     /// `legacy`, `cutover_pending` or `project_only`.
-    pub layout_mode: String,
+    pub layout_mode: LayoutMode,
     /// Always empty: the V1–V5 queue migrations do not apply.
-    pub pending_migrations: Vec<String>,
+    pub pending_migrations: Vec<MigrationId>,
     /// Legacy rows no cutover carried yet (`sk-migrate run` carries them).
     pub late_rows: u64,
     pub note: String,

@@ -1,10 +1,12 @@
 //! `sk-migrate run` and `status`: scope resolution, the move, the journal.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::db::schema::tables::Table;
 use crate::db::schema::{self, LATEST};
 use crate::error::Error;
 use crate::home::Home;
@@ -276,7 +278,22 @@ pub struct DbStatus {
     pub path: String,
     pub exists: bool,
     pub schema_version: Option<u32>,
-    pub rows: serde_json::Map<String, serde_json::Value>,
+    /// Rows per table the DB has (none when it does not exist).
+    #[serde(serialize_with = "rows_by_name")]
+    pub rows: BTreeMap<Table, u64>,
+}
+
+/// `rows` as a JSON object keyed by table name, in name order (the order a
+/// `serde_json::Map` gave these keys: `docs/json.md`).
+fn rows_by_name<S: serde::Serializer>(
+    rows: &BTreeMap<Table, u64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(
+        rows.iter()
+            .map(|(t, n)| (t.as_str(), *n))
+            .collect::<BTreeMap<_, _>>(),
+    )
 }
 
 /// `sk-migrate status --json`.
@@ -293,7 +310,7 @@ pub struct StatusReport {
     pub legacy: DbStatus,
     pub scoped: Option<DbStatus>,
     /// Migrations `sk-migrate run` would apply to the scoped DB.
-    pub pending_migrations: Vec<String>,
+    pub pending_migrations: Vec<schema::MigrationId>,
     /// Legacy rows waiting to move (0 without a scope: legacy is then
     /// active; 0 when the legacy and scoped DB are one file), not counting
     /// `rows_unmovable`.
@@ -315,11 +332,7 @@ fn db_status(path: &Path, busy: u64) -> Result<DbStatus, Error> {
         path: display(path),
         exists: facts.is_some(),
         schema_version: facts.as_ref().map(|f| f.version),
-        rows: facts
-            .iter()
-            .flat_map(|f| f.rows.iter())
-            .map(|(t, n)| ((*t).to_string(), (*n).into()))
-            .collect(),
+        rows: facts.iter().flat_map(|f| f.rows.iter()).copied().collect(),
     })
 }
 
@@ -343,11 +356,7 @@ pub fn status(
     };
     let from = scoped.as_ref().and_then(|s| s.schema_version).unwrap_or(0);
     let pending_migrations = if scoped.is_some() {
-        schema::migrations()
-            .iter()
-            .filter(|m| m.version() as u32 > from && m.version() as u32 <= target)
-            .map(|m| format!("V{}__{}", m.version(), m.name()))
-            .collect()
+        schema::MigrationId::pending(from, target)
     } else {
         Vec::new()
     };
@@ -360,10 +369,7 @@ pub fn status(
             waiting(home, env.profile, schema, scoped.as_ref(), busy)?
         }
         // 3.2.6+: every legacy row waits for the cutover, as before.
-        (Some(_), None) if !same_file => (
-            legacy.rows.values().filter_map(|v| v.as_u64()).sum(),
-            Vec::new(),
-        ),
+        (Some(_), None) if !same_file => (legacy.rows.values().sum(), Vec::new()),
         _ => (0, Vec::new()),
     };
     Ok(StatusReport {

@@ -69,7 +69,9 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
     if let Some(m) = &r.manifest {
         lines.push(format!(
             "manifest: {m} (phase {})",
-            r.phase.as_deref().unwrap_or("unknown")
+            r.phase
+                .as_ref()
+                .map_or("unknown", crate::db::layout::CutoverPhase::as_str)
         ));
     }
     out.push_str(&para(&lines.join("\n"), style));

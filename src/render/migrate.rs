@@ -4,7 +4,7 @@ use owo_colors::OwoColorize;
 
 use super::layout::{self, Cell, Grid};
 use super::{Style, para, paths};
-use crate::db::schema::tables;
+use crate::db::schema::tables::{self, Table};
 use crate::migrate::{RunReport, Status, StatusReport};
 
 fn version(v: Option<u32>) -> String {
@@ -175,14 +175,14 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
         "Path",
         "Exists",
         "Schema",
-        tables::QUEUE.name,
-        tables::BODY_UPLOAD_QUEUE.name,
-        tables::BODY_UPLOAD_FAILURE_LOG.name,
+        tables::QUEUE.name(),
+        tables::BODY_UPLOAD_QUEUE.name(),
+        tables::BODY_UPLOAD_FAILURE_LOG.name(),
     ]);
     let mut dash = false;
     let mut row = |name: &str, d: &crate::migrate::DbStatus| {
-        let mut n = |k: &str| {
-            d.rows.get(k).map_or_else(
+        let mut n = |k: Table| {
+            d.rows.get(&k).map_or_else(
                 || {
                     dash = true;
                     "-".to_string()
@@ -191,9 +191,9 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
             )
         };
         let counts = [
-            n(tables::QUEUE.name),
-            n(tables::BODY_UPLOAD_QUEUE.name),
-            n(tables::BODY_UPLOAD_FAILURE_LOG.name),
+            n(Table::Queue),
+            n(Table::BodyUploadQueue),
+            n(Table::BodyUploadFailureLog),
         ];
         dash |= d.schema_version.is_none();
         let mut cells = vec![
@@ -230,7 +230,11 @@ fn status_notes(r: &StatusReport, dash: bool) -> Vec<String> {
     if !r.pending_migrations.is_empty() {
         notes.push(format!(
             "pending migrations: {}",
-            r.pending_migrations.join(", ")
+            r.pending_migrations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if r.rows_waiting > 0 {

@@ -1,5 +1,6 @@
 //! Progress and `-v` audit lines of `sk-migrate run`, on stderr.
 
+use crate::db::schema::tables::Table;
 use crate::error::Error;
 use crate::migrate::observe::{AuditLine, Observer};
 
@@ -13,7 +14,7 @@ pub struct Stderr {
 }
 
 impl Observer for Stderr {
-    fn table_started(&mut self, table: &'static str, rows: u64) {
+    fn table_started(&mut self, table: Table, rows: u64) {
         if self.progress && rows >= 10_000 {
             stderr_line!("moving {table}: {rows} legacy rows…");
         }

@@ -26,9 +26,22 @@
 //! `SK_E2E_DAY=N` replays day `N`'s selection.
 //!
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Output};
 
 pub use libtest_mimic::{Arguments, Completion, Trial};
+
+/// The release's own cutover of the legacy DB `queue`: `spec-kitty sync
+/// project-store-migrate --source Q --migration-id ID --json`, run by
+/// `spec_kitty` (the release's `spec-kitty` with the suite's environment
+/// and directory). Its output, for the suite to judge.
+pub fn cutover(mut spec_kitty: Command, queue: &Path, migration_id: &str) -> Output {
+    spec_kitty
+        .args(["sync", "project-store-migrate", "--source"])
+        .arg(queue)
+        .args(["--migration-id", migration_id, "--json"])
+        .output()
+        .unwrap()
+}
 
 /// Where the release venvs live.
 pub fn venv_root() -> PathBuf {

@@ -57,10 +57,10 @@ pub fn check_ddl(f: &Facts, p: &Profile) {
     );
     // Every table the release makes is one our table model has at V<n>.
     for t in ALL {
-        assert_eq!(shape.contains_key(t.name), t.exists_at(v), "{}", t.name);
-        if let Some(cols) = shape.get(t.name) {
+        assert_eq!(shape.contains_key(&t.table), t.exists_at(v), "{}", t.name());
+        if let Some(cols) = shape.get(&t.table) {
             let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
-            assert_eq!(names, t.columns_at(v), "columns of {} at V{v}", t.name);
+            assert_eq!(names, t.columns_at(v), "columns of {} at V{v}", t.name());
         }
     }
     let cols = f.root().child("body_queue_columns");
@@ -140,7 +140,7 @@ pub fn check_schema_probe(f: &Facts, p: &Profile) {
         let mut tables: Vec<&str> = ALL
             .iter()
             .filter(|t| t.exists_at(v) || t.exists_at(own))
-            .map(|t| t.name)
+            .map(|t| t.name())
             .collect();
         tables.sort();
         let after = |d: &Node, events: &str| {

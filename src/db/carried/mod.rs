@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
+use crate::db::layout::CutoverPhase;
+use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
 use crate::db::store::{self, open_ro, read_json};
 use crate::home::Home;
 
@@ -50,10 +51,10 @@ pub enum NaturalKey {
 
 impl NaturalKey {
     /// The legacy table the row lives in.
-    pub fn table(&self) -> &'static str {
+    pub fn table(&self) -> Table {
         match self {
-            NaturalKey::Queue { .. } => "queue",
-            NaturalKey::BodyUploadQueue { .. } => "body_upload_queue",
+            NaturalKey::Queue { .. } => Table::Queue,
+            NaturalKey::BodyUploadQueue { .. } => Table::BodyUploadQueue,
         }
     }
 
@@ -144,9 +145,6 @@ pub struct Covered {
     pub quarantined: BTreeMap<NaturalKey, (String, String)>,
 }
 
-/// Phases at or past which a manifest's quarantine is final.
-const COVERING_PHASES: [&str; 3] = ["cutover", "restarted", "complete"];
-
 /// The natural keys the project stores hold and the cutovers quarantined
 /// (reads only; an unreadable store or manifest covers nothing).
 pub fn covered(home: &Home) -> Covered {
@@ -175,6 +173,9 @@ pub const LATE_QUARANTINE_ID: &str = "sk-migrate-late";
 /// through its live writers: an entry of [`Home::late_quarantine_record`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LateQuarantine {
+    /// A table name as the release's answer spells it: read back from a
+    /// file, so a name no [`Table`] has skips that entry
+    /// ([`Table::from_name`]), never the whole record.
     pub table: String,
     /// An event id (string) or the seven body-upload key columns (array).
     pub key: serde_json::Value,
@@ -201,11 +202,11 @@ pub fn late_quarantine(home: &Home) -> Vec<LateQuarantine> {
 /// fix that cannot move them).
 fn late_quarantined_keys(home: &Home, out: &mut BTreeMap<NaturalKey, (String, String)>) {
     for q in late_quarantine(home) {
-        let key = match (q.table.as_str(), &q.key) {
-            ("queue", serde_json::Value::String(id)) => NaturalKey::Queue {
+        let key = match (Table::from_name(&q.table), &q.key) {
+            (Some(Table::Queue), serde_json::Value::String(id)) => NaturalKey::Queue {
                 event_id: id.clone(),
             },
-            ("body_upload_queue", serde_json::Value::Array(parts)) => {
+            (Some(Table::BodyUploadQueue), serde_json::Value::Array(parts)) => {
                 let key: Option<Vec<String>> = parts
                     .iter()
                     .map(|p| p.as_str().map(str::to_string))
@@ -283,8 +284,8 @@ fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>
     let Some(m) = read_json(&dir.join("manifest.json")) else {
         return;
     };
-    let phase = m["phase"].as_str().unwrap_or("");
-    if !COVERING_PHASES.contains(&phase) {
+    let phase = CutoverPhase::from_name(m["phase"].as_str().unwrap_or(""));
+    if !phase.quarantine_is_final() {
         return;
     }
     let id = m["migration_id"].as_str().unwrap_or("").to_string();
@@ -303,7 +304,8 @@ fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>
         ) else {
             continue;
         };
-        if reason == "post_cutover_residue" || table == "body_upload_failure_log" {
+        let table = Table::from_name(table);
+        if reason == "post_cutover_residue" || table == Some(Table::BodyUploadFailureLog) {
             continue;
         }
         let index = q["source_path"]
@@ -314,12 +316,12 @@ fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>
                 .entry(i)
                 .or_insert_with(|| open_ro(&dir.join(format!("snapshots/source-{i}.db"))).ok());
             conn.as_ref()
-                .and_then(|c| key_by_release_identity(c, table, row_id))
+                .and_then(|c| key_by_release_identity(c, table?, row_id))
         });
         // Without its snapshot an event is still known: its identity is its
         // event id whenever it has one.
         let key = key.or_else(|| {
-            (table == "queue" && !row_id.trim().is_empty()).then(|| NaturalKey::Queue {
+            (table == Some(Table::Queue) && !row_id.trim().is_empty()).then(|| NaturalKey::Queue {
                 event_id: row_id.to_string(),
             })
         });

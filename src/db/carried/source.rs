@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
-use crate::db::schema::tables::BODY_UPLOAD_QUEUE;
+use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
 use crate::db::store;
 
 use super::NaturalKey;
@@ -16,12 +16,12 @@ use super::NaturalKey;
 /// `id`, else `artifact_path`) for body uploads.
 pub(super) fn key_by_release_identity(
     conn: &Connection,
-    table: &str,
+    table: Table,
     row_id: &str,
 ) -> Option<NaturalKey> {
     let version = source_version(conn);
     match table {
-        "queue" => {
+        Table::Queue => {
             let found = conn
                 .query_row(
                     "SELECT event_id FROM queue WHERE event_id = ?1 \
@@ -32,9 +32,9 @@ pub(super) fn key_by_release_identity(
                 .ok()?;
             Some(NaturalKey::Queue { event_id: found })
         }
-        "body_upload_queue" => {
+        Table::BodyUploadQueue => {
             let cols = body_columns(version).join(", ");
-            let has_task_id = has_column(conn, "body_upload_queue", "body_task_id");
+            let has_task_id = has_column(conn, Table::BodyUploadQueue.as_str(), "body_task_id");
             let by = if has_task_id {
                 "CAST(body_task_id AS TEXT) = ?1 OR CAST(id AS TEXT) = ?1 OR artifact_path = ?1"
             } else {
@@ -47,7 +47,7 @@ pub(super) fn key_by_release_identity(
             )
             .ok()
         }
-        _ => None,
+        Table::BodyUploadFailureLog => None,
     }
 }
 
@@ -67,7 +67,7 @@ fn body_columns(version: u32) -> Vec<String> {
 
 /// V3 (`feature_slug`) or later, from the columns the DB has.
 fn source_version(conn: &Connection) -> u32 {
-    if has_column(conn, "body_upload_queue", "feature_slug") {
+    if has_column(conn, Table::BodyUploadQueue.as_str(), "feature_slug") {
         3
     } else {
         crate::db::schema::LATEST
@@ -104,7 +104,7 @@ pub fn source_rows(
     let conn = crate::db::open_read_only(path, busy_timeout_ms)?;
     let sq = |e| crate::error::Error::sqlite(path, e, busy_timeout_ms);
     let mut rows = Vec::new();
-    if has_column(&conn, "queue", "event_id") {
+    if has_column(&conn, Table::Queue.as_str(), "event_id") {
         let mut st = conn
             .prepare("SELECT id, event_id FROM queue ORDER BY id")
             .map_err(sq)?;
@@ -122,7 +122,7 @@ pub fn source_rows(
             rows.push(row.map_err(sq)?);
         }
     }
-    if has_column(&conn, "body_upload_queue", "id") {
+    if has_column(&conn, Table::BodyUploadQueue.as_str(), "id") {
         let cols = body_columns(source_version(&conn)).join(", ");
         let mut st = conn
             .prepare(&format!(
@@ -141,8 +141,8 @@ pub fn source_rows(
             rows.push(row.map_err(sq)?);
         }
     }
-    let failure_log = if has_column(&conn, "body_upload_failure_log", "id") {
-        store::rows(&conn, "body_upload_failure_log")
+    let failure_log = if has_column(&conn, Table::BodyUploadFailureLog.as_str(), "id") {
+        store::rows(&conn, Table::BodyUploadFailureLog.as_str())
     } else {
         0
     };

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
-use tables::ALL;
+use tables::{ALL, Table};
 
 /// The newest schema version this tool knows.
 pub const LATEST: u32 = 5;
@@ -33,6 +33,70 @@ pub fn migrations() -> Vec<refinery::Migration> {
     embedded::migrations::runner().get_migrations().clone()
 }
 
+/// One embedded migration (the closed set of `migrations/`), named as
+/// refinery names it: `V{version}__{name}` (a test holds the two equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MigrationId {
+    V1Queue,
+    V2BodyUploadQueue,
+    V3QueueCoalesceKey,
+    V4MissionRename,
+    V5BodyUploadFailureLog,
+}
+
+impl MigrationId {
+    /// Every migration, in version order.
+    pub const ALL: [MigrationId; 5] = [
+        MigrationId::V1Queue,
+        MigrationId::V2BodyUploadQueue,
+        MigrationId::V3QueueCoalesceKey,
+        MigrationId::V4MissionRename,
+        MigrationId::V5BodyUploadFailureLog,
+    ];
+
+    /// The schema version it upgrades a DB to.
+    pub const fn version(self) -> u32 {
+        match self {
+            MigrationId::V1Queue => 1,
+            MigrationId::V2BodyUploadQueue => 2,
+            MigrationId::V3QueueCoalesceKey => 3,
+            MigrationId::V4MissionRename => 4,
+            MigrationId::V5BodyUploadFailureLog => 5,
+        }
+    }
+
+    /// Its file's name after `V{version}__`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MigrationId::V1Queue => "queue",
+            MigrationId::V2BodyUploadQueue => "body_upload_queue",
+            MigrationId::V3QueueCoalesceKey => "queue_coalesce_key",
+            MigrationId::V4MissionRename => "mission_rename",
+            MigrationId::V5BodyUploadFailureLog => "body_upload_failure_log",
+        }
+    }
+
+    /// The migrations a DB at version `from` needs to reach `target`.
+    pub fn pending(from: u32, target: u32) -> Vec<MigrationId> {
+        MigrationId::ALL
+            .into_iter()
+            .filter(|m| m.version() > from && m.version() <= target)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for MigrationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "V{}__{}", self.version(), self.name())
+    }
+}
+
+impl serde::Serialize for MigrationId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// One column as `PRAGMA table_info` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnInfo {
@@ -46,7 +110,7 @@ pub struct ColumnInfo {
 
 /// The queue tables a DB has (by name) and their columns. Other tables are
 /// not part of the shape: they are left alone.
-pub type Shape = BTreeMap<String, Vec<ColumnInfo>>;
+pub type Shape = BTreeMap<Table, Vec<ColumnInfo>>;
 
 /// Read the shape of the DB attached as `schema` (`main`, `legacy`, ...).
 pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
@@ -56,7 +120,7 @@ pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
     )?;
     for t in ALL {
         let cols = stmt
-            .query_map((t.name, schema), |r| {
+            .query_map((t.name(), schema), |r| {
                 Ok(ColumnInfo {
                     name: r.get(0)?,
                     decl_type: r.get(1)?,
@@ -67,7 +131,7 @@ pub fn read_shape(conn: &Connection, schema: &str) -> rusqlite::Result<Shape> {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         if !cols.is_empty() {
-            shape.insert(t.name.to_string(), cols);
+            shape.insert(t.table, cols);
         }
     }
     Ok(shape)
@@ -87,15 +151,15 @@ const ROWID_NAMES: [&str; 3] = ["rowid", "oid", "_rowid_"];
 fn mismatches(shape: &Shape, v: u32) -> Vec<String> {
     let mut out = Vec::new();
     for t in ALL {
-        match (t.exists_at(v), shape.get(t.name)) {
-            (true, None) => out.push(format!("table {} is missing", t.name)),
-            (false, Some(_)) => out.push(format!("table {} is present", t.name)),
+        match (t.exists_at(v), shape.get(&t.table)) {
+            (true, None) => out.push(format!("table {} is missing", t.name())),
+            (false, Some(_)) => out.push(format!("table {} is present", t.name())),
             (false, None) => {}
             (true, Some(cols)) => {
                 let expected = t.columns_at(v);
                 for e in &expected {
                     if !cols.iter().any(|c| c.name == *e) {
-                        out.push(format!("column {}.{e} is missing", t.name));
+                        out.push(format!("column {}.{e} is missing", t.name()));
                     }
                 }
                 for k in t.key.iter().filter_map(|k| t.column_at(k, v)) {
@@ -106,13 +170,18 @@ fn mismatches(shape: &Shape, v: u32) -> Vec<String> {
                     {
                         out.push(format!(
                             "key column {}.{k} is declared {:?}, not TEXT",
-                            t.name, c.decl_type
+                            t.name(),
+                            c.decl_type
                         ));
                     }
                 }
                 for c in cols {
                     if ROWID_NAMES.iter().any(|r| c.name.eq_ignore_ascii_case(r)) {
-                        out.push(format!("column {}.{} hides SQLite's rowid", t.name, c.name));
+                        out.push(format!(
+                            "column {}.{} hides SQLite's rowid",
+                            t.name(),
+                            c.name
+                        ));
                     }
                     let known = expected.contains(&c.name.as_str());
                     // An extra column the CLI's inserts can omit is harmless;
@@ -120,7 +189,8 @@ fn mismatches(shape: &Shape, v: u32) -> Vec<String> {
                     if !known && c.notnull && !c.has_default && !c.pk {
                         out.push(format!(
                             "unknown column {}.{} is NOT NULL without a default",
-                            t.name, c.name
+                            t.name(),
+                            c.name
                         ));
                     }
                 }
@@ -161,7 +231,10 @@ pub fn fingerprint(conn: &Connection, schema: &str, path: &Path) -> Result<u32, 
     };
     let shape = read_shape(conn, schema).map_err(sq)?;
     let version = version_of(&shape).map_err(unknown)?;
-    for table in shape.keys() {
+    // In name order: the first such table named is the one it always was.
+    let mut tables: Vec<&Table> = shape.keys().collect();
+    tables.sort_by_key(|t| t.as_str());
+    for table in tables {
         let probe = format!("SELECT rowid FROM \"{schema}\".\"{table}\" LIMIT 0");
         if conn.prepare(&probe).is_err() {
             return Err(unknown(format!(
@@ -179,7 +252,10 @@ pub fn fingerprint(conn: &Connection, schema: &str, path: &Path) -> Result<u32, 
         .map_err(sq)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sq)?;
-    if let Some((name, table)) = triggers.iter().find(|(_, t)| shape.contains_key(t)) {
+    if let Some((name, table)) = triggers
+        .iter()
+        .find(|(_, t)| Table::from_name(t).is_some_and(|t| shape.contains_key(&t)))
+    {
         return Err(unknown(format!(
             "trigger {name} on {table}: a trigger could change rows behind the move's back"
         )));
@@ -334,6 +410,21 @@ fn record_baseline(conn: &mut Connection, path: &Path, version: u32) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn migration_ids_name_the_embedded_migrations() {
+        let embedded: Vec<String> = migrations()
+            .iter()
+            .map(|m| format!("V{}__{}", m.version(), m.name()))
+            .collect();
+        let ids: Vec<String> = MigrationId::ALL.iter().map(|m| m.to_string()).collect();
+        assert_eq!(ids, embedded);
+        assert_eq!(MigrationId::ALL.len() as u32, LATEST);
+        assert_eq!(
+            serde_json::to_value(MigrationId::pending(3, 5)).unwrap(),
+            serde_json::json!(["V4__mission_rename", "V5__body_upload_failure_log"])
+        );
+    }
 
     /// A DB as spec-kitty wrote it at version `v`: the migrations' SQL, no history.
     fn spec_kitty_db(v: u32) -> Connection {

@@ -2,10 +2,52 @@
 //! schema version. The move reads the legacy DB through this mapping, so the
 //! legacy schema itself is never altered.
 
+/// A queue table: the closed set of [`ALL`]. Its name is a string only in
+/// SQL text, JSON and what people read ([`Table::as_str`]; serde gives the
+/// same name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    Queue,
+    BodyUploadQueue,
+    BodyUploadFailureLog,
+}
+
+impl Table {
+    /// The table's SQL name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Table::Queue => "queue",
+            Table::BodyUploadQueue => "body_upload_queue",
+            Table::BodyUploadFailureLog => "body_upload_failure_log",
+        }
+    }
+
+    /// The table named `name` (exactly, as SQL and JSON spell it).
+    pub fn from_name(name: &str) -> Option<Table> {
+        ALL.iter().map(|t| t.table).find(|t| t.as_str() == name)
+    }
+
+    /// Its definition.
+    pub const fn def(self) -> &'static TableDef {
+        match self {
+            Table::Queue => &QUEUE,
+            Table::BodyUploadQueue => &BODY_UPLOAD_QUEUE,
+            Table::BodyUploadFailureLog => &BODY_UPLOAD_FAILURE_LOG,
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One queue table as spec-kitty writes it at the latest version (V5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableDef {
-    pub name: &'static str,
+    pub table: Table,
     /// First schema version that has this table.
     pub since: u32,
     /// Natural key: the dedup identity (`id` is local and never copied).
@@ -58,7 +100,7 @@ const BODY_KEY: &[&str] = &[
 ];
 
 pub const QUEUE: TableDef = TableDef {
-    name: "queue",
+    table: Table::Queue,
     since: 1,
     key: &["event_id"],
     columns: &[
@@ -72,7 +114,7 @@ pub const QUEUE: TableDef = TableDef {
 };
 
 pub const BODY_UPLOAD_QUEUE: TableDef = TableDef {
-    name: "body_upload_queue",
+    table: Table::BodyUploadQueue,
     since: 2,
     key: BODY_KEY,
     columns: &[
@@ -94,7 +136,7 @@ pub const BODY_UPLOAD_QUEUE: TableDef = TableDef {
 };
 
 pub const BODY_UPLOAD_FAILURE_LOG: TableDef = TableDef {
-    name: "body_upload_failure_log",
+    table: Table::BodyUploadFailureLog,
     since: 5,
     key: &[
         "project_uuid",
@@ -127,6 +169,11 @@ pub const BODY_UPLOAD_FAILURE_LOG: TableDef = TableDef {
 pub const ALL: [TableDef; 3] = [QUEUE, BODY_UPLOAD_QUEUE, BODY_UPLOAD_FAILURE_LOG];
 
 impl TableDef {
+    /// The table's SQL name.
+    pub const fn name(&self) -> &'static str {
+        self.table.as_str()
+    }
+
     /// Does a DB at `version` have this table?
     pub fn exists_at(&self, version: u32) -> bool {
         version >= self.since
@@ -138,10 +185,10 @@ impl TableDef {
         if !self.exists_at(version) {
             return None;
         }
-        match (self.name, column) {
-            ("queue", "coalesce_key") if version < 3 => None,
-            ("body_upload_queue", "mission_slug") if version < 4 => Some("feature_slug"),
-            ("body_upload_queue", "mission_type") if version < 4 => Some("mission_key"),
+        match (self.table, column) {
+            (Table::Queue, "coalesce_key") if version < 3 => None,
+            (Table::BodyUploadQueue, "mission_slug") if version < 4 => Some("feature_slug"),
+            (Table::BodyUploadQueue, "mission_type") if version < 4 => Some("mission_key"),
             _ => Some(column),
         }
     }
@@ -155,6 +202,18 @@ impl TableDef {
                 .filter_map(|c| self.column_at(c.name, version)),
         );
         cols
+    }
+
+    /// The columns a DB at `version` has of those the scoped table requires
+    /// (NOT NULL, no default; the natural key among them): a legacy row with
+    /// a NULL in one of them moves into no scoped DB. The one rule the move
+    /// (`migrate::merge`) and the read-only count (`db::unmovable`) share.
+    pub fn required_at(&self, version: u32) -> Vec<&'static str> {
+        self.columns
+            .iter()
+            .filter(|c| c.required)
+            .filter_map(|c| self.column_at(c.name, version))
+            .collect()
     }
 }
 
@@ -186,8 +245,20 @@ mod tests {
         for t in ALL {
             for k in t.key {
                 let c = t.columns.iter().find(|c| c.name == *k).unwrap();
-                assert!(c.required, "{}.{k}", t.name);
+                assert!(c.required, "{}.{k}", t.name());
             }
         }
+    }
+
+    #[test]
+    fn a_table_serialises_and_parses_as_its_sql_name() {
+        for t in ALL {
+            let json = serde_json::to_value(t.table).unwrap();
+            assert_eq!(json, t.name());
+            assert_eq!(Table::from_name(t.name()), Some(t.table));
+            assert_eq!(t.table.def(), &t);
+            assert_eq!(t.table.to_string(), t.name());
+        }
+        assert_eq!(Table::from_name("Queue"), None);
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::db::layout::LayoutMode;
 use crate::db::store::StoreFacts;
 use crate::doctor::identity::{self, FieldRow};
 use crate::doctor::owner::RedactedOwner;
@@ -375,8 +376,8 @@ pub(super) fn layout_gate(stores: Option<&StoreFacts>, project: Option<&str>) ->
             remediation: "run inside a spec-kitty project checkout (.kittify/config.yaml with project.uuid), or pass --project DIR".to_string(),
         });
     }
-    let mode = stores.map_or("legacy", |s| s.layout_mode.as_str());
-    (mode != "project_only").then(|| Problem {
+    let mode = stores.map_or(&LayoutMode::Legacy, |s| &s.layout_mode);
+    (*mode != LayoutMode::ProjectOnly).then(|| Problem {
         code: ProblemCode::CutoverPending,
         message: format!(
             "layout is {mode}; run `spec-kitty sync project-store-migrate` before producing hosted work"

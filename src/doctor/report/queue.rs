@@ -1,7 +1,7 @@
 //! The queue-DB problems (pure): legacy rows a run moves, rows none can
 //! move, stranded missions, files the home's owner cannot use.
 
-use crate::db::schema::tables;
+use crate::db::schema::tables::Table;
 use crate::field::Field;
 
 use super::{Facts, Problem, ProblemCode, StrandedMission, plural};
@@ -24,7 +24,7 @@ pub(super) fn legacy_queue_problems(
         Vec::new()
     };
     // Only rows `sk-migrate run` takes are worth `sk-migrate run`.
-    let stuck = |table: &str| -> u64 {
+    let stuck = |table: Table| -> u64 {
         facts
             .legacy_unmovable
             .iter()
@@ -32,18 +32,15 @@ pub(super) fn legacy_queue_problems(
             .map(|u| u.rows)
             .sum()
     };
-    let events = facts
-        .legacy
-        .events
-        .saturating_sub(stuck(tables::QUEUE.name));
+    let events = facts.legacy.events.saturating_sub(stuck(Table::Queue));
     let body_uploads = facts
         .legacy
         .body_uploads
-        .saturating_sub(stuck(tables::BODY_UPLOAD_QUEUE.name));
+        .saturating_sub(stuck(Table::BodyUploadQueue));
     let failure_log = facts
         .legacy
         .failure_log
-        .saturating_sub(stuck(tables::BODY_UPLOAD_FAILURE_LOG.name));
+        .saturating_sub(stuck(Table::BodyUploadFailureLog));
     if scope_resolved_for_queues && events + body_uploads + failure_log > 0 {
         problems.push(Problem {
             code: ProblemCode::LegacyRows,

@@ -4,6 +4,7 @@
 //! with what each store holds: deliver it, hold it as sealed history, or
 //! fail to read it (`journal_undecodable`). See `docs/problems.md`.
 
+use crate::db::layout::{CutoverPhase, LayoutMode};
 use crate::db::store;
 use crate::db::store::{LegacySource, StoreFacts};
 
@@ -54,7 +55,8 @@ pub(super) fn store_problems(
 /// Has some cutover of this home completed (so the release reads legacy
 /// sources no more)?
 fn cut_over(f: &StoreFacts) -> bool {
-    f.layout_mode == "project_only" || f.cutovers.iter().any(|c| c.phase == "complete")
+    f.layout_mode == LayoutMode::ProjectOnly
+        || f.cutovers.iter().any(|c| c.phase == CutoverPhase::Complete)
 }
 
 fn source_list(sources: &[&SourceLedger]) -> String {
@@ -137,7 +139,7 @@ fn pending_problem(f: &StoreFacts, late: &[&SourceLedger], rows: u64) -> Problem
     let failed: Vec<String> = f
         .cutovers
         .iter()
-        .filter(|c| c.phase == "failed")
+        .filter(|c| c.phase == CutoverPhase::Failed)
         .map(|c| {
             format!(
                 " Cutover {} failed ({}); spec-kitty will not resume a failed id, and a new id re-checks the same destination rows.",
@@ -201,7 +203,7 @@ fn path_pending(f: &StoreFacts) -> Option<Problem> {
 fn quarantined(f: &StoreFacts) -> Vec<Problem> {
     f.cutovers
         .iter()
-        .filter(|c| c.phase == "complete" && !c.quarantine.is_empty())
+        .filter(|c| c.phase == CutoverPhase::Complete && !c.quarantine.is_empty())
         .map(|c| {
             let by_reason: Vec<String> = c
                 .quarantine
@@ -299,7 +301,7 @@ mod tests {
             });
         }
         let f = StoreFacts {
-            layout_mode: mode.into(),
+            layout_mode: LayoutMode::from_name(mode),
             legacy_sources: vec![LegacySource {
                 path: "/h/queue.db".into(),
                 rows: late + carried,

@@ -19,6 +19,7 @@ use rusqlite::types::ValueRef;
 use serde::Serialize;
 
 use crate::db::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
+use crate::db::schema::tables::Table;
 use crate::error::Error;
 use crate::home::Home;
 
@@ -59,13 +60,14 @@ pub fn quarantined(home: &Home) -> Vec<LateQuarantine> {
 
 /// The late rows still to carry: late by natural key and not in our record.
 pub(super) fn late_rows(home: &Home, busy: u64) -> Vec<LegacyRow> {
-    let ours: BTreeSet<(String, String)> = quarantined(home)
+    // A record of a table that is no queue table names no late row.
+    let ours: BTreeSet<(Table, String)> = quarantined(home)
         .into_iter()
-        .map(|q| (q.table, q.key.to_string()))
+        .filter_map(|q| Some((Table::from_name(&q.table)?, q.key.to_string())))
         .collect();
     carried::ledger(home, busy)
         .late()
-        .filter(|r| !ours.contains(&(r.key.table().to_string(), key_json(&r.key).to_string())))
+        .filter(|r| !ours.contains(&(r.key.table(), key_json(&r.key).to_string())))
         .cloned()
         .collect()
 }
@@ -83,14 +85,17 @@ fn text_of(v: ValueRef<'_>) -> serde_json::Value {
 /// names mapped to the release's).
 fn read_row(
     source: &Path,
-    table: &str,
+    table: Table,
     local_id: i64,
     busy: u64,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
     let conn = crate::db::open_read_only(source, busy)?;
     let sq = |e| Error::sqlite(source, e, busy);
     let mut st = conn
-        .prepare(&format!("SELECT * FROM \"{table}\" WHERE id = ?1"))
+        .prepare(&format!(
+            "SELECT * FROM {} WHERE id = ?1",
+            crate::db::ident(table.as_str())
+        ))
         .map_err(sq)?;
     let names: Vec<String> = st.column_names().map(str::to_string).collect();
     st.query_row([local_id], |r| {

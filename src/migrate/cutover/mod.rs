@@ -25,6 +25,7 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::db::layout::CutoverPhase;
 use crate::db::store::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
@@ -106,7 +107,7 @@ pub struct CutoverReport {
     /// Rows of the sources that no snapshot holds (a NULL natural key).
     pub left_in_sources: u64,
     pub manifest: Option<String>,
-    pub phase: Option<String>,
+    pub phase: Option<CutoverPhase>,
     pub projects: Vec<ProjectCarried>,
     pub quarantined: BTreeMap<String, u64>,
     pub backups: Vec<String>,
@@ -222,7 +223,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     home.require_owned_by_caller()?;
     let busy = opts.busy_timeout_ms;
     let facts = store::gather(home);
-    if facts.layout_mode == "project_only" {
+    if facts.layout_mode == crate::db::layout::LayoutMode::ProjectOnly {
         return late_only(home, opts, started);
     }
     let pending: Vec<LegacySource> = store::pending_sources(&facts)
@@ -273,7 +274,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     }
     let manifest = read_manifest(&manifest_path)?;
     report.manifest = Some(manifest_path.display().to_string());
-    report.phase = manifest["phase"].as_str().map(str::to_string);
+    report.phase = manifest["phase"].as_str().map(CutoverPhase::from_name);
     verify(home, &snap, &snapshot, &manifest, &id, busy)?;
     report.quarantined = quarantine_counts(&manifest, &id, "the manifest")?;
     report.projects = per_project(home, &snap, &snapshot, busy)?;
@@ -319,7 +320,7 @@ fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
 fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
     let has_snapshot = |id: &str| work_root(home).join(id).join("snapshot.db").is_file();
     let owner = store::read_json(&home.root().join("projects/.layout-generation.json"))
-        .filter(|v| v["mode"] == "cutover_pending")
+        .filter(|v| v["mode"] == crate::db::layout::LayoutMode::CutoverPending.as_str())
         .and_then(|v| v["migration_id"].as_str().map(str::to_string));
     pick_in_flight(owner.as_deref(), &facts.cutovers, &has_snapshot)
 }
@@ -336,7 +337,7 @@ pub(super) fn pick_in_flight(
     }
     cutovers
         .iter()
-        .filter(|c| c.phase != "complete" && c.phase != "failed")
+        .filter(|c| !matches!(c.phase, CutoverPhase::Complete | CutoverPhase::Failed))
         .find(|c| ours(&c.migration_id))
         .map(|c| c.migration_id.clone())
 }

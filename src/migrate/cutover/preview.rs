@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
-use crate::db::schema::tables;
+use crate::db::schema::tables::{self, Table};
 use crate::error::Error;
 use crate::home::Home;
 
@@ -56,15 +56,17 @@ pub(super) fn verify(
 }
 
 /// The (table, row id) of every quarantine record of a complete manifest
-/// (the release writes both for each).
+/// (the release writes both for each). A record of a table that is no
+/// queue table holds none of the snapshot's keys and is left out.
 fn quarantined_keys(
     manifest: &serde_json::Value,
     id: &str,
-) -> Result<BTreeSet<(String, String)>, Error> {
+) -> Result<BTreeSet<(Table, String)>, Error> {
     let list = manifest["quarantine"]
         .as_array()
         .ok_or_else(|| unverified(id, "the manifest has no quarantine list".to_string()))?;
-    list.iter()
+    let keys: Vec<Option<(Table, String)>> = list
+        .iter()
         .enumerate()
         .map(|(i, q)| {
             let table = q["table"].as_str().ok_or_else(|| {
@@ -83,9 +85,10 @@ fn quarantined_keys(
                 }
                 other => other.to_string(),
             };
-            Ok((table.to_string(), row_id))
+            Ok(Table::from_name(table).map(|t| (t, row_id)))
         })
-        .collect()
+        .collect::<Result<_, Error>>()?;
+    Ok(keys.into_iter().flatten().collect())
 }
 
 /// The release's read-only preview, on a snapshot and a scratch copy of
@@ -128,7 +131,9 @@ pub(super) fn dry_run(
             reason: r.tail,
         });
     }
-    report.phase = preview["phase"].as_str().map(str::to_string);
+    report.phase = preview["phase"]
+        .as_str()
+        .map(crate::db::layout::CutoverPhase::from_name);
     report.quarantined = quarantine_counts(&preview, id, "the release's preview")?;
     report.projects = preview_projects(&preview, id)?;
     report.status = CutoverStatus::DryRun;
@@ -152,8 +157,8 @@ fn preview_projects(preview: &serde_json::Value, id: &str) -> Result<Vec<Project
             let n = |t: &str| rows.iter().filter(|r| r["table"] == t).count() as u64;
             Ok(ProjectCarried {
                 project_uuid: uuid.clone(),
-                events: n(tables::QUEUE.name),
-                body_uploads: n(tables::BODY_UPLOAD_QUEUE.name),
+                events: n(tables::QUEUE.name()),
+                body_uploads: n(tables::BODY_UPLOAD_QUEUE.name()),
             })
         })
         .collect()
@@ -203,6 +208,6 @@ mod tests {
         assert!(err.to_string().contains("has no table"), "{err}");
         let ok = json!({"quarantine": [{"table": "queue", "row_id": "7"}]});
         let keys = quarantined_keys(&ok, "id").unwrap();
-        assert!(keys.contains(&("queue".to_string(), "7".to_string())));
+        assert!(keys.contains(&(Table::Queue, "7".to_string())));
     }
 }

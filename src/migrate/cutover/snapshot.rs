@@ -76,7 +76,7 @@ pub(super) fn build_snapshot(
         left += moved
             .tables
             .iter()
-            .filter(|t| t.table != tables::BODY_UPLOAD_FAILURE_LOG.name)
+            .filter(|t| t.table != tables::Table::BodyUploadFailureLog)
             .map(|t| t.left_in_legacy)
             .sum::<u64>();
         let _ = std::fs::remove_file(&copy);
@@ -107,9 +107,9 @@ pub(super) fn count_snapshot(
 ) -> Result<Connection, Error> {
     let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
     report.snapshot_events =
-        store::count_rows(&snap, tables::QUEUE.name).map_err(sq(snapshot, busy))?;
+        store::count_rows(&snap, tables::QUEUE.name()).map_err(sq(snapshot, busy))?;
     report.snapshot_body_uploads =
-        store::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name).map_err(sq(snapshot, busy))?;
+        store::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name()).map_err(sq(snapshot, busy))?;
     report.failure_log_not_carried = failure_log_rows(sources, busy)?;
     Ok(snap)
 }
@@ -117,7 +117,7 @@ pub(super) fn count_snapshot(
 /// Failure-log rows of the sources (a source without the table, before V4,
 /// has none).
 pub(super) fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Error> {
-    let table = tables::BODY_UPLOAD_FAILURE_LOG.name;
+    let table = tables::BODY_UPLOAD_FAILURE_LOG.name();
     let mut total = 0;
     for p in paths {
         let conn = store::open_ro(p).map_err(sq(p, busy))?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use crate::db::schema::tables;
+use crate::db::schema::tables::{self, Table};
 use crate::db::store;
 use crate::error::Error;
 use crate::home::Home;
@@ -43,7 +43,7 @@ pub(super) fn unaccounted(
     snapshot: &Connection,
     snap_path: &Path,
     stores: &[(PathBuf, Connection)],
-    quarantined: &BTreeSet<(String, String)>,
+    quarantined: &BTreeSet<(Table, String)>,
     busy: u64,
 ) -> Result<Vec<String>, Error> {
     let mut delivered_events = BTreeSet::new();
@@ -81,15 +81,15 @@ pub(super) fn unaccounted(
     for row in rows {
         let (id, event_id) = row.map_err(sq)?;
         if !delivered_events.contains(&event_id)
-            && !quarantined.contains(&(tables::QUEUE.name.to_string(), id.to_string()))
+            && !quarantined.contains(&(Table::Queue, id.to_string()))
         {
-            missing.push(format!("{} {event_id}", tables::QUEUE.name));
+            missing.push(format!("{} {event_id}", tables::QUEUE.name()));
         }
     }
     let body = tables::BODY_UPLOAD_QUEUE;
     let cols = body.key.join(", ");
     let mut st = snapshot
-        .prepare(&format!("SELECT id, {cols} FROM {}", body.name))
+        .prepare(&format!("SELECT id, {cols} FROM {}", body.name()))
         .map_err(sq)?;
     let rows = st
         .query_map([], |r| {
@@ -102,10 +102,9 @@ pub(super) fn unaccounted(
         .map_err(sq)?;
     for row in rows {
         let (id, key) = row.map_err(sq)?;
-        if !delivered_bodies.contains(&key)
-            && !quarantined.contains(&(body.name.to_string(), id.to_string()))
+        if !delivered_bodies.contains(&key) && !quarantined.contains(&(body.table, id.to_string()))
         {
-            missing.push(format!("{} {}", body.name, key.join("|")));
+            missing.push(format!("{} {}", body.name(), key.join("|")));
         }
     }
     Ok(missing)
@@ -208,7 +207,7 @@ mod tests {
         let none = BTreeSet::new();
         let missing = unaccounted(&snapshot(), snap, &stores, &none, 0).unwrap();
         assert_eq!(missing, vec!["queue e2".to_string()]);
-        let quarantined = [("queue".to_string(), "2".to_string())].into();
+        let quarantined = [(Table::Queue, "2".to_string())].into();
         let missing = unaccounted(&snapshot(), snap, &stores, &quarantined, 0).unwrap();
         assert!(missing.is_empty(), "{missing:?}");
     }

@@ -51,7 +51,7 @@ pub(super) fn emit_audit(
             path,
         )?;
         observer.audit(&AuditLine {
-            table: t.name,
+            table: t.table,
             key_json: as_utf8(&buf),
         })?;
     }
@@ -137,7 +137,7 @@ fn audit_query(t: &TableDef, source: AuditFrom) -> (String, i64) {
                     .map(|k| ident(k))
                     .collect::<Vec<_>>()
                     .join(", "),
-                ident(t.name)
+                ident(t.name())
             ),
             max_id,
         ),

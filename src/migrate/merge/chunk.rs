@@ -135,7 +135,7 @@ impl Move {
         // From here the counts are what the chunks find: a table's rows
         // are left in legacy only once a chunk has seen them stay.
         for c in report.tables.iter_mut() {
-            if self.tables.iter().any(|t| t.name == c.table) {
+            if self.tables.iter().any(|t| t.table == c.table) {
                 c.left_in_legacy = 0;
                 c.arrived_late = 0;
             }
@@ -191,7 +191,7 @@ impl Move {
         // left_in_legacy` (rows that arrived after it reached a table's end
         // are `arrived_late`, beside them).
         for c in report.tables.iter_mut() {
-            if self.tables.iter().any(|t| t.name == c.table) {
+            if self.tables.iter().any(|t| t.table == c.table) {
                 c.legacy_before = c.deleted_from_legacy + c.left_in_legacy;
                 c.already_present = c
                     .deleted_from_legacy
@@ -224,12 +224,7 @@ impl Move {
 
     /// The legacy rows of the move's tables, as first counted.
     pub(super) fn legacy_rows(&self, report: &MoveReport) -> u64 {
-        report
-            .tables
-            .iter()
-            .filter(|c| self.tables.iter().any(|t| t.name == c.table))
-            .map(|c| c.legacy_before)
-            .sum()
+        report.legacy_before(self.tables.iter().map(|t| t.table))
     }
 
     /// The next chunk's spans, up to `budget` rows, from `cursor` on (read

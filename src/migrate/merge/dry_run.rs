@@ -40,7 +40,7 @@ pub(super) fn dry_run(
         version: legacy_version,
     };
     for t in ALL.iter().filter(|t| t.exists_at(legacy_version)) {
-        let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+        let Some(counts) = report.counts_mut(t.table) else {
             continue;
         };
         let sq = |e| Error::sqlite(legacy_path, e, busy);

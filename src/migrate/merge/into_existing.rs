@@ -91,14 +91,11 @@ fn initial_report(legacy: Option<&DbFacts>, scoped_before: Option<&DbFacts>) -> 
     report.tables = ALL
         .iter()
         .map(|t| {
-            let before = legacy
-                .and_then(|f| f.rows.iter().find(|r| r.0 == t.name))
-                .map_or(0, |r| r.1);
+            let before = legacy.map_or(0, |f| f.rows_of(t.table));
             TableCounts {
-                table: t.name,
                 legacy_before: before,
                 left_in_legacy: before,
-                ..TableCounts::default()
+                ..TableCounts::new(t.table)
             }
         })
         .collect();

@@ -113,11 +113,7 @@ impl Move {
         for t in &self.tables {
             let lt = table_ref(self.legacy_side, t);
             let total = self.count(conn, &format!("SELECT count(*) FROM {lt}"))?;
-            let copied = report
-                .tables
-                .iter()
-                .find(|c| c.table == t.name)
-                .map_or(0, |c| c.inserted);
+            let copied = report.counts(t.table).map_or(0, |c| c.inserted);
             totals.push(total);
             if total != copied {
                 return Ok(false);
@@ -132,13 +128,13 @@ impl Move {
                 conn.execute(&format!("DELETE FROM {lt}"), [])
                     .map_err(|e| self.on_legacy(e))?;
             }
-            if let Some(c) = report.tables.iter_mut().find(|c| c.table == t.name) {
+            if let Some(c) = report.counts_mut(t.table) {
                 c.legacy_before = total;
                 c.deleted_from_legacy = total;
                 c.left_in_legacy = 0;
                 c.already_present = 0;
             }
-            observer.checkpoint(Step::Deleted(t.name))?;
+            observer.checkpoint(Step::Deleted(t.table))?;
         }
         Ok(true)
     }
@@ -270,11 +266,11 @@ fn copy_table(
     kick: &std::sync::mpsc::Sender<()>,
 ) -> Result<(), Error> {
     let lt = table_ref(mv.legacy_side, t);
-    let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+    let Some(counts) = report.counts_mut(t.table) else {
         return Ok(());
     };
-    observer.table_started(t.name, counts.legacy_before);
-    observer.checkpoint(Step::Planned(t.name))?;
+    observer.table_started(t.table, counts.legacy_before);
+    observer.checkpoint(Step::Planned(t.table))?;
     let mut after = i64::MIN;
     loop {
         let started = std::time::Instant::now();
@@ -314,7 +310,7 @@ fn copy_table(
             None => break,
         }
     }
-    observer.checkpoint(Step::Inserted(t.name))?;
+    observer.checkpoint(Step::Inserted(t.table))?;
     Ok(())
 }
 

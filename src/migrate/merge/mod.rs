@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::db::schema::LATEST;
+use crate::db::schema::tables::Table;
 
 mod audit;
 pub mod chunk;
@@ -41,9 +42,9 @@ mod take;
 pub use into_existing::move_rows;
 
 /// Per-table outcome, as `sk-migrate run --json` reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableCounts {
-    pub table: &'static str,
+    pub table: Table,
     pub legacy_before: u64,
     pub inserted: u64,
     /// Key already in scoped with the same payload: the legacy copy is deleted.
@@ -139,6 +140,44 @@ pub struct MoveReport {
     /// The longest any chunk held the write locks (ms): what a release's
     /// writer may have waited on this move at worst.
     pub longest_lock_hold_ms: u64,
+}
+
+impl TableCounts {
+    /// `table` with every count 0.
+    pub fn new(table: Table) -> TableCounts {
+        TableCounts {
+            table,
+            legacy_before: 0,
+            inserted: 0,
+            already_present: 0,
+            divergent: 0,
+            deleted_from_legacy: 0,
+            left_in_legacy: 0,
+            arrived_late: 0,
+        }
+    }
+}
+
+impl MoveReport {
+    /// The counts of `table`, when the report has them.
+    pub fn counts(&self, table: Table) -> Option<&TableCounts> {
+        self.tables.iter().find(|c| c.table == table)
+    }
+
+    /// The counts of `table` to update, when the report has them.
+    pub(crate) fn counts_mut(&mut self, table: Table) -> Option<&mut TableCounts> {
+        self.tables.iter_mut().find(|c| c.table == table)
+    }
+
+    /// The legacy rows the report started from in `tables` (the one lookup
+    /// progress and the chunker's first guess share).
+    pub(crate) fn legacy_before(&self, tables: impl IntoIterator<Item = Table>) -> u64 {
+        tables
+            .into_iter()
+            .filter_map(|t| self.counts(t))
+            .map(|c| c.legacy_before)
+            .sum()
+    }
 }
 
 #[cfg(test)]

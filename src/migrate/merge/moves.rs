@@ -34,7 +34,7 @@ pub(super) fn key_is_unique(
         "SELECT name FROM pragma_index_list(?1, ?2) WHERE \"unique\" = 1 AND partial = 0",
     )?;
     let names: Vec<String> = list
-        .query_map((t.name, schema), |r| r.get(0))?
+        .query_map((t.name(), schema), |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut info = conn.prepare("SELECT name FROM pragma_index_info(?1, ?2)")?;
     for name in names {
@@ -167,7 +167,7 @@ impl Move {
         for span in spans.iter_mut() {
             let t = span.table;
             if span.range.after == i64::MIN {
-                observer.table_started(t.name, span_table_rows(report, t));
+                observer.table_started(t.table, report.legacy_before([t.table]));
             }
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", plan_table(t)))
                 .map_err(|e| self.on_scoped(e))?;
@@ -181,7 +181,7 @@ impl Move {
                 span.range,
             ))
             .map_err(|e| self.on_legacy(e))?;
-            observer.checkpoint(Step::Planned(t.name))?;
+            observer.checkpoint(Step::Planned(t.table))?;
             let inserted = conn
                 .execute(&insert_sql(t, self.legacy_side, self.scoped_version), [])
                 .map_err(|e| self.on_scoped(e))? as u64;
@@ -193,10 +193,10 @@ impl Move {
                     .map_err(|e| self.on_scoped(e))?;
             }
             span.inserted = inserted;
-            if let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) {
+            if let Some(counts) = report.counts_mut(t.table) {
                 counts.inserted += inserted;
             }
-            observer.checkpoint(Step::Inserted(t.name))?;
+            observer.checkpoint(Step::Inserted(t.table))?;
         }
         Ok(())
     }
@@ -216,7 +216,7 @@ impl Move {
         let mut evidence = false;
         for span in spans {
             let t = span.table;
-            let Some(counts) = report.tables.iter_mut().find(|c| c.table == t.name) else {
+            let Some(counts) = report.counts_mut(t.table) else {
                 continue;
             };
             let lt = table_ref(self.legacy_side, t);
@@ -272,7 +272,7 @@ impl Move {
             if let Some(n) = arrived {
                 counts.arrived_late = n;
             }
-            observer.checkpoint(Step::Deleted(t.name))?;
+            observer.checkpoint(Step::Deleted(t.table))?;
         }
         if evidence {
             observer.seal_divergent()?;
@@ -321,7 +321,7 @@ impl Move {
                 &self.legacy_path,
             )?;
             observer.divergent(&DivergentLine {
-                table: t.name,
+                table: t.table,
                 key_json: as_utf8(&key),
                 row_json: as_utf8(&row),
             })?;
@@ -369,15 +369,6 @@ impl Move {
             .sum();
         report.changed |= moved > 0;
     }
-}
-
-/// The legacy row count the report started from, for progress.
-fn span_table_rows(report: &MoveReport, t: &TableDef) -> u64 {
-    report
-        .tables
-        .iter()
-        .find(|c| c.table == t.name)
-        .map_or(0, |c| c.legacy_before)
 }
 
 /// Does another process hold a write lock on `path` right now? Probed with

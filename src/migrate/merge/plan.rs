@@ -45,11 +45,12 @@ pub fn plan(legacy: Option<&DbFacts>, scoped: Option<&DbFacts>, dry_run: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::schema::tables::Table;
 
     fn facts(version: u32, n: u64) -> DbFacts {
         DbFacts {
             version,
-            rows: vec![("queue", n), ("body_upload_queue", 0)],
+            rows: vec![(Table::Queue, n), (Table::BodyUploadQueue, 0)],
         }
     }
 

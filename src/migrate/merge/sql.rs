@@ -11,7 +11,7 @@ pub(super) struct Side<'a> {
 }
 
 pub(super) fn table_ref(side: Side, t: &TableDef) -> String {
-    format!("{}.{}", ident(side.schema), ident(t.name))
+    format!("{}.{}", ident(side.schema), ident(t.name()))
 }
 
 /// The key columns' names in a DB at `version`.
@@ -41,19 +41,13 @@ pub(super) fn key_match(a: &str, a_cols: &[&str], b: &str, b_cols: &[&str]) -> S
 }
 
 /// A legacy row is movable when its key and every column the scoped table
-/// requires (NOT NULL, no default) are non-NULL.
+/// requires (NOT NULL, no default) are non-NULL ([`TableDef::required_at`]).
 pub(super) fn movable(t: &TableDef, alias: &str, version: u32) -> String {
-    let cols: Vec<&str> = t
-        .columns
-        .iter()
-        .filter(|c| c.required)
-        .filter_map(|c| t.column_at(c.name, version))
-        .collect();
-    all_not_null(alias, &cols)
+    all_not_null(alias, &t.required_at(version))
 }
 
 pub(super) fn plan_table(t: &TableDef) -> String {
-    format!("temp.{}", ident(&format!("sk_plan_{}", t.name)))
+    format!("temp.{}", ident(&format!("sk_plan_{}", t.name())))
 }
 
 pub(super) fn plan_key_cols(t: &TableDef) -> Vec<String> {
@@ -144,7 +138,7 @@ pub(super) fn insert_sql(t: &TableDef, legacy: Side, scoped_version: u32) -> Str
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {plan} AS p JOIN {lt} AS l ON l.rowid = p.legacy_rowid ORDER BY p.rowid",
-        t_name = ident(t.name),
+        t_name = ident(t.name()),
         plan = plan_table(t),
         lt = table_ref(legacy, t),
     )
@@ -163,7 +157,7 @@ pub(super) fn insert_all_sql(
     format!(
         "INSERT OR IGNORE INTO \"main\".{t_name} ({cols}) SELECT {exprs} \
          FROM {lt} AS l WHERE {span} AND {valid} ORDER BY l.\"id\", l.rowid",
-        t_name = ident(t.name),
+        t_name = ident(t.name()),
         lt = table_ref(legacy, t),
         valid = movable(t, "l", legacy.version),
         span = range.sql("l"),
@@ -178,7 +172,7 @@ pub(super) fn refine_plan_sql(t: &TableDef, scoped_version: u32) -> String {
     format!(
         "DELETE FROM {plan} WHERE NOT EXISTS (SELECT 1 FROM \"main\".{tn} AS s WHERE {m})",
         plan = plan_table(t),
-        tn = ident(t.name),
+        tn = ident(t.name()),
         m = key_match(
             "s",
             &key_cols(t, scoped_version),
