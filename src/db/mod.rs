@@ -16,6 +16,7 @@ use crate::error::Error;
 use schema::tables::ALL;
 
 pub mod carried;
+pub mod history;
 pub mod schema;
 pub mod store;
 

@@ -12,7 +12,9 @@ use crate::home::Home;
 use crate::migrate::merge::{self, MoveOptions};
 use crate::migrate::observe::Quiet;
 
-use super::CutoverReport;
+use crate::db::store::SourceStamp;
+
+use super::{CutoverOptions, CutoverReport};
 
 /// The largest numeric `body_task_id` any project store holds, so snapshot
 /// ids can start above it (3.2.7 keys body uploads by it).
@@ -126,4 +128,46 @@ pub(super) fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Erro
         }
     }
     Ok(total)
+}
+
+/// The snapshot of the sources, built once (and re-encoded, when the
+/// release needs it): aside, then renamed into place (a rerun resumes with
+/// the same bytes and reads what re-encoding did from its record).
+pub(super) fn ensure_snapshot(
+    home: &Home,
+    opts: &CutoverOptions,
+    id: &str,
+    paths: &[PathBuf],
+    stamps: &[SourceStamp],
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let busy = opts.busy_timeout_ms;
+    let dir = super::work_root(home).join(id);
+    let snapshot = dir.join("snapshot.db");
+    if snapshot.exists() {
+        report.history = store::read_json(&dir.join(crate::db::history::RECORD))
+            .and_then(|v| serde_json::from_value(v).ok());
+    } else {
+        // Built aside, renamed into place: a rerun resumes with the same bytes.
+        let building = super::work_root(home).join(format!(".{id}.building"));
+        let _ = std::fs::remove_dir_all(&building);
+        let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
+        report.left_in_sources = left;
+        if opts.canonical_history {
+            let history =
+                super::canonical::reencode(opts.python.as_deref(), &built, home.root(), id, busy)?;
+            let text = serde_json::to_string_pretty(&history)
+                .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
+            super::write_atomic(&building, &building.join(crate::db::history::RECORD), &text)?;
+            report.history = Some(history);
+        }
+        let text = serde_json::to_string_pretty(stamps)
+            .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
+        super::write_atomic(&building, &building.join("stamps.json"), &text)?;
+        std::fs::File::open(&built)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&built, e))?;
+        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    Ok(())
 }
