@@ -1,8 +1,8 @@
 """Re-encode the events of sk-migrate's cutover snapshot the way the installed release's
 history upload demands of a sealed row, with the release's own encoder.
 
-Shipped inside sk-migrate (``include_str!``) and run by ``sk-migrate run`` with the
-interpreter of the installed spec-kitty (3.2.6-3.2.7: the profile's
+Shipped inside sk-migrate (``include_str!``) and fed on stdin (``python -I - SNAPSHOT``)
+by ``sk-migrate run`` to the interpreter of the installed spec-kitty (3.2.6-3.2.7: the profile's
 ``cutover_history_canonical_json``) on OUR private snapshot
 (``<root>/sk-migrate-cutover/.<id>.building/snapshot.db``) before the release's own
 ``sync project-store-migrate`` reads it. Never on a user's queue DB, nor on any file

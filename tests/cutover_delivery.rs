@@ -461,10 +461,11 @@ fn encoder_keeps_every_row(venv: &Path) {
         .unwrap();
     }
     drop(c);
-    let script = std::fs::read_to_string(script("scripts/canonical_history.py")).unwrap();
+    // As sk-migrate runs it: the script on stdin, `python -I - SNAPSHOT`.
     let out = env_cmd(&venv.join("bin/python"), dir.path(), dir.path())
-        .args(["-I", "-c", &script])
+        .args(["-I", "-"])
         .arg(&snap)
+        .stdin(std::fs::File::open(script("scripts/canonical_history.py")).unwrap())
         .output()
         .unwrap();
     ok(&out, "canonical_history.py");

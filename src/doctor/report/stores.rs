@@ -251,7 +251,7 @@ fn held(s: &store::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<Stri
         out.push(Problem {
             code: ProblemCode::JournalUndecodable,
             message: format!(
-                "project {}: {} in {} are legacy event JSON the release's journal cannot decode \
+                "project {}: {} in {} are event JSON (as the cutover stored them) the release's journal cannot decode \
                  (it reads only payload_encoding base64 documents); the release's own \
                  `spec-kitty sync status --check --json` exits 2: \"{STATUS_FAILURE}\"",
                 s.project_uuid,

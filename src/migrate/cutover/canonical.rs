@@ -42,6 +42,29 @@ fn keys(snapshot: &Path, busy: u64) -> Result<(u64, String), Error> {
     Ok((n, hex::encode(h.finalize())))
 }
 
+/// The script on the interpreter's stdin (`python -I - SNAPSHOT`), so its
+/// command line is short and names no release command.
+fn run_script(
+    python: &Path,
+    snapshot: &Path,
+    root: &Path,
+) -> std::io::Result<std::process::Output> {
+    use std::io::Write;
+    let mut child = Command::new(python)
+        .args(["-I", "-"])
+        .arg(snapshot)
+        .env("SPEC_KITTY_HOME", root)
+        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(SCRIPT.as_bytes())?;
+    }
+    child.wait_with_output()
+}
+
 /// Re-encode the events of `snapshot` (ours, not yet handed over) with the
 /// release's encoder; every row and natural key checked to be unchanged.
 pub(super) fn reencode(
@@ -60,17 +83,12 @@ pub(super) fn reencode(
         detail,
     };
     let before = keys(snapshot, busy)?;
-    let out = Command::new(python)
-        .args(["-I", "-c", SCRIPT])
-        .arg(snapshot)
-        .env("SPEC_KITTY_HOME", root)
-        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
-        .stdin(Stdio::null())
-        .output()
+    let out = run_script(python, snapshot, root)
         .map_err(|e| entry(format!("cannot run the release's interpreter: {e}")))?;
     if !out.status.success() {
         return Err(entry(format!(
-            "the release's encoder exited with {} on {}: {}",
+            "the release's encoder exited with {} on {} (nothing was handed to the release; \
+             run again: the snapshot is rebuilt from the sources, which were only read): {}",
             out.status,
             snapshot.display(),
             super::tail_of(&String::from_utf8_lossy(&out.stderr))
