@@ -427,6 +427,15 @@ mod tests {
                 assert!(p.reads_schemas.contains(&s), "{r:?}");
             }
             assert_eq!(p.remediation.is_some(), !p.gate.is_empty(), "{r:?}");
+            // Only a project-store release has a cutover whose history to
+            // re-encode (measured on each: tests/cutover_delivery.rs).
+            if p.cutover_history_canonical_json {
+                assert_eq!(p.generation, Generation::ProjectStore, "{r:?}");
+            }
+        }
+        for v in ["3.2.6", "3.2.6.1", "3.2.6.2", "3.2.7"] {
+            let p = profile_for(&Version::parse(v).unwrap()).unwrap();
+            assert!(p.cutover_history_canonical_json, "{v}");
         }
     }
 

@@ -283,7 +283,8 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     backup_sources(opts, &paths, &mut report)?;
     let dir = work_root(home).join(&id);
     let snapshot = dir.join("snapshot.db");
-    ensure_snapshot(home, opts, &id, &paths, &stamps, &mut report)?;
+    let release_read = manifest.is_some();
+    ensure_snapshot(home, opts, &id, &paths, &stamps, release_read, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
     let snap = count_snapshot(&mut report, &snapshot, &paths, busy)?;
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {

@@ -139,6 +139,7 @@ pub(super) fn ensure_snapshot(
     id: &str,
     paths: &[PathBuf],
     stamps: &[SourceStamp],
+    release_started: bool,
     report: &mut CutoverReport,
 ) -> Result<(), Error> {
     let busy = opts.busy_timeout_ms;
@@ -147,6 +148,11 @@ pub(super) fn ensure_snapshot(
     if snapshot.exists() {
         report.history = store::read_json(&dir.join(crate::db::history::RECORD))
             .and_then(|v| serde_json::from_value(v).ok());
+        // A snapshot an sk-migrate without re-encoding built: still ours to
+        // prepare while the release has not read it (no manifest yet).
+        if report.history.is_none() && opts.canonical_history && !release_started {
+            encode(home, opts, &dir, &snapshot, id, report)?;
+        }
     } else {
         // Built aside, renamed into place: a rerun resumes with the same bytes.
         let building = super::work_root(home).join(format!(".{id}.building"));
@@ -154,12 +160,7 @@ pub(super) fn ensure_snapshot(
         let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
         report.left_in_sources = left;
         if opts.canonical_history {
-            let history =
-                super::canonical::reencode(opts.python.as_deref(), &built, home.root(), id, busy)?;
-            let text = serde_json::to_string_pretty(&history)
-                .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
-            super::write_atomic(&building, &building.join(crate::db::history::RECORD), &text)?;
-            report.history = Some(history);
+            encode(home, opts, &building, &built, id, report)?;
         }
         let text = serde_json::to_string_pretty(stamps)
             .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
@@ -170,4 +171,64 @@ pub(super) fn ensure_snapshot(
         std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
     }
     Ok(())
+}
+
+/// Re-encode `snapshot` (in `dir`, ours) for the release's history upload,
+/// and record what was done next to it (0600).
+fn encode(
+    home: &Home,
+    opts: &CutoverOptions,
+    dir: &Path,
+    snapshot: &Path,
+    id: &str,
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let python = opts.python.as_deref();
+    let history =
+        super::canonical::reencode(python, snapshot, home.root(), id, opts.busy_timeout_ms)?;
+    let text = serde_json::to_string_pretty(&history)
+        .map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
+    super::write_atomic(dir, &dir.join(crate::db::history::RECORD), &text)?;
+    report.history = Some(history);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> CutoverOptions {
+        CutoverOptions {
+            dry_run: false,
+            busy_timeout_ms: 1000,
+            spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
+            backup_dir: None,
+            python: None,
+            canonical_history: true,
+        }
+    }
+
+    /// A snapshot left without a record (built by an sk-migrate that did
+    /// not re-encode) is prepared only while the release has not read it.
+    #[test]
+    fn an_unrecorded_snapshot_is_re_encoded_only_before_the_release_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let work = super::super::work_root(&home).join("sk-migrate-ab");
+        build_snapshot(&work, &[], 0, 1000).unwrap();
+        let mut report = super::super::empty_report(&[]);
+        let read = ensure_snapshot(&home, &opts(), "sk-migrate-ab", &[], &[], true, &mut report);
+        assert!(read.is_ok() && report.history.is_none());
+        let err = ensure_snapshot(
+            &home,
+            &opts(),
+            "sk-migrate-ab",
+            &[],
+            &[],
+            false,
+            &mut report,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--spec-kitty PATH"), "{err}");
+    }
 }
