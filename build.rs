@@ -44,6 +44,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("gate", Kind::EnumList("GateField")),
     ("remediation", Kind::Remediation),
     ("gate_on_layout", Kind::Bool),
+    ("cutover_history_canonical_json", Kind::Bool),
     ("writers_busy_timeout_ms", Kind::U64),
 ];
 

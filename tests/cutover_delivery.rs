@@ -6,7 +6,8 @@
 //! Per release (the captured ones of generation `project-store`, under
 //! `SK_E2E_ROTATE=1` the day's rotation, tests/common/e2e.rs): 3.2.5's own
 //! queue code writes a legacy home (`tests/py/cutdoc_home.py`), the release's
-//! own `sync project-store-migrate` cuts it over, then the release itself,
+//! own `sync project-store-migrate` cuts it over (directly, or through
+//! `sk-migrate run`), then the release itself,
 //! configured the way it is configured (`sync server <fake>`,
 //! `SPEC_KITTY_ENABLE_SAAS_SYNC=1`), goes through its own code paths:
 //! `auth login --headless` (device flow against the fake), `sync opt-in`
@@ -22,12 +23,14 @@
 //!   [`REFUSAL`]: the upload demands that a sealed row's `payload_json` be
 //!   the canonical JSON of the event (sorted keys, compact), the cutover
 //!   stored 3.2.5's `json.dumps` text verbatim.
-//! * **re-encoded before the cutover** (`canonical_legacy.py`, the
-//!   release's own `_canonical_event_json`, an experiment on a throw-away
-//!   legacy DB): every migrated event is preflighted and delivered, exactly
-//!   once each; the release's `sync status --check` still exits 2 with the
-//!   same journal error (it reads base64 documents only). Only one of the two
-//!   can work, so the cutover is not changed (docs/releases.md).
+//! * **cut over by `sk-migrate run`**, which re-encodes the events of its
+//!   own snapshot with the release's `_canonical_event_json`, in the
+//!   release's interpreter (`scripts/canonical_history.py`), before the
+//!   release's cutover reads it: every migrated event is preflighted and
+//!   delivered, exactly once each; `queue.db` is byte-identical; sk-doctor
+//!   said beforehand that the history is deliverable. The release's
+//!   `sync status --check` still exits 2 with the same journal error (it
+//!   reads base64 documents only), as it does as cut over.
 
 mod common;
 
@@ -150,6 +153,15 @@ impl Drop for Fake {
     }
 }
 
+/// Who cut the home over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// The release's own `sync project-store-migrate`.
+    Release,
+    /// `sk-migrate run` (its snapshot re-encoded, then the release's command).
+    SkMigrate,
+}
+
 /// What one run measured.
 struct Run {
     migrated: Vec<String>,
@@ -158,6 +170,8 @@ struct Run {
     refusal: Option<Value>,
     requests: Vec<(String, Value)>,
     status: Option<Output>,
+    /// sk-doctor's sealed-history warning, read before the login.
+    doctor_sealed: String,
 }
 
 fn event_ids(body: &Value) -> Vec<String> {
@@ -169,9 +183,60 @@ fn event_ids(body: &Value) -> Vec<String> {
         .collect()
 }
 
-/// 3.2.5 writes, the release cuts over (after `canonical_legacy.py` when
-/// `reencode`), logs in at the fake, consents, previews, confirms, applies.
-fn run(venv: &Path, reencode: bool) -> Run {
+/// sk-doctor's one sealed-history warning about the home (`--no-probe`:
+/// it reads, never writes).
+fn doctor_sealed(venv: &Path, home: &Path) -> String {
+    let out = env_cmd(Path::new(env!("CARGO_BIN_EXE_sk-doctor")), home, home)
+        .arg("--spec-kitty")
+        .arg(venv.join("bin/spec-kitty"))
+        .args(["--no-probe", "--json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let sealed: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| w.contains("sealed history"))
+        .collect();
+    assert_eq!(sealed.len(), 1, "{doc:#}");
+    sealed[0].to_owned()
+}
+
+/// The cutover of `queue.db`: the release's own command, or `sk-migrate run`
+/// (which must leave `queue.db` byte-identical and report the re-encoding).
+fn cut_over(cut: Cut, venv: &Path, home: &Path, queue: &Path) {
+    let sk = venv.join("bin/spec-kitty");
+    if cut == Cut::Release {
+        let out = e2e::cutover(env_cmd(&sk, home, home), queue, "deliver-1");
+        return ok(&out, "the release's cutover");
+    }
+    let before = std::fs::read(queue).unwrap();
+    let out = env_cmd(Path::new(env!("CARGO_BIN_EXE_sk-migrate")), home, home)
+        .arg("--spec-kitty")
+        .arg(&sk)
+        .args(["run", "--json"])
+        .output()
+        .unwrap();
+    ok(&out, "sk-migrate run");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status"], "migrated", "{r:#}");
+    let h = &r["history"];
+    assert_eq!(
+        (h["events"].as_u64(), h["reencoded"].as_u64()),
+        (Some(4), Some(4)),
+        "{r:#}"
+    );
+    assert_eq!(h["left"], serde_json::json!({}), "{r:#}");
+    assert_eq!(h["not_deliverable"], serde_json::json!({}), "{r:#}");
+    assert_eq!(std::fs::read(queue).unwrap(), before, "queue.db untouched");
+}
+
+/// 3.2.5 writes, the home is cut over (`cut`), then the release logs in at
+/// the fake, consents, previews, confirms, applies.
+fn run(venv: &Path, cut: Cut) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("h");
     let root = home.join(".spec-kitty");
@@ -195,20 +260,10 @@ fn run(venv: &Path, reencode: bool) -> Run {
         .collect();
     let queue = root.join("queue.db");
     let python = venv.join("bin/python");
-    if reencode {
-        let out = env_cmd(&python, &home, &home)
-            .arg(script("scripts/release_fixtures/canonical_legacy.py"))
-            .arg("--queue")
-            .arg(&queue)
-            .output()
-            .unwrap();
-        ok(&out, "canonical_legacy.py");
-        assert_eq!(json(&out)["rewritten"], 4);
-    }
+    cut_over(cut, venv, &home, &queue);
+    let doctor_sealed = doctor_sealed(venv, &home);
     let sk = venv.join("bin/spec-kitty");
     let release = |cwd: &Path, args: &[&str]| env_cmd(&sk, &home, cwd).args(args).output().unwrap();
-    let out = e2e::cutover(env_cmd(&sk, &home, &home), &queue, "deliver-1");
-    ok(&out, "the release's cutover");
 
     let checkout = home.join("repo");
     std::fs::create_dir_all(checkout.join(".kittify")).unwrap();
@@ -268,7 +323,8 @@ fn run(venv: &Path, reencode: bool) -> Run {
     });
     let requests = fake.requests();
     // tests/cutover_doctor.rs pins the status of a home as cut over.
-    let status = reencode.then(|| release(c, &["sync", "status", "--check", "--json"]));
+    let status =
+        (cut == Cut::SkMigrate).then(|| release(c, &["sync", "status", "--check", "--json"]));
     Run {
         migrated,
         preview,
@@ -276,6 +332,7 @@ fn run(venv: &Path, reencode: bool) -> Run {
         refusal,
         requests,
         status,
+        doctor_sealed,
     }
 }
 
@@ -291,8 +348,14 @@ fn common_checks(r: &Run) {
 
 /// As the release's cutover wrote it: not one event delivered.
 fn as_cut_over(venv: &Path) {
-    let r = run(venv, false);
+    let r = run(venv, Cut::Release);
     common_checks(&r);
+    assert!(
+        r.doctor_sealed.contains("NOT deliverable"),
+        "{}",
+        r.doctor_sealed
+    );
+    assert!(r.doctor_sealed.contains(REFUSAL), "{}", r.doctor_sealed);
     assert_eq!(r.apply.status.code(), Some(1));
     let applied = json(&r.apply);
     assert_eq!(
@@ -312,11 +375,16 @@ fn as_cut_over(venv: &Path) {
     assert_eq!(refusal["rejected_samples"], serde_json::json!([REFUSAL]));
 }
 
-/// Re-encoded canonically before the cutover: every event delivered once,
-/// and the release's status still fails.
-fn reencoded(venv: &Path) {
-    let r = run(venv, true);
+/// Cut over by `sk-migrate run` (its snapshot re-encoded): every event
+/// delivered once, as sk-doctor said; the release's status still fails.
+fn by_sk_migrate(venv: &Path) {
+    let r = run(venv, Cut::SkMigrate);
     common_checks(&r);
+    assert!(
+        r.doctor_sealed.contains("deliverable") && !r.doctor_sealed.contains("NOT deliverable"),
+        "{}",
+        r.doctor_sealed
+    );
     let seen: Vec<&str> = r.requests.iter().map(|(p, _)| p.as_str()).collect();
     ok(&r.apply, &format!("history apply (the fake saw {seen:?})"));
     let applied = json(&r.apply);
@@ -351,6 +419,87 @@ fn reencoded(venv: &Path) {
     );
 }
 
+/// The shipped re-encoder, in the release's interpreter, on a snapshot-like
+/// queue: every row kept with its key; the release's canonical text where
+/// its encoder takes the row; the rest as it was, counted.
+fn encoder_keeps_every_row(venv: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snapshot.db");
+    let c = rusqlite::Connection::open(&snap).unwrap();
+    c.execute_batch(
+        "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id TEXT UNIQUE, data TEXT);",
+    )
+    .unwrap();
+    let p = format!(r#""project_uuid": "{PROJECT}""#);
+    let rows = [
+        (
+            "e1",
+            format!(r#"{{"event_id": "e1", {p}, "b": 1.5, "a": "é"}}"#),
+        ),
+        (
+            "e2",
+            format!(r#"{{"a":1,"event_id":"e2","project_uuid":"{PROJECT}"}}"#),
+        ),
+        ("e3", "not json".to_owned()),
+        ("e4", "[1, 2]".to_owned()),
+        (
+            "e5",
+            format!(r#"{{"event_id": "e5", {p}, "a": 1, "a": 2}}"#),
+        ),
+        ("e6", format!(r#"{{"event_id": "other", {p}}}"#)),
+    ];
+    for (id, data) in &rows {
+        c.execute(
+            "INSERT INTO queue (event_id, data) VALUES (?1, ?2)",
+            (id, data),
+        )
+        .unwrap();
+    }
+    drop(c);
+    // As sk-migrate runs it: the script on stdin, `python -I - SNAPSHOT`.
+    let out = env_cmd(&venv.join("bin/python"), dir.path(), dir.path())
+        .args(["-I", "-"])
+        .arg(&snap)
+        .stdin(std::fs::File::open(script("scripts/canonical_history.py")).unwrap())
+        .output()
+        .unwrap();
+    ok(&out, "canonical_history.py");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["events"], 6, "{r:#}");
+    assert_eq!(r["reencoded"], 2, "{r:#}");
+    assert_eq!(r["already_canonical"], 1, "{r:#}");
+    assert_eq!(
+        r["left"],
+        serde_json::json!({"not_json": 1, "not_a_json_object": 1, "duplicate_key": 1})
+    );
+    assert_eq!(
+        r["not_deliverable"],
+        serde_json::json!({"event_id_differs": 1})
+    );
+    assert_eq!(r["not_deliverable_event_ids"], serde_json::json!(["e6"]));
+    let c = rusqlite::Connection::open(&snap).unwrap();
+    let now: Vec<(String, String)> = c
+        .prepare("SELECT event_id, data FROM queue ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let keys: Vec<&str> = now.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["e1", "e2", "e3", "e4", "e5", "e6"],
+        "every row, every key"
+    );
+    assert_eq!(
+        now[0].1,
+        format!(r#"{{"a":"\u00e9","b":1.5,"event_id":"e1","project_uuid":"{PROJECT}"}}"#)
+    );
+    for i in [2, 3, 4] {
+        assert_eq!(now[i].1, rows[i].1, "left as it was");
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let planned = e2e::selected(
         e2e::captured()
@@ -366,9 +515,14 @@ fn main() -> std::process::ExitCode {
             as_cut_over,
         ));
         trials.push(e2e::planned_trial(
-            format!("sealed_history_reencoded_is_delivered_by_{release}"),
+            format!("the_shipped_encoder_keeps_every_row_with_{release}"),
             p,
-            reencoded,
+            encoder_keeps_every_row,
+        ));
+        trials.push(e2e::planned_trial(
+            format!("sealed_history_cut_over_by_sk_migrate_is_delivered_by_{release}"),
+            p,
+            by_sk_migrate,
         ));
     }
     e2e::main(trials)

@@ -351,6 +351,14 @@ fn cutover_summary_views() {
         snapshot_body_uploads: 3,
         failure_log_not_carried: 1,
         left_in_sources: 0,
+        history: (status == CutoverStatus::Migrated).then(|| {
+            sk_boundary::db::history::HistoryEncoding {
+                release: "3.2.7".into(),
+                events: 7,
+                reencoded: 7,
+                ..Default::default()
+            }
+        }),
         manifest: (status == CutoverStatus::Migrated)
             .then(|| format!("{root}/migrations/project-store/20261201T101500Z-5c1e.json")),
         phase: (status == CutoverStatus::Migrated)

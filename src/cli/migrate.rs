@@ -306,6 +306,7 @@ fn cutover(
         spec_kitty: entry,
         backup_dir: backup,
         python: ctx.install.interpreter.clone(),
+        canonical_history: ctx.profile.cutover_history_canonical_json,
     };
     match cutover::run(&ctx.home, &opts) {
         Ok(mut r) => {

@@ -16,6 +16,7 @@ use crate::error::Error;
 use schema::tables::{ALL, Table};
 
 pub mod carried;
+pub mod history;
 pub mod layout;
 pub mod schema;
 pub mod store;

@@ -32,6 +32,11 @@ pub struct ProjectStore {
     /// release's sealed history (`history_disclosure::_cohort_rows`), which
     /// it delivers only through `spec-kitty sync project-store-history`.
     pub sealed_history: u64,
+    /// Of `sealed_history`, the rows the release's upload accepts: re-encoded
+    /// by sk-migrate's cutover as the release's canonical JSON of the event
+    /// and not refused by it (its record, [`crate::db::history`]). The
+    /// release uploads the confirmed cohort whole, or none of it.
+    pub sealed_deliverable: u64,
     /// Journal entries the release's own journal cannot decode
     /// (`event_journal/journal.py::_event_from_document` wants an object
     /// with `payload_encoding` `base64`): while any is there the release's
@@ -231,7 +236,11 @@ pub fn layout_mode(home: &Home) -> LayoutMode {
         .unwrap_or_default()
 }
 
-fn store(uuid: &str, path: PathBuf) -> ProjectStore {
+fn store(
+    uuid: &str,
+    path: PathBuf,
+    records: &BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> ProjectStore {
     let mut s = ProjectStore {
         project_uuid: uuid.to_string(),
         path: path.display().to_string(),
@@ -239,6 +248,7 @@ fn store(uuid: &str, path: PathBuf) -> ProjectStore {
         pending_events: 0,
         pending_body_uploads: 0,
         sealed_history: 0,
+        sealed_deliverable: 0,
         undecodable_journal: 0,
         unreadable: None,
     };
@@ -263,6 +273,7 @@ fn store(uuid: &str, path: PathBuf) -> ProjectStore {
                  WHERE o.project_uuid = j.project_uuid AND o.journal_entry_id = j.entry_id \
                  AND o.state IN ('complete', 'terminal_refused', 'purged', 'canceled'))",
             );
+            s.sealed_deliverable = super::history::deliverable_sealed(&conn, records);
             s.undecodable_journal = undecodable(&conn);
         }
         Err(e) => s.unreadable = Some(e.to_string()),
@@ -377,9 +388,10 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
 /// Gather the project-store facts of `home`. Reads only.
 pub fn gather(home: &Home) -> StoreFacts {
     let projects = home.root().join("projects");
+    let records = super::history::records(home);
     let stores: Vec<ProjectStore> = store_dbs(home)
         .into_iter()
-        .map(|(name, db)| store(&name, db))
+        .map(|(name, db)| store(&name, db, &records))
         .collect();
     let mut cutovers = Vec::new();
     for entry in std::fs::read_dir(projects.join(".migration"))

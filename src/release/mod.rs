@@ -223,6 +223,14 @@ pub struct Profile {
     /// The preflight gate refuses unless the current checkout's project store
     /// is in layout mode `project_only`.
     pub gate_on_layout: bool,
+    /// The release's history upload (`sync project-store-history --apply`)
+    /// takes a sealed row only as the release's own
+    /// `history_import/upload.py::_canonical_event_json` of its event, while
+    /// its cutover stores the legacy `data` text verbatim: sk-migrate's
+    /// cutover re-encodes its snapshot's events with that function, in the
+    /// release's interpreter, before the release reads it (3.2.6-3.2.7;
+    /// measured by delivery, `tests/cutover_delivery.rs`).
+    pub cutover_history_canonical_json: bool,
     /// The shortest SQLite busy timeout of the release's own queue-DB
     /// writers (queue writer, body queue, daemon), measured by running them
     /// (`fixtures/releases/X/timeouts.json`, `capture_timeouts.py`): a
@@ -419,6 +427,15 @@ mod tests {
                 assert!(p.reads_schemas.contains(&s), "{r:?}");
             }
             assert_eq!(p.remediation.is_some(), !p.gate.is_empty(), "{r:?}");
+            // Only a project-store release has a cutover whose history to
+            // re-encode (measured on each: tests/cutover_delivery.rs).
+            if p.cutover_history_canonical_json {
+                assert_eq!(p.generation, Generation::ProjectStore, "{r:?}");
+            }
+        }
+        for v in ["3.2.6", "3.2.6.1", "3.2.6.2", "3.2.7"] {
+            let p = profile_for(&Version::parse(v).unwrap()).unwrap();
+            assert!(p.cutover_history_canonical_json, "{v}");
         }
     }
 

@@ -53,6 +53,9 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
             r.left_in_sources
         ));
     }
+    if let Some(h) = &r.history {
+        lines.push(history_line(h));
+    }
     let mut out = para(&lines.join("\n"), style);
     if !r.projects.is_empty() {
         out.push_str(&projects_table(r, style));
@@ -90,4 +93,34 @@ fn projects_table(r: &CutoverReport, style: &Style) -> String {
     }
     g.right_from = Some(1);
     g.fit(style)
+}
+
+/// What re-encoding the snapshot for the release's history upload did.
+fn history_line(h: &crate::db::history::HistoryEncoding) -> String {
+    let mut line = format!(
+        "history: {} of {} event(s) re-encoded with spec-kitty {}'s own _canonical_event_json ({} already so), as its `sync project-store-history --apply` demands of a sealed row",
+        h.reencoded, h.events, h.release, h.already_canonical
+    );
+    let left: u64 = h.left.values().sum();
+    if left > 0 {
+        line.push_str(&format!(
+            "; {left} left as they were (its encoder cannot take them: {})",
+            reasons(&h.left)
+        ));
+    }
+    let refused: u64 = h.not_deliverable.values().sum();
+    if refused > 0 {
+        line.push_str(&format!(
+            "; {refused} its upload would still refuse ({})",
+            reasons(&h.not_deliverable)
+        ));
+    }
+    line
+}
+
+fn reasons(m: &std::collections::BTreeMap<String, u64>) -> String {
+    m.iter()
+        .map(|(r, n)| format!("{n} {r}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

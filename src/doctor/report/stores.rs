@@ -247,21 +247,13 @@ fn held(s: &store::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<Stri
         ));
     }
     if s.sealed_history > 0 {
-        warnings.push(format!(
-            "project {}: {} held as sealed history: stored, and NOT deliverable by 3.2.6-3.2.7: their own \
-             upload (`{HISTORY_APPLY}`, after `{HISTORY_CONFIRM}` with a login, consent and an admitted \
-             target) refuses every row their cutover sealed: \"{HISTORY_REFUSAL}\" (it wants each row as \
-             the event's canonical JSON, the cutover kept the legacy text). Nothing is lost: keep the store; \
-             `{HISTORY_PREVIEW}` lists them; see docs/problems.md (sealed history)",
-            s.project_uuid,
-            plural(s.sealed_history, "migrated event", "migrated events"),
-        ));
+        warnings.push(sealed_warning(s));
     }
     if s.undecodable_journal > 0 {
         out.push(Problem {
             code: ProblemCode::JournalUndecodable,
             message: format!(
-                "project {}: {} in {} are legacy event JSON the release's journal cannot decode \
+                "project {}: {} in {} are event JSON (as the cutover stored them) the release's journal cannot decode \
                  (it reads only payload_encoding base64 documents); the release's own \
                  `spec-kitty sync status --check --json` exits 2: \"{STATUS_FAILURE}\"",
                 s.project_uuid,
@@ -275,6 +267,40 @@ fn held(s: &store::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<Stri
             ),
         });
     }
+}
+
+/// What the release will do with a store's sealed history (pure). It
+/// uploads the confirmed cohort whole or not at all, so the history is
+/// deliverable only when every sealed row is one sk-migrate's cutover
+/// re-encoded and its record does not refuse (`sealed_deliverable`).
+fn sealed_warning(s: &store::ProjectStore) -> String {
+    let events = plural(s.sealed_history, "migrated event", "migrated events");
+    if s.sealed_deliverable == s.sealed_history {
+        return format!(
+            "project {}: {events} held as sealed history: stored, and deliverable by the release after \
+             its own preview / confirm / apply: `{HISTORY_PREVIEW}`, then `{HISTORY_CONFIRM}`, then \
+             `{HISTORY_APPLY}` (a login, consent and an admitted target needed); sk-migrate's cutover \
+             stored each as the event's canonical JSON the release's upload demands; see \
+             docs/problems.md (sealed history)",
+            s.project_uuid,
+        );
+    }
+    let ours = if s.sealed_deliverable > 0 {
+        format!(
+            " ({} of them re-encoded by sk-migrate, but the upload takes the cohort whole)",
+            s.sealed_deliverable
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "project {}: {events} held as sealed history: stored, and NOT deliverable by 3.2.6-3.2.7: their own \
+         upload (`{HISTORY_APPLY}`, after `{HISTORY_CONFIRM}` with a login, consent and an admitted \
+         target) refuses every row of the cohort: \"{HISTORY_REFUSAL}\" (it wants each row as \
+         the event's canonical JSON, the release's cutover kept the legacy text){ours}. Nothing is lost: \
+         keep the store; `{HISTORY_PREVIEW}` lists them; see docs/problems.md (sealed history)",
+        s.project_uuid,
+    )
 }
 
 #[cfg(test)]
@@ -387,6 +413,7 @@ mod tests {
             pending_events: 0,
             pending_body_uploads: 2,
             sealed_history: 3,
+            sealed_deliverable: 0,
             undecodable_journal: 3,
             unreadable: None,
         });
@@ -408,5 +435,52 @@ mod tests {
             assert!(sealed.contains(cmd), "{sealed}");
         }
         assert!(sealed.contains("NOT deliverable"), "{sealed}");
+    }
+}
+
+#[cfg(test)]
+mod sealed_tests {
+    use super::*;
+
+    fn with(sealed: u64, deliverable: u64) -> store::ProjectStore {
+        store::ProjectStore {
+            project_uuid: "p".into(),
+            path: "/h/projects/p/sync/sync.db".into(),
+            journal_entries: sealed,
+            pending_events: 0,
+            pending_body_uploads: 0,
+            sealed_history: sealed,
+            sealed_deliverable: deliverable,
+            undecodable_journal: sealed,
+            unreadable: None,
+        }
+    }
+
+    #[test]
+    fn history_sk_migrate_re_encoded_is_deliverable_through_the_release_commands() {
+        let w = sealed_warning(&with(4, 4));
+        assert!(
+            w.contains("deliverable by the release") && !w.contains("NOT"),
+            "{w}"
+        );
+        for cmd in [HISTORY_PREVIEW, HISTORY_CONFIRM, HISTORY_APPLY] {
+            assert!(w.contains(cmd), "{w}");
+        }
+        assert!(!w.contains(HISTORY_REFUSAL), "{w}");
+    }
+
+    #[test]
+    fn one_row_the_upload_refuses_makes_the_whole_cohort_undeliverable() {
+        let w = sealed_warning(&with(4, 3));
+        assert!(
+            w.contains("NOT deliverable") && w.contains(HISTORY_REFUSAL),
+            "{w}"
+        );
+        assert!(w.contains("3 of them re-encoded by sk-migrate"), "{w}");
+        let w = sealed_warning(&with(4, 0));
+        assert!(
+            w.contains("NOT deliverable") && !w.contains("of them"),
+            "{w}"
+        );
     }
 }

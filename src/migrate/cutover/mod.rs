@@ -12,8 +12,17 @@
 //! every natural key of the snapshot is verified to be in a project store
 //! or listed in the manifest's quarantine. A `failed` id is never reused.
 //!
+//! On a release whose history upload takes a sealed row only as its own
+//! canonical JSON of the event (the profile's
+//! `cutover_history_canonical_json`, 3.2.6–3.2.7), the snapshot's events
+//! are re-encoded with that release's `_canonical_event_json`, in its
+//! interpreter, before it reads the snapshot (`canonical.rs`): so the
+//! release can deliver the history it seals (measured by delivery,
+//! `tests/cutover_delivery.rs`).
+//!
 //! Layout: `<root>/sk-migrate-cutover/<id>/snapshot.db` (3.2.7 refuses a
-//! source under `projects/`) and, once the
+//! source under `projects/`), `history.json` (what re-encoding did, for
+//! sk-doctor) and, once the
 //! cutover is complete and verified, `sources.json` (path, size, mtime and
 //! SHA-256 of every original source), which is how sk-doctor knows those
 //! sources were carried.
@@ -38,8 +47,10 @@ use preview::{dry_run, verify};
 
 mod scratch;
 
+mod canonical;
+
 mod snapshot;
-use snapshot::{build_snapshot, count_snapshot, max_store_body_id};
+use snapshot::{count_snapshot, ensure_snapshot};
 
 mod release;
 use release::{refuse_failed, release_migrate, tail_of};
@@ -60,6 +71,10 @@ pub struct CutoverOptions {
     /// The installed release's interpreter (its `#!` line), which runs its
     /// own writers for late rows.
     pub python: Option<PathBuf>,
+    /// Re-encode the snapshot's events with the release's own
+    /// `_canonical_event_json` before its cutover reads them (the profile's
+    /// `cutover_history_canonical_json`).
+    pub canonical_history: bool,
 }
 
 /// Rows a project store received from the snapshot.
@@ -106,6 +121,9 @@ pub struct CutoverReport {
     pub failure_log_not_carried: u64,
     /// Rows of the sources that no snapshot holds (a NULL natural key).
     pub left_in_sources: u64,
+    /// What re-encoding the snapshot's events for the release's history
+    /// upload did (absent when the release needs none).
+    pub history: Option<crate::db::history::HistoryEncoding>,
     pub manifest: Option<String>,
     pub phase: Option<CutoverPhase>,
     pub projects: Vec<ProjectCarried>,
@@ -117,7 +135,7 @@ pub struct CutoverReport {
     pub elapsed_ms: u64,
 }
 
-fn work_root(home: &Home) -> PathBuf {
+pub(super) fn work_root(home: &Home) -> PathBuf {
     home.root().join("sk-migrate-cutover")
 }
 
@@ -266,7 +284,8 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     backup_sources(opts, &paths, &mut report)?;
     let dir = work_root(home).join(&id);
     let snapshot = dir.join("snapshot.db");
-    ensure_snapshot(home, &id, &paths, &stamps, busy, &mut report)?;
+    let release_read = manifest.is_some();
+    ensure_snapshot(home, opts, &id, &paths, &stamps, release_read, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
     let snap = count_snapshot(&mut report, &snapshot, &paths, busy)?;
     if manifest.as_ref().is_none_or(|m| m["phase"] != "complete") {
@@ -381,6 +400,7 @@ fn empty_report(pending: &[LegacySource]) -> CutoverReport {
         snapshot_body_uploads: 0,
         failure_log_not_carried: 0,
         left_in_sources: 0,
+        history: None,
         manifest: None,
         phase: None,
         projects: Vec::new(),
@@ -413,35 +433,6 @@ fn backup_sources(
     Ok(())
 }
 
-/// The snapshot of the sources, built once: aside, then renamed into place
-/// (a rerun resumes with the same bytes).
-fn ensure_snapshot(
-    home: &Home,
-    id: &str,
-    paths: &[PathBuf],
-    stamps: &[SourceStamp],
-    busy: u64,
-    report: &mut CutoverReport,
-) -> Result<(), Error> {
-    let dir = work_root(home).join(id);
-    let snapshot = dir.join("snapshot.db");
-    if !snapshot.exists() {
-        // Built aside, renamed into place: a rerun resumes with the same bytes.
-        let building = work_root(home).join(format!(".{id}.building"));
-        let _ = std::fs::remove_dir_all(&building);
-        let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
-        report.left_in_sources = left;
-        let text = serde_json::to_string_pretty(stamps)
-            .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
-        write_atomic(&building, &building.join("stamps.json"), &text)?;
-        std::fs::File::open(&built)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(&built, e))?;
-        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
-    }
-    Ok(())
-}
-
 fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
     let path = dir.join("sources.json");
     let text = serde_json::to_string_pretty(carried)
@@ -450,7 +441,7 @@ fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
 }
 
 /// Write `text` to `path` (0600) through a partial file renamed into place.
-fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<(), Error> {
+pub(super) fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<(), Error> {
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
@@ -468,7 +459,7 @@ fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::snapshot::failure_log_rows;
+    use super::snapshot::{build_snapshot, failure_log_rows};
     use super::*;
     use crate::db::schema;
     use rusqlite::Connection;
@@ -495,6 +486,7 @@ mod tests {
             spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
             backup_dir: None,
             python: None,
+            canonical_history: false,
         }
     }
 

@@ -12,7 +12,9 @@ use crate::home::Home;
 use crate::migrate::merge::{self, MoveOptions};
 use crate::migrate::observe::Quiet;
 
-use super::CutoverReport;
+use crate::db::store::SourceStamp;
+
+use super::{CutoverOptions, CutoverReport};
 
 /// The largest numeric `body_task_id` any project store holds, so snapshot
 /// ids can start above it (3.2.7 keys body uploads by it).
@@ -126,4 +128,107 @@ pub(super) fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Erro
         }
     }
     Ok(total)
+}
+
+/// The snapshot of the sources, built once (and re-encoded, when the
+/// release needs it): aside, then renamed into place (a rerun resumes with
+/// the same bytes and reads what re-encoding did from its record).
+pub(super) fn ensure_snapshot(
+    home: &Home,
+    opts: &CutoverOptions,
+    id: &str,
+    paths: &[PathBuf],
+    stamps: &[SourceStamp],
+    release_started: bool,
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let busy = opts.busy_timeout_ms;
+    let dir = super::work_root(home).join(id);
+    let snapshot = dir.join("snapshot.db");
+    if snapshot.exists() {
+        report.history = store::read_json(&dir.join(crate::db::history::RECORD))
+            .and_then(|v| serde_json::from_value(v).ok());
+        // A snapshot an sk-migrate without re-encoding built: still ours to
+        // prepare while the release has not read it (no manifest yet).
+        if report.history.is_none() && opts.canonical_history && !release_started {
+            encode(home, opts, &dir, &snapshot, id, report)?;
+        }
+    } else {
+        // Built aside, renamed into place: a rerun resumes with the same bytes.
+        let building = super::work_root(home).join(format!(".{id}.building"));
+        let _ = std::fs::remove_dir_all(&building);
+        let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
+        report.left_in_sources = left;
+        if opts.canonical_history {
+            encode(home, opts, &building, &built, id, report)?;
+        }
+        let text = serde_json::to_string_pretty(stamps)
+            .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
+        super::write_atomic(&building, &building.join("stamps.json"), &text)?;
+        std::fs::File::open(&built)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&built, e))?;
+        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    Ok(())
+}
+
+/// Re-encode `snapshot` (in `dir`, ours) for the release's history upload,
+/// and record what was done next to it (0600).
+fn encode(
+    home: &Home,
+    opts: &CutoverOptions,
+    dir: &Path,
+    snapshot: &Path,
+    id: &str,
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let python = opts.python.as_deref();
+    let history =
+        super::canonical::reencode(python, snapshot, home.root(), id, opts.busy_timeout_ms)?;
+    let text = serde_json::to_string_pretty(&history)
+        .map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
+    super::write_atomic(dir, &dir.join(crate::db::history::RECORD), &text)?;
+    report.history = Some(history);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> CutoverOptions {
+        CutoverOptions {
+            dry_run: false,
+            busy_timeout_ms: 1000,
+            spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
+            backup_dir: None,
+            python: None,
+            canonical_history: true,
+        }
+    }
+
+    /// A snapshot left without a record (built by an sk-migrate that did
+    /// not re-encode) is prepared only while the release has not read it.
+    #[test]
+    fn an_unrecorded_snapshot_is_re_encoded_only_before_the_release_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let work = super::super::work_root(&home).join("sk-migrate-ab");
+        build_snapshot(&work, &[], 0, 1000).unwrap();
+        let mut report = super::super::empty_report(&[]);
+        let read = ensure_snapshot(&home, &opts(), "sk-migrate-ab", &[], &[], true, &mut report);
+        assert!(read.is_ok() && report.history.is_none());
+        let err = ensure_snapshot(
+            &home,
+            &opts(),
+            "sk-migrate-ab",
+            &[],
+            &[],
+            false,
+            &mut report,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--spec-kitty PATH"), "{err}");
+    }
 }
