@@ -189,31 +189,30 @@ mod tests {
 /// legacy DB (here and in sk-doctor's gather).
 #[cfg(test)]
 pub(crate) mod test_support {
-    use std::path::{Path, PathBuf};
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
 
     /// Runs `look` while a child (`sh`, fd 3) holds `path` open; the child's
-    /// pid and what `look` found. Waits on the child's fd table, not on time.
+    /// pid and what `look` found. Waits on the child's word (a line on its
+    /// stdout once `exec 3<` has run), not on time.
     pub(crate) fn while_held_open<T>(path: &Path, look: impl FnOnce() -> T) -> (u32, T) {
         let mut child = std::process::Command::new("sh")
             .arg("-c")
-            .arg("exec 3<\"$1\"; read _")
+            .arg("exec 3<\"$1\"; echo open; read _")
             .arg("sh")
             .arg(path)
             .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let fd3 = PathBuf::from(format!("/proc/{}/fd/3", child.id()));
-        let mut look = Some(look);
-        let mut found = None;
-        for _ in 0..100_000 {
-            if std::fs::read_link(&fd3).is_ok() {
-                found = look.take().map(|f| f());
-                break;
-            }
-            std::thread::yield_now();
-        }
+        let mut said = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut said)
+            .unwrap();
+        assert_eq!(said.trim(), "open", "the child did not open {path:?}");
+        let found = look();
         drop(child.stdin.take());
         child.wait().unwrap();
-        (child.id(), found.expect("the child opened the file"))
+        (child.id(), found)
     }
 }
