@@ -20,7 +20,8 @@
 //!
 //! **Trial** (generation × {default, `--busy-timeout 12000`}), on a copy of
 //! the template: the writers of EVERY release of the generation start, one
-//! process each with its own key prefix, and say `ready <db>` (the DB is
+//! process each with its own key prefix, each writing in a loop at a pace of
+//! [`PACE_MS`], and say `ready <db>` (the DB is
 //! asserted to be sk-migrate's scoped DB); a holder takes `BEGIN IMMEDIATE`
 //! on legacy ("an older CLI mid-write") and says `held`; `sk-migrate run -v`
 //! starts; the writers start; once sk-migrate said it waits for legacy
@@ -66,6 +67,16 @@ const BUSY: [Option<u64>; 2] = [None, Some(RAISED_BUSY_MS)];
 /// Bounds every writer stops at even without the stop file.
 const MAX_WRITES: &str = "20000";
 const MAX_SECONDS: &str = "900";
+/// Each writer starts a write at most every this many ms: 4 writes a second
+/// each, 24 to 40 a second in all, many times what a daemon and a few CLIs
+/// write. Back to back (measured), ten writers keep the queue's write lock
+/// so busy that with nothing else writing they wait up to 3 s for each
+/// other, and one write in about ten thousand ran out of its 5000 ms while
+/// a move held the locks a seventh of the time: that measures SQLite's busy
+/// handler (not fair) at saturation, not the move, and the trial could not
+/// tell the two apart. Paced, the control's waits are short, so a long
+/// hold by the move stands out in the figures.
+const PACE_MS: &str = "250";
 /// Writes each writer makes after the move (the control), before the stop file.
 const AFTER_WRITES: u64 = 25;
 /// The queue cap the template's `config.toml` sets (above its 1M rows + writes).
@@ -488,6 +499,7 @@ fn start_writer(
         .args(["write", "--wait-go", "--db", "default", "--prefix"])
         .arg(format!("w{i}-{}", w.release))
         .args(["--max-writes", MAX_WRITES, "--max-seconds", MAX_SECONDS])
+        .args(["--pace-ms", PACE_MS])
         .arg("--until")
         .arg(&trial.stop)
         .arg("--acked")

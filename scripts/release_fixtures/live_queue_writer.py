@@ -19,7 +19,8 @@ message, in the JSON printed as the last line.
 
 ``write --until STOP`` (tests/live_queue_big.rs): instead of N then M, one write after
 another (every fourth a body upload, the rest events) until the file STOP exists,
-``--max-writes`` writes were made or ``--max-seconds`` passed, whichever comes first.
+``--max-writes`` writes were made or ``--max-seconds`` passed, whichever comes first;
+with ``--pace-ms P`` a write starts at most every P ms (a pace, not a synchronisation).
 ``--db default`` writes where the release's own writers write by default: the scoped
 DB it derives from the login with its pure helpers (``read_queue_scope_from_credentials``
 + ``scope_db_path``; never ``default_queue_db_path()``, which in 3.2.x would fold the
@@ -193,6 +194,9 @@ def _loop(args, queue, body, ns, record, out) -> None:
             if len(phase["failed_after_ms"]) < 5:
                 phase["failed_after_ms"].append(took)
         i += 1
+        rest = args.pace_ms / 1000.0 - (time.monotonic() - began)
+        if rest > 0:
+            time.sleep(rest)
     out["slowest_ms"] = max(p["slowest_ms"] for p in phases.values())
     out["stopped_by"] = ("stop file" if stop.exists() else
                          "max writes" if i >= args.max_writes else "max seconds")
@@ -240,6 +244,8 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=60.0)
     ap.add_argument("--until", help="write in a loop until this file exists")
     ap.add_argument("--max-writes", type=int, default=100_000)
+    ap.add_argument("--pace-ms", type=float, default=0.0,
+                    help="with --until: start a write at most every this many ms")
     args = ap.parse_args()
     sys.stdout = sys.stderr
     if args.mode != "caps" and not args.db:
