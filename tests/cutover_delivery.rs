@@ -194,13 +194,7 @@ fn doctor_sealed(venv: &Path, home: &Path) -> String {
         .unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let sealed: Vec<&str> = doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .filter(|w| w.contains("sealed history"))
-        .collect();
+    let sealed = e2e::sealed_history_warnings(&doc);
     assert_eq!(sealed.len(), 1, "{doc:#}");
     sealed[0].to_owned()
 }

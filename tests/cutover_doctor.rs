@@ -118,13 +118,7 @@ fn after_a_cutover(venv: &Path) {
     let store = &doc["project_stores"]["stores"][0];
     assert_eq!(store["project_uuid"], PROJECT);
     assert_eq!(store["sealed_history"], 4, "{doc:#}");
-    let sealed: Vec<&str> = doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .filter(|w| w.contains("sealed history"))
-        .collect();
+    let sealed = e2e::sealed_history_warnings(&doc);
     assert_eq!(sealed.len(), 1, "{doc:#}");
     assert!(sealed[0].contains("spec-kitty sync project-store-history --json"));
     assert!(sealed[0].contains("--apply --history-action-id"));

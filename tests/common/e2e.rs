@@ -43,6 +43,17 @@ pub fn cutover(mut spec_kitty: Command, queue: &Path, migration_id: &str) -> Out
         .unwrap()
 }
 
+/// sk-doctor's `--json` warnings about sealed history.
+pub fn sealed_history_warnings(doc: &serde_json::Value) -> Vec<&str> {
+    doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .filter(|w| w.contains("sealed history"))
+        .collect()
+}
+
 /// Where the release venvs live.
 pub fn venv_root() -> PathBuf {
     std::env::var_os("SK_VENV_ROOT")
