@@ -478,16 +478,21 @@ mod tests {
         (dir, home)
     }
 
-    fn opts() -> CutoverOptions {
+    /// Options whose release is never run (every test path stops before
+    /// it is called).
+    pub(super) fn never_run(canonical_history: bool) -> CutoverOptions {
         CutoverOptions {
             dry_run: false,
             busy_timeout_ms: 1000,
-            // Never run: every path below stops before the release is called.
             spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
             backup_dir: None,
             python: None,
-            canonical_history: false,
+            canonical_history,
         }
+    }
+
+    fn opts() -> CutoverOptions {
+        never_run(false)
     }
 
     #[test]

@@ -198,14 +198,7 @@ mod tests {
     use super::*;
 
     fn opts() -> CutoverOptions {
-        CutoverOptions {
-            dry_run: false,
-            busy_timeout_ms: 1000,
-            spec_kitty: PathBuf::from("/nonexistent/spec-kitty"),
-            backup_dir: None,
-            python: None,
-            canonical_history: true,
-        }
+        super::super::tests::never_run(true)
     }
 
     /// A snapshot left without a record (built by an sk-migrate that did
