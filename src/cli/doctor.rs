@@ -128,9 +128,20 @@ pub enum Command {
     /// Print a man page as roff: `sk-doctor man | man -l -`
     Man {
         /// The subcommand whose page to print (default: sk-doctor's own)
-        #[arg(value_name = "COMMAND", value_parser = ["retire", "preflight", "completions", "man"])]
-        command: Option<String>,
+        #[arg(value_name = "COMMAND", value_enum)]
+        command: Option<Page>,
     },
+}
+
+/// The subcommands with a page of their own (`man COMMAND`). Plain
+/// comments, not doc comments: those would turn clap's one-line list of
+/// possible values into a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Page {
+    Retire,
+    Preflight,
+    Completions,
+    Man,
 }
 
 /// The clap command, for man pages and completions.
@@ -152,7 +163,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     // Completions need no home and no release: nothing to warn about.
     match &cli.command {
         Some(Command::Completions { shell }) => return super::completions(*shell, command()),
-        Some(Command::Man { command }) => return super::man::print(TOOL, command.as_deref()),
+        Some(Command::Man { command }) => return super::man::print(TOOL, *command),
         _ => {}
     }
     let ctx = match super::context(TOOL, &cli.global) {

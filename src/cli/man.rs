@@ -9,6 +9,9 @@
 
 use std::io::{IsTerminal, Write};
 
+use clap::ValueEnum;
+use clap::builder::PossibleValue;
+
 use super::{ExitStatus, fail};
 
 macro_rules! pages {
@@ -50,10 +53,13 @@ pub fn page(tool: &str, command: Option<&str>) -> Option<&'static [u8]> {
         .map(|(_, text)| *text)
 }
 
-/// `man [COMMAND]`: print the page as roff on stdout.
-pub(crate) fn print(tool: &str, command: Option<&str>) -> ExitStatus {
-    let Some(text) = page(tool, command) else {
-        return fail(tool, format!("no man page for {command:?}"));
+/// `man [COMMAND]`: print the page as roff on stdout. `command` is one of
+/// the tool's `Page`s: clap checked it, so its page is committed.
+pub(crate) fn print(tool: &str, command: Option<impl ValueEnum>) -> ExitStatus {
+    let name = command.and_then(|c| c.to_possible_value());
+    let name = name.as_ref().map(PossibleValue::get_name);
+    let Some(text) = page(tool, name) else {
+        return fail(tool, format!("no man page for {name:?}"));
     };
     let mut out = std::io::stdout().lock();
     if out.is_terminal() {
@@ -74,5 +80,31 @@ mod tests {
         assert!(page("sk-doctor", None).is_some());
         assert!(page("sk-migrate", Some("queue-path")).is_some());
         assert!(page("sk-migrate", Some("nope")).is_none());
+    }
+
+    /// Every value `man COMMAND` accepts has its page, in both tools.
+    #[test]
+    fn every_page_clap_accepts_is_committed() {
+        fn names<T: ValueEnum>() -> Vec<String> {
+            T::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|v| v.get_name().to_string())
+                .collect()
+        }
+        let tools = [
+            ("sk-migrate", names::<crate::cli::migrate::Page>()),
+            ("sk-doctor", names::<crate::cli::doctor::Page>()),
+        ];
+        for (tool, pages) in tools {
+            assert!(!pages.is_empty());
+            for p in pages {
+                assert!(page(tool, Some(&p)).is_some(), "{tool} man {p}");
+            }
+        }
+        assert_eq!(
+            names::<crate::cli::migrate::Page>(),
+            ["run", "status", "queue-path", "completions", "man"]
+        );
     }
 }

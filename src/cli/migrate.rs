@@ -140,9 +140,21 @@ pub enum Command {
     /// Print a man page as roff: `sk-migrate man | man -l -`
     Man {
         /// The subcommand whose page to print (default: sk-migrate's own)
-        #[arg(value_name = "COMMAND", value_parser = ["run", "status", "queue-path", "completions", "man"])]
-        command: Option<String>,
+        #[arg(value_name = "COMMAND", value_enum)]
+        command: Option<Page>,
     },
+}
+
+/// The subcommands with a page of their own (`man COMMAND`). Plain
+/// comments, not doc comments: those would turn clap's one-line list of
+/// possible values into a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Page {
+    Run,
+    Status,
+    QueuePath,
+    Completions,
+    Man,
 }
 
 /// The clap command, for man pages and completions.
@@ -202,7 +214,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     // Completions need no home and no release: nothing to warn about.
     match &cli.command {
         Command::Completions { shell } => return super::completions(*shell, command()),
-        Command::Man { command } => return super::man::print(TOOL, command.as_deref()),
+        Command::Man { command } => return super::man::print(TOOL, *command),
         _ => {}
     }
     let ctx = match super::context(TOOL, &cli.global) {
