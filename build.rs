@@ -25,6 +25,8 @@ enum Kind {
     Bool,
     /// `{ restart_daemon, relogin }`, optional.
     Remediation,
+    /// `{ default, body_fixed (optional) }`, optional.
+    QueueCaps,
 }
 
 const FIELDS: &[(&str, Kind)] = &[
@@ -44,6 +46,7 @@ const FIELDS: &[(&str, Kind)] = &[
     ("gate", Kind::EnumList("GateField")),
     ("remediation", Kind::Remediation),
     ("gate_on_layout", Kind::Bool),
+    ("queue_caps", Kind::QueueCaps),
     ("cutover_history_canonical_json", Kind::Bool),
     ("writers_busy_timeout_ms", Kind::U64),
 ];
@@ -290,11 +293,38 @@ fn profile(r: &toml::Table, extra: &[&str]) -> Result<String, String> {
                     )
                 }
             },
+            Kind::QueueCaps => match v {
+                None => "None".into(),
+                Some(v) => queue_caps(v, &name)?,
+            },
         };
         let _ = write!(out, "{key}: {expr}, ");
     }
     out.push('}');
     Ok(out)
+}
+
+/// `{ default = N, body_fixed = M }` → `Some(QueueCaps { .. })`.
+fn queue_caps(v: &toml::Value, name: &str) -> Result<String, String> {
+    let t = v
+        .as_table()
+        .ok_or(format!("{name}: `queue_caps` is not a table"))?;
+    for key in t.keys() {
+        if !["default", "body_fixed"].contains(&key.as_str()) {
+            return Err(format!("{name}: unknown key `queue_caps.{key}`"));
+        }
+    }
+    let default = t
+        .get("default")
+        .ok_or(format!("{name}: `queue_caps.default` is not stated"))?;
+    let body_fixed = match t.get("body_fixed") {
+        None => "None".to_string(),
+        Some(n) => format!("Some({})", u32_of(n, "queue_caps.body_fixed")?),
+    };
+    Ok(format!(
+        "Some(QueueCaps {{ default: {}, body_fixed: {body_fixed} }})",
+        u32_of(default, "queue_caps.default")?
+    ))
 }
 
 fn u32_of(v: &toml::Value, key: &str) -> Result<u32, String> {

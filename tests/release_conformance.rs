@@ -491,3 +491,80 @@ fn check_owner_and_verdicts(f: &Facts, p: &'static Profile) {
         store::check_owner_record(f, p);
     }
 }
+
+/// The queue caps of the release model are the ones each queue-DB release's
+/// own writers showed when driven (`fixtures/releases/X/caps.json`,
+/// `capture_caps.py`): the default cap, that `[sync] max_queue_size` moves
+/// it (the body queue's only where it is not hard-coded), and what a write
+/// at the cap does (events: the oldest evicted; bodies: the new one refused).
+#[test]
+fn the_queue_caps_in_the_release_model_are_the_ones_driven() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases");
+    let (mut checked, mut queue_db_releases) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let release = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let profile = profile_for(&Version::parse(&release).unwrap()).unwrap();
+        let path = dir.join("caps.json");
+        if profile.has_queue_dbs() {
+            queue_db_releases += 1;
+        } else {
+            assert!(
+                profile.queue_caps.is_none(),
+                "{release}: caps without queue DBs"
+            );
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (scripts/release-fixtures {release})",
+                path.display()
+            )
+        });
+        let f: Value = serde_json::from_str(&text).unwrap();
+        let caps = profile
+            .queue_caps
+            .unwrap_or_else(|| panic!("{release}: no queue_caps"));
+        let at = |q: &str, k: &str| f[q][k].as_u64().unwrap();
+        let driven = f["driven_cap"].as_i64().unwrap();
+        assert_eq!(f["release"], release.as_str());
+        assert_eq!(f["config_key"], "[sync] max_queue_size");
+        assert_eq!(caps.events(None), at("events", "default_cap"), "{release}");
+        assert_eq!(
+            caps.events(Some(driven)),
+            at("events", "configured_cap"),
+            "{release}"
+        );
+        assert_eq!(caps.bodies(None), at("bodies", "default_cap"), "{release}");
+        assert_eq!(
+            caps.bodies(Some(driven)),
+            at("bodies", "configured_cap"),
+            "{release}"
+        );
+        assert_eq!(
+            f["bodies"]["follows_config"].as_bool().unwrap(),
+            caps.body_fixed.is_none(),
+            "{release}"
+        );
+        let driven = driven as usize;
+        for (q, behaviour) in [("events", "evict-oldest"), ("bodies", "refuse-new")] {
+            let run = &f[q]["at_cap"];
+            assert_eq!(run["behaviour"], behaviour, "{release} {q}: {run}");
+            assert_eq!(
+                run["kept"].as_array().unwrap().len(),
+                driven,
+                "{release} {q}"
+            );
+            assert!(
+                run["calls"].as_u64().unwrap() as usize > driven,
+                "{release} {q}"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, queue_db_releases);
+    assert!(checked >= 20, "only {checked} releases driven");
+}

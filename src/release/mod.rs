@@ -140,6 +140,41 @@ pub struct Remediation {
     pub relogin: &'static str,
 }
 
+/// The caps of a release's queue-DB writers, measured by driving them
+/// (`fixtures/releases/X/caps.json`, `capture_caps.py`). A move adds legacy
+/// rows to the scoped DB: past a cap, the release's own next write evicts
+/// the oldest events or refuses a new body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCaps {
+    /// The events queue's cap when `config.toml` sets no
+    /// `[sync] max_queue_size` (100,000 in every queue-DB release). At its
+    /// cap, `queue_event` evicts the oldest events to make room.
+    pub default: u32,
+    /// The body-upload queue's cap when the release hard-codes it
+    /// (`MAX_BODY_QUEUE_SIZE`: 10,000 in 2.1.x – 3.0.x); `None`: the same
+    /// setting as the events queue (3.1.0+). At its cap, `enqueue` refuses
+    /// new bodies.
+    pub body_fixed: Option<u32>,
+}
+
+impl QueueCaps {
+    /// The events queue's cap, given `[sync] max_queue_size` as the
+    /// release reads it (`int(value)`; `None` when unset). A cap of 0 or
+    /// less holds nothing.
+    pub fn events(&self, max_queue_size: Option<i64>) -> u64 {
+        let cap = max_queue_size.unwrap_or(i64::from(self.default));
+        u64::try_from(cap).unwrap_or(0)
+    }
+
+    /// The body-upload queue's cap (see [`QueueCaps::events`]).
+    pub fn bodies(&self, max_queue_size: Option<i64>) -> u64 {
+        match self.body_fixed {
+            Some(n) => u64::from(n),
+            None => self.events(max_queue_size),
+        }
+    }
+}
+
 /// A field the release's preflight gate (`preflight._build_mismatches`)
 /// compares; it differs from the owner check (`mismatched_fields`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +258,8 @@ pub struct Profile {
     /// The preflight gate refuses unless the current checkout's project store
     /// is in layout mode `project_only`.
     pub gate_on_layout: bool,
+    /// The caps of its queue DBs' writers; `None` when it keeps no queue DB.
+    pub queue_caps: Option<QueueCaps>,
     /// The release's history upload (`sync project-store-history --apply`)
     /// takes a sealed row only as the release's own
     /// `history_import/upload.py::_canonical_event_json` of its event, while
