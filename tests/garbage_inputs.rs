@@ -153,8 +153,10 @@ fn expect(bytes: &[u8], fields: &[(&str, &str, bool)]) -> Result<Vec<Option<Valu
             Some(Value::Array(_)) => return Err(Bad::ArraySection),
             Some(_) => return Err(Bad::Malformed),
         };
+        // An "integer" field is read as the release's `int(value)` reads it,
+        // its default where that raises: no value of it is malformed.
         match (&v, integer) {
-            (None, _) | (Some(Value::String(_)), false) | (Some(Value::Integer(_)), true) => {}
+            (None, _) | (Some(Value::String(_)), false) | (Some(_), true) => {}
             _ => return Err(Bad::Malformed),
         }
         out.push(v);

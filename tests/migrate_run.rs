@@ -341,8 +341,10 @@ fn json_has_exactly_the_contract_fields() {
         [
             "already_present",
             "arrived_late",
+            "cap",
             "deleted_from_legacy",
             "divergent",
+            "held_by_cap",
             "inserted",
             "left_in_legacy",
             "legacy_before",

@@ -79,17 +79,6 @@ impl<'a> Doc<'a> {
             ))),
         }
     }
-
-    fn integer(&self, section: &str, key: &str) -> Result<Option<i64>, Error> {
-        match self.get(section, key)? {
-            None => Ok(None),
-            Some(toml::Value::Integer(n)) => Ok(Some(*n)),
-            Some(v) => Err(self.malformed(format!(
-                "[{section}] {key} must be an integer, not {}",
-                v.type_str()
-            ))),
-        }
-    }
 }
 
 /// `config.toml`; an absent file or key gives the defaults.
@@ -103,8 +92,48 @@ pub fn read_config(path: &Path) -> Result<Config, Error> {
             .string("sync", "server_url")?
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_SERVER_URL.to_string()),
-        max_queue_size: doc.integer("sync", "max_queue_size")?,
+        max_queue_size: doc.get("sync", "max_queue_size")?.and_then(as_python_int),
     })
+}
+
+/// `[sync] max_queue_size` as the queue-DB releases read it
+/// (`queue.get_max_queue_size`): `None` (their default) when the file is
+/// absent or cannot be read (they catch `OSError` and decoding errors), is
+/// not TOML, or holds no such key or one `int()` refuses. A `sync` that is
+/// not a table makes the release's own read fail, so it writes nothing
+/// either: `None` as well.
+pub fn max_queue_size(path: &Path) -> Option<i64> {
+    let text = read_optional(path).ok()??;
+    let doc = Doc::parse(path, &text).ok()?;
+    doc.get("sync", "max_queue_size")
+        .ok()?
+        .and_then(as_python_int)
+}
+
+/// Python's `int(value)` of a TOML value, `None` where it raises
+/// (`TypeError`/`ValueError`, which the releases catch): an integer as it
+/// is, a float truncated, a boolean 0 or 1, a string of decimal digits
+/// (with sign, surrounding blanks and single `_` between digits).
+fn as_python_int(v: &toml::Value) -> Option<i64> {
+    match v {
+        toml::Value::Integer(n) => Some(*n),
+        toml::Value::Float(f) if f.is_finite() => Some(f.trunc() as i64),
+        toml::Value::Boolean(b) => Some(i64::from(*b)),
+        toml::Value::String(s) => {
+            let t = s.trim();
+            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+            let well_formed = !digits.is_empty()
+                && !digits.starts_with('_')
+                && !digits.ends_with('_')
+                && !digits.contains("__")
+                && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+            if !well_formed {
+                return None;
+            }
+            t.replace('_', "").parse().ok()
+        }
+        _ => None,
+    }
 }
 
 /// `credentials`, `None` when the file does not exist.
@@ -133,6 +162,39 @@ mod tests {
         let c = read_config(&p).unwrap();
         assert_eq!(c.server_url, DEFAULT_SERVER_URL);
         assert_eq!(c.max_queue_size, Some(5));
+    }
+
+    /// `[sync] max_queue_size` as `int(value)` reads it in the release;
+    /// where that raises, or the file is not TOML, the release's default.
+    #[test]
+    fn max_queue_size_is_read_as_the_release_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.toml");
+        assert_eq!(max_queue_size(&p), None);
+        for (value, read) in [
+            ("500", Some(500)),
+            ("-3", Some(-3)),
+            ("5.9", Some(5)),
+            ("true", Some(1)),
+            ("\" 1_000 \"", Some(1000)),
+            ("\"+7\"", Some(7)),
+            ("\"1__0\"", None),
+            ("\"ten\"", None),
+            ("\"\"", None),
+            ("[1]", None),
+            ("nan", None),
+        ] {
+            std::fs::write(&p, format!("[sync]\nmax_queue_size = {value}\n")).unwrap();
+            assert_eq!(max_queue_size(&p), read, "{value}");
+        }
+        for unreadable in [
+            &b"[sync\nmax_queue_size = 5"[..],
+            b"sync = 5\n",
+            b"\xff\xfe",
+        ] {
+            std::fs::write(&p, unreadable).unwrap();
+            assert_eq!(max_queue_size(&p), None);
+        }
     }
 
     #[test]

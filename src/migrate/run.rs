@@ -147,6 +147,8 @@ pub fn run(
         reads_newer: profile.reads_schemas,
     };
     moving.lock_budget_ms = moving.lock_budget_ms.min(profile.lock_budget_ms());
+    // The cap guard: the release's caps, at `[sync] max_queue_size` as it reads it.
+    moving.limits = limits(home, profile);
     let opts = &RunOptions {
         moving,
         ..opts.clone()
@@ -318,6 +320,10 @@ pub struct StatusReport {
     /// Legacy rows no `sk-migrate run` moves under this release: a table
     /// its scoped DB lacks, or a NULL key (`docs/json.md`).
     pub rows_unmovable: Vec<crate::db::UnmovableRows>,
+    /// Legacy rows a run would hold back (not in `rows_waiting`): the
+    /// scoped table is within a tenth of the release's cap
+    /// (`[sync] max_queue_size`); they move once the daemon has drained it.
+    pub rows_held_by_cap: u64,
     /// The legacy and scoped DB are one file (same device and inode: a hard
     /// link, a bind mount): nothing is stranded and nothing can move.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -364,7 +370,7 @@ pub fn status(
     let same_file = scoped_path
         .as_deref()
         .is_some_and(|s| crate::fsutil::same_file(&home.legacy_queue(), s));
-    let (rows_waiting, rows_unmovable) = match (&resolved, env.profile.schema) {
+    let (mut rows_waiting, rows_unmovable) = match (&resolved, env.profile.schema) {
         (Some(_), Some(schema)) if !same_file => {
             waiting(home, env.profile, schema, scoped.as_ref(), busy)?
         }
@@ -372,6 +378,13 @@ pub fn status(
         (Some(_), None) if !same_file => (legacy.rows.values().sum(), Vec::new()),
         _ => (0, Vec::new()),
     };
+    let rows_held_by_cap = match &scoped {
+        Some(s) if rows_waiting > 0 => {
+            held_by_cap(&legacy, s, &rows_unmovable, &limits(home, env.profile))
+        }
+        _ => 0,
+    };
+    rows_waiting -= rows_held_by_cap;
     Ok(StatusReport {
         schema_version: JSON_SCHEMA_VERSION,
         release: None,
@@ -382,9 +395,44 @@ pub fn status(
         pending_migrations,
         rows_waiting,
         rows_unmovable,
+        rows_held_by_cap,
         same_file,
         diagnostics,
     })
+}
+
+/// The move's limits for the installed release (`[sync] max_queue_size`
+/// as it reads it); none for a release without queue DBs.
+fn limits(home: &Home, profile: &crate::release::Profile) -> merge::QueueLimits {
+    match &profile.queue_caps {
+        Some(caps) => merge::QueueLimits::of_release(
+            caps,
+            crate::login::config::max_queue_size(&home.config()),
+        ),
+        None => merge::QueueLimits::default(),
+    }
+}
+
+/// The waiting legacy rows a run would hold back under `limits`.
+fn held_by_cap(
+    legacy: &DbStatus,
+    scoped: &DbStatus,
+    unmovable: &[crate::db::UnmovableRows],
+    limits: &merge::QueueLimits,
+) -> u64 {
+    legacy
+        .rows
+        .iter()
+        .map(|(t, n)| {
+            let stuck: u64 = unmovable
+                .iter()
+                .filter(|u| u.table == *t)
+                .map(|u| u.rows)
+                .sum();
+            let stored = scoped.rows.get(t).copied().unwrap_or(0);
+            limits.split(*t, n.saturating_sub(stuck), stored).1
+        })
+        .sum()
 }
 
 /// Legacy rows a run would move, and those it cannot (read-only).

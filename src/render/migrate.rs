@@ -78,9 +78,10 @@ fn painted(text: &str, style: &Style, paint: impl Fn(&str) -> String) -> String 
         .collect()
 }
 
-/// The lines after the table: late rows, journal, backups.
+/// The lines after the table: rows the cap guard held, late rows,
+/// journal, backups.
 fn run_notes(r: &RunReport) -> Vec<String> {
-    let mut lines = Vec::new();
+    let mut lines = held_notes(r);
     let late: u64 = r.tables.iter().map(|t| t.arrived_late).sum();
     if late > 0 {
         lines.push(format!(
@@ -116,9 +117,35 @@ fn run_notes(r: &RunReport) -> Vec<String> {
     lines
 }
 
+/// One line per table whose rows the cap guard held back in legacy.
+fn held_notes(r: &RunReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for c in r.tables.iter().filter(|c| c.held_by_cap > 0) {
+        let cap = c
+            .cap
+            .map_or_else(|| "its cap".to_string(), |n| format!("its cap of {n}"));
+        let past = match c.table {
+            Table::Queue => "evicts the oldest events",
+            _ => "refuses new ones",
+        };
+        lines.push(format!(
+            "{} {} row(s) stay in legacy: moving them would bring the scoped table within a \
+             tenth of {cap} (`[sync] max_queue_size`), and at the cap spec-kitty {past}. \
+             They move once the daemon has synced (`spec-kitty sync now`): then run \
+             `sk-migrate run` again.",
+            c.held_by_cap, c.table
+        ));
+    }
+    lines
+}
+
 /// The run's headline.
 fn headline(r: &RunReport, inserted: u64) -> String {
+    let held: u64 = r.tables.iter().map(|t| t.held_by_cap).sum();
     match r.status {
+        Status::NothingToDo if held > 0 => {
+            format!("Nothing moved: {held} legacy row(s) wait for room in the scoped queue.")
+        }
         Status::NoScope => format!(
             "No scope resolves (not logged in, or pass --scope): {} is the active queue, nothing to move.",
             r.legacy_db
@@ -147,7 +174,7 @@ fn table_counts(r: &RunReport, style: &Style) -> String {
                 c.inserted.to_string(),
                 c.already_present.to_string(),
                 c.deleted_from_legacy.to_string(),
-                c.left_in_legacy.to_string(),
+                (c.left_in_legacy + c.held_by_cap).to_string(),
             ]
             .into_iter()
             .map(Cell::new)
@@ -241,6 +268,14 @@ fn status_notes(r: &StatusReport, dash: bool) -> Vec<String> {
         notes.push(format!(
             "{} legacy row(s) waiting: run `sk-migrate run`",
             r.rows_waiting
+        ));
+    }
+    if r.rows_held_by_cap > 0 {
+        notes.push(format!(
+            "{} legacy row(s) wait for room: the scoped queue is within a tenth of the \
+             release's cap (`[sync] max_queue_size`); let the daemon sync \
+             (`spec-kitty sync now`), then run `sk-migrate run`",
+            r.rows_held_by_cap
         ));
     }
     for u in &r.rows_unmovable {

@@ -127,6 +127,9 @@ pub struct Facts {
     pub legacy_unmovable: Vec<crate::db::UnmovableRows>,
     /// The legacy and the active scoped DB are one file (device and inode).
     pub legacy_is_active: bool,
+    /// How full a move may make each scoped table (the release's caps at
+    /// `[sync] max_queue_size`): legacy rows past it wait for room.
+    pub queue_limits: crate::migrate::merge::QueueLimits,
     /// Files of the home its owner cannot use (`unusable_by_owner`), and
     /// the owner as `name (uid N, gid G)`.
     pub unusable_by_owner: Vec<crate::home::Unusable>,
@@ -170,6 +173,7 @@ pub enum ProblemCode {
     OwnerRecordMalformed,
     OwnerRecordPermissions,
     LegacyRows,
+    LegacyRowsWaitForRoom,
     UnmovableLegacyRows,
     UnusableByOwner,
     StrandedSetupPlan,
@@ -358,6 +362,7 @@ mod tests {
                 ..QueueFacts::default()
             },
             legacy_missions: vec![],
+            queue_limits: Default::default(),
             legacy_unmovable: vec![],
             legacy_is_active: false,
             unusable_by_owner: vec![],

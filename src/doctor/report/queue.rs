@@ -23,37 +23,30 @@ pub(super) fn legacy_queue_problems(
     } else {
         Vec::new()
     };
-    // Only rows `sk-migrate run` takes are worth `sk-migrate run`.
-    let stuck = |table: Table| -> u64 {
-        facts
-            .legacy_unmovable
-            .iter()
-            .filter(|u| u.table == table)
-            .map(|u| u.rows)
-            .sum()
-    };
-    let events = facts.legacy.events.saturating_sub(stuck(Table::Queue));
-    let body_uploads = facts
-        .legacy
-        .body_uploads
-        .saturating_sub(stuck(Table::BodyUploadQueue));
-    let failure_log = facts
-        .legacy
-        .failure_log
-        .saturating_sub(stuck(Table::BodyUploadFailureLog));
-    if scope_resolved_for_queues && events + body_uploads + failure_log > 0 {
+    // Only rows `sk-migrate run` takes are worth `sk-migrate run`; those
+    // the cap guard holds back wait for the daemon to make room first.
+    let [events, body_uploads, failure_log] = [
+        Table::Queue,
+        Table::BodyUploadQueue,
+        Table::BodyUploadFailureLog,
+    ]
+    .map(|t| movable_now(facts, t));
+    if scope_resolved_for_queues && events.0 + body_uploads.0 + failure_log.0 > 0 {
         problems.push(Problem {
             code: ProblemCode::LegacyRows,
             message: format!(
                 "the legacy queue {} holds {}, {} and {} that the daemon never syncs",
                 facts.legacy.path,
-                plural(events, "event", "events"),
-                plural(body_uploads, "body upload", "body uploads"),
-                plural(failure_log, "failure-log row", "failure-log rows"),
+                plural(events.0, "event", "events"),
+                plural(body_uploads.0, "body upload", "body uploads"),
+                plural(failure_log.0, "failure-log row", "failure-log rows"),
             ),
             fields: vec![Field::QueueDbPath.into()],
             remediation: "sk-migrate run".to_string(),
         });
+    }
+    if scope_resolved_for_queues && events.1 + body_uploads.1 > 0 {
+        problems.push(wait_for_room_problem(facts, events.1, body_uploads.1));
     }
     if scope_resolved_for_queues && !facts.legacy_unmovable.is_empty() {
         problems.push(unmovable_problem(
@@ -84,6 +77,70 @@ pub(super) fn legacy_queue_problems(
         });
     }
     stranded
+}
+
+/// `table`'s legacy rows a run would move now, and those it would hold back
+/// because the scoped table has no room under the release's cap (the
+/// move fills it to [`crate::migrate::merge::Limit::fill_to`]). Counted as
+/// if every row added one, as the run's guard first assumes.
+fn movable_now(facts: &Facts, table: Table) -> (u64, u64) {
+    let stuck: u64 = facts
+        .legacy_unmovable
+        .iter()
+        .filter(|u| u.table == table)
+        .map(|u| u.rows)
+        .sum();
+    let (legacy, stored) = match table {
+        Table::Queue => (facts.legacy.events, facts.active.events),
+        Table::BodyUploadQueue => (facts.legacy.body_uploads, facts.active.body_uploads),
+        Table::BodyUploadFailureLog => (facts.legacy.failure_log, facts.active.failure_log),
+    };
+    facts
+        .queue_limits
+        .split(table, legacy.saturating_sub(stuck), stored)
+}
+
+/// Legacy rows that wait for room in the scoped queue: a run moves none of
+/// them until the daemon has drained it.
+fn wait_for_room_problem(facts: &Facts, events: u64, body_uploads: u64) -> Problem {
+    let mut parts = Vec::new();
+    for (n, table, what, stored) in [
+        (
+            events,
+            Table::Queue,
+            ("event", "events"),
+            facts.active.events,
+        ),
+        (
+            body_uploads,
+            Table::BodyUploadQueue,
+            ("body upload", "body uploads"),
+            facts.active.body_uploads,
+        ),
+    ] {
+        if let (true, Some(limit)) = (n > 0, facts.queue_limits.of(table)) {
+            parts.push(format!(
+                "{} (the scoped queue holds {stored} of the release's cap of {})",
+                plural(n, what.0, what.1),
+                limit.cap
+            ));
+        }
+    }
+    Problem {
+        code: ProblemCode::LegacyRowsWaitForRoom,
+        message: format!(
+            "the legacy queue {} holds {} that wait for room: a move fills the scoped queue {} \
+             to a tenth under the cap at most, since at the cap spec-kitty evicts its oldest \
+             events and refuses new bodies",
+            facts.legacy.path,
+            parts.join(" and "),
+            facts.active.path,
+        ),
+        fields: vec![Field::QueueDbPath.into()],
+        remediation: "let the daemon sync the scoped queue (`spec-kitty sync now`), then \
+                      `sk-migrate run`; or raise `[sync] max_queue_size` in config.toml"
+            .to_string(),
+    }
 }
 
 /// Legacy rows no `sk-migrate run` moves under the installed release: what

@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::MoveReport;
 use super::audit::AuditFrom;
+use super::cap::{self, Files};
 use super::moves::Move;
 use super::sql::{IdRange, Span, table_ref};
+use super::{MoveOptions, MoveReport, QueueLimits};
+use crate::db::schema::tables::TableDef;
 use crate::error::Error;
 use crate::migrate::observe::{Observer, Step};
 
@@ -112,12 +114,16 @@ impl Chunker {
     }
 }
 
-/// Where the move stands: the table it is in and the last id it covered.
+/// Where the move stands: the table it is in and the last id it covered;
+/// `stop`, the last id it will cover there (the table's last id when the
+/// move reached it, or where the cap guard stops it), and `late_after`,
+/// the table's last id then (rows past it arrived during the move).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Cursor {
     table: usize,
     after: Option<i64>,
     stop: Option<i64>,
+    late_after: i64,
 }
 
 impl Move {
@@ -126,17 +132,18 @@ impl Move {
     pub(super) fn move_chunks(
         &self,
         conn: &Connection,
-        lock_budget: Duration,
+        opts: &MoveOptions,
         report: &mut MoveReport,
         observer: &mut dyn Observer,
     ) -> Result<(), Error> {
         let mut cursor = Cursor::default();
-        let mut chunker = Chunker::for_home(lock_budget, self.legacy_rows(report));
+        let mut chunker = Chunker::for_home(opts.lock_budget(), self.legacy_rows(report));
         // From here the counts are what the chunks find: a table's rows
         // are left in legacy only once a chunk has seen them stay.
         for c in report.tables.iter_mut() {
             if self.tables.iter().any(|t| t.table == c.table) {
                 c.left_in_legacy = 0;
+                c.held_by_cap = 0;
                 c.arrived_late = 0;
             }
         }
@@ -146,7 +153,7 @@ impl Move {
             // Decided under the locks: nobody can switch a journal mode now.
             let atomic = self.journal_modes_allow_atomic(conn)?;
             report.atomic &= atomic;
-            let mut spans = self.spans(conn, &mut cursor, chunker.rows())?;
+            let mut spans = self.spans(conn, &mut cursor, chunker.rows(), &opts.limits, report)?;
             if spans.is_empty() {
                 // Nothing written: the rollback leaves both files as they are.
                 drop(tx);
@@ -192,7 +199,7 @@ impl Move {
         // are `arrived_late`, beside them).
         for c in report.tables.iter_mut() {
             if self.tables.iter().any(|t| t.table == c.table) {
-                c.legacy_before = c.deleted_from_legacy + c.left_in_legacy;
+                c.legacy_before = c.deleted_from_legacy + c.left_in_legacy + c.held_by_cap;
                 c.already_present = c
                     .deleted_from_legacy
                     .saturating_sub(c.inserted + c.divergent);
@@ -234,20 +241,28 @@ impl Move {
         conn: &Connection,
         cursor: &mut Cursor,
         budget: u64,
+        limits: &QueueLimits,
+        report: &mut MoveReport,
     ) -> Result<Vec<Span>, Error> {
         let mut spans = Vec::new();
         let mut left = budget;
         while left > 0 && cursor.table < self.tables.len() {
             let t = self.tables[cursor.table];
             let lt = table_ref(self.legacy_side, t);
-            let stop = match cursor.stop {
-                Some(s) => s,
+            let (stop, late_after) = match cursor.stop {
+                Some(s) => (s, cursor.late_after),
                 None => {
                     let max: Option<i64> = conn
                         .query_row(&format!("SELECT max(\"id\") FROM {lt}"), [], |r| r.get(0))
                         .map_err(|e| self.on_legacy(e))?;
-                    match max {
-                        Some(m) => m,
+                    let stop = match max {
+                        Some(m) => self
+                            .capped_stop(conn, t, m, limits, report)?
+                            .map(|s| (s, m)),
+                        None => None,
+                    };
+                    match stop {
+                        Some(s) => s,
                         None => {
                             cursor.table += 1;
                             continue;
@@ -277,6 +292,7 @@ impl Move {
                 table: t,
                 range,
                 stop,
+                late_after,
                 rows,
                 inserted: 0,
             });
@@ -284,15 +300,43 @@ impl Move {
             if upto == stop {
                 *cursor = Cursor {
                     table: cursor.table + 1,
-                    after: None,
-                    stop: None,
+                    ..Cursor::default()
                 };
             } else {
                 cursor.after = Some(upto);
                 cursor.stop = Some(stop);
+                cursor.late_after = late_after;
             }
         }
         Ok(spans)
+    }
+
+    /// The last id of `t` the move covers, its last id being `max`: `max`,
+    /// or less where the cap guard stops it (`None`: no room at all). The
+    /// rows it holds back are counted in `report`.
+    fn capped_stop(
+        &self,
+        conn: &Connection,
+        t: &TableDef,
+        max: i64,
+        limits: &QueueLimits,
+        report: &mut MoveReport,
+    ) -> Result<Option<i64>, Error> {
+        let Some(limit) = limits.of(t.table) else {
+            return Ok(Some(max));
+        };
+        let files = Files {
+            legacy: &self.legacy_path,
+            scoped: &self.scoped_path,
+            busy: self.busy,
+        };
+        let sides = (self.legacy_side, Some(self.scoped_side()));
+        let cut = cap::cut(conn, t, sides, max, limit, &files)?;
+        if let Some(c) = report.counts_mut(t.table) {
+            c.cap = Some(limit.cap);
+            c.held_by_cap = cut.held;
+        }
+        Ok(cut.upto)
     }
 }
 

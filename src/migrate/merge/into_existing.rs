@@ -44,11 +44,21 @@ pub fn move_rows(
     }
     let mut report = initial_report(legacy.as_ref(), scoped_before.as_ref());
     let scoped_exists = scoped_before.is_some();
-    match plan::plan(legacy.as_ref(), scoped_before.as_ref(), opts.dry_run) {
+    let planned = plan::plan(
+        legacy.as_ref(),
+        scoped_before.as_ref(),
+        opts.dry_run,
+        &opts.limits,
+    );
+    match planned {
         Plan::Nothing => Ok(report),
-        Plan::DryRun { legacy_version } => {
-            dry_run(legacy_path, scoped_path, legacy_version, report, busy)
-        }
+        Plan::DryRun { legacy_version } => dry_run(
+            legacy_path,
+            scoped_path,
+            legacy_version,
+            report,
+            (busy, &opts.limits),
+        ),
         Plan::IntoNew => {
             backups(legacy_path, scoped_path, scoped_exists, opts, &mut report)?;
             // A daemon may create the scoped DB meanwhile: then move into it as it is.
@@ -66,14 +76,13 @@ pub fn move_rows(
         }
         Plan::IntoExisting { rows } => {
             backups(legacy_path, scoped_path, scoped_exists, opts, &mut report)?;
-            into_existing(
-                legacy_path,
-                scoped_path,
-                (true, rows),
-                report,
-                opts,
-                observer,
-            )
+            let existing = (true, rows);
+            into_existing(legacy_path, scoped_path, existing, report, opts, observer)
+        }
+        Plan::CreateInPlace => {
+            backups(legacy_path, scoped_path, scoped_exists, opts, &mut report)?;
+            let created = (false, true);
+            into_existing(legacy_path, scoped_path, created, report, opts, observer)
         }
     }
 }
@@ -152,7 +161,7 @@ pub(super) fn into_existing(
     // A failed statement leaves the chunk's transaction open: its guard
     // rolls it back as it drops, so both files stay as the last committed
     // chunk left them.
-    mv.move_chunks(&conn, opts.lock_budget(), &mut report, observer)?;
+    mv.move_chunks(&conn, opts, &mut report, observer)?;
     mv.mark_changed(&mut report);
     Ok(report)
 }

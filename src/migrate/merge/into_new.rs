@@ -86,7 +86,7 @@ pub(super) fn move_into_new(
         scoped_path: scoped_path.to_path_buf(),
         ..mv
     };
-    mv.move_chunks(&conn, opts.lock_budget(), &mut report, observer)?;
+    mv.move_chunks(&conn, opts, &mut report, observer)?;
     // Scoped committed before legacy in the first phase.
     report.atomic = false;
     mv.mark_changed(&mut report);

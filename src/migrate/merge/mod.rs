@@ -29,6 +29,7 @@ use crate::db::schema::LATEST;
 use crate::db::schema::tables::Table;
 
 mod audit;
+mod cap;
 pub mod chunk;
 mod dry_run;
 mod guard;
@@ -56,9 +57,17 @@ pub struct TableCounts {
     /// Rows that stay in legacy because they cannot move (a NULL natural
     /// key or required column, or a key the scoped table refuses).
     pub left_in_legacy: u64,
+    /// Rows that stay in legacy because moving them would bring the scoped
+    /// table within a tenth of the release's cap (`cap`): past it the
+    /// release's own next write evicts queued events or refuses a body.
+    /// They move once the daemon has drained the scoped queue.
+    pub held_by_cap: u64,
+    /// The release's cap on the scoped table (`[sync] max_queue_size`, or
+    /// the hard-coded body cap), when the move was given one.
+    pub cap: Option<u64>,
     /// Rows a writer added to legacy while the move ran (after its plan):
-    /// left for the next run. `legacy_before + arrived_late =
-    /// deleted_from_legacy + left_in_legacy + arrived_late` holds.
+    /// left for the next run. `legacy_before = deleted_from_legacy +
+    /// left_in_legacy + held_by_cap` holds, `arrived_late` beside them.
     pub arrived_late: u64,
 }
 
@@ -97,6 +106,71 @@ pub struct MoveOptions {
     /// the release's writers' busy timeout (see `chunk`); `migrate::run`
     /// keeps a shorter one a caller asks for, never a longer one.
     pub lock_budget_ms: u64,
+    /// How full the move may make each scoped table (none: no limit).
+    pub limits: QueueLimits,
+}
+
+/// The release's caps on the scoped tables, as the move obeys them: it
+/// fills a table to at most [`Limit::fill_to`], so the writes that come
+/// before the daemon next drains it still fit under the cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueLimits {
+    pub events: Option<Limit>,
+    pub bodies: Option<Limit>,
+}
+
+/// One table's cap and how full the move may make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub cap: u64,
+    /// A tenth under the cap (rounded up): at the default cap of 100,000,
+    /// room for 10,000 writes before the release would evict or refuse.
+    pub fill_to: u64,
+}
+
+impl Limit {
+    pub fn of_cap(cap: u64) -> Limit {
+        Limit {
+            cap,
+            fill_to: cap - cap.div_ceil(10),
+        }
+    }
+}
+
+impl QueueLimits {
+    /// The limits of a release with `caps`, given `[sync] max_queue_size`
+    /// as `config.toml` sets it (`None`: unset).
+    pub fn of_release(
+        caps: &crate::release::QueueCaps,
+        max_queue_size: Option<i64>,
+    ) -> QueueLimits {
+        QueueLimits {
+            events: Some(Limit::of_cap(caps.events(max_queue_size))),
+            bodies: Some(Limit::of_cap(caps.bodies(max_queue_size))),
+        }
+    }
+
+    /// Of `waiting` legacy rows of `table`, with `stored` rows in the
+    /// scoped table: how many a run moves now, and how many wait for room
+    /// (counted as if each added a row, as the guard first assumes).
+    pub fn split(&self, table: Table, waiting: u64, stored: u64) -> (u64, u64) {
+        match self.of(table) {
+            Some(limit) => {
+                let room = limit.fill_to.saturating_sub(stored);
+                (waiting.min(room), waiting.saturating_sub(room))
+            }
+            None => (waiting, 0),
+        }
+    }
+
+    /// The limit on `table` (the failure log has none).
+    pub fn of(&self, table: Table) -> Option<Limit> {
+        match table {
+            Table::Queue => self.events,
+            Table::BodyUploadQueue => self.bodies,
+            Table::BodyUploadFailureLog => None,
+        }
+    }
 }
 
 impl MoveOptions {
@@ -114,6 +188,7 @@ impl Default for MoveOptions {
             backup_dir: None,
             schema: SchemaTarget::LATEST,
             lock_budget_ms: DEFAULT_LOCK_BUDGET_MS,
+            limits: QueueLimits::default(),
         }
     }
 }
@@ -153,6 +228,8 @@ impl TableCounts {
             divergent: 0,
             deleted_from_legacy: 0,
             left_in_legacy: 0,
+            held_by_cap: 0,
+            cap: None,
             arrived_late: 0,
         }
     }

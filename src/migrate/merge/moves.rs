@@ -239,7 +239,10 @@ impl Move {
             let arrived = if span.last() {
                 Some(self.count(
                     conn,
-                    &format!("SELECT count(*) FROM {lt} WHERE \"id\" > {}", span.stop),
+                    &format!(
+                        "SELECT count(*) FROM {lt} WHERE \"id\" > {}",
+                        span.late_after
+                    ),
                 )?)
             } else {
                 None
@@ -253,10 +256,10 @@ impl Move {
                 // Nothing to delete: no statement, so an unchanged file stays
                 // byte-identical (clearing an empty table still writes pages).
                 Ok(0)
-            } else if provable == total && span.range.after == i64::MIN && arrived == Some(0) {
-                // The span is the whole table and every row is stored: clear
-                // it at once (SQLite frees its pages instead of deleting row
-                // by row and updating each index).
+            } else if provable == total && span.whole_table() && arrived == Some(0) {
+                // The span is the whole table (none arrived) and every row
+                // is stored: clear it at once (SQLite frees its pages
+                // instead of deleting row by row and updating each index).
                 conn.execute(&format!("DELETE FROM {lt}"), [])
             } else if provable == total {
                 conn.execute(&format!("DELETE FROM {lt} AS l WHERE {in_span}"), [])

@@ -210,6 +210,22 @@ pub(super) fn present_where(
     format!("{} AND ({})", all_not_null("l", &lk), alts.join(" OR "))
 }
 
+/// The `id` of the `?2`-th (from 0) legacy row with `id <= ?1` that would
+/// add a row to the scoped table (movable, its key absent there), in legacy
+/// order: a move that must add at most `?2 + 1` rows covers legacy up to it.
+pub(super) fn nth_addition_sql(t: &TableDef, legacy: Side, scoped: Option<Side>) -> String {
+    let absent = match scoped.filter(|s| t.exists_at(s.version)) {
+        Some(s) => format!("AND NOT {}", in_scoped(t, s, legacy.version)),
+        None => String::new(),
+    };
+    format!(
+        "SELECT l.\"id\" FROM {lt} AS l WHERE l.\"id\" <= ?1 AND {movable} {absent} \
+         ORDER BY l.\"id\" LIMIT 1 OFFSET ?2",
+        lt = table_ref(legacy, t),
+        movable = movable(t, "l", legacy.version),
+    )
+}
+
 /// A span of a legacy table's rows, by local `id`: `after < id <= upto`
 /// (`upto` is `i64::MAX` for "to the end").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,9 +301,11 @@ pub(super) fn divergent_where(t: &TableDef, legacy: Side, scoped: Side) -> Strin
 pub(super) struct Span {
     pub(super) table: &'static TableDef,
     pub(super) range: IdRange,
-    /// The table's last id when the move reached it: its last span ends
-    /// there, and rows with a larger id arrived during the move.
+    /// The last id the move covers in the table: its last span ends there.
     pub(super) stop: i64,
+    /// The table's last id when the move reached it (`stop`, unless the cap
+    /// guard stops the move before it): rows past it arrived during the move.
+    pub(super) late_after: i64,
     /// Rows in the range when the chunk was planned (under the locks).
     pub(super) rows: u64,
     /// Rows this span inserted into the scoped DB.
@@ -297,5 +315,11 @@ pub(super) struct Span {
 impl Span {
     pub(super) fn last(&self) -> bool {
         self.range.upto == self.stop
+    }
+
+    /// The span covers the whole table as the move found it: from its
+    /// start, to its last id (no row held back by the cap guard).
+    pub(super) fn whole_table(&self) -> bool {
+        self.range.after == i64::MIN && self.last() && self.stop == self.late_after
     }
 }
