@@ -126,7 +126,7 @@ fn held_notes(r: &RunReport) -> Vec<String> {
             .map_or_else(|| "its cap".to_string(), |n| format!("its cap of {n}"));
         let past = match c.table {
             Table::Queue => "evicts the oldest events",
-            _ => "refuses new ones",
+            _ => "refuses new bodies",
         };
         lines.push(format!(
             "{} {} row(s) stay in legacy: moving them would bring the scoped table within a \

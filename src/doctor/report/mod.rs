@@ -379,6 +379,52 @@ mod tests {
         r.problems.iter().map(|p| p.code).collect()
     }
 
+    /// Legacy rows the cap guard would hold back are not worth a run: the
+    /// problem says they wait for room, and so does the stranded fix.
+    #[test]
+    fn rows_past_the_cap_wait_for_room_and_no_fix_says_run() {
+        use crate::migrate::merge::{Limit, QueueLimits};
+        let mut f = facts();
+        f.queue_limits = QueueLimits {
+            events: Some(Limit::of_cap(10)),
+            bodies: Some(Limit::of_cap(10)),
+        };
+        f.active.events = 9;
+        f.active.body_uploads = 9;
+        f.legacy.exists = true;
+        f.legacy.events = 3;
+        f.legacy.body_uploads = 2;
+        f.legacy_missions = vec![StrandedMission {
+            mission_slug: "007-live".into(),
+            body_uploads: 2,
+        }];
+        let r = build(f.clone());
+        let wait = r
+            .problems
+            .iter()
+            .find(|p| p.code == ProblemCode::LegacyRowsWaitForRoom)
+            .unwrap_or_else(|| panic!("{:?}", r.problems));
+        assert!(
+            wait.message.contains("3 events (9 of 10 queued)"),
+            "{}",
+            wait.message
+        );
+        assert!(wait.remediation.contains("spec-kitty sync now"));
+        assert!(
+            !codes(&r).contains(&ProblemCode::LegacyRows),
+            "{:?}",
+            r.problems
+        );
+        for p in &r.problems {
+            assert_ne!(p.remediation, "sk-migrate run", "futile: {p:?}");
+        }
+        // Room for some: those are worth a run, the rest still wait.
+        f.active.events = 7;
+        let r = build(f);
+        assert!(codes(&r).contains(&ProblemCode::LegacyRows));
+        assert!(codes(&r).contains(&ProblemCode::LegacyRowsWaitForRoom));
+    }
+
     #[test]
     fn coherent_facts_give_no_problem() {
         let r = build(facts());

@@ -73,7 +73,13 @@ pub(super) fn legacy_queue_problems(
                 list.join(", ")
             ),
             fields: vec![Field::QueueDbPath.into()],
-            remediation: "sk-migrate run".to_string(),
+            // Bodies a run would hold back wait for room first.
+            remediation: if body_uploads.0 == 0 && body_uploads.1 > 0 {
+                WAIT_FOR_ROOM_FIX
+            } else {
+                "sk-migrate run"
+            }
+            .to_string(),
         });
     }
     stranded
@@ -120,7 +126,7 @@ fn wait_for_room_problem(facts: &Facts, events: u64, body_uploads: u64) -> Probl
     ] {
         if let (true, Some(limit)) = (n > 0, facts.queue_limits.of(table)) {
             parts.push(format!(
-                "{} (the scoped queue holds {stored} of the release's cap of {})",
+                "{} ({stored} of {} queued)",
                 plural(n, what.0, what.1),
                 limit.cap
             ));
@@ -129,19 +135,21 @@ fn wait_for_room_problem(facts: &Facts, events: u64, body_uploads: u64) -> Probl
     Problem {
         code: ProblemCode::LegacyRowsWaitForRoom,
         message: format!(
-            "the legacy queue {} holds {} that wait for room: a move fills the scoped queue {} \
-             to a tenth under the cap at most, since at the cap spec-kitty evicts its oldest \
-             events and refuses new bodies",
+            "the legacy queue {} holds {} that wait for room in the scoped queue {} (queued of \
+             the release's cap): a move fills it to a tenth under the cap at most, since at the \
+             cap spec-kitty evicts its oldest events and refuses new bodies",
             facts.legacy.path,
             parts.join(" and "),
             facts.active.path,
         ),
         fields: vec![Field::QueueDbPath.into()],
-        remediation: "let the daemon sync the scoped queue (`spec-kitty sync now`), then \
-                      `sk-migrate run`; or raise `[sync] max_queue_size` in config.toml"
-            .to_string(),
+        remediation: WAIT_FOR_ROOM_FIX.to_string(),
     }
 }
+
+/// What makes room in the scoped queue, then moves the rows that waited.
+const WAIT_FOR_ROOM_FIX: &str = "let the daemon sync the scoped queue (`spec-kitty sync now`), \
+     then `sk-migrate run`; or raise `[sync] max_queue_size` in config.toml";
 
 /// Legacy rows no `sk-migrate run` moves under the installed release: what
 /// would move them (a release that reads the table), or that nothing will.
