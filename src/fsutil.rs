@@ -240,6 +240,15 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// fsync a regular file (nothing when it does not exist): its data reaches
+/// the disk now, not inside a later commit.
+pub fn sync_file(path: &Path) -> Result<(), Error> {
+    match open_regular(path)? {
+        Some((file, _)) => file.sync_all().map_err(|e| Error::io(path, e)),
+        None => Ok(()),
+    }
+}
+
 /// fsync a directory, so a rename or link in it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
@@ -250,6 +259,25 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_file_flushes_a_regular_file_and_refuses_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("queue.db");
+        sync_file(&p).unwrap();
+        std::fs::write(&p, b"rows").unwrap();
+        sync_file(&p).unwrap();
+        let fifo = dir.path().join("fifo.db");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let err = sync_file(&fifo).unwrap_err().to_string();
+        assert!(err.contains("fifo.db"), "{err}");
+        assert!(sync_file(dir.path()).is_err());
+    }
 
     #[test]
     fn a_fifo_is_refused_at_once_and_named() {

@@ -26,6 +26,12 @@ pub fn move_rows(
         for path in [legacy_path, scoped_path] {
             if path.exists() {
                 recover(path, busy)?;
+                // A DB just copied or restored (a home copied, a backup put
+                // back) has its pages in the page cache, not on disk: the
+                // first commit's fsync would write them all while the chunk
+                // holds the locks (measured: 592 ms of a 711 ms hold on a
+                // copied 1M-row home). Flushed here, before any lock.
+                crate::fsutil::sync_file(path)?;
             }
         }
     }
