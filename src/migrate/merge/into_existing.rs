@@ -26,12 +26,6 @@ pub fn move_rows(
         for path in [legacy_path, scoped_path] {
             if path.exists() {
                 recover(path, busy)?;
-                // A DB just copied or restored (a home copied, a backup put
-                // back) has its pages in the page cache, not on disk: the
-                // first commit's fsync would write them all while the chunk
-                // holds the locks (measured: 592 ms of a 711 ms hold on a
-                // copied 1M-row home). Flushed here, before any lock.
-                crate::fsutil::sync_file(path)?;
             }
         }
     }
@@ -56,6 +50,9 @@ pub fn move_rows(
         opts.dry_run,
         &opts.limits,
     );
+    if !matches!(planned, Plan::Nothing | Plan::DryRun { .. }) {
+        flush(legacy_path, scoped_path)?;
+    }
     match planned {
         Plan::Nothing => Ok(report),
         Plan::DryRun { legacy_version } => dry_run(
@@ -91,6 +88,16 @@ pub fn move_rows(
             into_existing(legacy_path, scoped_path, created, report, opts, observer)
         }
     }
+}
+
+/// A DB just copied or restored (a home copied, a backup put back) has its
+/// pages in the page cache, not on disk: the first commit's fsync would
+/// write them all while the chunk holds the locks (measured: 592 ms of a
+/// 711 ms hold on a copied 1M-row home). Flushed before a move takes any
+/// lock; a run that writes nothing flushes nothing.
+fn flush(legacy_path: &Path, scoped_path: &Path) -> Result<(), Error> {
+    crate::fsutil::sync_file(legacy_path)?;
+    crate::fsutil::sync_file(scoped_path)
 }
 
 /// The report before anything is done: versions found, every legacy row
