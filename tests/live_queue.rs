@@ -56,10 +56,6 @@ fn main() -> ExitCode {
     e2e::main(trials)
 }
 
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 struct Home {
     _dir: tempfile::TempDir,
     home: PathBuf,
@@ -71,19 +67,8 @@ struct Home {
 
 impl Home {
     fn py(&self, script: &str) -> Command {
-        let mut cmd = Command::new(&self.python);
-        cmd.arg(manifest().join("scripts/release_fixtures").join(script))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.home)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("PYTHONNOUSERSITE", "1")
-            .env("NO_COLOR", "1")
-            .current_dir(&self.home);
-        if self.sk_home {
-            cmd.env("SPEC_KITTY_HOME", &self.root);
-        }
-        cmd
+        let sk_home = self.sk_home.then_some(self.root.as_path());
+        e2e::release_script(&self.python, &self.home, script, sk_home)
     }
 
     fn sk_migrate(&self, busy: Option<u64>) -> Command {

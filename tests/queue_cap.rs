@@ -85,20 +85,7 @@ impl Home {
     }
 
     fn py(&self, script: &str) -> Command {
-        let mut cmd = Command::new(&self.python);
-        cmd.arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("scripts/release_fixtures")
-                .join(script),
-        )
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &self.home)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONNOUSERSITE", "1")
-        .env("NO_COLOR", "1")
-        .current_dir(&self.home);
-        cmd
+        e2e::release_script(&self.python, &self.home, script, None)
     }
 
     /// The release's own writers: `events` events and `bodies` bodies into

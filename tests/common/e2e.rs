@@ -30,6 +30,30 @@ use std::process::{Command, ExitCode, Output};
 
 pub use libtest_mimic::{Arguments, Completion, Trial};
 
+/// `python` (a release venv's interpreter) on `scripts/release_fixtures/
+/// <script>`, in the throw-away `home` alone: a clean environment (PATH,
+/// HOME, no bytecode, no user site, no colour) and, when `sk_home` names
+/// one, `SPEC_KITTY_HOME` set to it.
+pub fn release_script(python: &Path, home: &Path, script: &str, sk_home: Option<&Path>) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/release_fixtures")
+            .join(script),
+    )
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", home)
+    .env("PYTHONDONTWRITEBYTECODE", "1")
+    .env("PYTHONNOUSERSITE", "1")
+    .env("NO_COLOR", "1")
+    .current_dir(home);
+    if let Some(root) = sk_home {
+        cmd.env("SPEC_KITTY_HOME", root);
+    }
+    cmd
+}
+
 /// The release's own cutover of the legacy DB `queue`: `spec-kitty sync
 /// project-store-migrate --source Q --migration-id ID --json`, run by
 /// `spec_kitty` (the release's `spec-kitty` with the suite's environment
