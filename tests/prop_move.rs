@@ -578,7 +578,9 @@ fn extra_rows(path: &Path) -> Option<Vec<Row>> {
 
 /// Run the move on the home `c` describes and check every invariant of
 /// `docs/migrate.md` against an independent model computed from the DBs' contents.
-fn check_case(c: &Case) {
+/// A temp home holding the case's legacy DB and, when it has one, its
+/// scoped DB: (home, legacy path, scoped path).
+fn home_of(c: &Case) -> (TestHome, std::path::PathBuf, std::path::PathBuf) {
     let h = TestHome::new();
     let legacy = h.home.legacy_queue();
     let scoped = h.scoped_path();
@@ -586,6 +588,11 @@ fn check_case(c: &Case) {
     if let Some(s) = &c.scoped {
         build_scoped(&scoped, s);
     }
+    (h, legacy, scoped)
+}
+
+fn check_case(c: &Case) {
+    let (h, legacy, scoped) = home_of(c);
     let v = c.version;
     let tables: Vec<&TableDef> = ALL.iter().filter(|t| t.exists_at(v)).collect();
     let legacy_before: BTreeMap<&str, Vec<Row>> = tables
@@ -870,13 +877,7 @@ fn check_cap(c: &Case, cap: u64) {
     if c.newer_column.is_some() {
         return; // refused before anything moves (`check_refused`)
     }
-    let h = TestHome::new();
-    let legacy = h.home.legacy_queue();
-    let scoped = h.scoped_path();
-    build_legacy(&legacy, c);
-    if let Some(s) = &c.scoped {
-        build_scoped(&scoped, s);
-    }
+    let (h, legacy, scoped) = home_of(c);
     std::fs::write(h.home.config(), format!("[sync]\nmax_queue_size = {cap}\n")).unwrap();
     let v = c.version;
     let capped: Vec<&TableDef> = ALL
