@@ -1,7 +1,7 @@
 //! Shell completion scripts, generated from the clap definitions with
 //! `clap_complete`. The wheel installs them from `wheel/data/share/…`
-//! (checked against [`script`] by `tests/completions.rs`;
-//! `SK_UPDATE_COMPLETIONS=1 cargo test --test completions` rewrites them).
+//! (checked against [`script`] by `tests/it/completions.rs`;
+//! `SK_UPDATE_COMPLETIONS=1 cargo test --test it completions` rewrites them).
 //!
 //! clap_complete (through 4.6.12) spells a hyphenated binary's subcommand
 //! states two ways in bash: the loop that walks the words sets

@@ -1,6 +1,6 @@
 //! What each tool's `--help` ends with and its man page carries beyond the
 //! options: examples, exit status, environment. Plain data, so the help
-//! text and the man pages (`tests/man.rs`) say the same thing.
+//! text and the man pages (`tests/it/man.rs`) say the same thing.
 
 /// The closing sections of one tool's help and man page.
 #[derive(Debug)]

@@ -1,8 +1,8 @@
 //! Man pages: a page per tool (`sk-doctor.1`, `sk-migrate.1`) and one per
-//! subcommand (`sk-migrate-run.1`, …). `tests/man.rs` generates them from
+//! subcommand (`sk-migrate-run.1`, …). `tests/it/man.rs` generates them from
 //! the clap definitions and [`super::help`] (with `clap_mangen`, a
 //! dev-dependency) and checks the committed `man/*.1` are what it generates
-//! (`SK_UPDATE_MAN=1 cargo test --test man` rewrites them). The binaries
+//! (`SK_UPDATE_MAN=1 cargo test --test it man` rewrites them). The binaries
 //! carry the committed pages, so `sk-doctor man | man -l -` reads them
 //! wherever the tool is installed (`uv tool`, pipx, cargo), and the wheel
 //! installs them under `share/man/man1`.

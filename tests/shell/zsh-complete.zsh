@@ -5,7 +5,7 @@
 # print each candidate; the completion's post hook prints a marker. Output:
 # for each LINE, `<<line>>` then its candidates, one per line.
 #   zsh -f tests/shell/zsh-complete.zsh FPATH_DIR 'sk-migrate run --d' ...
-# Used by tests/completions.rs.
+# Used by tests/it/completions.rs.
 emulate -L zsh
 zmodload zsh/zpty || { print -u2 'zsh/zpty is missing'; exit 3 }
 fpath_dir=$1; shift

@@ -1,0 +1,34 @@
+//! The end-to-end suites: each runs a real spec-kitty-cli release's own code
+//! from its venv (`scripts/release-fixtures --venvs-only`), as one
+//! libtest-mimic binary (`harness.rs`): a trial whose venv is missing is
+//! ignored with its reason, or failed under `SK_E2E=require`.
+
+#[path = "../shared/mod.rs"]
+mod shared;
+
+mod cutover;
+mod cutover_delivery;
+mod cutover_doctor;
+mod cutover_live;
+mod drain;
+mod harness;
+mod live_queue;
+mod live_queue_big;
+mod owner_read;
+mod owner_verdict;
+mod queue_cap;
+
+fn main() -> std::process::ExitCode {
+    let mut trials = Vec::new();
+    trials.extend(cutover_delivery::trials());
+    trials.extend(cutover_doctor::trials());
+    trials.extend(cutover::trials());
+    trials.extend(cutover_live::trials());
+    trials.extend(live_queue::trials());
+    trials.extend(live_queue_big::trials());
+    trials.extend(owner_verdict::trials());
+    trials.extend(owner_read::trials());
+    trials.extend(queue_cap::trials());
+    trials.extend(drain::trials());
+    harness::main(trials)
+}
