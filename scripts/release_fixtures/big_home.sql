@@ -1,5 +1,5 @@
 -- A 1M-row legacy queue DB from the rows a release's own writers put in it
--- (tests/releases/live_queue_big.rs). Run on the LEGACY queue.db after `e2e_home.py write`,
+-- (tests/system/live_queue_big.rs). Run on the LEGACY queue.db after `e2e_home.py write`,
 -- on a connection that has `temp.want(events, bodies)` (one row: how many events
 -- and body uploads the DB is to hold; the test makes them add up to 1,000,000,
 -- bodies within the releases' body-queue cap): the first event and the first

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write / drain a spec-kitty home with ONE release's own queue code (tests/releases/drain.rs).
+"""Write / drain a spec-kitty home with ONE release's own queue code (tests/system/drain.rs).
 
 Run with the interpreter of a venv that has ``spec-kitty-cli==X`` installed, with
 HOME (and, for releases that honour it, SPEC_KITTY_HOME) already pointing at a

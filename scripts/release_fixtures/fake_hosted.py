@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A loopback fake of the hosted spec-kitty endpoints a 3.2.6+ release talks
 to when it logs in and delivers confirmed sealed history
-(tests/releases/cutover_delivery.rs).
+(tests/system/cutover_delivery.rs).
 
     python3 scripts/release_fixtures/fake_hosted.py --log REQUESTS.jsonl [--seconds 60]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Why a 3.2.6+ release's ``sync project-store-history --apply`` refused a
-confirmed sealed cohort, in the release's own words (tests/releases/cutover_delivery.rs).
+confirmed sealed cohort, in the release's own words (tests/system/cutover_delivery.rs).
 
 Run with the interpreter of the release's venv, from the project checkout,
 with the same HOME / SPEC_KITTY_HOME / SPEC_KITTY_ENABLE_SAAS_SYNC the CLI ran

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A release's own queue writers in a bounded loop (tests/releases/live_queue.rs).
+"""A release's own queue writers in a bounded loop (tests/system/live_queue.rs).
 
 Run with the interpreter of a venv that has ``spec-kitty-cli==X`` installed, with
 HOME / SPEC_KITTY_HOME pointing at a throw-away home:
@@ -17,7 +17,7 @@ the release acknowledges (``queue_event`` not ``False``; ``enqueue`` "enqueued" 
 before the next write; every refusal or exception is counted as failed, with its
 message, in the JSON printed as the last line.
 
-``write --until STOP`` (tests/releases/live_queue_big.rs): instead of N then M, one write after
+``write --until STOP`` (tests/system/live_queue_big.rs): instead of N then M, one write after
 another (every fourth a body upload, the rest events) until the file STOP exists,
 ``--max-writes`` writes were made or ``--max-seconds`` passed, whichever comes first;
 with ``--pace-ms P`` a write starts at most every P ms (a pace, not a synchronisation).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An older CLI still writing ``queue.db``: 3.2.5's own queue writers, for tests/releases/cutover_live.rs.
+"""An older CLI still writing ``queue.db``: 3.2.5's own queue writers, for tests/system/cutover_live.rs.
 
 Run with the interpreter of a 3.2.5 venv, HOME and SPEC_KITTY_HOME pointing at a
 throw-away home whose spec-kitty root is ``--root``::

@@ -266,7 +266,7 @@ pub struct Profile {
     /// its cutover stores the legacy `data` text verbatim: sk-migrate's
     /// cutover re-encodes its snapshot's events with that function, in the
     /// release's interpreter, before the release reads it (3.2.6-3.2.7;
-    /// measured by delivery, `tests/releases/cutover_delivery.rs`).
+    /// measured by delivery, `tests/system/cutover_delivery.rs`).
     pub cutover_history_canonical_json: bool,
     /// The shortest SQLite busy timeout of the release's own queue-DB
     /// writers (queue writer, body queue, daemon), measured by running them
@@ -465,7 +465,7 @@ mod tests {
             }
             assert_eq!(p.remediation.is_some(), !p.gate.is_empty(), "{r:?}");
             // Only a project-store release has a cutover whose history to
-            // re-encode (measured on each: tests/releases/cutover_delivery.rs).
+            // re-encode (measured on each: tests/system/cutover_delivery.rs).
             if p.cutover_history_canonical_json {
                 assert_eq!(p.generation, Generation::ProjectStore, "{r:?}");
             }

@@ -1,7 +1,7 @@
 //! The integration tests: one binary, as cargo's `tests/testsuite`, ripgrep's
 //! `tests/tests.rs` and uv's `tests/it` (linked once, `common` compiled once).
 //! The end-to-end suites that run real spec-kitty releases are the other
-//! binary, `tests/releases`.
+//! binary, `tests/system`.
 
 #[path = "../shared/mod.rs"]
 mod shared;

@@ -318,7 +318,7 @@ fn project_store_doctor_views() {
 
 /// The cutover summary (`sk-migrate run` on 3.2.6+), rendered from a
 /// report of the shape the release's cutover gives: driving it needs the
-/// release installed (tests/releases/cutover.rs does), the view does not.
+/// release installed (tests/system/cutover.rs does), the view does not.
 #[test]
 fn cutover_summary_views() {
     use sk_boundary::db::store::LegacySource;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write legacy rows into a spec-kitty home with ONE release's own queue code
-(tests/releases/cutover_doctor.rs, tests/delivery_e2e.rs).
+(tests/system/cutover_doctor.rs, tests/delivery_e2e.rs).
 
 Run with the interpreter of a 3.2.5 venv (the last release whose queue DBs
 are queues), HOME and SPEC_KITTY_HOME pointing at a throw-away home:

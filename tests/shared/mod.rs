@@ -1,7 +1,7 @@
 //! Support both test binaries use: the integration tests (`tests/it`) and
-//! the end-to-end harness (`tests/releases`). Only what both use lives here; each
+//! the end-to-end harness (`tests/system`). Only what both use lives here; each
 //! binary's own support is its `common` (`tests/it/common`) or `harness`
-//! (`tests/releases/harness.rs`).
+//! (`tests/system/harness.rs`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

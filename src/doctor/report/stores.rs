@@ -24,7 +24,7 @@ pub const HISTORY_APPLY: &str =
 /// wrote, word for word (`history_import/upload.py::_assert_history_authority`,
 /// the `rejected_samples` of its upload report; measured by delivery at a
 /// loopback fake on 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7,
-/// tests/releases/cutover_delivery.rs).
+/// tests/system/cutover_delivery.rs).
 pub const HISTORY_REFUSAL: &str = "history envelopes differ from the exact confirmed local rows";
 
 /// The release's own status failure on a journal it cannot decode, word

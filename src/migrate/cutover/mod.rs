@@ -18,7 +18,7 @@
 //! are re-encoded with that release's `_canonical_event_json`, in its
 //! interpreter, before it reads the snapshot (`canonical.rs`): so the
 //! release can deliver the history it seals (measured by delivery,
-//! `tests/releases/cutover_delivery.rs`).
+//! `tests/system/cutover_delivery.rs`).
 //!
 //! Layout: `<root>/sk-migrate-cutover/<id>/snapshot.db` (3.2.7 refuses a
 //! source under `projects/`), `history.json` (what re-encoding did, for

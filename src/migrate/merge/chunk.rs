@@ -49,7 +49,7 @@ const MAX_CHUNK: u64 = 131_072;
 /// writers reach while they wait), so a writer that queued behind a chunk
 /// wakes at least twice while no lock is held. Without a pause, chunks
 /// taken back to back starved writers to their 5000 ms timeout (measured:
-/// `tests/releases/live_queue_big.rs`).
+/// `tests/system/live_queue_big.rs`).
 pub const BETWEEN_CHUNKS: Duration = Duration::from_millis(250);
 
 /// How many times its hold a chunk's pause lasts at least.
@@ -64,7 +64,7 @@ const PAUSE_PER_HOLD: u32 = 3;
 /// writing (SQLite's busy handler is not fair: a writer that has waited
 /// long polls every 100 ms and loses to fresh ones); with the move holding
 /// the locks half the time, one write in a few thousand still ran out of
-/// its 5000 ms (measured, `tests/releases/live_queue_big.rs`: 1 of 6 trials in CI),
+/// its 5000 ms (measured, `tests/system/live_queue_big.rs`: 1 of 6 trials in CI),
 /// and at a quarter still one in about ten thousand on a loaded machine.
 /// Each chunk also makes the writers queue behind it, so shorter chunks
 /// more often did worse, not better (measured at an eighth of the budget).

@@ -3,7 +3,7 @@
 //! local ids, `fixtures/releases/<newest>/cutover/home_before`), cut over with
 //! each captured `project-store` release (`fixtures/releases/X/facts.json`; no
 //! release is named here) installed at `${SK_VENV_ROOT:-/tmp}/sk-X`. The
-//! harness in `tests/releases/harness.rs` counts a trial without its venv as
+//! harness in `tests/system/harness.rs` counts a trial without its venv as
 //! ignored, or fails it under `SK_E2E=require`; every captured release runs
 //! unless `SK_E2E_ROTATE=1` asks for the daily rotation (`e2e::selected`).
 //! sk-doctor names the cutover; the dry run changes no byte; the run leaves a

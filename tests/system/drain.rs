@@ -3,7 +3,7 @@
 //!
 //! One trial per captured release of a queue-DB generation (`db-v3`, `db-v4`,
 //! `db-v5` in `fixtures/releases/X/facts.json`; no release is named here), run
-//! from `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/releases/harness.rs`:
+//! from `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/system/harness.rs`:
 //! a missing venv is counted as ignored, or fails under `SK_E2E=require`.
 //! Every captured release runs (about 8 s each on 2 loaded cores);
 //! `SK_E2E_ROTATE=1` runs a daily rotation instead (`e2e::selected`,

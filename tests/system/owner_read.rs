@@ -7,7 +7,7 @@
 //! (`_build_mismatches`) give a verdict; `sk-doctor --check` and
 //! `sk-doctor preflight` must give the same, field for field. One trial per
 //! captured release with an owner record, run from `/tmp/sk-X` by
-//! `tests/releases/harness.rs`.
+//! `tests/system/harness.rs`.
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! (`scripts/release_fixtures/fake_hosted.py`), which records every request.
 //!
 //! Per release (the captured ones of generation `project-store`, under
-//! `SK_E2E_ROTATE=1` the day's rotation, tests/releases/harness.rs): 3.2.5's own
+//! `SK_E2E_ROTATE=1` the day's rotation, tests/system/harness.rs): 3.2.5's own
 //! queue code writes a legacy home (`tests/py/cutdoc_home.py`), the release's
 //! own `sync project-store-migrate` cuts it over (directly, or through
 //! `sk-migrate run`), then the release itself,
@@ -314,7 +314,7 @@ fn run(venv: &Path, cut: Cut) -> Run {
         json(&out)
     });
     let requests = fake.requests();
-    // tests/releases/cutover_doctor.rs pins the status of a home as cut over.
+    // tests/system/cutover_doctor.rs pins the status of a home as cut over.
     let status =
         (cut == Cut::SkMigrate).then(|| release(c, &["sync", "status", "--check", "--json"]));
     Run {

@@ -1,7 +1,8 @@
-//! The end-to-end suites: each runs a real spec-kitty-cli release's own code
-//! from its venv (`scripts/release-fixtures --venvs-only`), as one
-//! libtest-mimic binary (`harness.rs`): a trial whose venv is missing is
-//! ignored with its reason, or failed under `SK_E2E=require`.
+//! The system tests: what needs the machine to have something, chiefly the
+//! end-to-end suites that run a real spec-kitty-cli release's own code from
+//! its venv (`scripts/release-fixtures --venvs-only`). One libtest-mimic
+//! binary (`harness.rs`): a trial whose need is missing is ignored with its
+//! reason, or failed under `SK_E2E=require` (as CI sets).
 
 #[path = "../shared/mod.rs"]
 mod shared;

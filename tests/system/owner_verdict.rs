@@ -3,7 +3,7 @@
 //! when the release's own `mismatched_fields` is non-empty, naming the same
 //! fields, and no fix says `kill`. One trial per captured release that writes
 //! an owner record (`fixtures/releases/X/facts.json` has `owner`), run from
-//! `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/releases/harness.rs`.
+//! `${SK_VENV_ROOT:-/tmp}/sk-X` by the harness in `tests/system/harness.rs`.
 //! Identities none of the fixtures use.
 
 use std::path::Path;
