@@ -149,6 +149,16 @@ pub enum Error {
     /// The encrypted session store could not be used (`docs/session.md`).
     #[error(transparent)]
     Session(#[from] SessionError),
+
+    /// SIGINT or SIGTERM arrived; the run stopped at a safe point
+    /// (`crate::interrupt`). Exit 130 or 143.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
+
+    /// A root run would execute code another user can change: what, whose,
+    /// and how to go on (`crate::trust::Dubious`).
+    #[error("{message}")]
+    DubiousOwnership { message: String },
 }
 
 /// Why the encrypted session store (`auth/session.json`) names no identity.

@@ -17,6 +17,7 @@ mod first_minutes;
 mod garbage_inputs;
 mod garbage_owner;
 mod hardening;
+mod interruption;
 mod judge;
 mod man;
 mod migrate_run;
