@@ -27,6 +27,5 @@ mod prop_move;
 mod release_conformance;
 mod schema_facts;
 mod session;
-mod shape;
 mod snapshots;
 mod terminal;

@@ -67,7 +67,7 @@ fn json(out: &Output) -> Value {
 }
 
 /// Natural keys of the sources: event ids and body-upload keys.
-fn source_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+pub fn source_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut events = BTreeSet::new();
     let mut bodies = BTreeSet::new();
     let mut dbs = vec![root.join("queue.db")];
