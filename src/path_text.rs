@@ -6,6 +6,8 @@
 //!   bytes that are not UTF-8, a control character or a leading `"`, quoted
 //!   with Rust's escapes (`"/tmp/h\xFFome\n"`), never with U+FFFD.
 //! * A shell word to paste: [`shell_word`].
+//! * A path in a `String` field compared as text (the foreground identity,
+//!   as spec-kitty records its own): [`text`].
 //! * JSON: [`PathText`] serializes a path as a string when it is UTF-8,
 //!   else as `{"bytes_hex": "<its bytes in hex>"}`.
 //!
@@ -22,6 +24,16 @@ pub fn escaped(path: &Path) -> Cow<'_, str> {
     match path.to_str() {
         Some(s) if !s.starts_with('"') && !s.chars().any(char::is_control) => Cow::Borrowed(s),
         _ => Cow::Owned(format!("{path:?}")),
+    }
+}
+
+/// `path` as a `String` field that must stay one (a value compared as
+/// text, as spec-kitty records its own): the path itself when it is UTF-8,
+/// else [`escaped`] (never U+FFFD).
+pub fn text(path: &Path) -> String {
+    match path.to_str() {
+        Some(s) => s.to_string(),
+        None => escaped(path).into_owned(),
     }
 }
 
@@ -110,6 +122,12 @@ impl From<&Path> for PathText {
     }
 }
 
+impl From<&str> for PathText {
+    fn from(p: &str) -> PathText {
+        PathText(PathBuf::from(p))
+    }
+}
+
 impl From<&PathBuf> for PathText {
     fn from(p: &PathBuf) -> PathText {
         PathText(p.clone())
@@ -125,6 +143,12 @@ impl fmt::Display for PathText {
 impl PartialEq<str> for PathText {
     fn eq(&self, other: &str) -> bool {
         self.0.as_os_str() == other
+    }
+}
+
+impl PartialEq<String> for PathText {
+    fn eq(&self, other: &String) -> bool {
+        self.0.as_os_str() == other.as_str()
     }
 }
 

@@ -233,7 +233,7 @@ fn no_home(command: &Command, ctx: &Context) -> Option<ExitStatus> {
     }
     print(&format!(
         "no spec-kitty home at {}: {what}",
-        ctx.home.root().display()
+        crate::path_text::escaped(ctx.home.root())
     ));
     Some(ExitStatus::Success)
 }
@@ -300,12 +300,12 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::QueuePath { read_only, .. } => {
             queue_path(&ctx.home, scope.as_ref(), &env, *read_only, cli.global.json)
         }
-        Command::Status { .. } => status(&cli, &ctx, scope.as_ref(), &env),
+        Command::Status { .. } => status(&cli, &ctx, scope.as_ref(), &env).map(String::into_bytes),
         Command::Completions { .. } | Command::Man { .. } => return ExitStatus::Success,
     };
     match text {
         Ok(text) => {
-            print(&text);
+            super::print_bytes(&text);
             ExitStatus::Success
         }
         Err(e) => super::fail_error(TOOL, e),
@@ -406,65 +406,68 @@ fn run_move(cli: &Cli, ctx: &Context, opts: &RunOptions, verbose: bool) -> ExitS
 #[derive(Debug, Serialize)]
 struct QueuePathJson {
     schema_version: u32,
-    queue_db: String,
+    queue_db: crate::path_text::PathText,
     /// The scoped DB (a scope resolved), else the legacy one.
     scoped: bool,
     /// The move made first, when legacy rows were waiting.
     moved: Option<RunReport>,
 }
 
+/// `queue-path`: the path's own bytes (for `db=$(sk-migrate queue-path)`),
+/// or its JSON.
 fn queue_path(
     home: &Home,
     scope: Option<&Scope>,
     env: &Env,
     read_only: bool,
     json: bool,
-) -> Result<String, Error> {
+) -> Result<Vec<u8>, Error> {
     let out = if read_only {
         let path = queue::reader_queue(home, scope, env);
         QueuePathJson {
             schema_version: JSON_SCHEMA_VERSION,
             scoped: path != home.legacy_queue(),
-            queue_db: path.display().to_string(),
+            queue_db: path.as_path().into(),
             moved: None,
         }
     } else {
         let w = queue::writer_queue(home, scope, env, &mut Quiet)?;
         QueuePathJson {
             schema_version: JSON_SCHEMA_VERSION,
-            queue_db: w.path.display().to_string(),
+            queue_db: w.path.as_path().into(),
             scoped: w.scoped,
             moved: w.moved,
         }
     };
     Ok(if json {
-        render::json(&out)
+        render::json(&out).into_bytes()
     } else {
-        out.queue_db
+        out.queue_db.as_bytes().to_vec()
     })
 }
 
 /// `queue-path` and `status` on a 3.2.6+ release: the checkout's project
-/// store, never a queue DB (`docs/migrate.md`).
-fn project_target(cli: &Cli, ctx: &Context, path_only: bool) -> Result<String, Error> {
+/// store, never a queue DB (`docs/migrate.md`); `queue-path` prints the
+/// path's own bytes.
+fn project_target(cli: &Cli, ctx: &Context, path_only: bool) -> Result<Vec<u8>, Error> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
     let repo_root = std::env::var_os("SPECIFY_REPO_ROOT")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let t = queue::project_target(&ctx.home, &cwd, repo_root.as_deref(), cli.busy_timeout);
     if cli.global.json {
-        return Ok(render::json(&t));
+        return Ok(render::json(&t).into_bytes());
     }
     if path_only {
         stderr_line!("{TOOL}: {}", queue::PROJECT_STORE_NOTE);
-        return t.project_store.ok_or_else(|| Error::ReleaseLayout {
+        return t.project_store.map(|p| p.as_bytes().to_vec()).ok_or_else(|| Error::ReleaseLayout {
             message: format!(
                 "{} resolves no project (no .kittify/config.yaml with project.uuid): on spec-kitty 3.2.6+ new work goes to the checkout's project store, and no queue DB is written",
-                cwd.display()
+                crate::path_text::escaped(&cwd)
             ),
         });
     }
-    Ok(t.describe())
+    Ok(t.describe().into_bytes())
 }
 
 fn status(cli: &Cli, ctx: &Context, scope: Option<&Scope>, env: &Env) -> Result<String, Error> {
@@ -475,7 +478,6 @@ fn status(cli: &Cli, ctx: &Context, scope: Option<&Scope>, env: &Env) -> Result<
     Ok(if cli.global.json {
         render::json(&r)
     } else {
-        let root = home.root().display().to_string();
-        render::migrate::status(&r, &root, &cli.global.style(Stream::Stdout))
+        render::migrate::status(&r, home.root(), &cli.global.style(Stream::Stdout))
     })
 }

@@ -109,6 +109,14 @@ pub(crate) fn print(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
 }
 
+/// [`print`] for bytes that need not be UTF-8 (a path for a script).
+pub(crate) fn print_bytes(text: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(text.trim_ascii_end())
+        .and_then(|()| out.write_all(b"\n"));
+}
+
 /// Print `sk-…: error: …` on stderr and return [`ExitStatus::Failure`].
 pub(crate) fn fail(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
     stderr_line!("{tool}: error: {e}");

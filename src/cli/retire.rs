@@ -43,7 +43,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
                 "nothing_to_retire",
                 format!(
                     "No owner record at {}: nothing to retire.",
-                    home.owner_record().display()
+                    crate::path_text::escaped(&home.owner_record())
                 ),
                 vec![],
             );
@@ -54,7 +54,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
                 json,
                 format!(
                     "Refused: the owner record {} is malformed ({reason}), so its pid cannot be trusted. Inspect it, then move it aside by hand.",
-                    home.owner_record().display()
+                    crate::path_text::escaped(&home.owner_record())
                 ),
             );
         }

@@ -6,6 +6,7 @@
 #[path = "../shared/mod.rs"]
 mod shared;
 
+mod byte_paths;
 mod chunked_move;
 mod common;
 mod completions;

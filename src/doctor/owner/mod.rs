@@ -264,7 +264,7 @@ pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
     {
         issues.push(format!(
             "{} is owned by uid {}, not by you (uid {me}): another user wrote it",
-            path.display(),
+            crate::path_text::escaped(path),
             meta.uid()
         ));
     }
@@ -275,7 +275,7 @@ pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
         {
             issues.push(format!(
                 "its directory {} is writable by group or others (mode {:04o}): another user could replace the record",
-                d.display(),
+                crate::path_text::escaped(d),
                 meta.mode() & 0o7777
             ));
         }

@@ -133,7 +133,10 @@ pub(super) fn owner_view(
                 ),
             });
             if mode.is_some_and(|m| m & 0o077 != 0) {
-                problems.push(permissions_problem(&facts.owner.path, mode.unwrap_or(0)));
+                problems.push(permissions_problem(
+                    &facts.owner.path.to_string(),
+                    mode.unwrap_or(0),
+                ));
             }
             no_record(facts, OwnerStatus::Malformed)
         }
@@ -153,7 +156,7 @@ pub(super) fn owner_view(
                 problems.push(orphan_problem(record, *pid_alive, *executable_exists));
             }
             if mode & 0o077 != 0 {
-                problems.push(permissions_problem(&facts.owner.path, *mode));
+                problems.push(permissions_problem(&facts.owner.path.to_string(), *mode));
             }
             if !unknown_fields.is_empty() {
                 warnings.push(format!(
@@ -315,9 +318,9 @@ pub(super) fn owner_trust_and_queue_problems(
             warnings.push(why.clone());
         }
         if let Some(why) = &q.unreadable {
-            let already = problems
-                .iter()
-                .any(|p| p.code == ProblemCode::UnknownSchema && p.message.contains(&q.path));
+            let already = problems.iter().any(|p| {
+                p.code == ProblemCode::UnknownSchema && p.message.contains(&q.path.to_string())
+            });
             if !already {
                 problems.push(Problem {
                     code: ProblemCode::UnknownSchema,

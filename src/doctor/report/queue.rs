@@ -50,13 +50,13 @@ pub(super) fn legacy_queue_problems(
     }
     if scope_resolved_for_queues && !facts.legacy_unmovable.is_empty() {
         problems.push(unmovable_problem(
-            &facts.legacy.path,
+            &facts.legacy.path.to_string(),
             &facts.legacy_unmovable,
         ));
     }
     if let (false, Some(owner)) = (facts.unusable_by_owner.is_empty(), &facts.home_owner) {
         problems.push(unusable_problem(
-            &facts.home,
+            &facts.home.to_string(),
             owner,
             &facts.unusable_by_owner,
         ));
@@ -213,7 +213,7 @@ pub(super) fn unusable_problem(
         .map(|f| {
             format!(
                 "{} (uid {}, mode {:04o}: cannot {})",
-                f.path.display(),
+                crate::path_text::escaped(&f.path),
                 f.uid,
                 f.mode,
                 f.lacks

@@ -11,6 +11,7 @@ use crate::db::store::{LegacySource, StoreFacts};
 use super::{Problem, ProblemCode, plural};
 
 use crate::db::carried::{Ledger, SourceLedger};
+use crate::path_text::escaped;
 
 /// The release's own commands for sealed history (the same syntax in
 /// 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7: `sync project-store-history`).
@@ -65,7 +66,7 @@ fn source_list(sources: &[&SourceLedger]) -> String {
         .map(|s| {
             format!(
                 "{} ({}, {})",
-                s.path.display(),
+                escaped(&s.path),
                 plural(s.late_events, "event", "events"),
                 plural(s.late_body_uploads, "body upload", "body uploads")
             )
@@ -85,7 +86,7 @@ fn uncovered_rows(
     for s in ledger.sources.iter().filter(|s| s.unreadable.is_some()) {
         warnings.push(format!(
             "the legacy source {} could not be read, so its rows are not classified: {}",
-            s.path.display(),
+            escaped(&s.path),
             s.unreadable.as_deref().unwrap_or("")
         ));
     }
@@ -217,7 +218,7 @@ fn quarantined(f: &StoreFacts) -> Vec<Problem> {
                     "cutover {} quarantined rows that will never be delivered: {} (listed in {})",
                     c.migration_id,
                     by_reason.join(", "),
-                    file.display()
+                    escaped(&file)
                 ),
                 fields: vec![],
                 remediation: format!(

@@ -85,7 +85,7 @@ pub(super) fn reencode(
             "the release's encoder exited with {} on {} (nothing was handed to the release; \
              run again: the snapshot is rebuilt from the sources, which were only read): {}",
             out.status,
-            snapshot.display(),
+            crate::path_text::escaped(snapshot),
             super::tail_of(&String::from_utf8_lossy(&out.stderr))
         )));
     }
@@ -97,7 +97,7 @@ pub(super) fn reencode(
             migration_id: id.to_string(),
             detail: format!(
                 "re-encoding {} changed its rows or keys ({} rows before, {} after, {} encoded); nothing was handed to the release",
-                snapshot.display(),
+                crate::path_text::escaped(snapshot),
                 before.0,
                 after.0,
                 answer.events
