@@ -42,8 +42,9 @@ pub mod login;
 pub mod release;
 pub mod scope;
 
-// Queue DB files and project stores.
+// Queue DB files as SQLite files; the read-only survey of a home.
 pub mod db;
+pub mod survey;
 
 // The two tools: decisions and their effects.
 pub mod doctor;

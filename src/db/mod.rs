@@ -15,11 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::Error;
 use schema::tables::{ALL, Table};
 
-pub mod carried;
-pub mod history;
-pub mod layout;
 pub mod schema;
-pub mod store;
 
 /// SQLite takes its busy timeout as a C `int` of milliseconds (and rusqlite
 /// panics beyond it): longer timeouts are clamped to about 24.8 days.

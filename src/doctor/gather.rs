@@ -276,15 +276,15 @@ fn store_facts(
     opts: &DoctorOptions,
     busy: u64,
 ) -> (
-    Option<crate::db::store::StoreFacts>,
-    Option<crate::db::carried::Ledger>,
+    Option<crate::survey::stores::StoreFacts>,
+    Option<crate::survey::carried::Ledger>,
 ) {
     if opts.env.profile.generation != crate::release::Generation::ProjectStore {
         return (None, None);
     }
-    let mut f = crate::db::store::gather(home);
-    let ledger = crate::db::carried::ledger(home, busy);
-    crate::db::carried::annotate(&mut f, &ledger);
+    let mut f = crate::survey::stores::gather(home);
+    let ledger = crate::survey::carried::ledger(home, busy);
+    crate::survey::carried::annotate(&mut f, &ledger);
     f.legacy_writers = writers_by_source(home);
     (Some(f), Some(ledger))
 }
@@ -292,17 +292,17 @@ fn store_facts(
 /// Who holds each legacy source open (`/proc`, read only), for the fix of
 /// `late_legacy_rows`: source path → the processes, for people.
 fn writers_by_source(home: &Home) -> std::collections::BTreeMap<String, String> {
-    let writers = crate::migrate::cutover::writers::legacy_writers(home);
+    let writers = crate::survey::writers::legacy_writers(home);
     let mut out = std::collections::BTreeMap::new();
     if writers.is_empty() {
         return out;
     }
-    for source in crate::db::store::discover_sources(home) {
+    for source in crate::survey::stores::discover_sources(home) {
         let real = std::fs::canonicalize(&source).unwrap_or_else(|_| source.clone());
         let names: Vec<String> = writers
             .iter()
             .filter(|w| w.paths.iter().any(|p| std::path::Path::new(p) == real))
-            .map(crate::migrate::cutover::writers::LegacyWriter::name)
+            .map(crate::survey::writers::LegacyWriter::name)
             .collect();
         if !names.is_empty() {
             out.insert(source.display().to_string(), names.join(", "));
@@ -368,7 +368,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
                 let env_root = std::env::var_os("SPECIFY_REPO_ROOT")
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from);
-                crate::db::store::checkout_project(&dir, env_root.as_deref())
+                crate::survey::stores::checkout_project(&dir, env_root.as_deref())
             })
             .flatten(),
         stores,
@@ -500,7 +500,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
 #[cfg(test)]
 mod tests {
     use super::{Home, writers_by_source};
-    use crate::migrate::cutover::writers::test_support::while_held_open;
+    use crate::survey::writers::test_support::while_held_open;
 
     #[test]
     fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {

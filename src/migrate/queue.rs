@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::db::layout::LayoutMode;
+use crate::survey::layout::LayoutMode;
 use crate::db::schema::MigrationId;
 use crate::error::Error;
 use crate::home::Home;
@@ -114,8 +114,8 @@ pub fn project_target(
     repo_root_env: Option<&Path>,
     busy_timeout_ms: u64,
 ) -> ProjectTarget {
-    let uuid = crate::db::store::checkout_project(cwd, repo_root_env);
-    let late_rows = crate::db::carried::ledger(home, busy_timeout_ms).late_count();
+    let uuid = crate::survey::stores::checkout_project(cwd, repo_root_env);
+    let late_rows = crate::survey::carried::ledger(home, busy_timeout_ms).late_count();
     ProjectTarget {
         schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         queue_db: None,
@@ -128,7 +128,7 @@ pub fn project_target(
                 .to_string()
         }),
         project_uuid: uuid,
-        layout_mode: crate::db::store::layout_mode(home),
+        layout_mode: crate::survey::stores::layout_mode(home),
         pending_migrations: Vec::new(),
         late_rows,
         note: PROJECT_STORE_NOTE.to_string(),

@@ -5,7 +5,7 @@ use owo_colors::OwoColorize;
 
 use super::layout::{self, Cell, Grid, Look};
 use super::{Style, paths};
-use crate::db::store::StoreFacts;
+use crate::survey::stores::StoreFacts;
 use crate::doctor::identity::FieldStatus;
 use crate::doctor::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
 

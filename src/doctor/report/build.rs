@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::db::layout::LayoutMode;
-use crate::db::store::StoreFacts;
+use crate::survey::layout::LayoutMode;
+use crate::survey::stores::StoreFacts;
 use crate::doctor::identity::{self, FieldRow};
 use crate::doctor::owner::RedactedOwner;
 use crate::field::Field;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::store::StoreFacts;
+use crate::survey::stores::StoreFacts;
 use crate::doctor::identity::{FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::doctor::owner::RedactedOwner;
 use crate::doctor::probe::LiveDaemon;
@@ -109,7 +109,7 @@ pub struct Facts {
     pub stores: Option<StoreFacts>,
     /// Every legacy row classified by natural key (3.2.6+; `None`: not
     /// classified, and the path-based rules apply).
-    pub ledger: Option<crate::db::carried::Ledger>,
+    pub ledger: Option<crate::survey::carried::Ledger>,
     /// The foreground as the release's preflight gate sees it.
     pub gate: GateForeground,
     /// The project uuid of the checkout (3.2.6+ gate), if one resolves.

@@ -6,7 +6,7 @@
 //! run in the release's own interpreter by `scripts/carry_late.py` (shipped
 //! inside the binary). No SQL of ours writes a project store; the sources
 //! are only read. Which rows are late is decided by natural key
-//! ([`crate::db::carried`]); a row the release rejects for good is recorded
+//! ([`crate::survey::carried`]); a row the release rejects for good is recorded
 //! with its reason in `<root>/sk-migrate-cutover/late/quarantine.json`, so
 //! the same state always gets the same answer; a transient failure (a
 //! locked store) fails the run and the next run carries the row.
@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use rusqlite::types::ValueRef;
 use serde::Serialize;
 
-use crate::db::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
+use crate::survey::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
 use crate::db::schema::tables::Table;
 use crate::error::Error;
 use crate::home::Home;
@@ -38,7 +38,7 @@ pub struct LateReport {
     /// The release that wrote them (`importlib.metadata`).
     pub release: Option<String>,
     /// Processes still holding a legacy DB open, with the remedy.
-    pub writers: Vec<super::writers::LegacyWriter>,
+    pub writers: Vec<crate::survey::writers::LegacyWriter>,
 }
 
 fn record_path(home: &Home) -> PathBuf {
@@ -53,7 +53,7 @@ fn key_json(key: &NaturalKey) -> serde_json::Value {
 }
 
 /// The keys our record quarantined (read-only; the one reader of the
-/// format is `db::carried`, which sk-doctor's ledger uses too).
+/// format is `survey::carried`, which sk-doctor's ledger uses too).
 pub fn quarantined(home: &Home) -> Vec<LateQuarantine> {
     carried::late_quarantine(home)
 }
@@ -219,7 +219,7 @@ pub(super) fn carry(home: &Home, python: Option<&Path>, busy: u64) -> Result<Lat
     let rows = late_rows(home, busy);
     let mut report = LateReport {
         found: rows.len() as u64,
-        writers: super::writers::legacy_writers(home),
+        writers: crate::survey::writers::legacy_writers(home),
         ..LateReport::default()
     };
     if rows.is_empty() {

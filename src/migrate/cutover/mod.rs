@@ -34,8 +34,8 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::layout::CutoverPhase;
-use crate::db::store::{self, Carried, LegacySource, SourceStamp};
+use crate::survey::layout::CutoverPhase;
+use crate::survey::stores::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
 
@@ -56,8 +56,6 @@ mod release;
 use release::{refuse_failed, release_migrate, tail_of};
 
 pub mod late;
-
-pub mod writers;
 
 /// How to run the cutover.
 #[derive(Debug, Clone)]
@@ -123,7 +121,7 @@ pub struct CutoverReport {
     pub left_in_sources: u64,
     /// What re-encoding the snapshot's events for the release's history
     /// upload did (absent when the release needs none).
-    pub history: Option<crate::db::history::HistoryEncoding>,
+    pub history: Option<crate::survey::history::HistoryEncoding>,
     pub manifest: Option<String>,
     pub phase: Option<CutoverPhase>,
     pub projects: Vec<ProjectCarried>,
@@ -150,7 +148,7 @@ fn stamp(path: &Path) -> Result<SourceStamp, Error> {
         path: path.display().to_string(),
         size: meta.len(),
         mtime_ns,
-        sha256: store::file_sha256(path)?,
+        sha256: stores::file_sha256(path)?,
     })
 }
 
@@ -240,11 +238,11 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     // Before anything is created: a root run on a user's home refuses.
     home.require_owned_by_caller()?;
     let busy = opts.busy_timeout_ms;
-    let facts = store::gather(home);
-    if facts.layout_mode == crate::db::layout::LayoutMode::ProjectOnly {
+    let facts = stores::gather(home);
+    if facts.layout_mode == crate::survey::layout::LayoutMode::ProjectOnly {
         return late_only(home, opts, started);
     }
-    let pending: Vec<LegacySource> = store::pending_sources(&facts)
+    let pending: Vec<LegacySource> = stores::pending_sources(&facts)
         .into_iter()
         .cloned()
         .collect();
@@ -254,7 +252,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    let paths: Vec<PathBuf> = store::discover_sources(home);
+    let paths: Vec<PathBuf> = stores::discover_sources(home);
     let (id, stamps) = match resume {
         Some(id) => {
             let stamps =
@@ -272,7 +270,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         .join("projects/.migration")
         .join(&id)
         .join("manifest.json");
-    let manifest = store::read_json(&manifest_path);
+    let manifest = stores::read_json(&manifest_path);
     refuse_failed(manifest.as_ref(), &id, &manifest_path)?;
     if opts.dry_run {
         return dry_run(home, opts, &paths, &id, report, started);
@@ -329,17 +327,17 @@ fn stamps_of(paths: &[PathBuf]) -> Result<Vec<SourceStamp>, Error> {
 
 /// The stamps of the sources a snapshot was built from.
 fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
-    store::read_json(&dir.join("stamps.json")).and_then(|v| serde_json::from_value(v).ok())
+    stores::read_json(&dir.join("stamps.json")).and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// A cutover of ours left mid-way (killed, or the child interrupted): the
 /// layout's owning migration, else an unfinished manifest of ours, whose
 /// snapshot is still there. Resumed with the same id, whatever the
 /// sources hold now (rows added since are carried as late rows).
-fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
+fn in_flight(home: &Home, facts: &stores::StoreFacts) -> Option<String> {
     let has_snapshot = |id: &str| work_root(home).join(id).join("snapshot.db").is_file();
-    let owner = store::read_json(&home.root().join("projects/.layout-generation.json"))
-        .filter(|v| v["mode"] == crate::db::layout::LayoutMode::CutoverPending.as_str())
+    let owner = stores::read_json(&home.root().join("projects/.layout-generation.json"))
+        .filter(|v| v["mode"] == crate::survey::layout::LayoutMode::CutoverPending.as_str())
         .and_then(|v| v["migration_id"].as_str().map(str::to_string));
     pick_in_flight(owner.as_deref(), &facts.cutovers, &has_snapshot)
 }
@@ -347,7 +345,7 @@ fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
 /// The choice of [`in_flight`] (pure over its inputs).
 pub(super) fn pick_in_flight(
     layout_owner: Option<&str>,
-    cutovers: &[store::Cutover],
+    cutovers: &[stores::Cutover],
     has_snapshot: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let ours = |id: &str| id.starts_with("sk-migrate-") && has_snapshot(id);
@@ -370,7 +368,7 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
         let rows = late::late_rows(home, busy);
         report.late = Some(late::LateReport {
             found: rows.len() as u64,
-            writers: writers::legacy_writers(home),
+            writers: crate::survey::writers::legacy_writers(home),
             ..late::LateReport::default()
         });
         report.status = CutoverStatus::DryRun;
@@ -577,7 +575,7 @@ mod tests {
             build_snapshot(work.path(), &[home.legacy_queue(), scoped], 41, 1000).unwrap();
         assert_eq!(left, 0);
         let s = Connection::open(&snap).unwrap();
-        assert_eq!(store::rows(&s, "queue"), 2, "e1 is in both sources: once");
+        assert_eq!(stores::rows(&s, "queue"), 2, "e1 is in both sources: once");
         let id: i64 = s
             .query_row("SELECT id FROM body_upload_queue", [], |r| r.get(0))
             .unwrap();

@@ -133,7 +133,7 @@ pub(super) fn dry_run(
     }
     report.phase = preview["phase"]
         .as_str()
-        .map(crate::db::layout::CutoverPhase::from_name);
+        .map(crate::survey::layout::CutoverPhase::from_name);
     report.quarantined = quarantine_counts(&preview, id, "the release's preview")?;
     report.projects = preview_projects(&preview, id)?;
     report.status = CutoverStatus::DryRun;

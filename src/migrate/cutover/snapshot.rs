@@ -6,23 +6,23 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::db::schema::{self, tables};
-use crate::db::store;
+use crate::survey::stores;
 use crate::error::Error;
 use crate::home::Home;
 use crate::migrate::merge::{self, MoveOptions};
 use crate::migrate::observe::Quiet;
 
-use crate::db::store::SourceStamp;
+use crate::survey::stores::SourceStamp;
 
 use super::{CutoverOptions, CutoverReport};
 
 /// The largest numeric `body_task_id` any project store holds, so snapshot
 /// ids can start above it (3.2.7 keys body uploads by it).
 pub(super) fn max_store_body_id(home: &Home) -> i64 {
-    store::gather(home)
+    stores::gather(home)
         .stores
         .iter()
-        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
+        .filter_map(|s| stores::open_ro(Path::new(&s.path)).ok())
         .filter_map(|c| {
             c.query_row(
                 "SELECT max(CAST(body_task_id AS INTEGER)) FROM body_upload_tasks \
@@ -107,11 +107,11 @@ pub(super) fn count_snapshot(
     sources: &[PathBuf],
     busy: u64,
 ) -> Result<Connection, Error> {
-    let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
+    let snap = stores::open_ro(snapshot).map_err(sq(snapshot, busy))?;
     report.snapshot_events =
-        store::count_rows(&snap, tables::QUEUE.name()).map_err(sq(snapshot, busy))?;
+        stores::count_rows(&snap, tables::QUEUE.name()).map_err(sq(snapshot, busy))?;
     report.snapshot_body_uploads =
-        store::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name()).map_err(sq(snapshot, busy))?;
+        stores::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name()).map_err(sq(snapshot, busy))?;
     report.failure_log_not_carried = failure_log_rows(sources, busy)?;
     Ok(snap)
 }
@@ -122,9 +122,9 @@ pub(super) fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Erro
     let table = tables::BODY_UPLOAD_FAILURE_LOG.name();
     let mut total = 0;
     for p in paths {
-        let conn = store::open_ro(p).map_err(sq(p, busy))?;
-        if store::has_table(&conn, table).map_err(sq(p, busy))? {
-            total += store::count_rows(&conn, table).map_err(sq(p, busy))?;
+        let conn = stores::open_ro(p).map_err(sq(p, busy))?;
+        if stores::has_table(&conn, table).map_err(sq(p, busy))? {
+            total += stores::count_rows(&conn, table).map_err(sq(p, busy))?;
         }
     }
     Ok(total)
@@ -146,7 +146,7 @@ pub(super) fn ensure_snapshot(
     let dir = super::work_root(home).join(id);
     let snapshot = dir.join("snapshot.db");
     if snapshot.exists() {
-        report.history = store::read_json(&dir.join(crate::db::history::RECORD))
+        report.history = stores::read_json(&dir.join(crate::survey::history::RECORD))
             .and_then(|v| serde_json::from_value(v).ok());
         // A snapshot an sk-migrate without re-encoding built: still ours to
         // prepare while the release has not read it (no manifest yet).
@@ -188,7 +188,7 @@ fn encode(
         super::canonical::reencode(python, snapshot, home.root(), id, opts.busy_timeout_ms)?;
     let text = serde_json::to_string_pretty(&history)
         .map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
-    super::write_atomic(dir, &dir.join(crate::db::history::RECORD), &text)?;
+    super::write_atomic(dir, &dir.join(crate::survey::history::RECORD), &text)?;
     report.history = Some(history);
     Ok(())
 }

@@ -83,7 +83,7 @@ pub(super) fn release_of(executable: &Path) -> Option<String> {
 /// The processes (other than this one) holding a legacy DB of `home` open.
 /// Reads `/proc` only; where it cannot be read, nothing is found.
 pub fn legacy_writers(home: &Home) -> Vec<LegacyWriter> {
-    let sources: Vec<PathBuf> = crate::db::store::discover_sources(home)
+    let sources: Vec<PathBuf> = crate::survey::stores::discover_sources(home)
         .into_iter()
         .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
         .collect();

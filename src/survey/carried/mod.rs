@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::db::layout::CutoverPhase;
+use crate::survey::layout::CutoverPhase;
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
-use crate::db::store::{self, open_ro, read_json};
+use crate::survey::stores::{self, open_ro, read_json};
 use crate::home::Home;
 
 mod source;
@@ -149,7 +149,7 @@ pub struct Covered {
 /// (reads only; an unreadable store or manifest covers nothing).
 pub fn covered(home: &Home) -> Covered {
     let mut out = Covered::default();
-    for (_, db) in store::store_dbs(home) {
+    for (_, db) in stores::store_dbs(home) {
         if let Ok(conn) = open_ro(&db) {
             store_keys(&conn, &mut out.stored);
         }
@@ -347,7 +347,7 @@ pub fn fate(key: &NaturalKey, covered: &Covered) -> Fate {
 }
 
 /// Put the ledger's counts on the legacy sources of `facts` (pure).
-pub fn annotate(facts: &mut store::StoreFacts, ledger: &Ledger) {
+pub fn annotate(facts: &mut stores::StoreFacts, ledger: &Ledger) {
     for s in &mut facts.legacy_sources {
         if let Some(l) = ledger
             .sources
@@ -369,7 +369,7 @@ pub fn ledger(home: &Home, busy_timeout_ms: u64) -> Ledger {
     // rows cost 300 ms to read: `benches/boundary.rs`).
     let mut known: Option<Covered> = None;
     let mut out = Ledger::default();
-    for path in store::discover_sources(home) {
+    for path in stores::discover_sources(home) {
         let mut s = SourceLedger {
             path: path.clone(),
             ..SourceLedger::default()

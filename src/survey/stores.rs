@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use crate::db::layout::{CutoverPhase, LayoutMode};
+use crate::survey::layout::{CutoverPhase, LayoutMode};
 use crate::db::schema::tables;
 use crate::home::Home;
 
@@ -34,7 +34,7 @@ pub struct ProjectStore {
     pub sealed_history: u64,
     /// Of `sealed_history`, the rows the release's upload accepts: re-encoded
     /// by sk-migrate's cutover as the release's canonical JSON of the event
-    /// and not refused by it (its record, [`crate::db::history`]). The
+    /// and not refused by it (its record, [`crate::survey::history`]). The
     /// release uploads the confirmed cohort whole, or none of it.
     pub sealed_deliverable: u64,
     /// Journal entries the release's own journal cannot decode
@@ -53,7 +53,7 @@ pub struct LegacySource {
     pub path: String,
     pub rows: u64,
     /// Rows of queued work some cutover covered (stored or quarantined), by
-    /// natural key (`db::carried`); absent when not classified.
+    /// natural key (`survey::carried`); absent when not classified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carried: Option<u64>,
     /// Rows of queued work no store holds and no cutover covered.
