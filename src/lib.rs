@@ -35,6 +35,7 @@ pub mod error;
 pub mod field;
 pub mod fsutil;
 pub mod process;
+pub mod seen;
 
 // The installation: which release, where its home is, whose scope.
 pub mod home;

@@ -292,7 +292,8 @@ fn store_facts(
 /// Who holds each legacy source open (`/proc`, read only), for the fix of
 /// `late_legacy_rows`: source path → the processes, for people.
 fn writers_by_source(home: &Home) -> std::collections::BTreeMap<String, String> {
-    let writers = crate::survey::writers::legacy_writers(home);
+    // Where the process table cannot be read no writer is named.
+    let writers = crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new());
     let mut out = std::collections::BTreeMap::new();
     if writers.is_empty() {
         return out;
@@ -500,7 +501,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
 #[cfg(test)]
 mod tests {
     use super::{Home, writers_by_source};
-    use crate::survey::writers::test_support::while_held_open;
+    use crate::process::test_support::while_held_open;
 
     #[test]
     fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {

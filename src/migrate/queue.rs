@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::survey::layout::LayoutMode;
 use crate::db::schema::MigrationId;
 use crate::error::Error;
 use crate::home::Home;
@@ -16,6 +15,7 @@ use crate::migrate::merge::MoveOptions;
 use crate::migrate::observe::Observer;
 use crate::migrate::{self, RunOptions, RunReport};
 use crate::scope::Scope;
+use crate::survey::layout::LayoutMode;
 
 /// The queue DB a writer must use, and the move that ran to make it so.
 #[derive(Debug, Clone)]

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use crate::survey::layout::{CutoverPhase, LayoutMode};
 use crate::db::schema::tables;
 use crate::home::Home;
+use crate::survey::layout::{CutoverPhase, LayoutMode};
 
 /// One project store and its pending work, as the release counts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

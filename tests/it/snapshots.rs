@@ -321,9 +321,9 @@ fn project_store_doctor_views() {
 /// release installed (tests/system/cutover.rs does), the view does not.
 #[test]
 fn cutover_summary_views() {
-    use sk_boundary::survey::stores::LegacySource;
     use sk_boundary::migrate::cutover::{CutoverReport, CutoverStatus, ProjectCarried};
     use sk_boundary::render::{Style, cutover};
+    use sk_boundary::survey::stores::LegacySource;
     let root = "/tmp/sk-demo.XXXXXX/.spec-kitty";
     let report = |status: CutoverStatus| CutoverReport {
         schema_version: 1,

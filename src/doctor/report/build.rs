@@ -2,13 +2,13 @@
 
 use serde::Serialize;
 
-use crate::survey::layout::LayoutMode;
-use crate::survey::stores::StoreFacts;
 use crate::doctor::identity::{self, FieldRow};
 use crate::doctor::owner::RedactedOwner;
 use crate::field::Field;
 use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::release::{GateField, Profile};
+use crate::survey::layout::LayoutMode;
+use crate::survey::stores::StoreFacts;
 
 use super::queue::legacy_queue_problems;
 use super::{

@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use crate::survey::stores::StoreFacts;
 use crate::doctor::identity::{FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::doctor::owner::RedactedOwner;
 use crate::doctor::probe::LiveDaemon;
 use crate::field::Field;
 use crate::login::ScopeSource;
 use crate::release::{GateField, Profile, ReleaseView};
+use crate::survey::stores::StoreFacts;
 
 mod build;
 pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};

@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use crate::survey::history::HistoryEncoding;
 use crate::error::Error;
+use crate::survey::history::HistoryEncoding;
 
 /// The re-encoding script, run by the release's interpreter.
 const SCRIPT: &str = include_str!("../../../scripts/canonical_history.py");

@@ -18,10 +18,10 @@ use std::process::{Command, Stdio};
 use rusqlite::types::ValueRef;
 use serde::Serialize;
 
-use crate::survey::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
 use crate::db::schema::tables::Table;
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
 
 /// The carrying script, run by the release's interpreter.
 const SCRIPT: &str = include_str!("../../../scripts/carry_late.py");
@@ -219,7 +219,9 @@ pub(super) fn carry(home: &Home, python: Option<&Path>, busy: u64) -> Result<Lat
     let rows = late_rows(home, busy);
     let mut report = LateReport {
         found: rows.len() as u64,
-        writers: crate::survey::writers::legacy_writers(home),
+        // The report lists writers it could see; where the process table
+        // cannot be read the list is empty (issue 29: to be said, not hidden).
+        writers: crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new()),
         ..LateReport::default()
     };
     if rows.is_empty() {

@@ -34,10 +34,10 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::survey::layout::CutoverPhase;
-use crate::survey::stores::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::layout::CutoverPhase;
+use crate::survey::stores::{self, Carried, LegacySource, SourceStamp};
 
 mod verify;
 use verify::per_project;
@@ -368,7 +368,9 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
         let rows = late::late_rows(home, busy);
         report.late = Some(late::LateReport {
             found: rows.len() as u64,
-            writers: crate::survey::writers::legacy_writers(home),
+            // The report lists writers it could see; where the process table
+            // cannot be read the list is empty (issue 29: to be said, not hidden).
+            writers: crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new()),
             ..late::LateReport::default()
         });
         report.status = CutoverStatus::DryRun;

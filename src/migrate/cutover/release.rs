@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::survey::stores;
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::stores;
 
 use super::CutoverOptions;
 

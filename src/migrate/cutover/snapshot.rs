@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::db::schema::{self, tables};
-use crate::survey::stores;
 use crate::error::Error;
 use crate::home::Home;
 use crate::migrate::merge::{self, MoveOptions};
 use crate::migrate::observe::Quiet;
+use crate::survey::stores;
 
 use crate::survey::stores::SourceStamp;
 

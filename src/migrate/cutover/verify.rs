@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::db::schema::tables::{self, Table};
-use crate::survey::stores;
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::stores;
 
 use super::ProjectCarried;
 

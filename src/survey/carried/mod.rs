@@ -29,10 +29,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::survey::layout::CutoverPhase;
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
-use crate::survey::stores::{self, open_ro, read_json};
 use crate::home::Home;
+use crate::survey::layout::CutoverPhase;
+use crate::survey::stores::{self, open_ro, read_json};
 
 mod source;
 pub use source::source_rows;
