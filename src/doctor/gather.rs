@@ -15,7 +15,6 @@ use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
 use crate::login::{self, Env};
-use crate::migrate::merge::QueueLimits;
 use crate::release::{Profile, ReleaseView};
 use crate::scope::Scope;
 
@@ -342,7 +341,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         busy,
         &mut notes,
     )?;
-    let queue_limits = queue_limits(home, opts.env.profile);
+    let queue_limits = crate::survey::queue_limits(home, opts.env.profile);
     let owner = owner_facts(home, opts.env.profile)?;
     let (stores, ledger) = store_facts(home, opts, busy);
     let live_daemons = opts.probe.then(probe::probe_daemon_ports);
@@ -389,16 +388,6 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         live_daemons,
         notes,
     })
-}
-
-/// The release's queue caps at `[sync] max_queue_size` as it reads it.
-fn queue_limits(home: &Home, profile: &Profile) -> QueueLimits {
-    match &profile.queue_caps {
-        Some(caps) => {
-            QueueLimits::of_release(caps, crate::login::config::max_queue_size(&home.config()))
-        }
-        None => QueueLimits::default(),
-    }
 }
 
 /// Warn about a `queues/`, scoped or legacy DB, or journal that is a link

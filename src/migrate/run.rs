@@ -148,7 +148,7 @@ pub fn run(
     };
     moving.lock_budget_ms = moving.lock_budget_ms.min(profile.lock_budget_ms());
     // The cap guard: the release's caps, at `[sync] max_queue_size` as it reads it.
-    moving.limits = limits(home, profile);
+    moving.limits = crate::survey::queue_limits(home, profile);
     let opts = &RunOptions {
         moving,
         ..opts.clone()
@@ -379,9 +379,12 @@ pub fn status(
         _ => (0, Vec::new()),
     };
     let rows_held_by_cap = match &scoped {
-        Some(s) if rows_waiting > 0 => {
-            held_by_cap(&legacy, s, &rows_unmovable, &limits(home, env.profile))
-        }
+        Some(s) if rows_waiting > 0 => held_by_cap(
+            &legacy,
+            s,
+            &rows_unmovable,
+            &crate::survey::queue_limits(home, env.profile),
+        ),
         _ => 0,
     };
     rows_waiting -= rows_held_by_cap;
@@ -401,24 +404,12 @@ pub fn status(
     })
 }
 
-/// The move's limits for the installed release (`[sync] max_queue_size`
-/// as it reads it); none for a release without queue DBs.
-fn limits(home: &Home, profile: &crate::release::Profile) -> merge::QueueLimits {
-    match &profile.queue_caps {
-        Some(caps) => merge::QueueLimits::of_release(
-            caps,
-            crate::login::config::max_queue_size(&home.config()),
-        ),
-        None => merge::QueueLimits::default(),
-    }
-}
-
 /// The waiting legacy rows a run would hold back under `limits`.
 fn held_by_cap(
     legacy: &DbStatus,
     scoped: &DbStatus,
     unmovable: &[crate::db::UnmovableRows],
-    limits: &merge::QueueLimits,
+    limits: &crate::release::limits::QueueLimits,
 ) -> u64 {
     legacy
         .rows

@@ -129,7 +129,7 @@ pub struct Facts {
     pub legacy_is_active: bool,
     /// How full a move may make each scoped table (the release's caps at
     /// `[sync] max_queue_size`): legacy rows past it wait for room.
-    pub queue_limits: crate::migrate::merge::QueueLimits,
+    pub queue_limits: crate::release::limits::QueueLimits,
     /// Files of the home its owner cannot use (`unusable_by_owner`), and
     /// the owner as `name (uid N, gid G)`.
     pub unusable_by_owner: Vec<crate::home::Unusable>,
@@ -383,7 +383,7 @@ mod tests {
     /// problem says they wait for room, and so does the stranded fix.
     #[test]
     fn rows_past_the_cap_wait_for_room_and_no_fix_says_run() {
-        use crate::migrate::merge::{Limit, QueueLimits};
+        use crate::release::limits::{Limit, QueueLimits};
         let mut f = facts();
         f.queue_limits = QueueLimits {
             events: Some(Limit::of_cap(10)),

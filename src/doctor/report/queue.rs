@@ -87,7 +87,7 @@ pub(super) fn legacy_queue_problems(
 
 /// `table`'s legacy rows a run would move now, and those it would hold back
 /// because the scoped table has no room under the release's cap (the
-/// move fills it to [`crate::migrate::merge::Limit::fill_to`]). Counted as
+/// move fills it to [`crate::release::limits::Limit::fill_to`]). Counted as
 /// if every row added one, as the run's guard first assumes.
 fn movable_now(facts: &Facts, table: Table) -> (u64, u64) {
     let stuck: u64 = facts
