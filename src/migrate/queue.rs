@@ -119,14 +119,9 @@ pub fn project_target(
     ProjectTarget {
         schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         queue_db: None,
-        project_store: uuid.as_ref().map(|u| {
-            home.root()
-                .join("projects")
-                .join(u)
-                .join("sync/sync.db")
-                .display()
-                .to_string()
-        }),
+        project_store: uuid
+            .as_ref()
+            .map(|u| home.project_store(u).display().to_string()),
         project_uuid: uuid,
         layout_mode: crate::survey::stores::layout_mode(home),
         pending_migrations: Vec::new(),

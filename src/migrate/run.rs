@@ -95,7 +95,7 @@ pub fn layout_message(generation: Generation, home: &Home) -> String {
         ),
         Generation::ProjectStore => format!(
             "the installed spec-kitty keeps queued work in per-project stores ({}/<uuid>/sync/sync.db); the queue DBs are only inputs to its cutover (spec-kitty sync project-store-migrate). Nothing was written",
-            home.root().join("projects").display()
+            home.projects_dir().display()
         ),
         _ => "the installed spec-kitty keeps its queue in queue DBs".to_string(),
     }

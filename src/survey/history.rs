@@ -6,22 +6,17 @@
 //! `_canonical_event_json` of the event; its cutover stores the legacy text
 //! verbatim. sk-migrate's cutover re-encodes its snapshot with that function
 //! (in the release's interpreter, `scripts/canonical_history.py`) and leaves
-//! what it did in `<root>/sk-migrate-cutover/<id>/history.json`, an
-//! [`HistoryEncoding`]. That record is how sk-doctor tells a store whose
+//! what it did in `<root>/sk-migrate-cutover/<id>/history.json`
+//! ([`crate::home::CutoverWork::history_record`]), an [`HistoryEncoding`]. That record is how sk-doctor tells a store whose
 //! sealed rows the release accepts (cut over by sk-migrate) from one the
 //! release's own command cut over: it reads the record and the store, and
 //! writes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::home::Home;
-
-/// The record's file name in a cutover's work directory.
-pub const RECORD: &str = "history.json";
 
 /// What re-encoding a snapshot's events did (the record, and `history` of
 /// `sk-migrate run --json`).
@@ -53,23 +48,16 @@ impl HistoryEncoding {
     }
 }
 
-/// Where a cutover's record is.
-pub fn record_path(home: &Home, migration_id: &str) -> PathBuf {
-    home.root()
-        .join("sk-migrate-cutover")
-        .join(migration_id)
-        .join(RECORD)
-}
-
 /// Every cutover record of the home, by migration id: for each, the event
 /// ids its upload would refuse (read-only; an unreadable record counts as
 /// none, so its rows are not called deliverable).
 pub fn records(home: &Home) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
-    let dir = home.root().join("sk-migrate-cutover");
+    let dir = home.cutover_work_dir();
     for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
-        let Ok(Some(text)) = crate::fsutil::read_text(&entry.path().join(RECORD)) else {
+        let record = home.cutover_work(entry.file_name()).history_record();
+        let Ok(Some(text)) = crate::fsutil::read_text(&record) else {
             continue;
         };
         if let Ok(r) = serde_json::from_str::<HistoryEncoding>(&text) {
@@ -159,7 +147,7 @@ mod tests {
     fn a_record_is_read_from_its_cutover_directory() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
-        let path = record_path(&home, "sk-migrate-ab");
+        let path = home.cutover_work("sk-migrate-ab").history_record();
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let r = HistoryEncoding {
             events: 2,

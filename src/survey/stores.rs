@@ -131,12 +131,12 @@ pub fn file_sha256(path: &Path) -> Result<String, crate::error::Error> {
 /// Every `sources.json` under the home (read-only; for sk-doctor).
 pub fn carried(home: &Home) -> Vec<Carried> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(home.root().join("sk-migrate-cutover"))
+    for entry in std::fs::read_dir(home.cutover_work_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
-        let file = entry.path().join("sources.json");
+        let file = home.cutover_work(entry.file_name()).carried_record();
         if let Ok(Some(text)) = crate::fsutil::read_text(&file)
             && let Ok(c) = serde_json::from_str::<Carried>(&text)
         {
@@ -231,7 +231,7 @@ pub(crate) fn read_json(path: &Path) -> Option<serde_json::Value> {
 
 /// The machine-wide layout mode (`legacy` when the file is absent).
 pub fn layout_mode(home: &Home) -> LayoutMode {
-    read_json(&home.root().join("projects/.layout-generation.json"))
+    read_json(&home.layout_record())
         .and_then(|v| v["mode"].as_str().map(LayoutMode::from_name))
         .unwrap_or_default()
 }
@@ -306,13 +306,13 @@ fn undecodable(conn: &Connection) -> u64 {
 /// Every project store of the home: (project uuid, `sync/sync.db`), sorted.
 pub fn store_dbs(home: &Home) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(home.root().join("projects"))
+    for entry in std::fs::read_dir(home.projects_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let db = entry.path().join("sync/sync.db");
+        let db = home.project_store(entry.file_name());
         if !name.starts_with('.') && db.is_file() {
             out.push((name, db));
         }
@@ -387,20 +387,19 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
 
 /// Gather the project-store facts of `home`. Reads only.
 pub fn gather(home: &Home) -> StoreFacts {
-    let projects = home.root().join("projects");
     let records = super::history::records(home);
     let stores: Vec<ProjectStore> = store_dbs(home)
         .into_iter()
         .map(|(name, db)| store(&name, db, &records))
         .collect();
     let mut cutovers = Vec::new();
-    for entry in std::fs::read_dir(projects.join(".migration"))
+    for entry in std::fs::read_dir(home.migrations_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
         let id = entry.file_name().to_string_lossy().into_owned();
-        if let Some(c) = cutover(&id, entry.path().join("manifest.json")) {
+        if let Some(c) = cutover(&id, home.migration(entry.file_name()).manifest()) {
             cutovers.push(c);
         }
     }

@@ -35,7 +35,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::home::Home;
+use crate::home::{CutoverWork, Home};
 use crate::survey::layout::CutoverPhase;
 use crate::survey::stores::{self, Carried, LegacySource, SourceStamp};
 
@@ -133,10 +133,6 @@ pub struct CutoverReport {
     pub elapsed_ms: u64,
 }
 
-pub(super) fn work_root(home: &Home) -> PathBuf {
-    home.root().join("sk-migrate-cutover")
-}
-
 fn stamp(path: &Path) -> Result<SourceStamp, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let mtime_ns = meta
@@ -196,18 +192,18 @@ fn quarantine_counts(
 /// A copy of the home's configuration and stores in `scratch`, for the
 /// release's preview (any spec-kitty run writes caches into its home).
 fn scratch_home(home: &Home, scratch: &Path) -> Result<PathBuf, Error> {
-    let root = scratch.join(".spec-kitty");
-    crate::fsutil::create_private_dir_all(&root)?;
-    for name in ["config.toml", "credentials", "active_queue_scope"] {
-        let src = home.root().join(name);
+    let copy = Home::at(Home::default_root(scratch));
+    crate::fsutil::create_private_dir_all(copy.root())?;
+    for file in [Home::config, Home::credentials, Home::active_queue_scope] {
+        let src = file(home);
         if src.is_file() {
-            std::fs::copy(&src, root.join(name)).map_err(|e| Error::io(&src, e))?;
+            std::fs::copy(&src, file(&copy)).map_err(|e| Error::io(&src, e))?;
         }
     }
-    for dir in ["auth", "projects"] {
-        copy_tree(&home.root().join(dir), &root.join(dir))?;
+    for dir in [Home::auth_dir, Home::projects_dir] {
+        copy_tree(&dir(home), &dir(&copy))?;
     }
-    Ok(root)
+    Ok(copy.root().to_path_buf())
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
@@ -256,7 +252,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let (id, stamps) = match resume {
         Some(id) => {
             let stamps =
-                read_stamps(&work_root(home).join(&id)).map_or_else(|| stamps_of(&paths), Ok)?;
+                read_stamps(&home.cutover_work(&id)).map_or_else(|| stamps_of(&paths), Ok)?;
             (id, stamps)
         }
         None => {
@@ -265,11 +261,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         }
     };
     report.migration_id = Some(id.clone());
-    let manifest_path = home
-        .root()
-        .join("projects/.migration")
-        .join(&id)
-        .join("manifest.json");
+    let manifest_path = home.migration(&id).manifest();
     let manifest = stores::read_json(&manifest_path);
     refuse_failed(manifest.as_ref(), &id, &manifest_path)?;
     if opts.dry_run {
@@ -280,8 +272,8 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
     scratch::sweep(home)?;
     backup_sources(opts, &paths, &mut report)?;
-    let dir = work_root(home).join(&id);
-    let snapshot = dir.join("snapshot.db");
+    let work = home.cutover_work(&id);
+    let snapshot = work.snapshot();
     let release_read = manifest.is_some();
     ensure_snapshot(home, opts, &id, &paths, &stamps, release_read, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
@@ -296,7 +288,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     report.quarantined = quarantine_counts(&manifest, &id, "the manifest")?;
     report.projects = per_project(home, &snap, &snapshot, busy)?;
     write_carried(
-        &dir,
+        &work,
         &Carried {
             migration_id: id,
             sources: stamps,
@@ -326,8 +318,8 @@ fn stamps_of(paths: &[PathBuf]) -> Result<Vec<SourceStamp>, Error> {
 }
 
 /// The stamps of the sources a snapshot was built from.
-fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
-    stores::read_json(&dir.join("stamps.json")).and_then(|v| serde_json::from_value(v).ok())
+fn read_stamps(work: &CutoverWork) -> Option<Vec<SourceStamp>> {
+    stores::read_json(&work.stamps()).and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// A cutover of ours left mid-way (killed, or the child interrupted): the
@@ -335,8 +327,8 @@ fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
 /// snapshot is still there. Resumed with the same id, whatever the
 /// sources hold now (rows added since are carried as late rows).
 fn in_flight(home: &Home, facts: &stores::StoreFacts) -> Option<String> {
-    let has_snapshot = |id: &str| work_root(home).join(id).join("snapshot.db").is_file();
-    let owner = stores::read_json(&home.root().join("projects/.layout-generation.json"))
+    let has_snapshot = |id: &str| home.cutover_work(id).snapshot().is_file();
+    let owner = stores::read_json(&home.layout_record())
         .filter(|v| v["mode"] == crate::survey::layout::LayoutMode::CutoverPending.as_str())
         .and_then(|v| v["migration_id"].as_str().map(str::to_string));
     pick_in_flight(owner.as_deref(), &facts.cutovers, &has_snapshot)
@@ -423,8 +415,10 @@ fn backup_sources(
         for (i, p) in paths.iter().enumerate() {
             let target = dir.join(format!(
                 "cutover-source-{i}-{}",
-                p.file_name()
-                    .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
+                p.file_name().map_or_else(
+                    || crate::home::LEGACY_QUEUE_FILE.into(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
             ));
             crate::db::snapshot(p, &target, busy)?;
             report.backups.push(target.display().to_string());
@@ -433,11 +427,11 @@ fn backup_sources(
     Ok(())
 }
 
-fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
-    let path = dir.join("sources.json");
+fn write_carried(work: &CutoverWork, carried: &Carried) -> Result<(), Error> {
+    let path = work.carried_record();
     let text = serde_json::to_string_pretty(carried)
         .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
-    write_atomic(dir, &path, &text)
+    write_atomic(work.path(), &path, &text)
 }
 
 /// Write `text` to `path` (0600) through a partial file renamed into place.
@@ -527,7 +521,7 @@ mod tests {
     fn a_failed_migration_id_is_never_reused() {
         let (_d, home) = home_with_source();
         let id = migration_id(&[stamp(&home.legacy_queue()).unwrap()]);
-        let dir = home.root().join("projects/.migration").join(&id);
+        let dir = home.migration(&id).path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("manifest.json"),
@@ -547,7 +541,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(std::fs::read(home.legacy_queue()).unwrap(), before);
-        assert!(!home.root().join("sk-migrate-cutover").exists());
+        assert!(!home.cutover_work_dir().exists());
     }
 
     #[test]
@@ -573,8 +567,13 @@ mod tests {
         )
         .unwrap();
         let work = tempfile::tempdir().unwrap();
-        let (snap, left) =
-            build_snapshot(work.path(), &[home.legacy_queue(), scoped], 41, 1000).unwrap();
+        let (snap, left) = build_snapshot(
+            &CutoverWork::at(work.path()),
+            &[home.legacy_queue(), scoped],
+            41,
+            1000,
+        )
+        .unwrap();
         assert_eq!(left, 0);
         let s = Connection::open(&snap).unwrap();
         assert_eq!(stores::rows(&s, "queue"), 2, "e1 is in both sources: once");

@@ -24,13 +24,13 @@
 //! apart and never late.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
-use crate::home::Home;
+use crate::home::{Home, Migration};
 use crate::survey::layout::CutoverPhase;
 use crate::survey::stores::{self, open_ro, read_json};
 
@@ -154,13 +154,12 @@ pub fn covered(home: &Home) -> Covered {
             store_keys(&conn, &mut out.stored);
         }
     }
-    let migrations = home.root().join("projects/.migration");
-    for entry in std::fs::read_dir(&migrations)
+    for entry in std::fs::read_dir(home.migrations_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
-        quarantined_keys(&entry.path(), &mut out.quarantined);
+        quarantined_keys(&home.migration(entry.file_name()), &mut out.quarantined);
     }
     late_quarantined_keys(home, &mut out.quarantined);
     out
@@ -280,8 +279,8 @@ pub fn body_key_of_json(v: &serde_json::Value) -> Vec<String> {
 }
 
 /// The quarantined keys of one cutover directory, read from its snapshots.
-fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>) {
-    let Some(m) = read_json(&dir.join("manifest.json")) else {
+fn quarantined_keys(dir: &Migration, out: &mut BTreeMap<NaturalKey, (String, String)>) {
+    let Some(m) = read_json(&dir.manifest()) else {
         return;
     };
     let phase = CutoverPhase::from_name(m["phase"].as_str().unwrap_or(""));
@@ -314,7 +313,7 @@ fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>
         let key = index.and_then(|i| {
             let conn = snapshots
                 .entry(i)
-                .or_insert_with(|| open_ro(&dir.join(format!("snapshots/source-{i}.db"))).ok());
+                .or_insert_with(|| open_ro(&dir.source_snapshot(i)).ok());
             conn.as_ref()
                 .and_then(|c| key_by_release_identity(c, table?, row_id))
         });
@@ -466,7 +465,7 @@ mod tests {
         assert_eq!(fate(&event("e10"), &c), Fate::Late);
     }
 
-    fn legacy_db(path: &Path, events: &[&str], bodies: &[(i64, &str)]) {
+    fn legacy_db(path: &std::path::Path, events: &[&str], bodies: &[(i64, &str)]) {
         let c = Connection::open(path).unwrap();
         c.execute_batch(
             "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id TEXT, event_type TEXT, data TEXT, timestamp TEXT);
