@@ -22,7 +22,4 @@ pub mod observe;
 pub mod queue;
 pub mod run;
 
-pub use run::{
-    DbStatus, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status, StatusReport, layout_message,
-    run, same_file_diagnostic, status,
-};
+pub use run::{DbStatus, RunOptions, RunReport, Status, StatusReport, layout_message, run, status};

@@ -68,7 +68,6 @@ pub fn reader_queue(home: &Home, flag: Option<&Scope>, env: &Env) -> PathBuf {
 /// `queue_db` is always null and no schema migration is ever pending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectTarget {
-    pub schema_version: u32,
     /// Always null on these releases.
     pub queue_db: Option<String>,
     /// The checkout's project (`.kittify/config.yaml` `project.uuid`).
@@ -117,7 +116,6 @@ pub fn project_target(
     let uuid = crate::survey::stores::checkout_project(cwd, repo_root_env);
     let late_rows = crate::survey::carried::ledger(home, busy_timeout_ms).late_count();
     ProjectTarget {
-        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         queue_db: None,
         project_store: uuid
             .as_ref()

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::schema::tables;
 use crate::home::Home;
+use crate::seen::Unreadable;
 use crate::survey::layout::{CutoverPhase, LayoutMode};
 
 /// One project store and its pending work, as the release counts it.
@@ -180,10 +181,15 @@ pub struct StoreFacts {
     #[serde(skip)]
     pub carried: Vec<Carried>,
     /// Who holds a legacy source open, by its path (the process holding it:
-    /// pid, executable, release), when known: the hook for the legacy-writer
-    /// detection of `sk-migrate run`'s side; empty until it is filled.
+    /// pid, executable, release), when known.
     #[serde(skip)]
     pub legacy_writers: BTreeMap<String, String>,
+    /// What could not be read while these facts were gathered (a store, a
+    /// manifest, a source, the process table), each with why. Not in the
+    /// JSON yet: the counts above still read such a file as zero
+    /// (issue 29, phase 2).
+    #[serde(skip)]
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// Open a store or source read-only (never writes, never changes its journal mode).
@@ -420,6 +426,7 @@ pub fn gather(home: &Home) -> StoreFacts {
         cutovers,
         carried: carried(home),
         legacy_writers: BTreeMap::new(),
+        unreadable: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 //! venv of its executable (`<venv>/bin/python` →
 //! `<venv>/lib/python*/site-packages/spec_kitty_cli-<X>.dist-info`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -106,6 +107,27 @@ pub fn legacy_writers(home: &Home) -> Seen<Vec<LegacyWriter>> {
     })
 }
 
+/// Who holds each of `sources` open, for people: source path → the
+/// processes ([`LegacyWriter::name`]), for the fix of `late_legacy_rows`.
+pub fn by_source(writers: &[LegacyWriter], sources: &[PathBuf]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if writers.is_empty() {
+        return out;
+    }
+    for source in sources {
+        let real = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
+        let names: Vec<String> = writers
+            .iter()
+            .filter(|w| w.paths.iter().any(|p| Path::new(p) == real))
+            .map(LegacyWriter::name)
+            .collect();
+        if !names.is_empty() {
+            out.insert(source.display().to_string(), names.join(", "));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +173,24 @@ mod tests {
             "{}",
             found[0].remedy()
         );
+    }
+
+    #[test]
+    fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        std::fs::write(home.legacy_queue(), "").unwrap();
+        let sources = [home.legacy_queue()];
+        let look = || {
+            let found = legacy_writers(&home).known().cloned().unwrap_or_default();
+            by_source(&found, &sources)
+        };
+        assert!(look().is_empty());
+        let (pid, found) = while_held_open(&home.legacy_queue(), look);
+        let name = found
+            .get(&home.legacy_queue().display().to_string())
+            .cloned()
+            .unwrap_or_default();
+        assert!(name.contains(&format!("process {pid}")), "{found:?}");
     }
 }

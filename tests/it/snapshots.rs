@@ -326,7 +326,6 @@ fn cutover_summary_views() {
     use sk_boundary::survey::stores::LegacySource;
     let root = "/tmp/sk-demo.XXXXXX/.spec-kitty";
     let report = |status: CutoverStatus| CutoverReport {
-        schema_version: 1,
         release: None,
         status,
         migration_id: Some("20261201T101500Z-5c1e".into()),

@@ -124,7 +124,7 @@ pub struct Facts {
     /// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
     pub legacy_missions: Vec<StrandedMission>,
     /// Legacy rows no move takes under this release (`unmovable_legacy_rows`).
-    pub legacy_unmovable: Vec<crate::db::UnmovableRows>,
+    pub legacy_unmovable: Vec<crate::survey::queues::UnmovableRows>,
     /// The legacy and the active scoped DB are one file (device and inode).
     pub legacy_is_active: bool,
     /// How full a move may make each scoped table (the release's caps at
@@ -228,7 +228,6 @@ impl From<GateField> for ProblemField {
 /// `sk-doctor --json` (`docs/json.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub schema_version: u32,
     pub ok: bool,
     pub home: String,
     /// `{version, source, generation}` of the installed spec-kitty release.

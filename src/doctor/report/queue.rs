@@ -153,8 +153,11 @@ const WAIT_FOR_ROOM_FIX: &str = "let the daemon sync the scoped queue (`spec-kit
 
 /// Legacy rows no `sk-migrate run` moves under the installed release: what
 /// would move them (a release that reads the table), or that nothing will.
-pub(super) fn unmovable_problem(path: &str, rows: &[crate::db::UnmovableRows]) -> Problem {
-    use crate::db::Unmovable;
+pub(super) fn unmovable_problem(
+    path: &str,
+    rows: &[crate::survey::queues::UnmovableRows],
+) -> Problem {
+    use crate::survey::queues::Unmovable;
     let mut parts = Vec::new();
     let mut fixes = Vec::new();
     for u in rows {

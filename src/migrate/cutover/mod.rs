@@ -100,7 +100,6 @@ pub enum CutoverStatus {
 /// `sk-migrate run --json` on a project-store release.
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoverReport {
-    pub schema_version: u32,
     /// `{version, source, generation}` of the release whose rules applied
     /// (set by the command line; absent for library callers).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -382,7 +381,6 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
 /// The report before anything is done.
 fn empty_report(pending: &[LegacySource]) -> CutoverReport {
     CutoverReport {
-        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         release: None,
         status: CutoverStatus::NothingToDo,
         migration_id: None,
