@@ -75,6 +75,15 @@ impl<T> Seen<T> {
         }
     }
 
+    /// This fact read further (`f` may fail in its turn).
+    pub fn and_then<U>(self, f: impl FnOnce(T) -> Seen<U>) -> Seen<U> {
+        match self {
+            Seen::Known(v) => f(v),
+            Seen::Unreadable(u) => Seen::Unreadable(u),
+            Seen::NotOnThisPlatform(what) => Seen::NotOnThisPlatform(what),
+        }
+    }
+
     /// The fact, or `T`'s zero/empty when it is not known; the failed read
     /// goes into `unreadable` first, so it is kept even where a caller still
     /// decides from the zero. Every call is a place that still degrades a

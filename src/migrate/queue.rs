@@ -121,7 +121,8 @@ pub fn project_target(
             .as_ref()
             .map(|u| home.project_store(u).display().to_string()),
         project_uuid: uuid,
-        layout_mode: crate::survey::stores::layout_mode(home),
+        // TODO(issue 29, phase 2): an unreadable layout record reads as `legacy`.
+        layout_mode: crate::survey::stores::layout_mode(home).known_or_default(&mut Vec::new()),
         pending_migrations: Vec::new(),
         late_rows,
         note: PROJECT_STORE_NOTE.to_string(),

@@ -34,6 +34,7 @@ use crate::scope::Scope;
 
 pub mod carried;
 pub mod history;
+pub mod json;
 pub mod layout;
 pub mod queues;
 pub mod stores;

@@ -344,6 +344,7 @@ mod tests {
                 ..SourceLedger::default()
             }],
             rows,
+            ..Ledger::default()
         };
         (f, l)
     }

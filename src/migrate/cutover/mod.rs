@@ -574,7 +574,11 @@ mod tests {
         .unwrap();
         assert_eq!(left, 0);
         let s = Connection::open(&snap).unwrap();
-        assert_eq!(stores::rows(&s, "queue"), 2, "e1 is in both sources: once");
+        assert_eq!(
+            stores::count_rows(&s, "queue").unwrap(),
+            2,
+            "e1 is in both sources: once"
+        );
         let id: i64 = s
             .query_row("SELECT id FROM body_upload_queue", [], |r| r.get(0))
             .unwrap();

@@ -142,7 +142,7 @@ pub fn source_rows(
         }
     }
     let failure_log = if has_column(&conn, Table::BodyUploadFailureLog.as_str(), "id") {
-        stores::rows(&conn, Table::BodyUploadFailureLog.as_str())
+        stores::count_rows(&conn, Table::BodyUploadFailureLog.as_str()).map_err(sq)?
     } else {
         0
     };
