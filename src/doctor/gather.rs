@@ -1,5 +1,8 @@
-//! `sk-doctor`'s effects: gather the facts (read-only), then
-//! [`report::build`] decides. Nothing here writes: retiring is [`owner::retire`], called by the binary.
+//! `sk-doctor`'s effects: gather the facts (read-only): the survey of the
+//! home both tools stand on ([`crate::survey::gather`]) and the doctor's own
+//! (foreground identity, owner record, probe); then [`report::build`]
+//! decides. Nothing here writes: retiring is [`owner::retire`], called by
+//! the binary.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -247,12 +250,9 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let fg = foreground(home, opts, &resolution, &mut notes)?;
     let gate = identity::gate_foreground(home, &fg, &resolution, &opts.env);
     let busy = opts.busy_timeout_ms.unwrap_or(DOCTOR_BUSY_TIMEOUT_MS);
-    let scoped = resolution
-        .scope
-        .as_ref()
-        .map(|r| home.scoped_queue(&r.scope));
-    link_notes(home, scoped.as_deref(), &mut notes);
     let scope = resolution.scope.as_ref().map(|r| &r.scope);
+    let scoped = scope.map(|s| home.scoped_queue(s));
+    link_notes(home, scoped.as_deref(), &mut notes);
     let survey = survey::gather(home, opts.env.profile, scope, busy);
     let queues = queue_view(
         (survey.legacy, survey.scoped),
