@@ -4,8 +4,8 @@
 //! the survey (who still writes a legacy DB) and the run lock (naming the
 //! run that holds it).
 //!
-//! Owns: every read of `/proc` (Linux, [`linux`]) and of `ps` (other Unix,
-//! `other`). Never signals a process (not even `kill(pid, 0)`). What a
+//! Owns: every read of `/proc` (Linux, `linux.rs`) and of `ps` (other Unix,
+//! `other.rs`). Never signals a process (not even `kill(pid, 0)`). What a
 //! platform cannot tell is [`Seen::NotOnThisPlatform`], never an empty list.
 //! Contract: `docs/daemon.md`, `docs/architecture.md` ("The survey").
 

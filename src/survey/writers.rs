@@ -21,7 +21,7 @@ use crate::seen::Seen;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LegacyWriter {
     pub pid: u32,
-    /// `/proc/<pid>/exe`, when readable.
+    /// Its executable, when the kernel tells it.
     pub executable: Option<String>,
     /// Its command line, arguments joined by spaces.
     pub command: String,

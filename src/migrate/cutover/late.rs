@@ -222,8 +222,8 @@ pub(super) fn carry(home: &Home, python: Option<&Path>, busy: u64) -> Result<Lat
     let rows = late_rows(home, busy);
     let mut report = LateReport {
         found: rows.len() as u64,
-        // The report lists writers it could see; where the process table
-        // cannot be read the list is empty (issue 29: to be said, not hidden).
+        // TODO(issue 29, phase 2): where the process table cannot be read
+        // (or this platform cannot tell) the list is empty, not "unknown".
         writers: crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new()),
         ..LateReport::default()
     };

@@ -359,8 +359,8 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
         let rows = late::late_rows(home, busy);
         report.late = Some(late::LateReport {
             found: rows.len() as u64,
-            // The report lists writers it could see; where the process table
-            // cannot be read the list is empty (issue 29: to be said, not hidden).
+            // TODO(issue 29, phase 2): where the process table cannot be read
+            // (or this platform cannot tell) the list is empty, not "unknown".
             writers: crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new()),
             ..late::LateReport::default()
         });
