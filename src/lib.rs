@@ -37,6 +37,7 @@ pub mod fsutil;
 pub mod interrupt;
 pub mod path_text;
 pub mod process;
+pub mod seen;
 pub mod trust;
 
 // The installation: which release, where its home is, whose scope.
@@ -45,8 +46,9 @@ pub mod login;
 pub mod release;
 pub mod scope;
 
-// Queue DB files and project stores.
+// Queue DB files as SQLite files; the read-only survey of a home.
 pub mod db;
+pub mod survey;
 
 // The two tools: decisions and their effects.
 pub mod doctor;

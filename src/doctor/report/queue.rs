@@ -87,7 +87,7 @@ pub(super) fn legacy_queue_problems(
 
 /// `table`'s legacy rows a run would move now, and those it would hold back
 /// because the scoped table has no room under the release's cap (the
-/// move fills it to [`crate::migrate::merge::Limit::fill_to`]). Counted as
+/// move fills it to [`crate::release::limits::Limit::fill_to`]). Counted as
 /// if every row added one, as the run's guard first assumes.
 fn movable_now(facts: &Facts, table: Table) -> (u64, u64) {
     let stuck: u64 = facts
@@ -153,8 +153,11 @@ const WAIT_FOR_ROOM_FIX: &str = "let the daemon sync the scoped queue (`spec-kit
 
 /// Legacy rows no `sk-migrate run` moves under the installed release: what
 /// would move them (a release that reads the table), or that nothing will.
-pub(super) fn unmovable_problem(path: &str, rows: &[crate::db::UnmovableRows]) -> Problem {
-    use crate::db::Unmovable;
+pub(super) fn unmovable_problem(
+    path: &str,
+    rows: &[crate::survey::queues::UnmovableRows],
+) -> Problem {
+    use crate::survey::queues::Unmovable;
     let mut parts = Vec::new();
     let mut fixes = Vec::new();
     for u in rows {

@@ -4,14 +4,14 @@
 //! with what each store holds: deliver it, hold it as sealed history, or
 //! fail to read it (`journal_undecodable`). See `docs/problems.md`.
 
-use crate::db::layout::{CutoverPhase, LayoutMode};
-use crate::db::store;
-use crate::db::store::{LegacySource, StoreFacts};
+use crate::survey::layout::{CutoverPhase, LayoutMode};
+use crate::survey::stores;
+use crate::survey::stores::{LegacySource, StoreFacts};
 
 use super::{Problem, ProblemCode, plural};
 
-use crate::db::carried::{Ledger, SourceLedger};
 use crate::path_text::escaped;
+use crate::survey::carried::{Ledger, SourceLedger};
 
 /// The release's own commands for sealed history (the same syntax in
 /// 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7: `sync project-store-history`).
@@ -167,14 +167,14 @@ fn pending_problem(f: &StoreFacts, late: &[&SourceLedger], rows: u64) -> Problem
         fields: vec![],
         remediation: format!(
             "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
-            store::cutover_command(&pending, "<id>")
+            stores::cutover_command(&pending, "<id>")
         ),
     }
 }
 
 /// `cutover_pending` by path, when rows could not be classified.
 fn path_pending(f: &StoreFacts) -> Option<Problem> {
-    let pending = store::pending_sources(f);
+    let pending = stores::pending_sources(f);
     if pending.is_empty() {
         return None;
     }
@@ -195,7 +195,7 @@ fn path_pending(f: &StoreFacts) -> Option<Problem> {
         fields: vec![],
         remediation: format!(
             "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
-            store::cutover_command(&pending, "<id>")
+            stores::cutover_command(&pending, "<id>")
         ),
     })
 }
@@ -231,7 +231,7 @@ fn quarantined(f: &StoreFacts) -> Vec<Problem> {
 }
 
 /// What the release will do with what one store holds.
-fn held(s: &store::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<String>) {
+fn held(s: &stores::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<String>) {
     if let Some(why) = &s.unreadable {
         warnings.push(format!(
             "the project store {} could not be read: {why}",
@@ -274,7 +274,7 @@ fn held(s: &store::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<Stri
 /// uploads the confirmed cohort whole or not at all, so the history is
 /// deliverable only when every sealed row is one sk-migrate's cutover
 /// re-encoded and its record does not refuse (`sealed_deliverable`).
-fn sealed_warning(s: &store::ProjectStore) -> String {
+fn sealed_warning(s: &stores::ProjectStore) -> String {
     let events = plural(s.sealed_history, "migrated event", "migrated events");
     if s.sealed_deliverable == s.sealed_history {
         return format!(
@@ -307,7 +307,7 @@ fn sealed_warning(s: &store::ProjectStore) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::carried::{Fate, LegacyRow, NaturalKey};
+    use crate::survey::carried::{Fate, LegacyRow, NaturalKey};
     use std::path::PathBuf;
 
     fn facts(mode: &str, late: u64, carried: u64) -> (StoreFacts, Ledger) {
@@ -345,6 +345,7 @@ mod tests {
                 ..SourceLedger::default()
             }],
             rows,
+            ..Ledger::default()
         };
         (f, l)
     }
@@ -407,7 +408,7 @@ mod tests {
     #[test]
     fn sealed_history_is_a_warning_and_an_undecodable_journal_a_problem() {
         let mut f = facts("project_only", 0, 3);
-        f.0.stores.push(store::ProjectStore {
+        f.0.stores.push(stores::ProjectStore {
             project_uuid: "p".into(),
             path: "/h/projects/p/sync/sync.db".into(),
             journal_entries: 3,
@@ -443,8 +444,8 @@ mod tests {
 mod sealed_tests {
     use super::*;
 
-    fn with(sealed: u64, deliverable: u64) -> store::ProjectStore {
-        store::ProjectStore {
+    fn with(sealed: u64, deliverable: u64) -> stores::ProjectStore {
+        stores::ProjectStore {
             project_uuid: "p".into(),
             path: "/h/projects/p/sync/sync.db".into(),
             journal_entries: sealed,
