@@ -18,7 +18,7 @@ use sk_boundary::migrate::{self, RunOptions};
 const ROWS: u32 = 40_000;
 
 /// Legacy with `n` events and `n` body uploads; a scoped DB with the fixture's rows.
-fn big_home(n: u32) -> TestHome {
+pub fn big_home(n: u32) -> TestHome {
     let h = TestHome::new();
     h.login().legacy("legacy_v5");
     let c = Connection::open(h.home.legacy_queue()).unwrap();

@@ -17,22 +17,18 @@ use rusqlite::Connection;
 /// Rows in legacy: half events, half body uploads.
 const ROWS: u32 = 100_000;
 
-/// A logged-in home whose legacy DB (V5) holds [`ROWS`] rows, each key once.
+/// A logged-in home whose legacy DB (V5) holds [`ROWS`] rows, each key
+/// once (the fixture's own rows, some sharing a key, removed).
 fn big_home() -> TestHome {
-    let h = TestHome::new();
-    h.login().legacy("legacy_v5");
-    let c = Connection::open(h.home.legacy_queue()).unwrap();
-    let n = ROWS / 2;
-    c.execute_batch(&format!(
-        "DELETE FROM queue; DELETE FROM body_upload_queue; DELETE FROM body_upload_failure_log;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
-         INSERT INTO queue (event_id, event_type, data, timestamp) SELECT printf('big-%06d', i), 't', 'd', i FROM n;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
-         INSERT INTO body_upload_queue (project_uuid, mission_slug, target_branch, mission_type,
-             manifest_version, artifact_path, content_hash, content_body, size_bytes, created_at)
-         SELECT 'p', 'm', 'main', 'software-dev', '1', printf('big/%06d', i), 'h', 'b', 1, i FROM n;"
-    ))
-    .unwrap();
+    let h = crate::chunked_move::big_home(ROWS / 2);
+    Connection::open(h.home.legacy_queue())
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM queue WHERE event_id NOT LIKE 'big-%';
+             DELETE FROM body_upload_queue WHERE artifact_path NOT LIKE 'big/%';
+             DELETE FROM body_upload_failure_log;",
+        )
+        .unwrap();
     h
 }
 

@@ -15,7 +15,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
 
 use rustix::process::Signal;
@@ -110,18 +110,6 @@ fn read_request(stream: &TcpStream) -> Option<String> {
     Some(first)
 }
 
-fn sk_migrate(home: &Path, root: &Path, sk: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sk-migrate"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("SPEC_KITTY_HOME", root)
-        .arg("--spec-kitty")
-        .arg(sk)
-        .args(args);
-    cmd
-}
-
 /// Processes whose command line names `root` (any child of a run on it).
 fn processes_on(root: &Path) -> Vec<String> {
     let needle = root.to_string_lossy().into_owned();
@@ -153,7 +141,8 @@ fn stops_and_resumes(release: &str, venv: &Path, signal: Signal, code: i32) {
     )
     .unwrap();
 
-    let mut run = sk_migrate(dir.path(), &root, &sk, &["run"])
+    let mut run = crate::cutover::tool_command("sk-migrate", dir.path(), &root, &sk)
+        .arg("run")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -197,9 +186,8 @@ fn stops_and_resumes(release: &str, venv: &Path, signal: Signal, code: i32) {
 
     // The daemon is gone (as after a restart); the next run resumes the id.
     std::fs::remove_file(&state).unwrap();
-    let out: Output = sk_migrate(dir.path(), &root, &sk, &["run", "--json"])
-        .output()
-        .unwrap();
+    let out: Output =
+        crate::cutover::tool("sk-migrate", dir.path(), &root, &sk, &["run", "--json"]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -8,7 +8,7 @@
 //! release's venv.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::harness::{self as e2e, Need, Trial};
 
@@ -86,16 +86,7 @@ fn users_venv(real: &Path, dir: &Path) -> PathBuf {
 }
 
 fn sk_migrate(home: &Path, root: &Path, sk: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sk-migrate"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("SPEC_KITTY_HOME", root)
-        .arg("--spec-kitty")
-        .arg(sk)
-        .args(args)
-        .output()
-        .unwrap()
+    crate::cutover::tool("sk-migrate", home, root, sk, args)
 }
 
 fn markers(dir: &Path) -> Vec<String> {
