@@ -1,6 +1,6 @@
 //! SIGTERM or Ctrl-C (SIGINT) while a project-store release's own cutover
-//! runs: sk-migrate passes the signal on to the child it started, waits for
-//! it, says "interrupted; run again to resume" and exits 143 or 130. No
+//! runs: sk-migrate stops the child it started (SIGTERM), waits for it,
+//! says "interrupted; run again to resume" and exits 143 or 130. No
 //! child is left running; the release's manifest stays mid-phase
 //! (interrupted, never `failed`); the next run resumes the same migration
 //! id and carries every row of the sources.
@@ -32,21 +32,27 @@ pub fn trials() -> Vec<Trial> {
     let newest = planned.last().map(|p| p.captured.release.clone());
     let mut trials = Vec::new();
     for p in &planned {
-        // SIGTERM on every release; SIGINT (the same path in sk-migrate,
-        // the child's own KeyboardInterrupt aside) on the newest.
-        let signals: &[(&str, Signal, i32)] = if Some(&p.captured.release) == newest.as_ref() {
-            &[("sigterm", Signal::TERM, 143), ("sigint", Signal::INT, 130)]
+        // SIGTERM on every release; SIGINT (the same path in sk-migrate)
+        // on the newest.
+        // A terminal's Ctrl-C goes to the whole process group (sk-migrate
+        // and its child): `ctrl_c`; the others reach sk-migrate alone.
+        let signals: &[(&str, Signal, bool)] = if Some(&p.captured.release) == newest.as_ref() {
+            &[
+                ("sigterm", Signal::TERM, false),
+                ("sigint", Signal::INT, false),
+                ("ctrl_c", Signal::INT, true),
+            ]
         } else {
-            &[("sigterm", Signal::TERM, 143)]
+            &[("sigterm", Signal::TERM, false)]
         };
-        for &(label, signal, code) in signals {
+        for &(label, signal, group) in signals {
             let release = p.captured.release.clone();
             trials.push(e2e::planned_trial(
                 format!(
                     "cutover_signal::{release}::{label}_mid_cutover_stops_the_child_and_a_rerun_resumes"
                 ),
                 p,
-                move |venv| stops_and_resumes(&release, venv, signal, code),
+                move |venv| stops_and_resumes(&release, venv, signal, group),
             ));
         }
     }
@@ -126,7 +132,11 @@ fn processes_on(root: &Path) -> Vec<String> {
     out
 }
 
-fn stops_and_resumes(release: &str, venv: &Path, signal: Signal, code: i32) {
+/// `signal` to sk-migrate (to its whole process group when `group`, as a
+/// terminal sends Ctrl-C) once the release asks the daemon to quiesce.
+fn stops_and_resumes(release: &str, venv: &Path, signal: Signal, group: bool) {
+    use std::os::unix::process::CommandExt;
+    let code = if signal == Signal::TERM { 143 } else { 130 };
     let sk = venv.join("bin/spec-kitty");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join(".spec-kitty");
@@ -143,6 +153,7 @@ fn stops_and_resumes(release: &str, venv: &Path, signal: Signal, code: i32) {
 
     let mut run = crate::cutover::tool_command("sk-migrate", dir.path(), &root, &sk)
         .arg("run")
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -164,7 +175,12 @@ fn stops_and_resumes(release: &str, venv: &Path, signal: Signal, code: i32) {
             reader.join().unwrap()
         );
     }
-    rustix::process::kill_process(rustix::process::Pid::from_child(&run), signal).unwrap();
+    let pid = rustix::process::Pid::from_child(&run);
+    if group {
+        rustix::process::kill_process_group(pid, signal).unwrap();
+    } else {
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
     let status = run.wait().unwrap();
     let stderr = reader.join().unwrap();
     assert_eq!(status.code(), Some(code), "{stderr}");

@@ -3,21 +3,23 @@
 //! and none is started as root from a release another user can change
 //! ([`require_trusted`]).
 //!
-//! The child gets a process group of its own: a terminal's Ctrl-C reaches
-//! sk-migrate alone, which passes it on exactly once. Its output is read
-//! while it runs. When SIGINT or SIGTERM reaches sk-migrate
-//! (`crate::interrupt`), the same signal goes to the child's group (a
-//! process this run started, and what that started), the child is waited
-//! for, and killed only if it has not ended after [`GRACE`]. The run then
-//! ends [`Error::Interrupted`]: a release whose cutover is stopped midway
-//! keeps its migration id and manifest, and the next run resumes them.
+//! The child stays in sk-migrate's process group, so whatever reaches the
+//! group (a terminal's Ctrl-C or hangup, a supervisor killing the group)
+//! reaches it too. Its output is read while it runs. When SIGINT or SIGTERM
+//! reaches sk-migrate (`crate::interrupt`), the child is sent SIGTERM (a
+//! process this run started: the release's cutover is built to survive
+//! being killed at any point, and Python ends at once on SIGTERM, never
+//! marking the migration failed), waited for, and killed only if it has
+//! not ended after [`GRACE`]. The run then ends [`Error::Interrupted`]: the
+//! release keeps its migration id and manifest mid-phase, and the next run
+//! resumes them.
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::interrupt::{self, Stop};
+use crate::interrupt;
 
 /// A root run starts no child of a release another user can change
 /// (`crate::trust`): checked once, before the cutover writes anything,
@@ -42,16 +44,14 @@ pub(super) fn run(
     what: &str,
     cannot: impl Fn(std::io::Error) -> Error,
 ) -> Result<Output, Error> {
-    use std::os::unix::process::CommandExt;
     interrupt::check(&format!("before {what} started"))?;
-    cmd.process_group(0)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(&cannot)?;
     // Fed and read on threads: a child that writes while it reads can
     // never block on a full pipe.
@@ -99,41 +99,43 @@ enum Waited {
 /// [`interrupt::SLICE`]; on one, stop the child and say so.
 fn wait(child: &mut Child, what: &str) -> Result<ExitStatus, Waited> {
     loop {
-        if let Some(status) = child.try_wait().map_err(Waited::Io)? {
-            return Ok(status);
-        }
+        let ended = child.try_wait().map_err(Waited::Io)?;
+        // Looked at after the child's status: a child that ended of the
+        // same Ctrl-C (it shares the terminal's process group) still makes
+        // this run interrupted, not failed.
         if let Some(signal) = interrupt::received() {
-            let how = stop(child, signal);
+            let how = match ended {
+                Some(_) => "ended",
+                None => stop(child),
+            };
             return Err(Waited::Stopped(
                 interrupt::Interrupted {
                     signal,
-                    detail: format!("{what} (pid {}) was {how}", child.id()),
+                    detail: format!("{what} (pid {}) {how}", child.id()),
                 }
                 .into(),
             ));
+        }
+        if let Some(status) = ended {
+            return Ok(status);
         }
         std::thread::sleep(interrupt::SLICE);
     }
 }
 
-/// Pass `signal` on to the child's group, wait for the child, and kill it
-/// after [`GRACE`]; how it ended.
-fn stop(child: &mut Child, signal: Stop) -> &'static str {
-    use rustix::process::{Pid, Signal, kill_process_group};
-    let group = Pid::from_child(child);
-    let sig = match signal {
-        Stop::Interrupt => Signal::INT,
-        Stop::Terminate => Signal::TERM,
-    };
-    let _ = kill_process_group(group, sig);
+/// Stop the child: SIGTERM, a wait, SIGKILL after [`GRACE`]; how it ended.
+fn stop(child: &mut Child) -> &'static str {
+    use rustix::process::{Pid, Signal, kill_process};
+    let pid = Pid::from_child(child);
+    let _ = kill_process(pid, Signal::TERM);
     let started = Instant::now();
     while started.elapsed() < GRACE {
         match child.try_wait() {
-            Ok(Some(_)) | Err(_) => return "stopped",
+            Ok(Some(_)) | Err(_) => return "was stopped",
             Ok(None) => std::thread::sleep(interrupt::SLICE),
         }
     }
-    let _ = kill_process_group(group, Signal::KILL);
+    let _ = kill_process(pid, Signal::KILL);
     let _ = child.wait();
-    "killed: it did not stop within 10 s"
+    "was killed: it did not stop within 10 s of SIGTERM"
 }
