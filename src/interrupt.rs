@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// The signal that asked the run to stop (0: none yet).
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
 
-/// How long a wait sleeps before it looks at [`RECEIVED`] again.
+/// How long a wait sleeps before it looks for a signal again.
 pub const SLICE: Duration = Duration::from_millis(50);
 
 /// The run stopped at a safe point: which signal, and where.
