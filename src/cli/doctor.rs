@@ -193,6 +193,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             _ => None,
         },
         install: Some(ctx.install.clone()),
+        invocation: invocation(&cli.global, &ctx),
     };
     let mut r = match doctor::diagnose(&home, &opts) {
         Ok(r) => r,
@@ -234,6 +235,42 @@ pub fn run(cli: Cli) -> ExitStatus {
         ExitStatus::Refused
     } else {
         ExitStatus::Success
+    }
+}
+
+/// What the steps of a fix repeat of this command line (paths made
+/// absolute: a step may be run from another directory), and a fresh
+/// idempotency key for the release's history confirmation.
+fn invocation(global: &GlobalArgs, ctx: &super::context::Context) -> report::Invocation {
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let home = global.home.as_ref().map(|_| absolute(ctx.home.root()));
+    // spec-kitty finds the home by $SPEC_KITTY_HOME, else ~/.spec-kitty.
+    let its_home = std::env::var_os("SPEC_KITTY_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".spec-kitty")));
+    let spec_kitty_home = home
+        .clone()
+        .filter(|h| its_home.as_deref().map(absolute).as_deref() != Some(h.as_str()));
+    let mut key = [0u8; 8];
+    // Without the OS's randomness the key is still fresh per second and process.
+    if getrandom::fill(&mut key).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        key = (now ^ u64::from(std::process::id()) << 32).to_be_bytes();
+    }
+    report::Invocation {
+        home,
+        release: global.release.clone(),
+        spec_kitty: global.spec_kitty.as_deref().map(absolute),
+        spec_kitty_home,
+        idempotency_key: format!("sk-doctor-{}", hex::encode(key)),
     }
 }
 

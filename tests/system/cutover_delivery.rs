@@ -512,7 +512,9 @@ pub fn trials() -> Vec<Trial> {
             encoder_keeps_every_row,
         ));
         trials.push(e2e::planned_trial(
-            format!("cutover_delivery::{release}::sealed_history_cut_over_by_sk_migrate_is_delivered"),
+            format!(
+                "cutover_delivery::{release}::sealed_history_cut_over_by_sk_migrate_is_delivered"
+            ),
             p,
             by_sk_migrate,
         ));

@@ -206,7 +206,10 @@ pub fn trials() -> Vec<Trial> {
         .filter(|c| c.generation() == "project-store")
         .map(|c| {
             e2e::release_trial(
-                format!("cutover_doctor::{}::sk_doctor_explains_the_cutover", c.release),
+                format!(
+                    "cutover_doctor::{}::sk_doctor_explains_the_cutover",
+                    c.release
+                ),
                 &c.release,
                 |v: &Path| after_a_cutover(&PathBuf::from(v)),
             )

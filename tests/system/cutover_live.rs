@@ -431,7 +431,11 @@ pub fn trials() -> Vec<Trial> {
             ("queue_path_and_status_name_no_queue_db", names_no_queue_db),
         ];
         for (name, case) in cases {
-            trials.push(e2e::release_trial(format!("cutover_live::{r}::{name}"), &r, case));
+            trials.push(e2e::release_trial(
+                format!("cutover_live::{r}::{name}"),
+                &r,
+                case,
+            ));
         }
     }
     trials
