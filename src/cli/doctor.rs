@@ -265,9 +265,15 @@ fn invocation(global: &GlobalArgs, ctx: &super::context::Context) -> report::Inv
             .map_or(0, |d| d.as_secs());
         key = (now ^ u64::from(std::process::id()) << 32).to_be_bytes();
     }
+    // SK_RELEASE in the environment reaches the step's run as it reached
+    // this one: only an explicit --release is repeated.
+    let from_env = std::env::var("SK_RELEASE").ok();
     report::Invocation {
         home,
-        release: global.release.clone(),
+        release: global
+            .release
+            .clone()
+            .filter(|r| from_env.as_ref() != Some(r)),
         spec_kitty: global.spec_kitty.as_deref().map(absolute),
         spec_kitty_home,
         idempotency_key: format!("sk-doctor-{}", hex::encode(key)),
