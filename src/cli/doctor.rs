@@ -120,6 +120,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         project: Option<PathBuf>,
     },
+    /// Print the long page of a code sk-doctor reports (without CODE: every code)
+    Explain {
+        /// The code, as a report names it (e.g. legacy_rows)
+        #[arg(value_name = "CODE", value_parser = explain_codes())]
+        code: Option<String>,
+    },
     /// Print shell completions (the wheel installs them; see README)
     Completions {
         #[arg(value_enum)]
@@ -140,8 +146,39 @@ pub enum Command {
 pub enum Page {
     Retire,
     Preflight,
+    Explain,
     Completions,
     Man,
+}
+
+/// Every code `explain` takes.
+fn explain_codes() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(doctor::explain::codes().into_iter().map(|(c, _)| c))
+}
+
+/// `explain [CODE]`: the page, or the index; as JSON, `{code, kind, page}`.
+fn explain(code: Option<&str>, json: bool) -> ExitStatus {
+    use doctor::explain;
+    let pages: Vec<(&str, explain::Kind)> = explain::codes()
+        .into_iter()
+        .filter(|(c, _)| code.is_none_or(|want| want == *c))
+        .collect();
+    if json {
+        let list: Vec<serde_json::Value> = pages
+            .iter()
+            .map(|(c, k)| {
+                serde_json::json!({"code": c, "kind": k, "page": explain::page(c).unwrap_or("")})
+            })
+            .collect();
+        print(&render::json(
+            &serde_json::json!({"schema_version": 1, "codes": list}),
+        ));
+    } else if let Some(c) = code {
+        print(explain::page(c).unwrap_or("").trim_end());
+    } else {
+        print(explain::index().trim_end());
+    }
+    ExitStatus::Success
 }
 
 /// The clap command, for man pages and completions.
@@ -164,6 +201,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     match &cli.command {
         Some(Command::Completions { shell }) => return super::completions(*shell, command()),
         Some(Command::Man { command }) => return super::man::print(TOOL, *command),
+        Some(Command::Explain { code }) => return explain(code.as_deref(), cli.global.json),
         _ => {}
     }
     let ctx = match super::context(TOOL, &cli.global) {
