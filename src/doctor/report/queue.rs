@@ -78,7 +78,7 @@ pub(super) fn legacy_queue_problems(
             vec![Field::QueueDbPath.into()],
             // Bodies a run would hold back wait for room first.
             if body_uploads.0 == 0 && body_uploads.1 > 0 {
-                wait_for_room_steps()
+                wait_for_room_steps(facts, 0, body_uploads.1)
             } else {
                 vec![move_step()]
             },
@@ -145,7 +145,7 @@ fn wait_for_room_problem(facts: &Facts, events: u64, body_uploads: u64) -> Probl
             facts.active.path,
         ),
         vec![Field::QueueDbPath.into()],
-        wait_for_room_steps(),
+        wait_for_room_steps(facts, events, body_uploads),
     )
 }
 
@@ -157,16 +157,55 @@ fn move_step() -> Step {
     )
 }
 
-/// What makes room in the scoped queue, then moves the rows that waited.
-fn wait_for_room_steps() -> Vec<Step> {
-    vec![
-        Step::spec_kitty(
-            &["sync", "now"],
-            "let the daemon sync the scoped queue, which makes room (or raise `[sync] \
-             max_queue_size` in the home's config.toml)",
-        ),
-        Step::sk_migrate(&["run"], "move the rows that waited for room"),
+/// What makes room for the legacy rows that wait, then moves them. Where
+/// the cap is `[sync] max_queue_size`, raising it: the daemon may not sync
+/// soon, and 3.2.0-3.2.5's own `spec-kitty sync now` refuses while legacy
+/// rows remain (their preflight). Where a body cap is hard-coded (2.1.x -
+/// 3.0.x, whose `sync now` has no such gate), syncing is the only room.
+fn wait_for_room_steps(facts: &Facts, events: u64, body_uploads: u64) -> Vec<Step> {
+    let run = Step::sk_migrate(&["run"], "move the rows that waited for room");
+    let fixed_bodies = facts
+        .profile
+        .queue_caps
+        .as_ref()
+        .is_some_and(|c| c.body_fixed.is_some());
+    if body_uploads > 0 && fixed_bodies {
+        return vec![
+            Step::spec_kitty(
+                &["sync", "now"],
+                "let the daemon sync the scoped queue, which makes room (this release's body cap is fixed)",
+            ),
+            run,
+        ];
+    }
+    let need = [
+        (events, facts.active.events),
+        (body_uploads, facts.active.body_uploads),
     ]
+    .iter()
+    .filter(|(waiting, _)| *waiting > 0)
+    .map(|(waiting, stored)| cap_holding(waiting + stored))
+    .max()
+    .unwrap_or(0);
+    let config = std::path::Path::new(&facts.home).join("config.toml");
+    vec![
+        Step::user(format!(
+            "raise `max_queue_size` in the `[sync]` table of {} to at least {need}, so the \
+             scoped queue holds them a tenth under the cap (spec-kitty reads it on its next write)",
+            config.display()
+        )),
+        run,
+    ]
+}
+
+/// The smallest cap under which a move may fill a queue with `rows` (it
+/// fills to a tenth under the cap).
+fn cap_holding(rows: u64) -> u64 {
+    let mut cap = rows + rows.div_ceil(9);
+    while crate::migrate::merge::Limit::of_cap(cap).fill_to < rows {
+        cap += 1;
+    }
+    cap
 }
 
 /// Legacy rows no `sk-migrate run` moves under the installed release, for
