@@ -274,7 +274,7 @@ fn status_notes(r: &StatusReport, dash: bool) -> Vec<String> {
         notes.push(format!(
             "{} legacy row(s) wait for room: the scoped queue is within a tenth of the \
              release's cap (`[sync] max_queue_size`); once the daemon has synced it, or the \
-             setting is raised, run `sk-migrate run` (`sk-doctor` says by how much)
+             setting is raised, run `sk-migrate run` (`sk-doctor` says by how much)",
             r.rows_held_by_cap
         ));
     }

@@ -536,8 +536,9 @@ mod tests {
         // The default profile (3.2.0's) caps bodies at max_queue_size too,
         // and its `sync now` refuses while legacy rows remain: raise the cap.
         assert!(
-            wait.remediation
-                .contains("raise `max_queue_size` in the `[sync]` table of /h/config.toml to at least 14"),
+            wait.remediation.contains(
+                "raise `max_queue_size` in the `[sync]` table of /h/config.toml to at least 14"
+            ),
             "{}",
             wait.remediation
         );
