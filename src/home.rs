@@ -34,11 +34,17 @@ impl Home {
             PathBuf::from(dir)
         } else {
             match home.filter(|v| !v.is_empty()) {
-                Some(h) => PathBuf::from(h).join(".spec-kitty"),
+                Some(h) => Home::default_root(Path::new(&h)),
                 None => return Err(Error::NoHome),
             }
         };
         Ok(Home::at(full_path(&root)))
+    }
+
+    /// The root a release uses under a user's home directory when
+    /// `SPEC_KITTY_HOME` is unset: `<user home>/.spec-kitty`.
+    pub fn default_root(user_home: &Path) -> PathBuf {
+        user_home.join(".spec-kitty")
     }
 
     /// [`Home::resolve`] with the process environment.
@@ -55,14 +61,54 @@ impl Home {
     }
     /// Legacy (pre-scope) queue DB; the active queue when no scope resolves.
     pub fn legacy_queue(&self) -> PathBuf {
-        self.root.join("queue.db")
+        self.root.join(LEGACY_QUEUE_FILE)
     }
     /// Late legacy rows the release rejected when `sk-migrate run` carried
     /// them through its live writers (3.2.6+): `{"quarantine": [{"table",
     /// "key", "reason", "source_path"}]}`, written by the cutover, read by
     /// sk-doctor's ledger so both count them as quarantined.
     pub fn late_quarantine_record(&self) -> PathBuf {
-        self.root.join("sk-migrate-cutover/late/quarantine.json")
+        self.cutover_work_dir().join("late").join("quarantine.json")
+    }
+    /// 3.2.6+: one directory per project (`<uuid>/sync/sync.db`) and the
+    /// release's layout and cutover records.
+    pub fn projects_dir(&self) -> PathBuf {
+        self.root.join("projects")
+    }
+    /// 3.2.6+: the project store of project `uuid`.
+    pub fn project_store(&self, uuid: impl AsRef<Path>) -> PathBuf {
+        self.projects_dir().join(uuid).join("sync").join("sync.db")
+    }
+    /// 3.2.6+: the machine-wide layout mode (`{"mode", "migration_id"}`).
+    pub fn layout_record(&self) -> PathBuf {
+        self.projects_dir().join(".layout-generation.json")
+    }
+    /// 3.2.6+: the release's cutovers, one directory per migration id.
+    pub fn migrations_dir(&self) -> PathBuf {
+        self.projects_dir().join(".migration")
+    }
+    /// 3.2.6+: the release's cutover `id` (`projects/.migration/<id>/`).
+    pub fn migration(&self, id: impl AsRef<Path>) -> Migration {
+        Migration {
+            dir: self.migrations_dir().join(id),
+        }
+    }
+    /// `sk-migrate run`'s work on 3.2.6+ cutovers (outside `projects/`:
+    /// the release refuses sources under it).
+    pub fn cutover_work_dir(&self) -> PathBuf {
+        self.root.join("sk-migrate-cutover")
+    }
+    /// `sk-migrate run`'s work on cutover `id`.
+    pub fn cutover_work(&self, id: impl AsRef<Path>) -> CutoverWork {
+        CutoverWork {
+            dir: self.cutover_work_dir().join(id),
+        }
+    }
+    /// Cutover `id`'s work being built aside, renamed into place when done.
+    pub fn cutover_building(&self, id: &str) -> CutoverWork {
+        CutoverWork {
+            dir: self.cutover_work_dir().join(format!(".{id}.building")),
+        }
     }
     pub fn queues_dir(&self) -> PathBuf {
         self.root.join("queues")
@@ -81,11 +127,16 @@ impl Home {
     pub fn config(&self) -> PathBuf {
         self.root.join("config.toml")
     }
+    /// The encrypted session and its salt (a session kept in the OS keyring
+    /// leaves other files here).
+    pub fn auth_dir(&self) -> PathBuf {
+        self.root.join("auth")
+    }
     pub fn session_json(&self) -> PathBuf {
-        self.root.join("auth").join("session.json")
+        self.auth_dir().join("session.json")
     }
     pub fn session_salt(&self) -> PathBuf {
-        self.root.join("auth").join("session.salt")
+        self.auth_dir().join("session.salt")
     }
     pub fn owner_record(&self) -> PathBuf {
         self.root.join("sync").join("daemon").join("owner.json")
@@ -146,6 +197,61 @@ impl Home {
                 path: self.root.clone(),
             }),
         }
+    }
+}
+
+/// The name of the legacy queue DB in the root.
+pub const LEGACY_QUEUE_FILE: &str = "queue.db";
+
+/// A release cutover's directory (`projects/.migration/<id>/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    dir: PathBuf,
+}
+
+impl Migration {
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+    /// The release's manifest of the cutover (`phase`, `sources`, `quarantine`).
+    pub fn manifest(&self) -> PathBuf {
+        self.dir.join("manifest.json")
+    }
+    /// The release's copy of source `n` (in the manifest's `sources` order).
+    pub fn source_snapshot(&self, n: usize) -> PathBuf {
+        self.dir.join("snapshots").join(format!("source-{n}.db"))
+    }
+}
+
+/// `sk-migrate run`'s work on one cutover (`sk-migrate-cutover/<id>/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutoverWork {
+    dir: PathBuf,
+}
+
+impl CutoverWork {
+    /// The work laid out in `dir` (the dry run's, in its scratch copy).
+    pub fn at(dir: impl Into<PathBuf>) -> CutoverWork {
+        CutoverWork { dir: dir.into() }
+    }
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+    /// The consolidated snapshot of the sources the release cuts over.
+    pub fn snapshot(&self) -> PathBuf {
+        self.dir.join("snapshot.db")
+    }
+    /// The stamps of the sources the snapshot was built from.
+    pub fn stamps(&self) -> PathBuf {
+        self.dir.join("stamps.json")
+    }
+    /// What re-encoding the snapshot's history did (`survey::history`).
+    pub fn history_record(&self) -> PathBuf {
+        self.dir.join("history.json")
+    }
+    /// What a verified cutover carried (`survey::stores::Carried`).
+    pub fn carried_record(&self) -> PathBuf {
+        self.dir.join("sources.json")
     }
 }
 
@@ -242,7 +348,7 @@ fn is_queue_file(path: &Path) -> bool {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     name == "queues"
-        || name.starts_with("queue.db")
+        || name.starts_with(LEGACY_QUEUE_FILE)
         || name.starts_with("sk-migrate.")
         || path
             .parent()
@@ -335,5 +441,38 @@ mod tests {
         assert_eq!(h.daemon_state(), Path::new("/r/sync-daemon"));
         assert_eq!(h.credentials(), Path::new("/r/credentials"));
         assert_eq!(h.config(), Path::new("/r/config.toml"));
+        assert_eq!(
+            h.project_store("u1"),
+            Path::new("/r/projects/u1/sync/sync.db")
+        );
+        assert_eq!(
+            h.layout_record(),
+            Path::new("/r/projects/.layout-generation.json")
+        );
+        assert_eq!(
+            h.migration("m1").manifest(),
+            Path::new("/r/projects/.migration/m1/manifest.json")
+        );
+        assert_eq!(
+            h.migration("m1").source_snapshot(2),
+            Path::new("/r/projects/.migration/m1/snapshots/source-2.db")
+        );
+        let work = h.cutover_work("sk-migrate-ab");
+        assert_eq!(
+            work.snapshot(),
+            Path::new("/r/sk-migrate-cutover/sk-migrate-ab/snapshot.db")
+        );
+        assert_eq!(
+            work.carried_record(),
+            Path::new("/r/sk-migrate-cutover/sk-migrate-ab/sources.json")
+        );
+        assert_eq!(
+            h.cutover_building("sk-migrate-ab").history_record(),
+            Path::new("/r/sk-migrate-cutover/.sk-migrate-ab.building/history.json")
+        );
+        assert_eq!(
+            h.late_quarantine_record(),
+            Path::new("/r/sk-migrate-cutover/late/quarantine.json")
+        );
     }
 }

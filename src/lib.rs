@@ -35,6 +35,7 @@ pub mod error;
 pub mod field;
 pub mod fsutil;
 pub mod process;
+pub mod seen;
 
 // The installation: which release, where its home is, whose scope.
 pub mod home;
@@ -42,8 +43,9 @@ pub mod login;
 pub mod release;
 pub mod scope;
 
-// Queue DB files and project stores.
+// Queue DB files as SQLite files; the read-only survey of a home.
 pub mod db;
+pub mod survey;
 
 // The two tools: decisions and their effects.
 pub mod doctor;

@@ -102,7 +102,7 @@ pub fn resolve(opts: &ContextOptions) -> Result<Context, Error> {
             opts.user_home
                 .clone()
                 .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".spec-kitty")),
+                .map(|h| Home::default_root(Path::new(&h))),
         ];
         candidates.owner_record = roots.iter().flatten().find_map(|r| owner_version(r));
     }

@@ -291,7 +291,10 @@ fn invocation(global: &GlobalArgs, ctx: &super::context::Context) -> report::Inv
     let its_home = std::env::var_os("SPEC_KITTY_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".spec-kitty")));
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| crate::home::Home::default_root(std::path::Path::new(&h)))
+        });
     let spec_kitty_home = home
         .clone()
         .filter(|h| its_home.as_deref().map(absolute).as_deref() != Some(h.as_str()));

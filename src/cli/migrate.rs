@@ -22,7 +22,7 @@ use crate::migrate::cutover::{self, CutoverOptions};
 use crate::migrate::merge::{DEFAULT_BUSY_TIMEOUT_MS, MoveOptions};
 use crate::migrate::observe::Quiet;
 use crate::migrate::queue;
-use crate::migrate::{self, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status};
+use crate::migrate::{self, RunOptions, RunReport, Status};
 use crate::release::Generation;
 use crate::render;
 use crate::scope::Scope;
@@ -379,12 +379,11 @@ fn run_move(cli: &Cli, ctx: &Context, opts: &RunOptions, verbose: bool) -> ExitS
 /// `sk-migrate queue-path --json` (`docs/json.md`).
 #[derive(Debug, Serialize)]
 struct QueuePathJson {
-    schema_version: u32,
     queue_db: String,
     /// The scoped DB (a scope resolved), else the legacy one.
     scoped: bool,
     /// The move made first, when legacy rows were waiting.
-    moved: Option<RunReport>,
+    moved: Option<render::Document<RunReport>>,
 }
 
 fn queue_path(
@@ -397,7 +396,6 @@ fn queue_path(
     let out = if read_only {
         let path = queue::reader_queue(home, scope, env);
         QueuePathJson {
-            schema_version: JSON_SCHEMA_VERSION,
             scoped: path != home.legacy_queue(),
             queue_db: path.display().to_string(),
             moved: None,
@@ -405,10 +403,9 @@ fn queue_path(
     } else {
         let w = queue::writer_queue(home, scope, env, &mut Quiet)?;
         QueuePathJson {
-            schema_version: JSON_SCHEMA_VERSION,
             queue_db: w.path.display().to_string(),
             scoped: w.scoped,
-            moved: w.moved,
+            moved: w.moved.map(render::Document::new),
         }
     };
     Ok(if json {

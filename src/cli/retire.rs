@@ -15,7 +15,6 @@ const TOOL: &str = "sk-doctor";
 fn say(json: bool, status: &str, message: String, removed: Vec<String>) {
     if json {
         print(&render::json(&serde_json::json!({
-            "schema_version": 1,
             "status": status,
             "message": message,
             "removed": removed,

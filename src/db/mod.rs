@@ -1,10 +1,11 @@
-//! Queue DB files as files: open one to read it without writing, roll back
-//! a crashed writer's hot journal, fingerprint and count it, copy it
-//! consistently (`docs/schema.md`). The schema history and its refinery
-//! migrations are in [`schema`]; project stores (3.2.6+) in [`store`].
+//! Queue DB files as SQLite files: open one to read it without writing,
+//! roll back a crashed writer's hot journal, fingerprint and count it
+//! ([`inspect`]), copy it consistently ([`snapshot`], backups)
+//! (`docs/schema.md`). The schema history and its refinery migrations are
+//! in [`schema`].
 //!
-//! Owns: how a DB file is opened and read. Never: moves rows, deletes, or
-//! decides anything about scopes (that is `migrate/`).
+//! Owns: SQLite mechanics. Never: moves rows, deletes, or decides anything
+//! (what a home holds is `survey/`; what moves is `migrate/`).
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -15,11 +16,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::Error;
 use schema::tables::{ALL, Table};
 
-pub mod carried;
-pub mod history;
-pub mod layout;
 pub mod schema;
-pub mod store;
 
 /// SQLite takes its busy timeout as a C `int` of milliseconds (and rusqlite
 /// panics beyond it): longer timeouts are clamped to about 24.8 days.
@@ -192,104 +189,6 @@ pub(crate) fn inspect_inner(path: &Path, busy_timeout_ms: u64) -> Result<Option<
         rows.push((t.table, n));
     }
     Ok(Some(DbFacts { version, rows }))
-}
-
-/// Why legacy rows cannot move into a scoped DB (`docs/problems.md`,
-/// `unmovable_legacy_rows`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "reason")]
-pub enum Unmovable {
-    /// The scoped DB the release keeps (schema `target`) has no such table:
-    /// a release whose queue DBs are at `since` or later reads them.
-    TableMissing { since: u32, target: u32 },
-    /// A natural-key or required column is NULL: no scoped DB takes the row.
-    NullKey,
-}
-
-/// Rows of one legacy table no move can take, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct UnmovableRows {
-    pub table: Table,
-    pub rows: u64,
-    #[serde(flatten)]
-    pub why: Unmovable,
-}
-
-/// The rows of the legacy DB at `path` (found at `facts`) a move into a
-/// scoped DB at schema `target` leaves in legacy, per table and reason
-/// (read-only): every row of a table `target` lacks, and rows whose key or
-/// a column the scoped table requires is NULL. The move's own rule
-/// (`migrate::merge`, `left_in_legacy`).
-pub fn unmovable(
-    path: &Path,
-    facts: &DbFacts,
-    target: u32,
-    busy: u64,
-) -> Result<Vec<UnmovableRows>, Error> {
-    let mut out = Vec::new();
-    let mut conn = None;
-    for (t, (_, n)) in ALL.iter().zip(&facts.rows) {
-        if *n == 0 || !t.exists_at(facts.version) {
-            continue;
-        }
-        if !t.exists_at(target) {
-            out.push(UnmovableRows {
-                table: t.table,
-                rows: *n,
-                why: Unmovable::TableMissing {
-                    since: t.since,
-                    target,
-                },
-            });
-            continue;
-        }
-        let null: Vec<String> = t
-            .required_at(facts.version)
-            .into_iter()
-            .map(|c| format!("{} IS NULL", ident(c)))
-            .collect();
-        if null.is_empty() {
-            continue;
-        }
-        if conn.is_none() {
-            conn = Some(open_read_only(path, busy).map_err(|e| read_error(path, e))?);
-        }
-        let Some(c) = conn.as_ref() else { continue };
-        let sql = format!(
-            "SELECT count(*) FROM {} WHERE {}",
-            ident(t.name()),
-            null.join(" OR ")
-        );
-        let rows = count(c, &sql, path, busy)?;
-        if rows > 0 {
-            out.push(UnmovableRows {
-                table: t.table,
-                rows,
-                why: Unmovable::NullKey,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The schema a move writes the scoped DB at: the release's own, or an
-/// existing scoped DB's newer version the release still reads.
-pub fn move_target(schema: u32, reads: &[u32], scoped_version: Option<u32>) -> u32 {
-    match scoped_version {
-        Some(v) if v > schema && reads.contains(&v) => v,
-        _ => schema,
-    }
-}
-
-/// Legacy rows a move would take: all of them but the unmovable ones.
-pub fn movable_rows(facts: &DbFacts, unmovable: &[UnmovableRows]) -> u64 {
-    let stuck: u64 = unmovable.iter().map(|u| u.rows).sum();
-    facts
-        .rows
-        .iter()
-        .map(|r| r.1)
-        .sum::<u64>()
-        .saturating_sub(stuck)
 }
 
 /// Copy a DB consistently into `dir` (mode 0600), named after `label`.

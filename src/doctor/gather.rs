@@ -1,10 +1,13 @@
-//! `sk-doctor`'s effects: gather the facts (read-only), then
-//! [`report::build`] decides. Nothing here writes: retiring is [`owner::retire`], called by the binary.
+//! `sk-doctor`'s effects: gather the facts (read-only): the survey of the
+//! home both tools stand on ([`crate::survey::gather`]) and the doctor's own
+//! (foreground identity, owner record, probe); then [`report::build`]
+//! decides. Nothing here writes: retiring is [`owner::retire`], called by
+//! the binary.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
+use crate::db::schema::tables::Table;
 use crate::doctor::identity::{self, ForegroundIdentity};
 use crate::doctor::owner::{self, OwnerRead, RetirePlan};
 use crate::doctor::probe;
@@ -15,9 +18,10 @@ use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
 use crate::login::{self, Env};
-use crate::migrate::merge::QueueLimits;
 use crate::release::{Profile, ReleaseView};
 use crate::scope::Scope;
+use crate::survey::queues::{QueueDb, UnmovableRows};
+use crate::survey::{self, queues};
 
 /// How long the doctor waits, by default, for a DB the daemon holds locked:
 /// short, since a locked queue is reported as such rather than failing.
@@ -59,14 +63,14 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Counts and version of one queue DB, read-only. A DB whose shape is
-/// unknown or that is not a DB is reported, not fatal.
-fn queue_facts(path: &Path, busy: u64, notes: &mut Vec<String>) -> Result<QueueFacts, Error> {
+/// Counts and version of one queue DB as the survey read it. A DB whose
+/// shape is unknown or that is not a DB is reported, not fatal.
+fn queue_facts(db: QueueDb, notes: &mut Vec<String>) -> Result<QueueFacts, Error> {
     let mut q = QueueFacts {
-        path: display(path),
+        path: display(&db.path),
         ..QueueFacts::default()
     };
-    match crate::db::inspect(path, busy) {
+    match db.read {
         Ok(None) => {}
         Ok(Some(f)) => {
             q.exists = true;
@@ -107,106 +111,71 @@ fn home_owner(home: &Home) -> Option<(String, u32, u32)> {
     Some((name, meta.uid(), meta.gid()))
 }
 
-/// Is the legacy DB the active scoped DB under another name, which of its
-/// rows no move takes under the installed release, and its missions
-/// (read-only).
-fn legacy_extras(
-    home: &Home,
-    opts: &DoctorOptions,
-    scoped: Option<&Path>,
-    (legacy, active): (&QueueFacts, &QueueFacts),
-    busy: u64,
-    notes: &mut Vec<String>,
-) -> Result<(bool, Vec<crate::db::UnmovableRows>, Vec<StrandedMission>), Error> {
-    let legacy_is_active =
-        scoped.is_some_and(|s| crate::fsutil::same_file(&home.legacy_queue(), s));
-    if legacy_is_active && let Some(s) = scoped {
-        notes.push(crate::migrate::same_file_diagnostic(&home.legacy_queue(), s).message);
-    }
-    let readable = legacy.exists && legacy.unreadable.is_none() && !legacy.locked;
-    let legacy_unmovable = match opts.env.profile.schema {
-        Some(schema)
-            if readable
-                && legacy.needs_recovery.is_none()
-                && scoped.is_some()
-                && !legacy_is_active =>
-        {
-            match unmovable(&home.legacy_queue(), opts.env.profile, schema, active, busy) {
-                Err(e @ Error::Locked { .. }) => {
-                    notes.push(format!("{e} (rows no move can take are not counted)"));
-                    Vec::new()
-                }
-                other => other?,
-            }
-        }
-        _ => Vec::new(),
-    };
-    let legacy_missions = if legacy.exists && legacy.unreadable.is_none() && !legacy.locked {
-        match mission_counts(&home.legacy_queue(), legacy.schema_version, busy) {
-            Err(e @ Error::Locked { .. }) => {
-                notes.push(format!("{e} (stranded missions are not listed)"));
-                Vec::new()
-            }
-            other => other?,
-        }
-    } else {
-        Vec::new()
-    };
-    Ok((legacy_is_active, legacy_unmovable, legacy_missions))
+/// The queue DBs as the report shows them, from the survey.
+struct QueueView {
+    legacy: QueueFacts,
+    active: QueueFacts,
+    legacy_is_active: bool,
+    unmovable: Vec<UnmovableRows>,
+    missions: Vec<StrandedMission>,
 }
 
-/// Legacy rows a move under `profile` leaves in legacy (read-only).
-fn unmovable(
-    path: &Path,
-    profile: &Profile,
-    schema: u32,
-    active: &QueueFacts,
+/// The survey's queue DBs for the report: each read classified (shown, not
+/// fatal) or its error returned; the legacy rows no move takes; the
+/// missions of the legacy body uploads (read-only).
+fn queue_view(
+    (legacy, scoped): (QueueDb, Option<QueueDb>),
+    same_file: bool,
+    unmovable: Option<Result<Vec<UnmovableRows>, Error>>,
     busy: u64,
-) -> Result<Vec<crate::db::UnmovableRows>, Error> {
-    let Some(facts) = crate::db::inspect(path, busy)? else {
-        return Ok(Vec::new());
+    notes: &mut Vec<String>,
+) -> Result<QueueView, Error> {
+    let legacy_path = legacy.path.clone();
+    let legacy_version = legacy.facts().map(|f| f.version);
+    let legacy = queue_facts(legacy, notes)?;
+    let active = match scoped {
+        Some(db) => {
+            if same_file {
+                let note = queues::same_file_diagnostic(&legacy_path, &db.path);
+                notes.push(note.message);
+            }
+            queue_facts(db, notes)?
+        }
+        None => legacy.clone(),
     };
-    let target = crate::db::move_target(schema, profile.reads_schemas, active.schema_version);
-    crate::db::unmovable(path, &facts, target, busy)
+    let unmovable = match unmovable {
+        Some(Err(e @ Error::Locked { .. })) => {
+            notes.push(format!("{e} (rows no move can take are not counted)"));
+            Vec::new()
+        }
+        Some(read) => read?,
+        None => Vec::new(),
+    };
+    let missions = match legacy_version.map(|v| queues::missions(&legacy_path, v, busy)) {
+        Some(Err(e @ Error::Locked { .. })) => {
+            notes.push(format!("{e} (stranded missions are not listed)"));
+            Vec::new()
+        }
+        Some(read) => read?
+            .into_iter()
+            .map(|(mission_slug, body_uploads)| StrandedMission {
+                mission_slug,
+                body_uploads,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(QueueView {
+        legacy,
+        active,
+        legacy_is_active: same_file,
+        unmovable,
+        missions,
+    })
 }
 
 fn io_denied(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
-}
-
-/// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
-fn mission_counts(
-    path: &Path,
-    version: Option<u32>,
-    busy: u64,
-) -> Result<Vec<StrandedMission>, Error> {
-    let Some(slug) = version.and_then(|v| BODY_UPLOAD_QUEUE.column_at("mission_slug", v)) else {
-        return Ok(Vec::new());
-    };
-    let conn = crate::db::open_read_only(path, busy)?;
-    let sq = |e| Error::sqlite(path, e, busy);
-    // Grouped by (project, slug) so SQLite streams the namespace index in
-    // order instead of sorting; the few groups are folded per slug here.
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT coalesce(CAST(\"{slug}\" AS TEXT), '(none)'), count(*) FROM body_upload_queue \
-             GROUP BY project_uuid, \"{slug}\""
-        ))
-        .map_err(sq)?;
-    let mut per_slug: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut rows = stmt.query([]).map_err(sq)?;
-    while let Some(row) = rows.next().map_err(sq)? {
-        let slug: String = row.get(0).map_err(sq)?;
-        let n: i64 = row.get(1).map_err(sq)?;
-        *per_slug.entry(slug).or_default() += n.max(0) as u64;
-    }
-    Ok(per_slug
-        .into_iter()
-        .map(|(mission_slug, body_uploads)| StrandedMission {
-            mission_slug,
-            body_uploads,
-        })
-        .collect())
 }
 
 fn owner_facts(home: &Home, profile: &Profile) -> Result<OwnerFacts, Error> {
@@ -272,48 +241,6 @@ fn foreground(
     Ok(fg.canonicalized())
 }
 
-/// 3.2.6+: the project stores, and every legacy row classified by natural
-/// key (carried, quarantined or late). Reads only.
-fn store_facts(
-    home: &Home,
-    opts: &DoctorOptions,
-    busy: u64,
-) -> (
-    Option<crate::db::store::StoreFacts>,
-    Option<crate::db::carried::Ledger>,
-) {
-    if opts.env.profile.generation != crate::release::Generation::ProjectStore {
-        return (None, None);
-    }
-    let mut f = crate::db::store::gather(home);
-    let ledger = crate::db::carried::ledger(home, busy);
-    crate::db::carried::annotate(&mut f, &ledger);
-    f.legacy_writers = writers_by_source(home);
-    (Some(f), Some(ledger))
-}
-
-/// Who holds each legacy source open (`/proc`, read only), for the fix of
-/// `late_legacy_rows`: source path → the processes, for people.
-fn writers_by_source(home: &Home) -> std::collections::BTreeMap<String, String> {
-    let writers = crate::migrate::cutover::writers::legacy_writers(home);
-    let mut out = std::collections::BTreeMap::new();
-    if writers.is_empty() {
-        return out;
-    }
-    for source in crate::db::store::discover_sources(home) {
-        let real = std::fs::canonicalize(&source).unwrap_or_else(|_| source.clone());
-        let names: Vec<String> = writers
-            .iter()
-            .filter(|w| w.paths.iter().any(|p| std::path::Path::new(p) == real))
-            .map(crate::migrate::cutover::writers::LegacyWriter::name)
-            .collect();
-        if !names.is_empty() {
-            out.insert(source.display().to_string(), names.join(", "));
-        }
-    }
-    out
-}
-
 /// Gather every fact the report needs. Reads only.
 pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let resolution = login::resolve(home, opts.scope.as_ref(), &opts.env);
@@ -326,27 +253,19 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     let fg = foreground(home, opts, &resolution, &mut notes)?;
     let gate = identity::gate_foreground(home, &fg, &resolution, &opts.env);
     let busy = opts.busy_timeout_ms.unwrap_or(DOCTOR_BUSY_TIMEOUT_MS);
-    let scoped = resolution
-        .scope
-        .as_ref()
-        .map(|r| home.scoped_queue(&r.scope));
+    let scope = resolution.scope.as_ref().map(|r| &r.scope);
+    let scoped = scope.map(|s| home.scoped_queue(s));
     link_notes(home, scoped.as_deref(), &mut notes);
-    let legacy = queue_facts(&home.legacy_queue(), busy, &mut notes)?;
-    let active = match &scoped {
-        Some(path) => queue_facts(path, busy, &mut notes)?,
-        None => legacy.clone(),
-    };
-    let (legacy_is_active, legacy_unmovable, legacy_missions) = legacy_extras(
-        home,
-        opts,
-        scoped.as_deref(),
-        (&legacy, &active),
+    let survey = survey::gather(home, opts.env.profile, scope, busy);
+    let queues = queue_view(
+        (survey.legacy, survey.scoped),
+        survey.same_file,
+        survey.unmovable,
         busy,
         &mut notes,
     )?;
-    let queue_limits = queue_limits(home, opts.env.profile);
     let owner = owner_facts(home, opts.env.profile)?;
-    let (stores, ledger) = store_facts(home, opts, busy);
+    let (stores, ledger) = survey.stores.unzip();
     let live_daemons = opts.probe.then(probe::probe_daemon_ports);
     if let Some(stale) = stale_state(home, &owner, live_daemons.as_deref()) {
         notes.push(format!(
@@ -371,7 +290,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
                 let env_root = std::env::var_os("SPECIFY_REPO_ROOT")
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from);
-                crate::db::store::checkout_project(&dir, env_root.as_deref())
+                crate::survey::stores::checkout_project(&dir, env_root.as_deref())
             })
             .flatten(),
         stores,
@@ -380,28 +299,18 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         scope_source: resolution.scope.as_ref().map(|r| r.source),
         foreground: fg,
         owner,
-        active,
-        legacy,
-        legacy_missions,
-        legacy_unmovable,
-        legacy_is_active,
-        queue_limits,
+        active: queues.active,
+        legacy: queues.legacy,
+        legacy_missions: queues.missions,
+        legacy_unmovable: queues.unmovable,
+        legacy_is_active: queues.legacy_is_active,
+        queue_limits: survey.limits,
         unusable_by_owner: home.unusable_by_owner(),
         home_owner: home_owner(home),
         live_daemons,
         notes,
         invocation: opts.invocation.clone(),
     })
-}
-
-/// The release's queue caps at `[sync] max_queue_size` as it reads it.
-fn queue_limits(home: &Home, profile: &Profile) -> QueueLimits {
-    match &profile.queue_caps {
-        Some(caps) => {
-            QueueLimits::of_release(caps, crate::login::config::max_queue_size(&home.config()))
-        }
-        None => QueueLimits::default(),
-    }
 }
 
 /// Warn about a `queues/`, scoped or legacy DB, or journal that is a link
@@ -499,24 +408,4 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
             ))
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Home, writers_by_source};
-    use crate::migrate::cutover::writers::test_support::while_held_open;
-
-    #[test]
-    fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::at(dir.path());
-        std::fs::write(home.legacy_queue(), "").unwrap();
-        assert!(writers_by_source(&home).is_empty());
-        let (pid, found) = while_held_open(&home.legacy_queue(), || writers_by_source(&home));
-        let name = found
-            .get(&home.legacy_queue().display().to_string())
-            .cloned()
-            .unwrap_or_default();
-        assert!(name.contains(&format!("process {pid}")), "{found:?}");
-    }
 }

@@ -1,7 +1,8 @@
 //! `sk-doctor`: explain the sync state of a home without changing it.
 //!
-//! [`mod@gather`] collects facts (effects: files, SQLite read-only, process
-//! table); [`report::build`] turns them into the report (pure); `render/`
+//! [`mod@gather`] collects facts (effects: the survey of the home,
+//! `crate::survey`, and the doctor's own: identity, owner record, probe);
+//! [`report::build`] turns them into the report (pure); `render/`
 //! prints it. [`identity`] compares the foreground CLI with the daemon's
 //! [`owner`] record field by field; [`probe`] asks a daemon that is running.
 //!

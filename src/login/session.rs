@@ -129,7 +129,7 @@ pub fn read_identity_as(home: &Home, host: &HostUser) -> Result<Option<SessionId
 /// which is how a session kept in the OS keyring (or a logout that left the
 /// salt behind) looks from here. That is worth a diagnostic naming `--scope`.
 fn no_session_file(home: &Home) -> Result<Option<SessionIdentity>, Error> {
-    let dir = home.root().join("auth");
+    let dir = home.auth_dir();
     let entries = match fs::read_dir(&dir) {
         Ok(rd) => rd,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
@@ -365,7 +365,7 @@ pub mod test_support {
     pub fn write_session(home: &Home, host: &HostUser, plaintext_json: &[u8]) -> Result<(), Error> {
         let mut salt = [0u8; SALT_LEN];
         let mut nonce = [0u8; NONCE_LEN];
-        let auth = home.root().join("auth");
+        let auth = home.auth_dir();
         getrandom::fill(&mut salt)
             .and_then(|()| getrandom::fill(&mut nonce))
             .map_err(|e| Error::io(&auth, std::io::Error::other(e.to_string())))?;

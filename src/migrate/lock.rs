@@ -5,12 +5,11 @@
 //! their temp files, journal lines or moves. The kernel releases it when
 //! the process ends, however it ends, and no file is created for it (a
 //! refused run leaves the home byte-identical). A waiting run names the
-//! holder from the kernel's own table (`/proc/locks`). Nothing here
+//! holder from the kernel's own table (`process::flock_holder`). Nothing here
 //! signals a process.
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -47,7 +46,10 @@ impl HomeLock {
             if waited >= deadline {
                 return Err(Error::RunInProgress {
                     path: root.to_path_buf(),
-                    holder: holder_pid(&dir),
+                    holder: crate::process::flock_holder(&dir)
+                        .known()
+                        .copied()
+                        .flatten(),
                     waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
                 });
             }
@@ -62,30 +64,6 @@ impl HomeLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// The pid holding a `flock` on `dir`, from `/proc/locks` (Linux): lines
-/// `N: FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF`.
-fn holder_pid(dir: &File) -> Option<u32> {
-    let meta = dir.metadata().ok()?;
-    let table = std::fs::read_to_string("/proc/locks").ok()?;
-    let dev = meta.dev();
-    let want = (
-        u64::from(rustix::fs::major(dev)),
-        u64::from(rustix::fs::minor(dev)),
-        meta.ino(),
-    );
-    table.lines().find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.get(1) != Some(&"FLOCK") {
-            return None;
-        }
-        let mut id = f.get(5)?.split(':');
-        let major = u64::from_str_radix(id.next()?, 16).ok()?;
-        let minor = u64::from_str_radix(id.next()?, 16).ok()?;
-        let ino: u64 = id.next()?.parse().ok()?;
-        ((major, minor, ino) == want).then(|| f.get(4)?.parse().ok())?
-    })
 }
 
 #[cfg(test)]

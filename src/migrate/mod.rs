@@ -3,7 +3,8 @@
 //! release's own cutover.
 //!
 //! * [`mod@run`]: one run on a home — the run lock ([`lock`]), scope, the move,
-//!   the audit journal ([`journal`]); `status` and `queue-path` ([`queue`]).
+//!   the audit journal ([`journal`]); `status` (the survey of the home,
+//!   `crate::survey`, summed up) and `queue-path` ([`queue`]).
 //! * [`merge`]: the move itself — pure SQL text, then the effects: into a new
 //!   scoped DB (temp file linked into place) or into an existing one (one
 //!   transaction over both files).
@@ -22,7 +23,4 @@ pub mod observe;
 pub mod queue;
 pub mod run;
 
-pub use run::{
-    DbStatus, JSON_SCHEMA_VERSION, RunOptions, RunReport, Status, StatusReport, layout_message,
-    run, same_file_diagnostic, status,
-};
+pub use run::{DbStatus, RunOptions, RunReport, Status, StatusReport, layout_message, run, status};

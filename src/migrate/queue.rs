@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::db::layout::LayoutMode;
 use crate::db::schema::MigrationId;
 use crate::error::Error;
 use crate::home::Home;
@@ -16,6 +15,7 @@ use crate::migrate::merge::MoveOptions;
 use crate::migrate::observe::Observer;
 use crate::migrate::{self, RunOptions, RunReport};
 use crate::scope::Scope;
+use crate::survey::layout::LayoutMode;
 
 /// The queue DB a writer must use, and the move that ran to make it so.
 #[derive(Debug, Clone)]
@@ -68,7 +68,6 @@ pub fn reader_queue(home: &Home, flag: Option<&Scope>, env: &Env) -> PathBuf {
 /// `queue_db` is always null and no schema migration is ever pending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectTarget {
-    pub schema_version: u32,
     /// Always null on these releases.
     pub queue_db: Option<String>,
     /// The checkout's project (`.kittify/config.yaml` `project.uuid`).
@@ -114,21 +113,16 @@ pub fn project_target(
     repo_root_env: Option<&Path>,
     busy_timeout_ms: u64,
 ) -> ProjectTarget {
-    let uuid = crate::db::store::checkout_project(cwd, repo_root_env);
-    let late_rows = crate::db::carried::ledger(home, busy_timeout_ms).late_count();
+    let uuid = crate::survey::stores::checkout_project(cwd, repo_root_env);
+    let late_rows = crate::survey::carried::ledger(home, busy_timeout_ms).late_count();
     ProjectTarget {
-        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         queue_db: None,
-        project_store: uuid.as_ref().map(|u| {
-            home.root()
-                .join("projects")
-                .join(u)
-                .join("sync/sync.db")
-                .display()
-                .to_string()
-        }),
+        project_store: uuid
+            .as_ref()
+            .map(|u| home.project_store(u).display().to_string()),
         project_uuid: uuid,
-        layout_mode: crate::db::store::layout_mode(home),
+        // TODO(issue 29, phase 2): an unreadable layout record reads as `legacy`.
+        layout_mode: crate::survey::stores::layout_mode(home).known_or_default(&mut Vec::new()),
         pending_migrations: Vec::new(),
         late_rows,
         note: PROJECT_STORE_NOTE.to_string(),

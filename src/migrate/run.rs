@@ -18,9 +18,8 @@ use crate::migrate::merge::{self, MoveOptions, TableCounts};
 use crate::migrate::observe::Observer;
 use crate::release::Generation;
 use crate::scope::Scope;
-
-/// Version of the JSON documents this tool prints.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+use crate::survey::queues::QueueDb;
+use crate::survey::{self, Survey, queues};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,7 +33,6 @@ pub enum Status {
 /// `sk-migrate run --json` (`docs/json.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
-    pub schema_version: u32,
     /// `{version, source, generation}` of the release whose rules applied
     /// (set by the command line; absent for library callers).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +93,7 @@ pub fn layout_message(generation: Generation, home: &Home) -> String {
         ),
         Generation::ProjectStore => format!(
             "the installed spec-kitty keeps queued work in per-project stores ({}/<uuid>/sync/sync.db); the queue DBs are only inputs to its cutover (spec-kitty sync project-store-migrate). Nothing was written",
-            home.root().join("projects").display()
+            home.projects_dir().display()
         ),
         _ => "the installed spec-kitty keeps its queue in queue DBs".to_string(),
     }
@@ -105,7 +103,6 @@ impl RunReport {
     /// The report before anything is found: no scope, nothing moved.
     fn before(legacy_path: &Path, diagnostics: Vec<Diagnostic>) -> RunReport {
         RunReport {
-            schema_version: JSON_SCHEMA_VERSION,
             release: None,
             status: Status::NoScope,
             scope: None,
@@ -148,7 +145,7 @@ pub fn run(
     };
     moving.lock_budget_ms = moving.lock_budget_ms.min(profile.lock_budget_ms());
     // The cap guard: the release's caps, at `[sync] max_queue_size` as it reads it.
-    moving.limits = limits(home, profile);
+    moving.limits = crate::survey::queue_limits(home, profile);
     let opts = &RunOptions {
         moving,
         ..opts.clone()
@@ -199,22 +196,9 @@ fn one_file(mut report: RunReport, legacy: &Path, scoped: &Path, started: Instan
     report.status = Status::NothingToDo;
     report
         .diagnostics
-        .push(same_file_diagnostic(legacy, scoped));
+        .push(crate::survey::queues::same_file_diagnostic(legacy, scoped));
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     report
-}
-
-/// The legacy and scoped DB are one file (device and inode).
-pub fn same_file_diagnostic(legacy: &Path, scoped: &Path) -> login::Diagnostic {
-    login::Diagnostic {
-        path: display(scoped),
-        message: format!(
-            "{} and {} are the same file (same device and inode: a hard link or a bind mount); \
-             its rows are already in the scoped queue, so nothing is stranded and nothing moves",
-            display(legacy),
-            display(scoped)
-        ),
-    }
 }
 
 /// Refuse to write through a link that leads out of the home: `queues/`,
@@ -301,7 +285,6 @@ fn rows_by_name<S: serde::Serializer>(
 /// `sk-migrate status --json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
-    pub schema_version: u32,
     /// `{version, source, generation}` of the release whose rules applied
     /// (set by the command line; absent for library callers).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -319,7 +302,7 @@ pub struct StatusReport {
     pub rows_waiting: u64,
     /// Legacy rows no `sk-migrate run` moves under this release: a table
     /// its scoped DB lacks, or a NULL key (`docs/json.md`).
-    pub rows_unmovable: Vec<crate::db::UnmovableRows>,
+    pub rows_unmovable: Vec<queues::UnmovableRows>,
     /// Legacy rows a run would hold back (not in `rows_waiting`): the
     /// scoped table is within a tenth of the release's cap
     /// (`[sync] max_queue_size`); they move once the daemon has drained it.
@@ -332,17 +315,19 @@ pub struct StatusReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-fn db_status(path: &Path, busy: u64) -> Result<DbStatus, Error> {
-    let facts = crate::db::inspect(path, busy)?;
+/// One DB of the survey, for `status`: a failed read fails the command.
+fn db_status(db: QueueDb) -> Result<DbStatus, Error> {
+    let facts = db.read?;
     Ok(DbStatus {
-        path: display(path),
+        path: display(&db.path),
         exists: facts.is_some(),
         schema_version: facts.as_ref().map(|f| f.version),
         rows: facts.iter().flat_map(|f| f.rows.iter()).copied().collect(),
     })
 }
 
-/// Read-only summary: versions, pending migrations, rows waiting.
+/// Read-only summary of the survey: versions, pending migrations, rows
+/// waiting.
 pub fn status(
     home: &Home,
     scope: Option<&Scope>,
@@ -355,38 +340,40 @@ pub fn status(
         ..
     } = login::resolve(home, scope, env);
     let target = env.profile.schema.unwrap_or(LATEST);
-    let legacy = db_status(&home.legacy_queue(), busy)?;
-    let scoped = match &resolved {
-        Some(r) => Some(db_status(&home.scoped_queue(&r.scope), busy)?),
-        None => None,
-    };
+    let Survey {
+        legacy,
+        scoped,
+        same_file,
+        unmovable,
+        limits,
+        ..
+    } = survey::gather(home, env.profile, resolved.as_ref().map(|r| &r.scope), busy);
+    let legacy_facts = legacy.facts().cloned();
+    let legacy = db_status(legacy)?;
+    let scoped = scoped.map(db_status).transpose()?;
     let from = scoped.as_ref().and_then(|s| s.schema_version).unwrap_or(0);
     let pending_migrations = if scoped.is_some() {
         schema::MigrationId::pending(from, target)
     } else {
         Vec::new()
     };
-    let scoped_path = resolved.as_ref().map(|r| home.scoped_queue(&r.scope));
-    let same_file = scoped_path
-        .as_deref()
-        .is_some_and(|s| crate::fsutil::same_file(&home.legacy_queue(), s));
-    let (mut rows_waiting, rows_unmovable) = match (&resolved, env.profile.schema) {
-        (Some(_), Some(schema)) if !same_file => {
-            waiting(home, env.profile, schema, scoped.as_ref(), busy)?
+    let (mut rows_waiting, rows_unmovable) = match (unmovable, &legacy_facts) {
+        (Some(read), Some(facts)) => {
+            let unmovable = read?;
+            (queues::movable_rows(facts, &unmovable), unmovable)
         }
         // 3.2.6+: every legacy row waits for the cutover, as before.
-        (Some(_), None) if !same_file => (legacy.rows.values().sum(), Vec::new()),
+        _ if resolved.is_some() && env.profile.schema.is_none() && !same_file => {
+            (legacy.rows.values().sum(), Vec::new())
+        }
         _ => (0, Vec::new()),
     };
     let rows_held_by_cap = match &scoped {
-        Some(s) if rows_waiting > 0 => {
-            held_by_cap(&legacy, s, &rows_unmovable, &limits(home, env.profile))
-        }
+        Some(s) if rows_waiting > 0 => held_by_cap(&legacy, s, &rows_unmovable, &limits),
         _ => 0,
     };
     rows_waiting -= rows_held_by_cap;
     Ok(StatusReport {
-        schema_version: JSON_SCHEMA_VERSION,
         release: None,
         scope: resolved.as_ref().map(|r| r.scope.to_string()),
         scope_source: resolved.as_ref().map(|r| r.source),
@@ -401,24 +388,12 @@ pub fn status(
     })
 }
 
-/// The move's limits for the installed release (`[sync] max_queue_size`
-/// as it reads it); none for a release without queue DBs.
-fn limits(home: &Home, profile: &crate::release::Profile) -> merge::QueueLimits {
-    match &profile.queue_caps {
-        Some(caps) => merge::QueueLimits::of_release(
-            caps,
-            crate::login::config::max_queue_size(&home.config()),
-        ),
-        None => merge::QueueLimits::default(),
-    }
-}
-
 /// The waiting legacy rows a run would hold back under `limits`.
 fn held_by_cap(
     legacy: &DbStatus,
     scoped: &DbStatus,
-    unmovable: &[crate::db::UnmovableRows],
-    limits: &merge::QueueLimits,
+    unmovable: &[queues::UnmovableRows],
+    limits: &crate::release::limits::QueueLimits,
 ) -> u64 {
     legacy
         .rows
@@ -433,25 +408,4 @@ fn held_by_cap(
             limits.split(*t, n.saturating_sub(stuck), stored).1
         })
         .sum()
-}
-
-/// Legacy rows a run would move, and those it cannot (read-only).
-fn waiting(
-    home: &Home,
-    profile: &crate::release::Profile,
-    schema: u32,
-    scoped: Option<&DbStatus>,
-    busy: u64,
-) -> Result<(u64, Vec<crate::db::UnmovableRows>), Error> {
-    let path = home.legacy_queue();
-    let Some(facts) = crate::db::inspect(&path, busy)? else {
-        return Ok((0, Vec::new()));
-    };
-    let target = crate::db::move_target(
-        schema,
-        profile.reads_schemas,
-        scoped.and_then(|s| s.schema_version),
-    );
-    let unmovable = crate::db::unmovable(&path, &facts, target, busy)?;
-    Ok((crate::db::movable_rows(&facts, &unmovable), unmovable))
 }

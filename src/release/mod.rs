@@ -18,6 +18,7 @@
 //! runs the release.
 
 mod detect;
+pub mod limits;
 mod version;
 
 pub use detect::{Candidates, Detection, ReleaseSource, detect};

@@ -78,7 +78,7 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
             "manifest: {m} (phase {})",
             r.phase
                 .as_ref()
-                .map_or("unknown", crate::db::layout::CutoverPhase::as_str)
+                .map_or("unknown", crate::survey::layout::CutoverPhase::as_str)
         ));
     }
     out.push_str(&para(&lines.join("\n"), style));
@@ -100,7 +100,7 @@ fn projects_table(r: &CutoverReport, style: &Style) -> String {
 }
 
 /// What re-encoding the snapshot for the release's history upload did.
-fn history_line(h: &crate::db::history::HistoryEncoding) -> String {
+fn history_line(h: &crate::survey::history::HistoryEncoding) -> String {
     let mut line = format!(
         "history: {} of {} event(s) re-encoded with spec-kitty {}'s own _canonical_event_json ({} already so), as its `sync project-store-history --apply` demands of a sealed row",
         h.reencoded, h.events, h.release, h.already_canonical

@@ -5,9 +5,9 @@ use owo_colors::OwoColorize;
 
 use super::layout::{self, Cell, Grid, Look};
 use super::{Style, paths};
-use crate::db::store::StoreFacts;
 use crate::doctor::identity::FieldStatus;
 use crate::doctor::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report, Step};
+use crate::survey::stores::StoreFacts;
 
 fn status_text(s: FieldStatus) -> &'static str {
     match s {

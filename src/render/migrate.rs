@@ -280,10 +280,10 @@ fn status_notes(r: &StatusReport, dash: bool) -> Vec<String> {
     }
     for u in &r.rows_unmovable {
         let why = match u.why {
-            crate::db::Unmovable::TableMissing { since, target } => format!(
+            crate::survey::queues::Unmovable::TableMissing { since, target } => format!(
                 "the installed release's queue DBs are V{target}; a release with V{since} DBs reads them"
             ),
-            crate::db::Unmovable::NullKey => {
+            crate::survey::queues::Unmovable::NullKey => {
                 "a NULL natural key: no release can take them".to_string()
             }
         };

@@ -50,9 +50,32 @@ pub fn para(text: &str, style: &Style) -> String {
         .collect()
 }
 
-/// Serialise a report as the one JSON object on stdout.
+/// Version of the JSON documents both tools print (`docs/json.md`): stated
+/// here, at the edge, on every document ([`Document`]).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// A JSON document: `schema_version`, then the fields of `body` (a report,
+/// which does not carry the version itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Document<T> {
+    schema_version: u32,
+    #[serde(flatten)]
+    body: T,
+}
+
+impl<T> Document<T> {
+    pub fn new(body: T) -> Document<T> {
+        Document {
+            schema_version: JSON_SCHEMA_VERSION,
+            body,
+        }
+    }
+}
+
+/// Serialise a report as the one JSON object on stdout, with its
+/// `schema_version`.
 pub fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|e| {
+    serde_json::to_string_pretty(&Document::new(value)).unwrap_or_else(|e| {
         // Serialising our own plain structs cannot fail; say so if it ever does.
         format!("{{\"error\":\"cannot serialise report: {e}\"}}")
     })

@@ -1,6 +1,8 @@
 //! The crate's shape stays within its limits (`docs/architecture.md`,
 //! "Shape"): no file over 600 non-test lines, no fn over 80 lines, no import
-//! cycle between modules. `scripts/shape` measures; this fails when it does.
+//! cycle between modules, no import of the migrate side from sk-doctor's
+//! code, no path of the home spelt outside `src/home.rs`. `scripts/shape`
+//! measures; this fails when it does.
 
 use std::process::Command;
 
@@ -95,4 +97,89 @@ fn a_cycle_between_files_of_a_nested_folder_fails_the_check() {
     };
     assert!(!ok, "{text}");
     assert!(text.contains("a/m/: x <-> y"), "{text}");
+}
+
+#[test]
+fn a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests() {
+    let files = [
+        (
+            "lib.rs",
+            "pub mod doctor;\npub mod migrate;\npub mod survey;\n",
+        ),
+        ("migrate/mod.rs", "pub fn run() {}\n"),
+        ("survey/mod.rs", "pub fn gather() {}\n"),
+        ("doctor/mod.rs", "pub mod report;\n"),
+        (
+            "doctor/report/mod.rs",
+            "use crate::survey::gather;\npub fn f() { gather() }\n\
+             #[cfg(test)]\nmod tests {\n    use super::super::super::migrate::run;\n}\n",
+        ),
+    ];
+    let Some((ok, text)) = shape_of(&files) else {
+        eprintln!("skipped: python3 not available");
+        return;
+    };
+    assert!(!ok, "{text}");
+    assert!(text.contains("forbidden imports: 1"), "{text}");
+    assert!(
+        text.contains("doctor/report/mod.rs:5 crate::migrate::run"),
+        "{text}"
+    );
+
+    // The survey both stand on is no such import.
+    let files = [
+        files[0],
+        files[1],
+        files[2],
+        files[3],
+        (
+            "doctor/report/mod.rs",
+            "use crate::survey::gather;\npub fn f() { gather() }\n",
+        ),
+    ];
+    let Some((ok, text)) = shape_of(&files) else {
+        return;
+    };
+    assert!(ok, "{text}");
+    assert!(text.contains("forbidden imports: 0"), "{text}");
+}
+
+#[test]
+fn a_home_path_literal_outside_home_rs_fails_the_check() {
+    let home = "pub struct Home { root: std::path::PathBuf }\n\
+                impl Home {\n\
+                    pub fn projects_dir(&self) -> std::path::PathBuf { self.root.join(\"projects\") }\n\
+                    pub fn layout(&self) -> std::path::PathBuf { self.projects_dir().join(\".layout-generation.json\") }\n\
+                }\n\
+                pub const LEGACY_QUEUE_FILE: &str = \"queue.db\";\n\
+                #[cfg(test)]\nmod tests {\n    fn t() { let _ = std::path::Path::new(\"/r\").join(\"sync\"); }\n}\n";
+    let files = [
+        ("lib.rs", "pub mod home;\npub mod stores;\n"),
+        ("home.rs", home),
+        (
+            "stores.rs",
+            "use std::path::Path;\n\
+             pub fn a(r: &Path) -> std::path::PathBuf { r.join(\"projects/.layout-generation.json\") }\n\
+             pub fn b(r: &Path) -> std::path::PathBuf { r.join(\"projects\") }\n\
+             pub fn c(r: &Path) -> bool { r.ends_with(\"queue.db\") }\n\
+             pub fn d() -> &'static str { \"sync\" }\n\
+             #[cfg(test)]\nmod tests {\n    fn t(r: &std::path::Path) { let _ = r.join(\"projects\"); }\n}\n",
+        ),
+    ];
+    let Some((ok, text)) = shape_of(&files) else {
+        eprintln!("skipped: python3 not available");
+        return;
+    };
+    assert!(!ok, "{text}");
+    // A path under a home name, and a home name joined; not a name used as
+    // a word (`sync`, a name only home.rs's tests join), nor test code.
+    assert!(
+        text.contains("home path literals outside home.rs: 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stores.rs:2 \"projects/.layout-generation.json\""),
+        "{text}"
+    );
+    assert!(text.contains("stores.rs:3 \"projects\""), "{text}");
 }

@@ -321,12 +321,11 @@ fn project_store_doctor_views() {
 /// release installed (tests/system/cutover.rs does), the view does not.
 #[test]
 fn cutover_summary_views() {
-    use sk_boundary::db::store::LegacySource;
     use sk_boundary::migrate::cutover::{CutoverReport, CutoverStatus, ProjectCarried};
     use sk_boundary::render::{Style, cutover};
+    use sk_boundary::survey::stores::LegacySource;
     let root = "/tmp/sk-demo.XXXXXX/.spec-kitty";
     let report = |status: CutoverStatus| CutoverReport {
-        schema_version: 1,
         release: None,
         status,
         migration_id: Some("20261201T101500Z-5c1e".into()),
@@ -350,7 +349,7 @@ fn cutover_summary_views() {
         failure_log_not_carried: 1,
         left_in_sources: 0,
         history: (status == CutoverStatus::Migrated).then(|| {
-            sk_boundary::db::history::HistoryEncoding {
+            sk_boundary::survey::history::HistoryEncoding {
                 release: "3.2.7".into(),
                 events: 7,
                 reencoded: 7,
@@ -360,7 +359,7 @@ fn cutover_summary_views() {
         manifest: (status == CutoverStatus::Migrated)
             .then(|| format!("{root}/migrations/project-store/20261201T101500Z-5c1e.json")),
         phase: (status == CutoverStatus::Migrated)
-            .then_some(sk_boundary::db::layout::CutoverPhase::Complete),
+            .then_some(sk_boundary::survey::layout::CutoverPhase::Complete),
         projects: vec![
             ProjectCarried {
                 project_uuid: "0f6c3a52-8d1e-4b7a-9c2d-5e8f1a2b3c4d".into(),

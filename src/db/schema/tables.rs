@@ -207,7 +207,7 @@ impl TableDef {
     /// The columns a DB at `version` has of those the scoped table requires
     /// (NOT NULL, no default; the natural key among them): a legacy row with
     /// a NULL in one of them moves into no scoped DB. The one rule the move
-    /// (`migrate::merge`) and the read-only count (`db::unmovable`) share.
+    /// (`migrate::merge`) and the read-only count (`survey::queues::unmovable`) share.
     pub fn required_at(&self, version: u32) -> Vec<&'static str> {
         self.columns
             .iter()

@@ -2,13 +2,12 @@
 
 use serde::Serialize;
 
-use crate::db::layout::LayoutMode;
-use crate::db::store::StoreFacts;
 use crate::doctor::identity::{self, FieldRow};
 use crate::doctor::owner::RedactedOwner;
 use crate::field::Field;
-use crate::migrate::JSON_SCHEMA_VERSION;
 use crate::release::{GateField, Profile};
+use crate::survey::layout::LayoutMode;
+use crate::survey::stores::StoreFacts;
 
 use super::queue::legacy_queue_problems;
 use super::{
@@ -74,7 +73,6 @@ pub fn build(facts: Facts) -> Report {
         warnings.insert(0, release_unknown_warning(why));
     }
     Report {
-        schema_version: JSON_SCHEMA_VERSION,
         ok: problems.is_empty(),
         home: facts.home,
         release: facts.release,
@@ -479,7 +477,6 @@ pub(super) fn mismatch_remedy(profile: &Profile, fields: &[Field]) -> Vec<Step> 
 /// `sk-doctor preflight`: may sync work proceed? (pure)
 #[derive(Debug, Clone, Serialize)]
 pub struct Preflight {
-    pub schema_version: u32,
     pub ok: bool,
     pub problems: Vec<Problem>,
 }
@@ -513,7 +510,6 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
     // Authentication first: without it nothing else can be made right.
     problems.sort_by_key(|p| p.code != ProblemCode::AuthRequired);
     Preflight {
-        schema_version: JSON_SCHEMA_VERSION,
         ok: problems.is_empty(),
         problems,
     }

@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use crate::db::store::StoreFacts;
 use crate::doctor::identity::{FieldRow, FieldStatus, ForegroundIdentity, GateForeground};
 use crate::doctor::owner::RedactedOwner;
 use crate::doctor::probe::LiveDaemon;
 use crate::field::Field;
 use crate::login::ScopeSource;
 use crate::release::{GateField, Profile, ReleaseView};
+use crate::survey::stores::StoreFacts;
 
 mod build;
 pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};
@@ -112,7 +112,7 @@ pub struct Facts {
     pub stores: Option<StoreFacts>,
     /// Every legacy row classified by natural key (3.2.6+; `None`: not
     /// classified, and the path-based rules apply).
-    pub ledger: Option<crate::db::carried::Ledger>,
+    pub ledger: Option<crate::survey::carried::Ledger>,
     /// The foreground as the release's preflight gate sees it.
     pub gate: GateForeground,
     /// The project uuid of the checkout (3.2.6+ gate), if one resolves.
@@ -127,12 +127,12 @@ pub struct Facts {
     /// Legacy body uploads per mission slug (V2–V3 `feature_slug` mapped).
     pub legacy_missions: Vec<StrandedMission>,
     /// Legacy rows no move takes under this release (`unmovable_legacy_rows`).
-    pub legacy_unmovable: Vec<crate::db::UnmovableRows>,
+    pub legacy_unmovable: Vec<crate::survey::queues::UnmovableRows>,
     /// The legacy and the active scoped DB are one file (device and inode).
     pub legacy_is_active: bool,
     /// How full a move may make each scoped table (the release's caps at
     /// `[sync] max_queue_size`): legacy rows past it wait for room.
-    pub queue_limits: crate::migrate::merge::QueueLimits,
+    pub queue_limits: crate::release::limits::QueueLimits,
     /// Files of the home its owner cannot use (`unusable_by_owner`), and
     /// the owner as `name (uid N, gid G)`.
     pub unusable_by_owner: Vec<crate::home::Unusable>,
@@ -346,7 +346,6 @@ impl From<GateField> for ProblemField {
 /// `sk-doctor --json` (`docs/json.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub schema_version: u32,
     pub ok: bool,
     pub home: String,
     /// `{version, source, generation}` of the installed spec-kitty release.
@@ -507,7 +506,7 @@ mod tests {
     /// problem says they wait for room, and so does the stranded fix.
     #[test]
     fn rows_past_the_cap_wait_for_room_and_no_fix_says_run() {
-        use crate::migrate::merge::{Limit, QueueLimits};
+        use crate::release::limits::{Limit, QueueLimits};
         let mut f = facts();
         f.queue_limits = QueueLimits {
             events: Some(Limit::of_cap(10)),

@@ -48,10 +48,10 @@ pub(super) fn legacy_queue_problems(
     if scope_resolved_for_queues && events.1 + body_uploads.1 > 0 {
         problems.push(wait_for_room_problem(facts, events.1, body_uploads.1));
     }
-    let missing: Vec<crate::db::UnmovableRows> = facts
+    let missing: Vec<crate::survey::queues::UnmovableRows> = facts
         .legacy_unmovable
         .iter()
-        .filter(|u| matches!(u.why, crate::db::Unmovable::TableMissing { .. }))
+        .filter(|u| matches!(u.why, crate::survey::queues::Unmovable::TableMissing { .. }))
         .cloned()
         .collect();
     if scope_resolved_for_queues && !missing.is_empty() {
@@ -89,7 +89,7 @@ pub(super) fn legacy_queue_problems(
 
 /// `table`'s legacy rows a run would move now, and those it would hold back
 /// because the scoped table has no room under the release's cap (the
-/// move fills it to [`crate::migrate::merge::Limit::fill_to`]). Counted as
+/// move fills it to [`crate::release::limits::Limit::fill_to`]). Counted as
 /// if every row added one, as the run's guard first assumes.
 fn movable_now(facts: &Facts, table: Table) -> (u64, u64) {
     let stuck: u64 = facts
@@ -187,7 +187,7 @@ fn wait_for_room_steps(facts: &Facts, events: u64, body_uploads: u64) -> Vec<Ste
     .map(|(waiting, stored)| cap_holding(waiting + stored))
     .max()
     .unwrap_or(0);
-    let config = std::path::Path::new(&facts.home).join("config.toml");
+    let config = crate::home::Home::at(&facts.home).config();
     vec![
         Step::user(format!(
             "raise `max_queue_size` in the `[sync]` table of {} to at least {need}, so the \
@@ -202,7 +202,7 @@ fn wait_for_room_steps(facts: &Facts, events: u64, body_uploads: u64) -> Vec<Ste
 /// fills to a tenth under the cap).
 fn cap_holding(rows: u64) -> u64 {
     let mut cap = rows + rows.div_ceil(9);
-    while crate::migrate::merge::Limit::of_cap(cap).fill_to < rows {
+    while crate::release::limits::Limit::of_cap(cap).fill_to < rows {
         cap += 1;
     }
     cap
@@ -210,8 +210,11 @@ fn cap_holding(rows: u64) -> u64 {
 
 /// Legacy rows no `sk-migrate run` moves under the installed release, for
 /// want of a table its queue DBs lack: a release that reads it moves them.
-pub(super) fn unmovable_problem(path: &str, rows: &[crate::db::UnmovableRows]) -> Problem {
-    use crate::db::Unmovable;
+pub(super) fn unmovable_problem(
+    path: &str,
+    rows: &[crate::survey::queues::UnmovableRows],
+) -> Problem {
+    use crate::survey::queues::Unmovable;
     let mut parts = Vec::new();
     let mut newest_since = 0;
     for u in rows {
@@ -251,7 +254,7 @@ pub(super) fn keyless_advisory(facts: &Facts, scope_resolved: bool) -> Vec<Advis
     let keyless: Vec<String> = facts
         .legacy_unmovable
         .iter()
-        .filter(|u| matches!(u.why, crate::db::Unmovable::NullKey))
+        .filter(|u| matches!(u.why, crate::survey::queues::Unmovable::NullKey))
         .map(|u| format!("{} in {}", plural(u.rows, "row", "rows"), u.table))
         .collect();
     if keyless.is_empty()

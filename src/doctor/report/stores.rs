@@ -6,13 +6,13 @@
 //! and the undecodable journal are advisories: no user action changes them
 //! (`sk-doctor explain journal_undecodable`).
 
-use crate::db::layout::{CutoverPhase, LayoutMode};
-use crate::db::store;
-use crate::db::store::StoreFacts;
+use crate::survey::layout::{CutoverPhase, LayoutMode};
+use crate::survey::stores;
+use crate::survey::stores::StoreFacts;
 
 use super::{Advisory, AdvisoryCode, Facts, Problem, ProblemCode, Step, plural};
 
-use crate::db::carried::{Ledger, SourceLedger};
+use crate::survey::carried::{Ledger, SourceLedger};
 
 /// The release's own commands for sealed history (the same syntax in
 /// 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7: `sync project-store-history`), as
@@ -192,7 +192,7 @@ fn cutover_step() -> Step {
 
 /// `cutover_pending` by path, when rows could not be classified.
 fn path_pending(f: &StoreFacts) -> Option<Problem> {
-    let pending = store::pending_sources(f);
+    let pending = stores::pending_sources(f);
     if pending.is_empty() {
         return None;
     }
@@ -254,7 +254,7 @@ fn quarantined(f: &StoreFacts) -> Vec<Advisory> {
 
 /// What the release will do with what one store holds.
 fn held(
-    s: &store::ProjectStore,
+    s: &stores::ProjectStore,
     facts: &Facts,
     out: &mut Vec<Advisory>,
     warnings: &mut Vec<String>,
@@ -307,7 +307,7 @@ fn confirmer(facts: &Facts) -> String {
 /// The release's own preview, confirm and apply of a store's sealed
 /// history, every value filled in: the confirmer, a fresh idempotency key,
 /// and the action id the release derives from them.
-fn history_steps(s: &store::ProjectStore, facts: &Facts) -> Vec<Step> {
+fn history_steps(s: &stores::ProjectStore, facts: &Facts) -> Vec<Step> {
     let key = &facts.invocation.idempotency_key;
     let action = super::history_action_id(&s.project_uuid, key);
     let who = confirmer(facts);
@@ -353,7 +353,7 @@ fn history_steps(s: &store::ProjectStore, facts: &Facts) -> Vec<Step> {
 /// uploads the confirmed cohort whole or not at all, so the history is
 /// deliverable only when every sealed row is one sk-migrate's cutover
 /// re-encoded and its record does not refuse (`sealed_deliverable`).
-fn sealed_advisory(s: &store::ProjectStore, facts: &Facts) -> Advisory {
+fn sealed_advisory(s: &stores::ProjectStore, facts: &Facts) -> Advisory {
     let events = plural(s.sealed_history, "migrated event", "migrated events");
     let (message, steps) = if s.sealed_deliverable == s.sealed_history {
         (
@@ -397,7 +397,7 @@ fn sealed_advisory(s: &store::ProjectStore, facts: &Facts) -> Advisory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::carried::{Fate, LegacyRow, NaturalKey};
+    use crate::survey::carried::{Fate, LegacyRow, NaturalKey};
     use std::path::PathBuf;
 
     fn facts(mode: &str, late: u64, carried: u64) -> (StoreFacts, Ledger) {
@@ -419,7 +419,7 @@ mod tests {
         }
         let f = StoreFacts {
             layout_mode: LayoutMode::from_name(mode),
-            legacy_sources: vec![store::LegacySource {
+            legacy_sources: vec![stores::LegacySource {
                 path: "/h/queue.db".into(),
                 rows: late + carried,
                 carried: Some(carried),
@@ -435,6 +435,7 @@ mod tests {
                 ..SourceLedger::default()
             }],
             rows,
+            ..Ledger::default()
         };
         (f, l)
     }
@@ -503,7 +504,7 @@ mod tests {
     #[test]
     fn sealed_history_and_an_undecodable_journal_are_advisories_never_problems() {
         let mut f = facts("project_only", 0, 3);
-        f.0.stores.push(store::ProjectStore {
+        f.0.stores.push(stores::ProjectStore {
             project_uuid: "p".into(),
             path: "/h/projects/p/sync/sync.db".into(),
             journal_entries: 3,
@@ -544,8 +545,8 @@ mod tests {
 mod sealed_tests {
     use super::*;
 
-    fn with(sealed: u64, deliverable: u64) -> store::ProjectStore {
-        store::ProjectStore {
+    fn with(sealed: u64, deliverable: u64) -> stores::ProjectStore {
+        stores::ProjectStore {
             project_uuid: "p".into(),
             path: "/h/projects/p/sync/sync.db".into(),
             journal_entries: sealed,
@@ -558,7 +559,7 @@ mod sealed_tests {
         }
     }
 
-    fn sealed(s: &store::ProjectStore) -> Advisory {
+    fn sealed(s: &stores::ProjectStore) -> Advisory {
         let mut facts = crate::doctor::report::tests::facts();
         facts.invocation.idempotency_key = "sk-doctor-k".into();
         sealed_advisory(s, &facts)

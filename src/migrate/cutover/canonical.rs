@@ -7,7 +7,7 @@
 //! sources stay read-only, and the release's own snapshots, made from ours
 //! afterwards, are its evidence. Every row is kept with its natural key,
 //! which is checked here, not taken on trust; what was done is recorded
-//! for sk-doctor ([`crate::db::history`]).
+//! for sk-doctor ([`crate::survey::history`]).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use crate::db::history::HistoryEncoding;
 use crate::error::Error;
+use crate::survey::history::HistoryEncoding;
 
 /// The re-encoding script, run by the release's interpreter.
 const SCRIPT: &str = include_str!("../../../scripts/canonical_history.py");

@@ -29,7 +29,7 @@ pub struct Greenfield {
 
 /// The project the layout authority is asked through (the record is the
 /// machine's): a store's, else the checkout's of the current directory.
-pub(super) fn project(facts: &crate::db::store::StoreFacts) -> Option<String> {
+pub(super) fn project(facts: &crate::survey::stores::StoreFacts) -> Option<String> {
     facts
         .stores
         .first()
@@ -39,7 +39,7 @@ pub(super) fn project(facts: &crate::db::store::StoreFacts) -> Option<String> {
             let env_root = std::env::var_os("SPECIFY_REPO_ROOT")
                 .filter(|v| !v.is_empty())
                 .map(std::path::PathBuf::from);
-            crate::db::store::checkout_project(&dir, env_root.as_deref())
+            crate::survey::stores::checkout_project(&dir, env_root.as_deref())
         })
 }
 

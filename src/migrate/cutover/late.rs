@@ -6,7 +6,7 @@
 //! run in the release's own interpreter by `scripts/carry_late.py` (shipped
 //! inside the binary). No SQL of ours writes a project store; the sources
 //! are only read. Which rows are late is decided by natural key
-//! ([`crate::db::carried`]); a row the release rejects for good is recorded
+//! ([`crate::survey::carried`]); a row the release rejects for good is recorded
 //! with its reason in `<root>/sk-migrate-cutover/late/quarantine.json`, so
 //! the same state always gets the same answer; a transient failure (a
 //! locked store) fails the run and the next run carries the row.
@@ -18,10 +18,10 @@ use std::process::{Command, Stdio};
 use rusqlite::types::ValueRef;
 use serde::Serialize;
 
-use crate::db::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
 use crate::db::schema::tables::Table;
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::carried::{self, LateQuarantine, LateQuarantineRecord, LegacyRow, NaturalKey};
 
 /// The carrying script, run by the release's interpreter.
 const SCRIPT: &str = include_str!("../../../scripts/carry_late.py");
@@ -38,7 +38,7 @@ pub struct LateReport {
     /// The release that wrote them (`importlib.metadata`).
     pub release: Option<String>,
     /// Processes still holding a legacy DB open, with the remedy.
-    pub writers: Vec<super::writers::LegacyWriter>,
+    pub writers: Vec<crate::survey::writers::LegacyWriter>,
 }
 
 fn record_path(home: &Home) -> PathBuf {
@@ -53,9 +53,12 @@ fn key_json(key: &NaturalKey) -> serde_json::Value {
 }
 
 /// The keys our record quarantined (read-only; the one reader of the
-/// format is `db::carried`, which sk-doctor's ledger uses too).
+/// format is `survey::carried`, which sk-doctor's ledger uses too).
+///
+/// TODO(issue 29, phase 2): an unreadable record reads as empty here, and
+/// `record` then replaces it with the new entries alone.
 pub fn quarantined(home: &Home) -> Vec<LateQuarantine> {
-    carried::late_quarantine(home)
+    carried::late_quarantine(home).known_or_default(&mut Vec::new())
 }
 
 /// The late rows still to carry: late by natural key and not in our record.
@@ -219,7 +222,9 @@ pub(super) fn carry(home: &Home, python: Option<&Path>, busy: u64) -> Result<Lat
     let rows = late_rows(home, busy);
     let mut report = LateReport {
         found: rows.len() as u64,
-        writers: super::writers::legacy_writers(home),
+        // TODO(issue 29, phase 2): where the process table cannot be read
+        // (or this platform cannot tell) the list is empty, not "unknown".
+        writers: crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new()),
         ..LateReport::default()
     };
     if rows.is_empty() {

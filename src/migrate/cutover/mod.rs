@@ -34,10 +34,10 @@ use std::time::Instant;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::layout::CutoverPhase;
-use crate::db::store::{self, Carried, LegacySource, SourceStamp};
 use crate::error::Error;
-use crate::home::Home;
+use crate::home::{CutoverWork, Home};
+use crate::survey::layout::CutoverPhase;
+use crate::survey::stores::{self, Carried, LegacySource, SourceStamp};
 
 mod verify;
 use verify::per_project;
@@ -59,8 +59,6 @@ pub mod late;
 
 mod greenfield;
 pub use greenfield::Greenfield;
-
-pub mod writers;
 
 /// How to run the cutover.
 #[derive(Debug, Clone)]
@@ -108,7 +106,6 @@ pub enum CutoverStatus {
 /// `sk-migrate run --json` on a project-store release.
 #[derive(Debug, Clone, Serialize)]
 pub struct CutoverReport {
-    pub schema_version: u32,
     /// `{version, source, generation}` of the release whose rules applied
     /// (set by the command line; absent for library callers).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +126,7 @@ pub struct CutoverReport {
     pub left_in_sources: u64,
     /// What re-encoding the snapshot's events for the release's history
     /// upload did (absent when the release needs none).
-    pub history: Option<crate::db::history::HistoryEncoding>,
+    pub history: Option<crate::survey::history::HistoryEncoding>,
     pub manifest: Option<String>,
     pub phase: Option<CutoverPhase>,
     pub projects: Vec<ProjectCarried>,
@@ -144,10 +141,6 @@ pub struct CutoverReport {
     pub elapsed_ms: u64,
 }
 
-pub(super) fn work_root(home: &Home) -> PathBuf {
-    home.root().join("sk-migrate-cutover")
-}
-
 fn stamp(path: &Path) -> Result<SourceStamp, Error> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let mtime_ns = meta
@@ -159,7 +152,7 @@ fn stamp(path: &Path) -> Result<SourceStamp, Error> {
         path: path.display().to_string(),
         size: meta.len(),
         mtime_ns,
-        sha256: store::file_sha256(path)?,
+        sha256: stores::file_sha256(path)?,
     })
 }
 
@@ -207,18 +200,18 @@ fn quarantine_counts(
 /// A copy of the home's configuration and stores in `scratch`, for the
 /// release's preview (any spec-kitty run writes caches into its home).
 fn scratch_home(home: &Home, scratch: &Path) -> Result<PathBuf, Error> {
-    let root = scratch.join(".spec-kitty");
-    crate::fsutil::create_private_dir_all(&root)?;
-    for name in ["config.toml", "credentials", "active_queue_scope"] {
-        let src = home.root().join(name);
+    let copy = Home::at(Home::default_root(scratch));
+    crate::fsutil::create_private_dir_all(copy.root())?;
+    for file in [Home::config, Home::credentials, Home::active_queue_scope] {
+        let src = file(home);
         if src.is_file() {
-            std::fs::copy(&src, root.join(name)).map_err(|e| Error::io(&src, e))?;
+            std::fs::copy(&src, file(&copy)).map_err(|e| Error::io(&src, e))?;
         }
     }
-    for dir in ["auth", "projects"] {
-        copy_tree(&home.root().join(dir), &root.join(dir))?;
+    for dir in [Home::auth_dir, Home::projects_dir] {
+        copy_tree(&dir(home), &dir(&copy))?;
     }
-    Ok(root)
+    Ok(copy.root().to_path_buf())
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> Result<(), Error> {
@@ -249,28 +242,28 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     // Before anything is created: a root run on a user's home refuses.
     home.require_owned_by_caller()?;
     let busy = opts.busy_timeout_ms;
-    let facts = store::gather(home);
-    if facts.layout_mode == crate::db::layout::LayoutMode::ProjectOnly {
+    let facts = stores::gather(home);
+    if facts.layout_mode == crate::survey::layout::LayoutMode::ProjectOnly {
         return late_only(home, opts, started);
     }
-    let pending: Vec<LegacySource> = store::pending_sources(&facts)
+    let pending: Vec<LegacySource> = stores::pending_sources(&facts)
         .into_iter()
         .cloned()
         .collect();
     let mut report = empty_report(&pending);
     let resume = in_flight(home, &facts);
     if pending.is_empty() && resume.is_none() {
-        if facts.layout_mode == crate::db::layout::LayoutMode::Legacy && !opts.dry_run {
+        if facts.layout_mode == crate::survey::layout::LayoutMode::Legacy && !opts.dry_run {
             publish_greenfield(home, opts, &facts, &mut report)?;
         }
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
-    let paths: Vec<PathBuf> = store::discover_sources(home);
+    let paths: Vec<PathBuf> = stores::discover_sources(home);
     let (id, stamps) = match resume {
         Some(id) => {
             let stamps =
-                read_stamps(&work_root(home).join(&id)).map_or_else(|| stamps_of(&paths), Ok)?;
+                read_stamps(&home.cutover_work(&id)).map_or_else(|| stamps_of(&paths), Ok)?;
             (id, stamps)
         }
         None => {
@@ -279,12 +272,8 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
         }
     };
     report.migration_id = Some(id.clone());
-    let manifest_path = home
-        .root()
-        .join("projects/.migration")
-        .join(&id)
-        .join("manifest.json");
-    let manifest = store::read_json(&manifest_path);
+    let manifest_path = home.migration(&id).manifest();
+    let manifest = stores::read_json(&manifest_path);
     refuse_failed(manifest.as_ref(), &id, &manifest_path)?;
     if opts.dry_run {
         return dry_run(home, opts, &paths, &id, report, started);
@@ -294,8 +283,8 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), busy)?;
     scratch::sweep(home)?;
     backup_sources(opts, &paths, &mut report)?;
-    let dir = work_root(home).join(&id);
-    let snapshot = dir.join("snapshot.db");
+    let work = home.cutover_work(&id);
+    let snapshot = work.snapshot();
     let release_read = manifest.is_some();
     ensure_snapshot(home, opts, &id, &paths, &stamps, release_read, &mut report)?;
     report.snapshot = Some(snapshot.display().to_string());
@@ -310,7 +299,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     report.quarantined = quarantine_counts(&manifest, &id, "the manifest")?;
     report.projects = per_project(home, &snap, &snapshot, busy)?;
     write_carried(
-        &dir,
+        &work,
         &Carried {
             migration_id: id,
             sources: stamps,
@@ -329,7 +318,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
 fn publish_greenfield(
     home: &Home,
     opts: &CutoverOptions,
-    facts: &store::StoreFacts,
+    facts: &stores::StoreFacts,
     report: &mut CutoverReport,
 ) -> Result<(), Error> {
     let (Some(python), Some(project)) = (opts.python.as_deref(), greenfield::project(facts)) else {
@@ -337,7 +326,7 @@ fn publish_greenfield(
     };
     let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), opts.busy_timeout_ms)?;
     let answer = greenfield::publish(home, python, &project)?;
-    if answer.after == crate::db::layout::LayoutMode::ProjectOnly.as_str() {
+    if answer.after == crate::survey::layout::LayoutMode::ProjectOnly.as_str() {
         report.status = CutoverStatus::LayoutPublished;
     }
     report.greenfield = Some(answer);
@@ -361,18 +350,18 @@ fn stamps_of(paths: &[PathBuf]) -> Result<Vec<SourceStamp>, Error> {
 }
 
 /// The stamps of the sources a snapshot was built from.
-fn read_stamps(dir: &Path) -> Option<Vec<SourceStamp>> {
-    store::read_json(&dir.join("stamps.json")).and_then(|v| serde_json::from_value(v).ok())
+fn read_stamps(work: &CutoverWork) -> Option<Vec<SourceStamp>> {
+    stores::read_json(&work.stamps()).and_then(|v| serde_json::from_value(v).ok())
 }
 
 /// A cutover of ours left mid-way (killed, or the child interrupted): the
 /// layout's owning migration, else an unfinished manifest of ours, whose
 /// snapshot is still there. Resumed with the same id, whatever the
 /// sources hold now (rows added since are carried as late rows).
-fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
-    let has_snapshot = |id: &str| work_root(home).join(id).join("snapshot.db").is_file();
-    let owner = store::read_json(&home.root().join("projects/.layout-generation.json"))
-        .filter(|v| v["mode"] == crate::db::layout::LayoutMode::CutoverPending.as_str())
+fn in_flight(home: &Home, facts: &stores::StoreFacts) -> Option<String> {
+    let has_snapshot = |id: &str| home.cutover_work(id).snapshot().is_file();
+    let owner = stores::read_json(&home.layout_record())
+        .filter(|v| v["mode"] == crate::survey::layout::LayoutMode::CutoverPending.as_str())
         .and_then(|v| v["migration_id"].as_str().map(str::to_string));
     pick_in_flight(owner.as_deref(), &facts.cutovers, &has_snapshot)
 }
@@ -380,7 +369,7 @@ fn in_flight(home: &Home, facts: &store::StoreFacts) -> Option<String> {
 /// The choice of [`in_flight`] (pure over its inputs).
 pub(super) fn pick_in_flight(
     layout_owner: Option<&str>,
-    cutovers: &[store::Cutover],
+    cutovers: &[stores::Cutover],
     has_snapshot: &dyn Fn(&str) -> bool,
 ) -> Option<String> {
     let ours = |id: &str| id.starts_with("sk-migrate-") && has_snapshot(id);
@@ -403,7 +392,9 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
         let rows = late::late_rows(home, busy);
         report.late = Some(late::LateReport {
             found: rows.len() as u64,
-            writers: writers::legacy_writers(home),
+            // TODO(issue 29, phase 2): where the process table cannot be read
+            // (or this platform cannot tell) the list is empty, not "unknown".
+            writers: crate::survey::writers::legacy_writers(home).known_or_default(&mut Vec::new()),
             ..late::LateReport::default()
         });
         report.status = CutoverStatus::DryRun;
@@ -423,7 +414,6 @@ fn late_only(home: &Home, opts: &CutoverOptions, started: Instant) -> Result<Cut
 /// The report before anything is done.
 fn empty_report(pending: &[LegacySource]) -> CutoverReport {
     CutoverReport {
-        schema_version: crate::migrate::JSON_SCHEMA_VERSION,
         release: None,
         status: CutoverStatus::NothingToDo,
         migration_id: None,
@@ -457,8 +447,10 @@ fn backup_sources(
         for (i, p) in paths.iter().enumerate() {
             let target = dir.join(format!(
                 "cutover-source-{i}-{}",
-                p.file_name()
-                    .map_or_else(|| "queue.db".into(), |n| n.to_string_lossy().into_owned())
+                p.file_name().map_or_else(
+                    || crate::home::LEGACY_QUEUE_FILE.into(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
             ));
             crate::db::snapshot(p, &target, busy)?;
             report.backups.push(target.display().to_string());
@@ -467,11 +459,11 @@ fn backup_sources(
     Ok(())
 }
 
-fn write_carried(dir: &Path, carried: &Carried) -> Result<(), Error> {
-    let path = dir.join("sources.json");
+fn write_carried(work: &CutoverWork, carried: &Carried) -> Result<(), Error> {
+    let path = work.carried_record();
     let text = serde_json::to_string_pretty(carried)
         .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
-    write_atomic(dir, &path, &text)
+    write_atomic(work.path(), &path, &text)
 }
 
 /// Write `text` to `path` (0600) through a partial file renamed into place.
@@ -561,7 +553,7 @@ mod tests {
     fn a_failed_migration_id_is_never_reused() {
         let (_d, home) = home_with_source();
         let id = migration_id(&[stamp(&home.legacy_queue()).unwrap()]);
-        let dir = home.root().join("projects/.migration").join(&id);
+        let dir = home.migration(&id).path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("manifest.json"),
@@ -581,7 +573,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(std::fs::read(home.legacy_queue()).unwrap(), before);
-        assert!(!home.root().join("sk-migrate-cutover").exists());
+        assert!(!home.cutover_work_dir().exists());
     }
 
     #[test]
@@ -607,11 +599,20 @@ mod tests {
         )
         .unwrap();
         let work = tempfile::tempdir().unwrap();
-        let (snap, left) =
-            build_snapshot(work.path(), &[home.legacy_queue(), scoped], 41, 1000).unwrap();
+        let (snap, left) = build_snapshot(
+            &CutoverWork::at(work.path()),
+            &[home.legacy_queue(), scoped],
+            41,
+            1000,
+        )
+        .unwrap();
         assert_eq!(left, 0);
         let s = Connection::open(&snap).unwrap();
-        assert_eq!(store::rows(&s, "queue"), 2, "e1 is in both sources: once");
+        assert_eq!(
+            stores::count_rows(&s, "queue").unwrap(),
+            2,
+            "e1 is in both sources: once"
+        );
         let id: i64 = s
             .query_row("SELECT id FROM body_upload_queue", [], |r| r.get(0))
             .unwrap();

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 
 use crate::db::schema::tables::{self, Table};
 use crate::error::Error;
-use crate::home::Home;
+use crate::home::{CutoverWork, Home};
 
 use super::release::run_release;
 use super::snapshot::{build_snapshot, count_snapshot, max_store_body_id};
@@ -108,7 +108,7 @@ pub(super) fn dry_run(
     let scratch = scratch::Scratch::create(home)?;
     let root = scratch_home(home, scratch.path())?;
     let (snapshot, left) = build_snapshot(
-        &scratch.path().join("snapshot"),
+        &CutoverWork::at(scratch.path().join("snapshot")),
         paths,
         max_store_body_id(home),
         opts.busy_timeout_ms,
@@ -133,7 +133,7 @@ pub(super) fn dry_run(
     }
     report.phase = preview["phase"]
         .as_str()
-        .map(crate::db::layout::CutoverPhase::from_name);
+        .map(crate::survey::layout::CutoverPhase::from_name);
     report.quarantined = quarantine_counts(&preview, id, "the release's preview")?;
     report.projects = preview_projects(&preview, id)?;
     report.status = CutoverStatus::DryRun;

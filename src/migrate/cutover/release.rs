@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::db::store;
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::stores;
 
 use super::CutoverOptions;
 
@@ -122,7 +122,7 @@ pub(super) fn release_migrate(
         home.root(),
         None,
     )?;
-    let manifest = store::read_json(manifest_path);
+    let manifest = stores::read_json(manifest_path);
     let phase = manifest
         .as_ref()
         .and_then(|m| m["phase"].as_str())

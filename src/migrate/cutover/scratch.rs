@@ -21,7 +21,7 @@ pub(super) struct Scratch {
 impl Scratch {
     /// Create this process's scratch directory (0700) inside `home`.
     pub(super) fn create(home: &Home) -> Result<Scratch, Error> {
-        let parent = super::work_root(home);
+        let parent = home.cutover_work_dir();
         crate::fsutil::create_private_dir_all(&parent)?;
         let dir = parent.join(format!("{PREFIX}{}", std::process::id()));
         remove_tree(&dir)?;
@@ -59,7 +59,7 @@ pub(super) fn is_leftover(name: &str) -> bool {
 /// run lock held.
 pub(super) fn sweep(home: &Home) -> Result<Vec<PathBuf>, Error> {
     let mut removed = Vec::new();
-    let root = super::work_root(home);
+    let root = home.cutover_work_dir();
     for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
@@ -103,7 +103,7 @@ mod tests {
     fn the_next_run_sweeps_what_a_killed_run_left() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
-        let root = super::super::work_root(&home);
+        let root = home.cutover_work_dir();
         let kept = root.join("sk-migrate-00");
         for d in [
             root.join(".dry-run-1/auth"),

@@ -6,23 +6,23 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::db::schema::{self, tables};
-use crate::db::store;
 use crate::error::Error;
-use crate::home::Home;
+use crate::home::{CutoverWork, Home};
 use crate::migrate::merge::{self, MoveOptions};
 use crate::migrate::observe::Quiet;
+use crate::survey::stores;
 
-use crate::db::store::SourceStamp;
+use crate::survey::stores::SourceStamp;
 
 use super::{CutoverOptions, CutoverReport};
 
 /// The largest numeric `body_task_id` any project store holds, so snapshot
 /// ids can start above it (3.2.7 keys body uploads by it).
 pub(super) fn max_store_body_id(home: &Home) -> i64 {
-    store::gather(home)
+    stores::gather(home)
         .stores
         .iter()
-        .filter_map(|s| store::open_ro(Path::new(&s.path)).ok())
+        .filter_map(|s| stores::open_ro(Path::new(&s.path)).ok())
         .filter_map(|c| {
             c.query_row(
                 "SELECT max(CAST(body_task_id AS INTEGER)) FROM body_upload_tasks \
@@ -41,17 +41,18 @@ pub(super) fn sq(path: &Path, busy: u64) -> impl Fn(rusqlite::Error) -> Error + 
     move |e| Error::sqlite(path, e, busy)
 }
 
-/// Build the snapshot in `dir`: every source copied, then moved into
-/// `snapshot.db` by natural key (scoped sources first: their copy of a key
+/// Build the snapshot in `work`: every source copied, then moved into
+/// its snapshot DB by natural key (scoped sources first: their copy of a key
 /// wins, as the CLI used them last). Returns (snapshot path, rows left).
 pub(super) fn build_snapshot(
-    dir: &Path,
+    work: &CutoverWork,
     sources: &[PathBuf],
     body_id_floor: i64,
     busy: u64,
 ) -> Result<(PathBuf, u64), Error> {
+    let dir = work.path();
     crate::fsutil::create_private_dir_all(dir)?;
-    let snapshot = dir.join("snapshot.db");
+    let snapshot = work.snapshot();
     let mut conn = Connection::open(&snapshot).map_err(sq(&snapshot, busy))?;
     // V4: no failure log. The release quarantines every failure-log row
     // (`incompatible_row`); it is a diagnostic, never delivered work.
@@ -96,7 +97,8 @@ pub(super) const SNAPSHOT_SCHEMA: merge::SchemaTarget = merge::SchemaTarget {
 };
 
 pub(super) fn is_legacy(p: &Path) -> bool {
-    p.file_name().is_some_and(|n| n == "queue.db")
+    p.file_name()
+        .is_some_and(|n| n == crate::home::LEGACY_QUEUE_FILE)
 }
 
 /// Open the snapshot and fill the report's counts of it and of the
@@ -107,11 +109,11 @@ pub(super) fn count_snapshot(
     sources: &[PathBuf],
     busy: u64,
 ) -> Result<Connection, Error> {
-    let snap = store::open_ro(snapshot).map_err(sq(snapshot, busy))?;
+    let snap = stores::open_ro(snapshot).map_err(sq(snapshot, busy))?;
     report.snapshot_events =
-        store::count_rows(&snap, tables::QUEUE.name()).map_err(sq(snapshot, busy))?;
+        stores::count_rows(&snap, tables::QUEUE.name()).map_err(sq(snapshot, busy))?;
     report.snapshot_body_uploads =
-        store::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name()).map_err(sq(snapshot, busy))?;
+        stores::count_rows(&snap, tables::BODY_UPLOAD_QUEUE.name()).map_err(sq(snapshot, busy))?;
     report.failure_log_not_carried = failure_log_rows(sources, busy)?;
     Ok(snap)
 }
@@ -122,9 +124,9 @@ pub(super) fn failure_log_rows(paths: &[PathBuf], busy: u64) -> Result<u64, Erro
     let table = tables::BODY_UPLOAD_FAILURE_LOG.name();
     let mut total = 0;
     for p in paths {
-        let conn = store::open_ro(p).map_err(sq(p, busy))?;
-        if store::has_table(&conn, table).map_err(sq(p, busy))? {
-            total += store::count_rows(&conn, table).map_err(sq(p, busy))?;
+        let conn = stores::open_ro(p).map_err(sq(p, busy))?;
+        if stores::has_table(&conn, table).map_err(sq(p, busy))? {
+            total += stores::count_rows(&conn, table).map_err(sq(p, busy))?;
         }
     }
     Ok(total)
@@ -143,32 +145,33 @@ pub(super) fn ensure_snapshot(
     report: &mut CutoverReport,
 ) -> Result<(), Error> {
     let busy = opts.busy_timeout_ms;
-    let dir = super::work_root(home).join(id);
-    let snapshot = dir.join("snapshot.db");
+    let work = home.cutover_work(id);
+    let (dir, snapshot) = (work.path(), work.snapshot());
     if snapshot.exists() {
-        report.history = store::read_json(&dir.join(crate::db::history::RECORD))
-            .and_then(|v| serde_json::from_value(v).ok());
+        report.history =
+            stores::read_json(&work.history_record()).and_then(|v| serde_json::from_value(v).ok());
         // A snapshot an sk-migrate without re-encoding built: still ours to
         // prepare while the release has not read it (no manifest yet).
         if report.history.is_none() && opts.canonical_history && !release_started {
-            encode(home, opts, &dir, &snapshot, id, report)?;
+            encode(home, opts, &work, &snapshot, id, report)?;
         }
     } else {
         // Built aside, renamed into place: a rerun resumes with the same bytes.
-        let building = super::work_root(home).join(format!(".{id}.building"));
-        let _ = std::fs::remove_dir_all(&building);
-        let (built, left) = build_snapshot(&building, paths, max_store_body_id(home), busy)?;
+        let aside = home.cutover_building(id);
+        let building = aside.path();
+        let _ = std::fs::remove_dir_all(building);
+        let (built, left) = build_snapshot(&aside, paths, max_store_body_id(home), busy)?;
         report.left_in_sources = left;
         if opts.canonical_history {
-            encode(home, opts, &building, &built, id, report)?;
+            encode(home, opts, &aside, &built, id, report)?;
         }
         let text = serde_json::to_string_pretty(stamps)
-            .map_err(|e| Error::io(&building, std::io::Error::other(e)))?;
-        super::write_atomic(&building, &building.join("stamps.json"), &text)?;
+            .map_err(|e| Error::io(building, std::io::Error::other(e)))?;
+        super::write_atomic(building, &aside.stamps(), &text)?;
         std::fs::File::open(&built)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&built, e))?;
-        std::fs::rename(&building, &dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::rename(building, dir).map_err(|e| Error::io(dir, e))?;
     }
     Ok(())
 }
@@ -178,17 +181,18 @@ pub(super) fn ensure_snapshot(
 fn encode(
     home: &Home,
     opts: &CutoverOptions,
-    dir: &Path,
+    work: &CutoverWork,
     snapshot: &Path,
     id: &str,
     report: &mut CutoverReport,
 ) -> Result<(), Error> {
+    let dir = work.path();
     let python = opts.python.as_deref();
     let history =
         super::canonical::reencode(python, snapshot, home.root(), id, opts.busy_timeout_ms)?;
     let text = serde_json::to_string_pretty(&history)
         .map_err(|e| Error::io(dir, std::io::Error::other(e)))?;
-    super::write_atomic(dir, &dir.join(crate::db::history::RECORD), &text)?;
+    super::write_atomic(dir, &work.history_record(), &text)?;
     report.history = Some(history);
     Ok(())
 }
@@ -207,8 +211,7 @@ mod tests {
     fn an_unrecorded_snapshot_is_re_encoded_only_before_the_release_read_it() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
-        let work = super::super::work_root(&home).join("sk-migrate-ab");
-        build_snapshot(&work, &[], 0, 1000).unwrap();
+        build_snapshot(&home.cutover_work("sk-migrate-ab"), &[], 0, 1000).unwrap();
         let mut report = super::super::empty_report(&[]);
         let read = ensure_snapshot(&home, &opts(), "sk-migrate-ab", &[], &[], true, &mut report);
         assert!(read.is_ok() && report.history.is_none());

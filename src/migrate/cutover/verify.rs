@@ -10,20 +10,20 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::db::schema::tables::{self, Table};
-use crate::db::store;
 use crate::error::Error;
 use crate::home::Home;
+use crate::survey::stores;
 
 use super::ProjectCarried;
 
 /// The project stores of `home`, each opened read-only with its path.
 pub(super) fn open_stores(home: &Home, busy: u64) -> Result<Vec<(PathBuf, Connection)>, Error> {
-    store::gather(home)
+    stores::gather(home)
         .stores
         .iter()
         .map(|s| {
             let path = PathBuf::from(&s.path);
-            let conn = store::open_ro(&path).map_err(|e| Error::sqlite(&path, e, busy))?;
+            let conn = stores::open_ro(&path).map_err(|e| Error::sqlite(&path, e, busy))?;
             Ok((path, conn))
         })
         .collect()
@@ -141,12 +141,12 @@ pub(super) fn per_project(
         column(conn, path, sql, busy)
             .map(|keys| keys.iter().filter(|k| of.contains(*k)).count() as u64)
     };
-    store::gather(home)
+    stores::gather(home)
         .stores
         .iter()
         .map(|s| {
             let path = PathBuf::from(&s.path);
-            let conn = store::open_ro(&path).map_err(|e| Error::sqlite(&path, e, busy))?;
+            let conn = stores::open_ro(&path).map_err(|e| Error::sqlite(&path, e, busy))?;
             Ok(ProjectCarried {
                 project_uuid: s.project_uuid.clone(),
                 events: carried(

@@ -13,11 +13,11 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::Limit;
 use super::sql::{Side, nth_addition_sql, table_ref};
 use crate::db::count;
 use crate::db::schema::tables::TableDef;
 use crate::error::Error;
+use crate::release::limits::Limit;
 
 /// How far the move covers one legacy table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

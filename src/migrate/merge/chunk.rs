@@ -26,10 +26,11 @@ use super::audit::AuditFrom;
 use super::cap::{self, Files};
 use super::moves::Move;
 use super::sql::{IdRange, Span, table_ref};
-use super::{MoveOptions, MoveReport, QueueLimits};
+use super::{MoveOptions, MoveReport};
 use crate::db::schema::tables::TableDef;
 use crate::error::Error;
 use crate::migrate::observe::{Observer, Step};
+use crate::release::limits::QueueLimits;
 
 /// Rows in the first chunk: a home of 10k rows a table moves in one or two
 /// chunks (each commit of a transaction over two files costs a dozen

@@ -7,10 +7,11 @@ use rusqlite::Connection;
 use super::cap::{self, Files};
 use super::moves::key_is_unique;
 use super::sql::{IdRange, Side, divergent_where, plan_sql, plan_table, present_where, table_ref};
-use super::{MoveReport, QueueLimits, TableCounts};
+use super::{MoveReport, TableCounts};
 use crate::db::schema::tables::{ALL, TableDef};
 use crate::db::{count, dry_run_uri};
 use crate::error::Error;
+use crate::release::limits::QueueLimits;
 
 /// The same plan against read-only attachments: counts, no writes.
 pub(super) fn dry_run(

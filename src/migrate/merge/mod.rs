@@ -25,6 +25,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::release::limits::QueueLimits;
+
 use crate::db::schema::LATEST;
 use crate::db::schema::tables::Table;
 
@@ -108,69 +110,6 @@ pub struct MoveOptions {
     pub lock_budget_ms: u64,
     /// How full the move may make each scoped table (none: no limit).
     pub limits: QueueLimits,
-}
-
-/// The release's caps on the scoped tables, as the move obeys them: it
-/// fills a table to at most [`Limit::fill_to`], so the writes that come
-/// before the daemon next drains it still fit under the cap.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueLimits {
-    pub events: Option<Limit>,
-    pub bodies: Option<Limit>,
-}
-
-/// One table's cap and how full the move may make it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub cap: u64,
-    /// A tenth under the cap (rounded up): at the default cap of 100,000,
-    /// room for 10,000 writes before the release would evict or refuse.
-    pub fill_to: u64,
-}
-
-impl Limit {
-    pub fn of_cap(cap: u64) -> Limit {
-        Limit {
-            cap,
-            fill_to: cap - cap.div_ceil(10),
-        }
-    }
-}
-
-impl QueueLimits {
-    /// The limits of a release with `caps`, given `[sync] max_queue_size`
-    /// as `config.toml` sets it (`None`: unset).
-    pub fn of_release(
-        caps: &crate::release::QueueCaps,
-        max_queue_size: Option<i64>,
-    ) -> QueueLimits {
-        QueueLimits {
-            events: Some(Limit::of_cap(caps.events(max_queue_size))),
-            bodies: Some(Limit::of_cap(caps.bodies(max_queue_size))),
-        }
-    }
-
-    /// Of `waiting` legacy rows of `table`, with `stored` rows in the
-    /// scoped table: how many a run moves now, and how many wait for room
-    /// (counted as if each added a row, as the guard first assumes).
-    pub fn split(&self, table: Table, waiting: u64, stored: u64) -> (u64, u64) {
-        match self.of(table) {
-            Some(limit) => {
-                let room = limit.fill_to.saturating_sub(stored);
-                (waiting.min(room), waiting.saturating_sub(room))
-            }
-            None => (waiting, 0),
-        }
-    }
-
-    /// The limit on `table` (the failure log has none).
-    pub fn of(&self, table: Table) -> Option<Limit> {
-        match table {
-            Table::Queue => self.events,
-            Table::BodyUploadQueue => self.bodies,
-            Table::BodyUploadFailureLog => None,
-        }
-    }
 }
 
 impl MoveOptions {

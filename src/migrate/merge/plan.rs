@@ -2,8 +2,8 @@
 //! no file). [`super::move_rows`] gathers the facts, asks [`plan`], and
 //! only `match`es the answer.
 
-use super::QueueLimits;
 use crate::db::DbFacts;
+use crate::release::limits::QueueLimits;
 
 /// What a move will do, given the two DBs as found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn more_rows_than_the_cap_guard_admits_are_moved_in_place() {
         let limits = QueueLimits {
-            events: Some(super::super::Limit::of_cap(10)),
+            events: Some(crate::release::limits::Limit::of_cap(10)),
             bodies: None,
         };
         assert_eq!(

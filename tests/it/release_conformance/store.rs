@@ -1,5 +1,5 @@
 //! Project-store generation (3.2.6+): the scope each identity derives, the
-//! store the release creates (read by our `db::store`), what it counts as
+//! store the release creates (read by our `survey::stores`), what it counts as
 //! pending, the owner file.
 
 use rusqlite::Connection;
@@ -304,7 +304,7 @@ fn pending_rule(text: &str) -> (Vec<String>, Vec<String>) {
 }
 
 /// The store DDL 3.2.6+ creates, where the release puts it, its journal mode
-/// and metadata row: our `db::store` finds it there and counts what the
+/// and metadata row: our `survey::stores` finds it there and counts what the
 /// release counts as pending (every state it writes, one row each).
 fn check_store_ddl(f: &Facts) {
     let ddl = f.root().child("ddl");
@@ -393,7 +393,7 @@ fn check_store_ddl(f: &Facts) {
         insert(&conn, "body_upload_tasks", i as i64, &[("state", st)]);
     }
     drop(conn);
-    let facts = sk_boundary::db::store::gather(&home);
+    let facts = sk_boundary::survey::stores::gather(&home);
     assert_eq!(facts.stores.len(), 1, "our reader finds the store");
     let s = &facts.stores[0];
     assert_eq!(s.project_uuid, uuid);

@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use crate::db::layout::{CutoverPhase, LayoutMode};
 use crate::db::schema::tables;
 use crate::home::Home;
+use crate::seen::{Seen, Unreadable};
+use crate::survey::json::json_file;
+use crate::survey::layout::{CutoverPhase, LayoutMode};
 
 /// One project store and its pending work, as the release counts it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,7 +36,7 @@ pub struct ProjectStore {
     pub sealed_history: u64,
     /// Of `sealed_history`, the rows the release's upload accepts: re-encoded
     /// by sk-migrate's cutover as the release's canonical JSON of the event
-    /// and not refused by it (its record, [`crate::db::history`]). The
+    /// and not refused by it (its record, [`crate::survey::history`]). The
     /// release uploads the confirmed cohort whole, or none of it.
     pub sealed_deliverable: u64,
     /// Journal entries the release's own journal cannot decode
@@ -53,7 +55,7 @@ pub struct LegacySource {
     pub path: String,
     pub rows: u64,
     /// Rows of queued work some cutover covered (stored or quarantined), by
-    /// natural key (`db::carried`); absent when not classified.
+    /// natural key (`survey::carried`); absent when not classified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carried: Option<u64>,
     /// Rows of queued work no store holds and no cutover covered.
@@ -128,18 +130,19 @@ pub fn file_sha256(path: &Path) -> Result<String, crate::error::Error> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Every `sources.json` under the home (read-only; for sk-doctor).
-pub fn carried(home: &Home) -> Vec<Carried> {
+/// Every `sources.json` under the home (read-only; for sk-doctor). One
+/// that cannot be read goes into `unreadable` and covers nothing.
+pub fn carried(home: &Home, unreadable: &mut Vec<Unreadable>) -> Vec<Carried> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(home.root().join("sk-migrate-cutover"))
+    for entry in std::fs::read_dir(home.cutover_work_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
-        let file = entry.path().join("sources.json");
-        if let Ok(Some(text)) = crate::fsutil::read_text(&file)
-            && let Ok(c) = serde_json::from_str::<Carried>(&text)
-        {
+        let file = home.cutover_work(entry.file_name()).carried_record();
+        let record = json_file(&file)
+            .and_then(|v| Seen::read(&file, v.map(serde_json::from_value::<Carried>).transpose()));
+        if let Some(c) = record.known_or_default(unreadable) {
             out.push(c);
         }
     }
@@ -180,10 +183,15 @@ pub struct StoreFacts {
     #[serde(skip)]
     pub carried: Vec<Carried>,
     /// Who holds a legacy source open, by its path (the process holding it:
-    /// pid, executable, release), when known: the hook for the legacy-writer
-    /// detection of `sk-migrate run`'s side; empty until it is filled.
+    /// pid, executable, release), when known.
     #[serde(skip)]
     pub legacy_writers: BTreeMap<String, String>,
+    /// What could not be read while these facts were gathered (a store, a
+    /// manifest, a source, the process table), each with why. Not in the
+    /// JSON yet: the counts above still read such a file as zero
+    /// (issue 29, phase 2).
+    #[serde(skip)]
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// Open a store or source read-only (never writes, never changes its journal mode).
@@ -194,15 +202,9 @@ pub(crate) fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
     )
 }
 
-fn count(conn: &Connection, sql: &str) -> u64 {
+fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
     conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-        .map_or(0, |n| n.max(0) as u64)
-}
-
-/// Rows of `table` (0 when it cannot be counted: for reports that degrade;
-/// a check that must not count a read error as zero uses [`count_rows`]).
-pub(crate) fn rows(conn: &Connection, table: &str) -> u64 {
-    count(conn, &format!("SELECT count(*) FROM \"{table}\""))
+        .map(|n| n.max(0) as u64)
 }
 
 /// Does the database have a table named `table`?
@@ -223,23 +225,27 @@ pub(crate) fn count_rows(conn: &Connection, table: &str) -> rusqlite::Result<u64
     .map(|n| n.max(0) as u64)
 }
 
-/// A JSON file the release wrote (layout record, manifest), if readable.
+/// A JSON file, if it exists and reads.
+// TODO(issue 29, phase 2): every caller reads an unreadable file as an
+// absent one; they are to take [`json_file`] and refuse on `Unreadable`.
 pub(crate) fn read_json(path: &Path) -> Option<serde_json::Value> {
-    let text = crate::fsutil::read_text(path).ok().flatten()?;
-    serde_json::from_str(&text).ok()
+    json_file(path).known_or_default(&mut Vec::new())
 }
 
-/// The machine-wide layout mode (`legacy` when the file is absent).
-pub fn layout_mode(home: &Home) -> LayoutMode {
-    read_json(&home.root().join("projects/.layout-generation.json"))
-        .and_then(|v| v["mode"].as_str().map(LayoutMode::from_name))
-        .unwrap_or_default()
+/// The machine-wide layout mode (`legacy` when the file is absent or names
+/// no mode).
+pub fn layout_mode(home: &Home) -> Seen<LayoutMode> {
+    json_file(&home.layout_record()).map(|v| {
+        v.and_then(|v| v["mode"].as_str().map(LayoutMode::from_name))
+            .unwrap_or_default()
+    })
 }
 
 fn store(
     uuid: &str,
     path: PathBuf,
     records: &BTreeMap<String, std::collections::BTreeSet<String>>,
+    unreadable: &mut Vec<Unreadable>,
 ) -> ProjectStore {
     let mut s = ProjectStore {
         project_uuid: uuid.to_string(),
@@ -254,27 +260,31 @@ fn store(
     };
     match open_ro(&path) {
         Ok(conn) => {
-            s.journal_entries = count(&conn, "SELECT count(*) FROM journal_entries");
-            s.pending_events = count(
+            // TODO(issue 29, phase 2): a count that fails (a store of
+            // random bytes, a locked one) is still shown as 0; the failure
+            // is kept in `unreadable`.
+            let mut seen = |read| Seen::read(&path, read).known_or_default(unreadable);
+            s.journal_entries = seen(count(&conn, "SELECT count(*) FROM journal_entries"));
+            s.pending_events = seen(count(
                 &conn,
                 "SELECT count(*) FROM outbox_tasks WHERE task_kind = 'event' \
                  AND state NOT IN ('synced', 'terminal_failed')",
-            );
-            s.pending_body_uploads = count(
+            ));
+            s.pending_body_uploads = seen(count(
                 &conn,
                 "SELECT count(*) FROM body_upload_tasks \
                  WHERE state NOT IN ('uploaded', 'terminal_failed')",
-            );
-            s.sealed_history = count(
+            ));
+            s.sealed_history = seen(count(
                 &conn,
                 "SELECT count(*) FROM journal_entries AS j JOIN consent_epochs AS e \
                  ON e.project_uuid = j.project_uuid AND e.epoch_id = j.epoch_id \
                  WHERE e.state = 'sealed' AND NOT EXISTS (SELECT 1 FROM outbox_tasks AS o \
                  WHERE o.project_uuid = j.project_uuid AND o.journal_entry_id = j.entry_id \
                  AND o.state IN ('complete', 'terminal_refused', 'purged', 'canceled'))",
-            );
-            s.sealed_deliverable = super::history::deliverable_sealed(&conn, records);
-            s.undecodable_journal = undecodable(&conn);
+            ));
+            s.sealed_deliverable = seen(super::history::deliverable_sealed(&conn, records));
+            s.undecodable_journal = seen(undecodable(&conn));
         }
         Err(e) => s.unreadable = Some(e.to_string()),
     }
@@ -290,29 +300,25 @@ pub fn journal_document_decodes(text: &str) -> bool {
     })
 }
 
-fn undecodable(conn: &Connection) -> u64 {
-    let Ok(mut st) = conn.prepare("SELECT payload_json FROM journal_entries") else {
-        return 0;
-    };
-    st.query_map([], |r| r.get::<_, String>(0))
-        .map(|rows| {
-            rows.flatten()
-                .filter(|t| !journal_document_decodes(t))
-                .count() as u64
-        })
-        .unwrap_or(0)
+fn undecodable(conn: &Connection) -> rusqlite::Result<u64> {
+    let mut st = conn.prepare("SELECT payload_json FROM journal_entries")?;
+    let mut n = 0;
+    for text in st.query_map([], |r| r.get::<_, String>(0))? {
+        n += u64::from(!journal_document_decodes(&text?));
+    }
+    Ok(n)
 }
 
 /// Every project store of the home: (project uuid, `sync/sync.db`), sorted.
 pub fn store_dbs(home: &Home) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(home.root().join("projects"))
+    for entry in std::fs::read_dir(home.projects_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let db = entry.path().join("sync/sync.db");
+        let db = home.project_store(entry.file_name());
         if !name.starts_with('.') && db.is_file() {
             out.push((name, db));
         }
@@ -349,13 +355,27 @@ pub fn discover_sources(home: &Home) -> Vec<PathBuf> {
     out
 }
 
-fn source_rows(path: &Path) -> u64 {
-    let Ok(conn) = open_ro(path) else { return 0 };
-    tables::ALL.iter().map(|t| rows(&conn, t.name())).sum()
+/// Rows of the queue tables a source has (a table it lacks holds none).
+fn source_rows(path: &Path) -> Seen<u64> {
+    let counted = open_ro(path).and_then(|conn| {
+        let mut n = 0;
+        for t in tables::ALL {
+            if has_table(&conn, t.name())? {
+                n += count_rows(&conn, t.name())?;
+            }
+        }
+        Ok(n)
+    });
+    Seen::read(path, counted)
 }
 
-fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
-    let m = read_json(&path)?;
+/// One cutover manifest; `Known(None)` when the directory holds none.
+fn cutover(id: &str, path: PathBuf) -> Seen<Option<Cutover>> {
+    json_file(&path).map(|m| m.map(|m| manifest(id, &path, &m)))
+}
+
+/// What a manifest says (pure).
+fn manifest(id: &str, path: &Path, m: &serde_json::Value) -> Cutover {
     let mut quarantine = BTreeMap::new();
     let mut failure_log = 0;
     for q in m["quarantine"].as_array().into_iter().flatten() {
@@ -368,7 +388,7 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
         let reason = q["reason"].as_str().unwrap_or("unknown").to_string();
         *quarantine.entry(reason).or_insert(0) += 1;
     }
-    Some(Cutover {
+    Cutover {
         migration_id: m["migration_id"].as_str().unwrap_or(id).to_string(),
         path: path.display().to_string(),
         phase: CutoverPhase::from_name(m["phase"].as_str().unwrap_or("unknown")),
@@ -382,25 +402,31 @@ fn cutover(id: &str, path: PathBuf) -> Option<Cutover> {
             .filter_map(|s| s["path"].as_str().map(str::to_string))
             .collect(),
         failure: m["failure"].as_str().map(str::to_string),
-    })
+    }
 }
 
 /// Gather the project-store facts of `home`. Reads only.
+///
+/// TODO(issue 29, phase 2): what cannot be read is kept in `unreadable`,
+/// but still counts as nothing here: a store's counts as 0, a source's rows
+/// as 0 (so it is not pending), a manifest or record as absent, the layout
+/// record as `legacy`.
 pub fn gather(home: &Home) -> StoreFacts {
-    let projects = home.root().join("projects");
-    let records = super::history::records(home);
+    let mut unreadable = Vec::new();
+    let records = super::history::records(home, &mut unreadable);
     let stores: Vec<ProjectStore> = store_dbs(home)
         .into_iter()
-        .map(|(name, db)| store(&name, db, &records))
+        .map(|(name, db)| store(&name, db, &records, &mut unreadable))
         .collect();
     let mut cutovers = Vec::new();
-    for entry in std::fs::read_dir(projects.join(".migration"))
+    for entry in std::fs::read_dir(home.migrations_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
         let id = entry.file_name().to_string_lossy().into_owned();
-        if let Some(c) = cutover(&id, entry.path().join("manifest.json")) {
+        let manifest = home.migration(entry.file_name()).manifest();
+        if let Some(c) = cutover(&id, manifest).known_or_default(&mut unreadable) {
             cutovers.push(c);
         }
     }
@@ -408,19 +434,20 @@ pub fn gather(home: &Home) -> StoreFacts {
     let legacy_sources = discover_sources(home)
         .into_iter()
         .map(|p| LegacySource {
-            rows: source_rows(&p),
+            rows: source_rows(&p).known_or_default(&mut unreadable),
             path: p.display().to_string(),
             carried: None,
             late: None,
         })
         .collect();
     StoreFacts {
-        layout_mode: layout_mode(home),
+        layout_mode: layout_mode(home).known_or_default(&mut unreadable),
         stores,
         legacy_sources,
         cutovers,
-        carried: carried(home),
+        carried: carried(home, &mut unreadable),
         legacy_writers: BTreeMap::new(),
+        unreadable,
     }
 }
 
@@ -548,6 +575,38 @@ mod tests {
             cutover_command(&[&a, &b], "sk-1"),
             "spec-kitty sync project-store-migrate --source '/h/queue.db' --source '/h/it'\\''s/queue-ab.db' --migration-id sk-1"
         );
+    }
+
+    /// Phase 1 of issue 29: the counts still read as zero, but every
+    /// failed read is kept, naming the file.
+    #[test]
+    fn what_cannot_be_read_is_kept_with_the_file_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        let store = home.project_store("0a1b");
+        std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+        std::fs::write(&store, vec![0x5a; 4096]).unwrap();
+        let manifest = home.migration("m1").manifest();
+        std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+        std::fs::write(&manifest, "{\"phase\": ").unwrap();
+        std::fs::write(home.legacy_queue(), vec![0x5a; 4096]).unwrap();
+        let f = gather(&home);
+        assert_eq!(f.stores.len(), 1);
+        assert_eq!(f.stores[0].pending_events, 0);
+        assert!(f.cutovers.is_empty());
+        assert_eq!(f.legacy_sources[0].rows, 0);
+        let named: Vec<&Path> = f.unreadable.iter().map(|u| u.path.as_path()).collect();
+        for path in [&store, &manifest, &home.legacy_queue()] {
+            assert!(named.contains(&path.as_path()), "{path:?} in {named:?}");
+        }
+        let covered = crate::survey::carried::covered(&home);
+        let named: Vec<&Path> = covered
+            .unreadable
+            .iter()
+            .map(|u| u.path.as_path())
+            .collect();
+        assert!(named.contains(&store.as_path()), "{named:?}");
+        assert!(named.contains(&manifest.as_path()), "{named:?}");
     }
 
     #[test]

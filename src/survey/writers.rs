@@ -1,5 +1,6 @@
 //! Who still writes a legacy queue DB: the processes holding one open,
-//! found from `/proc/<pid>/fd` (read only; nothing is signalled). For
+//! found from the process table ([`crate::process::holders`]; read only,
+//! nothing is signalled). For
 //! `sk-migrate run` (named in its output with the remedy) and sk-doctor.
 //!
 //! On a 3.2.6+ home a legacy DB is only cutover input, so a process with
@@ -8,17 +9,19 @@
 //! venv of its executable (`<venv>/bin/python` →
 //! `<venv>/lib/python*/site-packages/spec_kitty_cli-<X>.dist-info`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::home::Home;
+use crate::seen::Seen;
 
 /// A process holding a legacy queue DB of the home open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LegacyWriter {
     pub pid: u32,
-    /// `/proc/<pid>/exe`, when readable.
+    /// Its executable, when the kernel tells it.
     pub executable: Option<String>,
     /// Its command line, arguments joined by spaces.
     pub command: String,
@@ -80,67 +83,55 @@ pub(super) fn release_of(executable: &Path) -> Option<String> {
     None
 }
 
-/// The processes (other than this one) holding a legacy DB of `home` open.
-/// Reads `/proc` only; where it cannot be read, nothing is found.
-pub fn legacy_writers(home: &Home) -> Vec<LegacyWriter> {
-    let sources: Vec<PathBuf> = crate::db::store::discover_sources(home)
+/// The processes (other than this one) holding a legacy DB of `home` open
+/// (the process table: [`crate::process::holders`]).
+pub fn legacy_writers(home: &Home) -> Seen<Vec<LegacyWriter>> {
+    let sources: Vec<PathBuf> = crate::survey::stores::discover_sources(home)
         .into_iter()
         .map(|p| std::fs::canonicalize(&p).unwrap_or(p))
         .collect();
     if sources.is_empty() {
-        return Vec::new();
+        return Seen::Known(Vec::new());
     }
-    let me = std::process::id();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let mut paths: Vec<String> = std::fs::read_dir(entry.path().join("fd"))
+    crate::process::holders(&|link: &Path| holds(link, &sources)).map(|found| {
+        found
             .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-            .filter(|l| holds(l, &sources))
-            .map(|l| l.display().to_string())
-            .collect();
-        if paths.is_empty() {
-            continue;
-        }
-        paths.sort();
-        paths.dedup();
-        let executable = std::fs::read_link(entry.path().join("exe")).ok();
-        let command = std::fs::read(entry.path().join("cmdline"))
-            .map(|b| {
-                b.split(|c| *c == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
+            .map(|h| LegacyWriter {
+                pid: h.pid,
+                release: h.executable.as_deref().and_then(release_of),
+                executable: h.executable.map(|e| e.display().to_string()),
+                command: h.command,
+                paths: h.paths.iter().map(|p| p.display().to_string()).collect(),
             })
-            .unwrap_or_default();
-        out.push(LegacyWriter {
-            pid,
-            release: executable.as_deref().and_then(release_of),
-            executable: executable.map(|e| e.display().to_string()),
-            command,
-            paths,
-        });
+            .collect()
+    })
+}
+
+/// Who holds each of `sources` open, for people: source path → the
+/// processes ([`LegacyWriter::name`]), for the fix of `late_legacy_rows`.
+pub fn by_source(writers: &[LegacyWriter], sources: &[PathBuf]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if writers.is_empty() {
+        return out;
     }
-    out.sort_by_key(|w| w.pid);
+    for source in sources {
+        let real = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
+        let names: Vec<String> = writers
+            .iter()
+            .filter(|w| w.paths.iter().any(|p| Path::new(p) == real))
+            .map(LegacyWriter::name)
+            .collect();
+        if !names.is_empty() {
+            out.insert(source.display().to_string(), names.join(", "));
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::test_support::while_held_open;
 
     #[test]
     fn a_source_its_wal_and_shm_are_held_and_nothing_else() {
@@ -173,8 +164,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path());
         std::fs::write(home.legacy_queue(), "").unwrap();
-        let (pid, found) =
-            test_support::while_held_open(&home.legacy_queue(), || legacy_writers(&home));
+        let (pid, found) = while_held_open(&home.legacy_queue(), || legacy_writers(&home));
+        let found = found.known().cloned().unwrap_or_default();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].pid, pid);
         assert!(
@@ -183,36 +174,23 @@ mod tests {
             found[0].remedy()
         );
     }
-}
 
-/// A child process that holds a file open, for the tests of who writes a
-/// legacy DB (here and in sk-doctor's gather).
-#[cfg(test)]
-pub(crate) mod test_support {
-    use std::io::{BufRead, BufReader};
-    use std::path::Path;
-
-    /// Runs `look` while a child (`sh`, fd 3) holds `path` open; the child's
-    /// pid and what `look` found. Waits on the child's word (a line on its
-    /// stdout once `exec 3<` has run), not on time.
-    pub(crate) fn while_held_open<T>(path: &Path, look: impl FnOnce() -> T) -> (u32, T) {
-        let mut child = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("exec 3<\"$1\"; echo open; read _")
-            .arg("sh")
-            .arg(path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut said = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut said)
-            .unwrap();
-        assert_eq!(said.trim(), "open", "the child did not open {path:?}");
-        let found = look();
-        drop(child.stdin.take());
-        child.wait().unwrap();
-        (child.id(), found)
+    #[test]
+    fn the_process_holding_a_legacy_source_open_is_named_for_that_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::at(dir.path());
+        std::fs::write(home.legacy_queue(), "").unwrap();
+        let sources = [home.legacy_queue()];
+        let look = || {
+            let found = legacy_writers(&home).known().cloned().unwrap_or_default();
+            by_source(&found, &sources)
+        };
+        assert!(look().is_empty());
+        let (pid, found) = while_held_open(&home.legacy_queue(), look);
+        let name = found
+            .get(&home.legacy_queue().display().to_string())
+            .cloned()
+            .unwrap_or_default();
+        assert!(name.contains(&format!("process {pid}")), "{found:?}");
     }
 }

@@ -29,10 +29,12 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::db::layout::CutoverPhase;
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
-use crate::db::store::{self, open_ro, read_json};
-use crate::home::Home;
+use crate::home::{Home, Migration};
+use crate::seen::{Seen, Unreadable};
+use crate::survey::json::json_file;
+use crate::survey::layout::CutoverPhase;
+use crate::survey::stores::{self, open_ro};
 
 mod source;
 pub use source::source_rows;
@@ -118,6 +120,10 @@ impl SourceLedger {
 pub struct Ledger {
     pub sources: Vec<SourceLedger>,
     pub rows: Vec<LegacyRow>,
+    /// What could not be read of what covers a row (a store, a manifest,
+    /// a snapshot, our late-row record): see [`Covered::unreadable`].
+    #[serde(skip)]
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl Ledger {
@@ -143,26 +149,35 @@ pub struct Covered {
     pub stored: BTreeSet<NaturalKey>,
     /// Keys a cutover's quarantine names: (migration id, reason).
     pub quarantined: BTreeMap<NaturalKey, (String, String)>,
+    /// What could not be read, each with why: a store, a row of one, a
+    /// manifest, a snapshot, our late-row record.
+    ///
+    /// TODO(issue 29, phase 2): what they hold covers nothing, so a row
+    /// only they cover is called late (and `sk-migrate run` carries it).
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// The natural keys the project stores hold and the cutovers quarantined
-/// (reads only; an unreadable store or manifest covers nothing).
+/// (reads only; what cannot be read covers nothing and is kept in
+/// [`Covered::unreadable`]).
 pub fn covered(home: &Home) -> Covered {
     let mut out = Covered::default();
-    for (_, db) in store::store_dbs(home) {
-        if let Ok(conn) = open_ro(&db) {
-            store_keys(&conn, &mut out.stored);
+    for (_, db) in stores::store_dbs(home) {
+        match open_ro(&db) {
+            Ok(conn) => store_keys(&conn, &db, &mut out.stored, &mut out.unreadable),
+            Err(e) => out.unreadable.push(Unreadable::new(&db, e)),
         }
     }
-    let migrations = home.root().join("projects/.migration");
-    for entry in std::fs::read_dir(&migrations)
+    for entry in std::fs::read_dir(home.migrations_dir())
         .into_iter()
         .flatten()
         .flatten()
     {
-        quarantined_keys(&entry.path(), &mut out.quarantined);
+        let migration = home.migration(entry.file_name());
+        quarantined_keys(&migration, &mut out.quarantined, &mut out.unreadable);
     }
-    late_quarantined_keys(home, &mut out.quarantined);
+    let late = late_quarantine(home).known_or_default(&mut out.unreadable);
+    late_quarantined_keys(late, &mut out.quarantined);
     out
 }
 
@@ -189,19 +204,23 @@ pub struct LateQuarantineRecord {
     pub quarantine: Vec<LateQuarantine>,
 }
 
-/// The late-row quarantine record (empty when absent or unreadable).
-pub fn late_quarantine(home: &Home) -> Vec<LateQuarantine> {
-    read_json(&home.late_quarantine_record())
-        .and_then(|v| serde_json::from_value::<LateQuarantineRecord>(v).ok())
-        .map(|r| r.quarantine)
-        .unwrap_or_default()
+/// The late-row quarantine record (empty when absent).
+pub fn late_quarantine(home: &Home) -> Seen<Vec<LateQuarantine>> {
+    let path = home.late_quarantine_record();
+    json_file(&path).and_then(|v| {
+        let record = v.map(serde_json::from_value::<LateQuarantineRecord>);
+        Seen::read(&path, record.transpose()).map(|r| r.map(|r| r.quarantine).unwrap_or_default())
+    })
 }
 
 /// The late rows the release rejected when `sk-migrate run` carried them:
 /// quarantined with their reason, so sk-doctor does not call them late (a
 /// fix that cannot move them).
-fn late_quarantined_keys(home: &Home, out: &mut BTreeMap<NaturalKey, (String, String)>) {
-    for q in late_quarantine(home) {
+fn late_quarantined_keys(
+    late: Vec<LateQuarantine>,
+    out: &mut BTreeMap<NaturalKey, (String, String)>,
+) {
+    for q in late {
         let key = match (Table::from_name(&q.table), &q.key) {
             (Some(Table::Queue), serde_json::Value::String(id)) => NaturalKey::Queue {
                 event_id: id.clone(),
@@ -223,13 +242,41 @@ fn late_quarantined_keys(home: &Home, out: &mut BTreeMap<NaturalKey, (String, St
     }
 }
 
-/// The keys one project store holds (rows that cannot be read are skipped).
-fn store_keys(conn: &Connection, out: &mut BTreeSet<NaturalKey>) {
-    if let Ok(mut st) = conn.prepare("SELECT entry_id FROM journal_entries") {
-        let ids = st.query_map([], |r| r.get::<_, String>(0));
-        for id in ids.into_iter().flatten().flatten() {
-            out.insert(NaturalKey::Queue { event_id: id });
+/// Every row `sql` selects from the store at `path`, read by `row`; a row
+/// (or the query) that fails is skipped and kept in `unreadable`.
+fn each<T>(
+    conn: &Connection,
+    (path, sql): (&Path, &str),
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    unreadable: &mut Vec<Unreadable>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    let read = conn.prepare(sql).and_then(|mut st| {
+        for r in st.query_map([], row)? {
+            match r {
+                Ok(v) => out.push(v),
+                Err(e) => unreadable.push(Unreadable::new(path, e)),
+            }
         }
+        Ok(())
+    });
+    if let Err(e) = read {
+        unreadable.push(Unreadable::new(path, e));
+    }
+    out
+}
+
+/// The keys one project store holds (rows that cannot be read are skipped,
+/// and kept in `unreadable`).
+fn store_keys(
+    conn: &Connection,
+    path: &Path,
+    out: &mut BTreeSet<NaturalKey>,
+    unreadable: &mut Vec<Unreadable>,
+) {
+    let sql = "SELECT entry_id FROM journal_entries";
+    for id in each(conn, (path, sql), |r| r.get::<_, String>(0), unreadable) {
+        out.insert(NaturalKey::Queue { event_id: id });
     }
     // The release's live writer keeps `project_uuid` and `content_hash` in
     // their own columns, not in `body_reference` (3.2.6–3.2.7
@@ -241,28 +288,32 @@ fn store_keys(conn: &Connection, out: &mut BTreeSet<NaturalKey>) {
     } else {
         "SELECT body_reference, NULL, NULL FROM body_upload_tasks"
     };
-    if let Ok(mut st) = conn.prepare(sql) {
-        let refs = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        });
-        for (text, project, hash) in refs.into_iter().flatten().flatten() {
-            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) {
-                for (k, col) in [("project_uuid", project), ("content_hash", hash)] {
-                    if v.get(k).is_none_or(serde_json::Value::is_null)
-                        && let (Some(obj), Some(c)) = (v.as_object_mut(), col)
-                    {
-                        obj.insert(k.to_string(), c.into());
-                    }
-                }
-                out.insert(NaturalKey::BodyUploadQueue {
-                    key: body_key_of_json(&v),
-                });
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, Option<String>>(2)?,
+        ))
+    };
+    for (text, project, hash) in each(conn, (path, sql), row, unreadable) {
+        let mut v = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                let why = format!("a body_upload_tasks.body_reference is not JSON ({e})");
+                unreadable.push(Unreadable::new(path, why));
+                continue;
+            }
+        };
+        for (k, col) in [("project_uuid", project), ("content_hash", hash)] {
+            if v.get(k).is_none_or(serde_json::Value::is_null)
+                && let (Some(obj), Some(c)) = (v.as_object_mut(), col)
+            {
+                obj.insert(k.to_string(), c.into());
             }
         }
+        out.insert(NaturalKey::BodyUploadQueue {
+            key: body_key_of_json(&v),
+        });
     }
 }
 
@@ -280,8 +331,12 @@ pub fn body_key_of_json(v: &serde_json::Value) -> Vec<String> {
 }
 
 /// The quarantined keys of one cutover directory, read from its snapshots.
-fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>) {
-    let Some(m) = read_json(&dir.join("manifest.json")) else {
+fn quarantined_keys(
+    dir: &Migration,
+    out: &mut BTreeMap<NaturalKey, (String, String)>,
+    unreadable: &mut Vec<Unreadable>,
+) {
+    let Some(m) = json_file(&dir.manifest()).known_or_default(unreadable) else {
         return;
     };
     let phase = CutoverPhase::from_name(m["phase"].as_str().unwrap_or(""));
@@ -312,9 +367,10 @@ fn quarantined_keys(dir: &Path, out: &mut BTreeMap<NaturalKey, (String, String)>
             .as_str()
             .and_then(|p| recorded.iter().position(|r| *r == p));
         let key = index.and_then(|i| {
-            let conn = snapshots
-                .entry(i)
-                .or_insert_with(|| open_ro(&dir.join(format!("snapshots/source-{i}.db"))).ok());
+            let conn = snapshots.entry(i).or_insert_with(|| {
+                let path = dir.source_snapshot(i);
+                Seen::read(&path, open_ro(&path).map(Some)).known_or_default(unreadable)
+            });
             conn.as_ref()
                 .and_then(|c| key_by_release_identity(c, table?, row_id))
         });
@@ -347,7 +403,7 @@ pub fn fate(key: &NaturalKey, covered: &Covered) -> Fate {
 }
 
 /// Put the ledger's counts on the legacy sources of `facts` (pure).
-pub fn annotate(facts: &mut store::StoreFacts, ledger: &Ledger) {
+pub fn annotate(facts: &mut stores::StoreFacts, ledger: &Ledger) {
     for s in &mut facts.legacy_sources {
         if let Some(l) = ledger
             .sources
@@ -369,7 +425,7 @@ pub fn ledger(home: &Home, busy_timeout_ms: u64) -> Ledger {
     // rows cost 300 ms to read: `benches/boundary.rs`).
     let mut known: Option<Covered> = None;
     let mut out = Ledger::default();
-    for path in store::discover_sources(home) {
+    for path in stores::discover_sources(home) {
         let mut s = SourceLedger {
             path: path.clone(),
             ..SourceLedger::default()
@@ -399,6 +455,7 @@ pub fn ledger(home: &Home, busy_timeout_ms: u64) -> Ledger {
         }
         out.sources.push(s);
     }
+    out.unreadable = known.map(|c| c.unreadable).unwrap_or_default();
     out
 }
 
@@ -466,7 +523,7 @@ mod tests {
         assert_eq!(fate(&event("e10"), &c), Fate::Late);
     }
 
-    fn legacy_db(path: &Path, events: &[&str], bodies: &[(i64, &str)]) {
+    fn legacy_db(path: &std::path::Path, events: &[&str], bodies: &[(i64, &str)]) {
         let c = Connection::open(path).unwrap();
         c.execute_batch(
             "CREATE TABLE queue (id INTEGER PRIMARY KEY, event_id TEXT, event_type TEXT, data TEXT, timestamp TEXT);

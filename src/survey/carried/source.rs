@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 
 use crate::db::schema::tables::{BODY_UPLOAD_QUEUE, Table};
-use crate::db::store;
+use crate::survey::stores;
 
 use super::NaturalKey;
 
@@ -142,7 +142,7 @@ pub fn source_rows(
         }
     }
     let failure_log = if has_column(&conn, Table::BodyUploadFailureLog.as_str(), "id") {
-        store::rows(&conn, Table::BodyUploadFailureLog.as_str())
+        stores::count_rows(&conn, Table::BodyUploadFailureLog.as_str()).map_err(sq)?
     } else {
         0
     };
