@@ -107,7 +107,7 @@ pub fn document() -> String {
          edit those, then `SK_UPDATE_DOCS=1 cargo test --test it explain`.\n\n\
          A **problem** is something a user's action clears: it makes `ok` false, `--check` \
          exit 2 and `preflight` refuse, and carries `steps` (`docs/json.md`) that clear it when \
-         followed verbatim (`tests/system/fixes_clear.rs`). `preflight` blocks on every \
+         followed verbatim (`tests/system/fixes_clear/mod.rs`). `preflight` blocks on every \
          problem, except that its daemon check is the release's own gate. An **advisory** \
          is a state no user action changes (a release's defect, or a decision that is yours): \
          it is in `advisories` and `warnings`, never in `problems`.\n\n\

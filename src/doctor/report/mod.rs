@@ -231,7 +231,7 @@ impl ProblemCode {
 }
 
 /// Something wrong that a user's action clears: `steps` say which, and
-/// following them verbatim clears it (`tests/system/fixes_clear.rs`).
+/// following them verbatim clears it (`tests/system/fixes_clear/mod.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub code: ProblemCode,
