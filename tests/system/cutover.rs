@@ -95,12 +95,7 @@ fn source_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
 }
 
 fn codes(doc: &Value) -> Vec<String> {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
+    e2e::codes_in(doc, "problems")
 }
 
 fn carries_every_row(sk: &Path) {

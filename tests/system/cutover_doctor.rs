@@ -70,30 +70,15 @@ fn doctor(home: &Path, venv: &Path) -> Value {
 }
 
 fn codes(doc: &Value) -> Vec<String> {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
+    e2e::codes_in(doc, "problems")
 }
 
 fn problem<'a>(doc: &'a Value, code: &str) -> &'a Value {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no {code}: {doc:#}"))
+    e2e::entry(doc, "problems", code)
 }
 
 fn advisory<'a>(doc: &'a Value, code: &str) -> &'a Value {
-    doc["advisories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no advisory {code}: {doc:#}"))
+    e2e::entry(doc, "advisories", code)
 }
 
 fn after_a_cutover(venv: &Path) {

@@ -157,6 +157,18 @@ impl Case {
         repo
     }
 
+    /// `sk-migrate --spec-kitty <venv> run`, which must succeed.
+    pub fn sk_migrate_run(&self) {
+        let run = self
+            .cmd(env!("CARGO_BIN_EXE_sk-migrate"))
+            .arg("--spec-kitty")
+            .arg(self.venv.join("bin/spec-kitty"))
+            .arg("run")
+            .output()
+            .unwrap();
+        ok(&run, "sk-migrate run");
+    }
+
     /// `sk-doctor --spec-kitty <venv> --no-probe --json ARGS`.
     pub fn doctor(&self, args: &[&str]) -> Value {
         let out = self
@@ -228,21 +240,7 @@ impl Case {
 
 /// The codes of a report's (or preflight's) problems.
 pub fn codes(doc: &Value) -> Vec<String> {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
-pub fn problem<'a>(doc: &'a Value, code: &str) -> &'a Value {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no {code}: {doc:#}"))
+    crate::harness::codes_in(doc, "problems")
 }
 
 pub fn ok(out: &Output, what: &str) {
@@ -259,7 +257,7 @@ pub fn ok(out: &Output, what: &str) {
 /// followed verbatim, clear it.
 pub fn clears(case: &mut Case, code: &str, args: &[&str], user: &mut dyn FnMut(&mut Case, &str)) {
     let doc = case.doctor(args);
-    let p = problem(&doc, code).clone();
+    let p = crate::harness::entry(&doc, "problems", code).clone();
     for step in p["steps"].as_array().unwrap() {
         let text = step.to_string();
         for placeholder in ["<you>", "<key>", "<action_id>", "<id>", "<uid>"] {

@@ -84,14 +84,7 @@ fn greenfield(venv: &Path) {
 fn late_legacy_rows(venv: &Path) {
     let mut c = Case::new(venv);
     c.write_legacy(2, 1, 0);
-    let run = c
-        .cmd(env!("CARGO_BIN_EXE_sk-migrate"))
-        .arg("--spec-kitty")
-        .arg(venv.join("bin/spec-kitty"))
-        .arg("run")
-        .output()
-        .unwrap();
-    ok(&run, "the cutover");
+    c.sk_migrate_run();
     c.write_legacy(1, 0, 100);
     clears(&mut c, "late_legacy_rows", &[], &mut |_, what| {
         // The writer was the trial's own 3.2.5 process, which has exited.
@@ -113,12 +106,7 @@ fn project_unknown(venv: &Path) {
 }
 
 fn advisory_codes(doc: &Value) -> Vec<String> {
-    doc["advisories"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["code"].as_str().unwrap().to_string())
-        .collect()
+    e2e::codes_in(doc, "advisories")
 }
 
 /// A quiet 3.2.5 home (rows queued, nothing running) under a 3.2.6+
@@ -130,14 +118,7 @@ fn quiet_home(venv: &Path) {
     let mut c = Case::new(venv);
     c.write_legacy(4, 2, 0);
     c.cwd = c.checkout();
-    let run = c
-        .cmd(env!("CARGO_BIN_EXE_sk-migrate"))
-        .arg("--spec-kitty")
-        .arg(venv.join("bin/spec-kitty"))
-        .arg("run")
-        .output()
-        .unwrap();
-    ok(&run, "sk-migrate run");
+    c.sk_migrate_run();
     let check = c
         .cmd(env!("CARGO_BIN_EXE_sk-doctor"))
         .arg("--spec-kitty")
