@@ -223,7 +223,13 @@ fn command_lines(argv: &[String], width: usize, prefix: &str, indent: &str) -> V
     for word in argv.iter().map(|w| crate::doctor::report::quote(w)) {
         if !empty && layout::width(&line) + 1 + layout::width(&word) + 2 > width {
             lines.push(format!("{line} \\"));
-            line = cont.clone();
+            // A word too wide for the indent (a digest) starts further left.
+            let indent = if layout::width(&cont) + layout::width(&word) + 2 > width {
+                "    "
+            } else {
+                &cont
+            };
+            line = indent.to_string();
             empty = true;
         }
         if !empty {

@@ -14,9 +14,7 @@ use crate::survey::stores::StoreFacts;
 mod build;
 pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};
 mod stores;
-pub use stores::{
-    HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, HISTORY_REFUSAL, STATUS_FAILURE,
-};
+pub use stores::{HISTORY_REFUSAL, STATUS_FAILURE};
 
 mod queue;
 

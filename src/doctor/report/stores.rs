@@ -14,13 +14,6 @@ use super::{Advisory, AdvisoryCode, Facts, Problem, ProblemCode, Step, plural};
 
 use crate::survey::carried::{Ledger, SourceLedger};
 
-/// The release's own commands for sealed history (the same syntax in
-/// 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7: `sync project-store-history`), as
-/// the advisory's steps give them with their values filled in.
-pub const HISTORY_PREVIEW: &str = "spec-kitty sync project-store-history --json";
-pub const HISTORY_CONFIRM: &str = "spec-kitty sync project-store-history --confirm-by";
-pub const HISTORY_APPLY: &str = "spec-kitty sync project-store-history --apply --history-action-id";
-
 /// The release's own refusal to upload the sealed history its cutover
 /// wrote, word for word (`history_import/upload.py::_assert_history_authority`,
 /// the `rejected_samples` of its upload report; measured by delivery at a
@@ -311,7 +304,7 @@ fn history_steps(s: &stores::ProjectStore, facts: &Facts) -> Vec<Step> {
     let key = &facts.invocation.idempotency_key;
     let action = super::history_action_id(&s.project_uuid, key);
     let who = confirmer(facts);
-    let within = format!("in a checkout of project {}", s.project_uuid);
+    let within = "in the project's checkout";
     vec![
         Step::spec_kitty(
             &["sync", "opt-in"],
@@ -359,7 +352,8 @@ fn sealed_advisory(s: &stores::ProjectStore, facts: &Facts) -> Advisory {
         (
             format!(
                 "project {}: {events} held as sealed history: stored, and deliverable by the release \
-                 once you consent and confirm (its own preview, confirm and upload; the steps below)",
+                 once you consent and confirm (its own preview, confirm and upload; the steps below, \
+                 in a checkout of that project)",
                 s.project_uuid,
             ),
             history_steps(s, facts),
@@ -383,7 +377,7 @@ fn sealed_advisory(s: &stores::ProjectStore, facts: &Facts) -> Advisory {
             ),
             vec![Step::spec_kitty(
                 &["sync", "project-store-history", "--json"],
-                format!("in a checkout of project {}: list them", s.project_uuid),
+                "in a checkout of the project: list them",
             )],
         )
     };
