@@ -525,7 +525,7 @@ mod tests {
         ];
         assert_eq!(
             fix_lines(&steps, 40, "    fix: ", false),
-            "    fix: # stop the writer\n         chmod 600 \\\n           /a/very/long/path/to/owner.json\n"
+            "    fix: # stop the writer\n         chmod 600 \\\n    /a/very/long/path/to/owner.json\n"
         );
     }
 }
