@@ -186,7 +186,7 @@ impl Invocation {
         }
     }
 
-    /// Every step of `steps` completed (see [`Self::complete_one`]); after
+    /// Every step of `steps` completed (the options, the program); after
     /// a step by the user that installs another release, later steps no
     /// longer name this one.
     pub fn complete(&self, steps: &mut [Step]) {
