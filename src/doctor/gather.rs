@@ -54,6 +54,9 @@ pub struct DoctorOptions {
     /// did it to detect the release); `None`: discover from `spec_kitty`
     /// and `path_var`.
     pub install: Option<identity::Install>,
+    /// What the steps of a fix repeat of the command line, and the values
+    /// made for them (`report::Invocation`).
+    pub invocation: crate::doctor::report::Invocation,
 }
 
 fn display(p: &Path) -> String {
@@ -306,6 +309,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         home_owner: home_owner(home),
         live_daemons,
         notes,
+        invocation: opts.invocation.clone(),
     })
 }
 

@@ -12,6 +12,7 @@ mod cutover_delivery;
 mod cutover_doctor;
 mod cutover_live;
 mod drain;
+mod fixes_clear;
 mod harness;
 mod live_queue;
 mod live_queue_big;
@@ -31,5 +32,6 @@ fn main() -> std::process::ExitCode {
     trials.extend(owner_read::trials());
     trials.extend(queue_cap::trials());
     trials.extend(drain::trials());
+    trials.extend(fixes_clear::trials());
     harness::main(trials)
 }
