@@ -19,6 +19,10 @@ text).
 
 What it answers is what the releases' own client code expects (read from
 3.2.6 … 3.2.7's site-packages):
+* ``GET /oauth/authorize`` (auth/flows/authorization_code.py, the browser
+  login ``spec-kitty auth login`` opens) — a redirect to the request's
+  ``redirect_uri`` with a code and the request's ``state``, as a server whose
+  user has signed in answers (``fake_browser.py`` plays the browser);
 * ``POST /oauth/device`` (auth/flows/device_code.py) — a device code with
   ``interval`` 0, so the release's own poller asks at once;
 * ``POST /oauth/token`` — tokens with ``expires_in`` and a ``session_id``
@@ -41,7 +45,7 @@ import json
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 USER = {
     "user_id": "fake-user-1",
@@ -108,6 +112,8 @@ def main() -> None:
                     + "\n"
                 )
                 log.flush()
+            if self.command == "GET" and path == "/oauth/authorize":
+                return self._signed_in()
             status, answer = route(self.command, path, body)
             data = json.dumps(answer).encode()
             self.send_response(status)
@@ -115,6 +121,17 @@ def main() -> None:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _signed_in(self) -> None:
+            query = parse_qs(urlsplit(self.path).query)
+            target = "%s?%s" % (
+                query.get("redirect_uri", [""])[0],
+                urlencode({"code": "fake-authorization-code", "state": query.get("state", [""])[0]}),
+            )
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _body(self) -> object:
             n = int(self.headers.get("Content-Length") or 0)

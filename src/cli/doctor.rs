@@ -120,6 +120,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         project: Option<PathBuf>,
     },
+    /// Print the long page of a code sk-doctor reports (without CODE: every code)
+    Explain {
+        /// The code, as a report names it (e.g. legacy_rows)
+        #[arg(value_name = "CODE", value_parser = explain_codes())]
+        code: Option<String>,
+    },
     /// Print shell completions (the wheel installs them; see README)
     Completions {
         #[arg(value_enum)]
@@ -140,8 +146,39 @@ pub enum Command {
 pub enum Page {
     Retire,
     Preflight,
+    Explain,
     Completions,
     Man,
+}
+
+/// Every code `explain` takes.
+fn explain_codes() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(doctor::explain::codes().into_iter().map(|(c, _)| c))
+}
+
+/// `explain [CODE]`: the page, or the index; as JSON, `{code, kind, page}`.
+fn explain(code: Option<&str>, json: bool) -> ExitStatus {
+    use doctor::explain;
+    let pages: Vec<(&str, explain::Kind)> = explain::codes()
+        .into_iter()
+        .filter(|(c, _)| code.is_none_or(|want| want == *c))
+        .collect();
+    if json {
+        let list: Vec<serde_json::Value> = pages
+            .iter()
+            .map(|(c, k)| {
+                serde_json::json!({"code": c, "kind": k, "page": explain::page(c).unwrap_or("")})
+            })
+            .collect();
+        print(&render::json(
+            &serde_json::json!({"schema_version": 1, "codes": list}),
+        ));
+    } else if let Some(c) = code {
+        print(explain::page(c).unwrap_or("").trim_end());
+    } else {
+        print(explain::index().trim_end());
+    }
+    ExitStatus::Success
 }
 
 /// The clap command, for man pages and completions.
@@ -164,6 +201,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     match &cli.command {
         Some(Command::Completions { shell }) => return super::completions(*shell, command()),
         Some(Command::Man { command }) => return super::man::print(TOOL, *command),
+        Some(Command::Explain { code }) => return explain(code.as_deref(), cli.global.json),
         _ => {}
     }
     let ctx = match super::context(TOOL, &cli.global) {
@@ -193,6 +231,7 @@ pub fn run(cli: Cli) -> ExitStatus {
             _ => None,
         },
         install: Some(ctx.install.clone()),
+        invocation: invocation(&cli.global, &ctx),
     };
     let mut r = match doctor::diagnose(&home, &opts) {
         Ok(r) => r,
@@ -234,6 +273,51 @@ pub fn run(cli: Cli) -> ExitStatus {
         ExitStatus::Refused
     } else {
         ExitStatus::Success
+    }
+}
+
+/// What the steps of a fix repeat of this command line (paths made
+/// absolute: a step may be run from another directory), and a fresh
+/// idempotency key for the release's history confirmation.
+fn invocation(global: &GlobalArgs, ctx: &super::context::Context) -> report::Invocation {
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let home = global.home.as_ref().map(|_| absolute(ctx.home.root()));
+    // spec-kitty finds the home by $SPEC_KITTY_HOME, else ~/.spec-kitty.
+    let its_home = std::env::var_os("SPEC_KITTY_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| crate::home::Home::default_root(std::path::Path::new(&h)))
+        });
+    let spec_kitty_home = home
+        .clone()
+        .filter(|h| its_home.as_deref().map(absolute).as_deref() != Some(h.as_str()));
+    let mut key = [0u8; 8];
+    // Without the OS's randomness the key is still fresh per second and process.
+    if getrandom::fill(&mut key).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        key = (now ^ u64::from(std::process::id()) << 32).to_be_bytes();
+    }
+    // SK_RELEASE in the environment reaches the step's run as it reached
+    // this one: only an explicit --release is repeated.
+    let from_env = std::env::var("SK_RELEASE").ok();
+    report::Invocation {
+        home,
+        release: global
+            .release
+            .clone()
+            .filter(|r| from_env.as_ref() != Some(r)),
+        spec_kitty: global.spec_kitty.as_deref().map(absolute),
+        spec_kitty_home,
+        idempotency_key: format!("sk-doctor-{}", hex::encode(key)),
     }
 }
 

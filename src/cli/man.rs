@@ -31,6 +31,7 @@ pages![
     "sk-doctor.1",
     "sk-doctor-retire.1",
     "sk-doctor-preflight.1",
+    "sk-doctor-explain.1",
     "sk-doctor-completions.1",
     "sk-doctor-man.1",
     "sk-migrate.1",

@@ -55,6 +55,9 @@ pub struct DoctorOptions {
     /// did it to detect the release); `None`: discover from `spec_kitty`
     /// and `path_var`.
     pub install: Option<identity::Install>,
+    /// What the steps of a fix repeat of the command line, and the values
+    /// made for them (`report::Invocation`).
+    pub invocation: crate::doctor::report::Invocation,
 }
 
 /// A path as the report carries it (losslessly; shown escaped).
@@ -308,6 +311,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
         home_owner: home_owner(home),
         live_daemons,
         notes,
+        invocation: opts.invocation.clone(),
     })
 }
 

@@ -12,6 +12,7 @@
 //! Contract: `docs/json.md` (the report), `docs/problems.md` (codes and
 //! remedies), `docs/daemon.md` (owner record, orphans).
 
+pub mod explain;
 pub mod gather;
 pub mod identity;
 pub mod owner;

@@ -16,6 +16,10 @@ pub fn run_summary(r: &CutoverReport, style: &Style) -> String {
         CutoverStatus::Migrated | CutoverStatus::CarriedLate => {
             "Carried every legacy source across the project-store cutover."
         }
+        CutoverStatus::LayoutPublished => {
+            "Nothing to carry: switched the layout to project_only through the release's own \
+             code, as its first live write would."
+        }
     };
     let mut lines = vec![head.to_string()];
     if let Some(release) = &r.release {

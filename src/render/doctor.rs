@@ -8,7 +8,7 @@ use owo_colors::OwoColorize;
 use super::layout::{self, Cell, Grid, Look};
 use super::{Style, paths};
 use crate::doctor::identity::FieldStatus;
-use crate::doctor::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report};
+use crate::doctor::report::{OwnerStatus, Preflight, Problem, QueueFacts, Report, Step};
 use crate::survey::stores::StoreFacts;
 
 fn status_text(s: FieldStatus) -> &'static str {
@@ -147,12 +147,9 @@ fn queue_line(name: &str, q: &QueueFacts, path: &str) -> String {
     )
 }
 
-fn problem_lines(p: &Problem, style: &Style) -> String {
-    let code = serde_json::to_value(p.code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let head = format!("✗ {code}: {}", p.message);
+/// A problem: its code and message, then its fix.
+fn problem_lines(p: &Problem, style: &Style, explain: bool) -> String {
+    let head = format!("✗ {}: {}", p.code.as_str(), p.message);
     let mut out = String::new();
     for (i, line) in layout::wrap(&head, style.text_width(), "  ", "      ")
         .iter()
@@ -164,33 +161,87 @@ fn problem_lines(p: &Problem, style: &Style) -> String {
             out.push_str(&format!("{line}\n"));
         }
     }
-    out.push_str(&fix_lines(&p.remediation, style.text_width()));
+    out.push_str(&fix_lines(
+        &p.steps,
+        style.text_width(),
+        "    fix: ",
+        explain,
+    ));
     out
 }
 
-/// `fix: <command>  # comment`, wrapped so that every line a comment
-/// continues on starts with `#` again: copied whole, it still runs only
-/// the command.
-fn fix_lines(remediation: &str, width: usize) -> String {
-    const INDENT: &str = "         ";
-    let (command, comment) = match remediation.split_once("  # ") {
-        Some((c, m)) => (c, Some(m)),
-        None => (remediation, None),
-    };
-    let mut lines = layout::wrap(command, width, "    fix: ", INDENT);
-    if let Some(comment) = comment
-        && let Some(last) = lines.pop()
-    {
-        let first_word = comment.split_whitespace().next().unwrap_or("");
-        let cont = format!("{INDENT}# ");
-        if layout::width(&last) + 4 + layout::width(first_word) <= width {
-            lines.extend(layout::wrap(comment, width, &format!("{last}  # "), &cont));
-        } else {
-            lines.push(last);
-            lines.extend(layout::wrap(comment, width, &cont, &cont));
+/// The steps of a fix as lines a user can paste into a shell: each
+/// command on its own line (continued with ` \` where it wraps, never
+/// inside a word), with `# what it does` after it when `explain`; a step
+/// no command does is a `#` comment. Every comment line starts with `#`.
+fn fix_lines(steps: &[Step], width: usize, first: &str, explain: bool) -> String {
+    let indent = " ".repeat(layout::width(first));
+    let mut lines = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let prefix = if i == 0 { first } else { &indent };
+        let comment_cont = format!("{indent}# ");
+        let Some(argv) = &step.argv else {
+            lines.extend(layout::wrap(
+                &format!("# {}", step.what),
+                width,
+                prefix,
+                &comment_cont,
+            ));
+            continue;
+        };
+        let mut cmd = command_lines(argv, width, prefix, &indent);
+        if explain && let Some(last) = cmd.pop() {
+            let first_word = step.what.split_whitespace().next().unwrap_or("");
+            if layout::width(&last) + 4 + layout::width(first_word) <= width {
+                cmd.extend(layout::wrap(
+                    &step.what,
+                    width,
+                    &format!("{last}  # "),
+                    &comment_cont,
+                ));
+            } else {
+                cmd.push(last);
+                cmd.extend(layout::wrap(
+                    &step.what,
+                    width,
+                    &comment_cont,
+                    &comment_cont,
+                ));
+            }
         }
+        lines.extend(cmd);
     }
     lines.into_iter().map(|l| l + "\n").collect()
+}
+
+/// One command, its words shell-quoted, wrapped at words with ` \`
+/// continuations (a word wider than the line overflows: a command is
+/// never cut).
+fn command_lines(argv: &[String], width: usize, prefix: &str, indent: &str) -> Vec<String> {
+    let cont = format!("{indent}  ");
+    let mut lines = Vec::new();
+    let mut line = prefix.to_string();
+    let mut empty = true;
+    for word in argv.iter().map(|w| crate::doctor::report::quote(w)) {
+        if !empty && layout::width(&line) + 1 + layout::width(&word) + 2 > width {
+            lines.push(format!("{line} \\"));
+            // A word too wide for the indent (a digest) starts further left.
+            let indent = if layout::width(&cont) + layout::width(&word) + 2 > width {
+                "    "
+            } else {
+                &cont
+            };
+            line = indent.to_string();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(&word);
+        empty = false;
+    }
+    lines.push(line);
+    lines
 }
 
 /// `text` wrapped to the style's text width, the first line indented by
@@ -359,7 +410,7 @@ fn findings_section(r: &Report, style: &Style) -> String {
     if !r.problems.is_empty() {
         out.push_str("\nProblems\n");
         for p in &r.problems {
-            out.push_str(&problem_lines(p, style));
+            out.push_str(&problem_lines(p, style, true));
         }
     }
     if !r.warnings.is_empty() {
@@ -374,6 +425,17 @@ fn findings_section(r: &Report, style: &Style) -> String {
                 } else {
                     out.push_str(&format!("{line}\n"));
                 }
+            }
+            // An advisory's steps: what the user may do about it.
+            if let Some(a) = r.advisories.iter().find(|a| &a.message == w)
+                && !a.steps.is_empty()
+            {
+                out.push_str(&fix_lines(
+                    &a.steps,
+                    style.text_width(),
+                    "    you may: ",
+                    true,
+                ));
             }
         }
     }
@@ -424,7 +486,7 @@ pub fn preflight(p: &Preflight, style: &Style) -> String {
         style,
     );
     for pr in &p.problems {
-        out.push_str(&problem_lines(pr, style));
+        out.push_str(&problem_lines(pr, style, false));
     }
     out
 }
@@ -435,14 +497,37 @@ mod tests {
 
     #[test]
     fn a_wrapped_fix_comment_stays_a_comment() {
-        let text = fix_lines(
-            "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one",
-            60,
-        );
+        let steps = [Step::sk_doctor(
+            &["retire", "--yes"],
+            "the daemon is gone; spec-kitty starts a new one",
+        )];
         assert_eq!(
-            text,
-            "    fix: sk-doctor retire  # the daemon is gone; spec-kitty\n         # starts a new one\n"
+            fix_lines(&steps, 60, "    fix: ", true),
+            "    fix: sk-doctor retire --yes  # the daemon is gone;\n         # spec-kitty starts a new one\n"
         );
-        assert_eq!(fix_lines("sk-migrate run", 40), "    fix: sk-migrate run\n");
+        let run = [Step::sk_migrate(&["run"], "move")];
+        assert_eq!(
+            fix_lines(&run, 40, "    fix: ", false),
+            "    fix: sk-migrate run\n"
+        );
+    }
+
+    #[test]
+    fn a_long_command_continues_at_a_word_and_a_step_without_one_is_a_comment() {
+        let steps = [
+            Step::user("stop the writer"),
+            Step::user_command(
+                vec![
+                    "chmod".into(),
+                    "600".into(),
+                    "/a/very/long/path/to/owner.json".into(),
+                ],
+                "x",
+            ),
+        ];
+        assert_eq!(
+            fix_lines(&steps, 40, "    fix: ", false),
+            "    fix: # stop the writer\n         chmod 600 \\\n    /a/very/long/path/to/owner.json\n"
+        );
     }
 }

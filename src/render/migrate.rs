@@ -131,8 +131,8 @@ fn held_notes(r: &RunReport) -> Vec<String> {
         lines.push(format!(
             "{} {} row(s) stay in legacy: moving them would bring the scoped table within a \
              tenth of {cap} (`[sync] max_queue_size`), and at the cap spec-kitty {past}. \
-             They move once the daemon has synced (`spec-kitty sync now`): then run \
-             `sk-migrate run` again.",
+             They move once the daemon has synced that table, or once `max_queue_size` is \
+             raised: then run `sk-migrate run` again.",
             c.held_by_cap, c.table
         ));
     }
@@ -277,8 +277,8 @@ fn status_notes(r: &StatusReport, dash: bool) -> Vec<String> {
     if r.rows_held_by_cap > 0 {
         notes.push(format!(
             "{} legacy row(s) wait for room: the scoped queue is within a tenth of the \
-             release's cap (`[sync] max_queue_size`); let the daemon sync \
-             (`spec-kitty sync now`), then run `sk-migrate run`",
+             release's cap (`[sync] max_queue_size`); once the daemon has synced it, or the \
+             setting is raised, run `sk-migrate run` (`sk-doctor` says by how much)",
             r.rows_held_by_cap
         ));
     }

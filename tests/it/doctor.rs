@@ -260,13 +260,22 @@ fn legacy_rows_with_a_scope_are_stranded_per_mission() {
     );
     assert_eq!(json["queues"]["legacy"]["schema_version"], 3);
     assert_eq!(json["queues"]["legacy"]["body_uploads"], 4);
-    let fix = &json["problems"]
+    let legacy = json["problems"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["code"] == "legacy_rows")
-        .unwrap()["remediation"];
-    assert_eq!(fix, "sk-migrate run");
+        .unwrap();
+    // One step, sk-migrate run, for the same spec-kitty sk-doctor followed.
+    let argv = &legacy["steps"][0]["argv"];
+    assert_eq!(legacy["steps"][0]["by"], "sk-migrate", "{legacy:#}");
+    assert_eq!(argv[0], "sk-migrate");
+    assert_eq!(argv[1], "--spec-kitty");
+    assert_eq!(argv[3], "run", "{legacy:#}");
+    assert_eq!(
+        legacy["remediation"],
+        format!("sk-migrate --spec-kitty {} run", argv[2].as_str().unwrap())
+    );
 }
 
 #[test]
@@ -476,6 +485,7 @@ fn json_field_names_are_exactly_the_contract() {
     assert_eq!(
         keys(&json),
         [
+            "advisories",
             "daemon_owner",
             "fields",
             "foreground",
@@ -534,7 +544,11 @@ fn json_field_names_are_exactly_the_contract() {
     );
     assert_eq!(
         keys(&json["problems"][0]),
-        ["code", "fields", "message", "remediation"]
+        ["code", "fields", "message", "remediation", "steps"]
+    );
+    assert_eq!(
+        keys(&json["problems"][0]["steps"][0]),
+        ["argv", "by", "what"]
     );
 }
 

@@ -14,6 +14,7 @@ mod concurrency;
 mod crash;
 mod doc_paths;
 mod doctor;
+mod explain;
 mod first_minutes;
 mod garbage_inputs;
 mod garbage_owner;

@@ -64,7 +64,10 @@ fn scope_and_legacy_rows_refuse_naming_sk_migrate_and_the_missions() {
     c.h.legacy("legacy_v4");
     let out = c.doctor(&["preflight"]).code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(err.contains("sk-migrate run"), "{err}");
+    assert!(
+        err.contains("fix: sk-migrate --spec-kitty") && err.contains(" run\n"),
+        "{err}"
+    );
     assert!(
         err.contains("042-sync-boundary") && err.contains("043-other"),
         "{err}"

@@ -46,11 +46,13 @@ fn a_pending_cutover_is_named_with_every_source_and_nothing_is_written() {
         .iter()
         .find(|p| p["code"] == "cutover_pending")
         .unwrap();
-    let fix = pending["remediation"].as_str().unwrap();
+    let said = pending["message"].as_str().unwrap();
     for src in json["project_stores"]["legacy_sources"].as_array().unwrap() {
         let path = src["path"].as_str().unwrap();
-        assert!(fix.contains(&format!("--source '{path}'")), "{fix}");
+        assert!(said.contains(path), "{said}");
     }
+    assert_eq!(pending["steps"][0]["by"], "sk-migrate", "{pending:#}");
+    assert_eq!(pending["remediation"], "sk-migrate --release 3.2.7 run");
     assert_eq!(
         json["project_stores"]["legacy_sources"]
             .as_array()

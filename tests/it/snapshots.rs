@@ -375,6 +375,7 @@ fn cutover_summary_views() {
         quarantined: [("incompatible_row".to_string(), 1)].into_iter().collect(),
         backups: vec![],
         late: None,
+        greenfield: None,
         elapsed_ms: 0,
     };
     for (name, status) in [

@@ -203,8 +203,9 @@ fn every_view_fits_every_width_without_splitting_a_word() {
         // Unfolded: as wide as it takes.
         let wide = view_text(v, 1000);
         let mut unfolded: BTreeSet<&str> = words(&wide).into_iter().collect();
-        // The labels of foreground and daemon sharing a column.
-        unfolded.extend(["fg:", "daemon:"]);
+        // The labels of foreground and daemon sharing a column, and the
+        // ` \` that continues a fix's command on the next line.
+        unfolded.extend(["fg:", "daemon:", "\\"]);
         for width in [40usize, 60, 80, 120] {
             let text = view_text(v, width);
             let what = format!("{} {:?} at {width}", v.bin, v.args);

@@ -94,14 +94,15 @@ fn json(out: &Output) -> Value {
 const FAKE_SECONDS: &str = "1800";
 
 /// The fake hosted side: stops when its stdin closes (on drop).
-struct Fake {
+pub struct Fake {
     child: Child,
-    url: String,
+    pub url: String,
     log: PathBuf,
 }
 
 impl Fake {
-    fn start(python: &Path, dir: &Path) -> Fake {
+    /// Started by `python` (any python3), logging its requests in `dir`.
+    pub fn start(python: &Path, dir: &Path) -> Fake {
         let log = dir.join("requests.jsonl");
         let mut child = Command::new(python)
             .arg(script("scripts/release_fixtures/fake_hosted.py"))

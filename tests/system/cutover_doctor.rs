@@ -4,7 +4,8 @@
 //! `spec-kitty sync project-store-migrate`. Then
 //! * sk-doctor reports no `cutover_pending` and no `late_legacy_rows`, names
 //!   the sealed history with the release's `project-store-history` commands,
-//!   and reports `journal_undecodable` quoting what the release's own
+//!   and names `journal_undecodable` as an advisory (the release's defect:
+//!   not a problem, `--check` passes) quoting what the release's own
 //!   `sync status --check --json` says (which exits 2, and leaves the
 //!   store's -wal/-shm behind: why sk-doctor does not run it);
 //! * a copy of the finished home at another path is not pending either;
@@ -69,21 +70,15 @@ fn doctor(home: &Path, venv: &Path) -> Value {
 }
 
 fn codes(doc: &Value) -> Vec<String> {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
+    e2e::codes_in(doc, "problems")
 }
 
 fn problem<'a>(doc: &'a Value, code: &str) -> &'a Value {
-    doc["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no {code}: {doc:#}"))
+    e2e::entry(doc, "problems", code)
+}
+
+fn advisory<'a>(doc: &'a Value, code: &str) -> &'a Value {
+    e2e::entry(doc, "advisories", code)
 }
 
 fn after_a_cutover(venv: &Path) {
@@ -118,8 +113,11 @@ fn after_a_cutover(venv: &Path) {
     assert_eq!(store["sealed_history"], 4, "{doc:#}");
     let sealed = e2e::sealed_history_warnings(&doc);
     assert_eq!(sealed.len(), 1, "{doc:#}");
-    assert!(sealed[0].contains("spec-kitty sync project-store-history --json"));
-    assert!(sealed[0].contains("--apply --history-action-id"));
+    let listing = &advisory(&doc, "sealed_history")["steps"][0]["argv"];
+    assert_eq!(
+        listing.as_array().unwrap()[1..],
+        ["sync", "project-store-history", "--json"]
+    );
 
     // The release's own status, read-only (no byte of the home changes),
     // fails as sk-doctor says it does.
@@ -160,11 +158,12 @@ fn after_a_cutover(venv: &Path) {
     let status: Value = serde_json::from_slice(&st.stdout).unwrap();
     let said = status["project_store_diagnostic"].as_str().unwrap();
     assert_eq!(said, sk_boundary::doctor::report::STATUS_FAILURE);
-    let undecodable = problem(&doc, "journal_undecodable");
+    let undecodable = advisory(&doc, "journal_undecodable");
     assert!(
         undecodable["message"].as_str().unwrap().contains(said),
         "{doc:#}"
     );
+    assert!(!codes(&doc).contains(&"journal_undecodable".into()));
 
     // A copy of the finished home elsewhere is not pending.
     let copy = dir.path().join("copy");
@@ -192,12 +191,9 @@ fn after_a_cutover(venv: &Path) {
         msg.contains(&format!("{} (1 event, 0 body uploads)", queue.display())),
         "{msg}"
     );
-    assert!(
-        late["remediation"]
-            .as_str()
-            .unwrap()
-            .contains("sk-migrate run")
-    );
+    let last = late["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["by"], "sk-migrate", "{late:#}");
+    assert_eq!(last["argv"].as_array().unwrap().last().unwrap(), "run");
 }
 
 pub fn trials() -> Vec<Trial> {

@@ -84,6 +84,27 @@ pub fn sealed_history_warnings(doc: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
+/// The codes of a report's `list` (`"problems"` or `"advisories"`).
+pub fn codes_in(doc: &serde_json::Value, list: &str) -> Vec<String> {
+    doc[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The entry of a report's `list` with `code`; a failure showing the
+/// report when there is none.
+pub fn entry<'a>(doc: &'a serde_json::Value, list: &str, code: &str) -> &'a serde_json::Value {
+    doc[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {list}: {doc:#}"))
+}
+
 /// Where the release venvs live.
 pub fn venv_root() -> PathBuf {
     std::env::var_os("SK_VENV_ROOT")

@@ -13,6 +13,7 @@ mod cutover_doctor;
 mod cutover_live;
 mod cutover_signal;
 mod drain;
+mod fixes_clear;
 mod foreign_home;
 mod full_disk;
 mod harness;
@@ -43,5 +44,6 @@ fn main() -> std::process::ExitCode {
     trials.extend(man_page::trials());
     trials.extend(shape::trials());
     trials.extend(root_trust::trials());
+    trials.extend(fixes_clear::trials());
     harness::main(trials)
 }

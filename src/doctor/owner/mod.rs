@@ -252,32 +252,57 @@ pub fn version_shaped(s: &str) -> String {
     }
 }
 
+/// Why the owner record cannot be trusted as the daemon's own, beyond its mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustIssue {
+    /// Another user owns the record.
+    Owner { path: String, uid: u32, me: u32 },
+    /// A directory holding it is writable by group or others (so another
+    /// user could replace the record).
+    Writable { dir: String, mode: u32 },
+}
+
+impl TrustIssue {
+    /// In words.
+    pub fn text(&self) -> String {
+        match self {
+            TrustIssue::Owner { path, uid, me } => {
+                format!(
+                    "{path} is owned by uid {uid}, not by you (uid {me}): another user wrote it"
+                )
+            }
+            TrustIssue::Writable { dir, mode } => format!(
+                "its directory {dir} is writable by group or others (mode {mode:04o}): another user could replace the record"
+            ),
+        }
+    }
+}
+
 /// Why the owner record cannot be trusted as the daemon's own, beyond its
 /// mode: another user owns it, or a directory holding it is writable by
 /// group or others (so another user could replace it). Empty when fine.
-pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<String> {
+pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<TrustIssue> {
     use std::os::unix::fs::MetadataExt;
     let mut issues = Vec::new();
     let me = rustix::process::geteuid().as_raw();
     if let Ok(meta) = std::fs::symlink_metadata(path)
         && meta.uid() != me
     {
-        issues.push(format!(
-            "{} is owned by uid {}, not by you (uid {me}): another user wrote it",
-            crate::path_text::escaped(path),
-            meta.uid()
-        ));
+        issues.push(TrustIssue::Owner {
+            path: crate::path_text::text(path),
+            uid: meta.uid(),
+            me,
+        });
     }
     let mut dir = path.parent();
     while let Some(d) = dir {
         if let Ok(meta) = std::fs::metadata(d)
             && meta.mode() & 0o022 != 0
         {
-            issues.push(format!(
-                "its directory {} is writable by group or others (mode {:04o}): another user could replace the record",
-                crate::path_text::escaped(d),
-                meta.mode() & 0o7777
-            ));
+            issues.push(TrustIssue::Writable {
+                dir: crate::path_text::text(d),
+                mode: meta.mode() & 0o7777,
+            });
         }
         if d == home_root {
             break;

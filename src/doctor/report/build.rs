@@ -12,7 +12,7 @@ use crate::survey::stores::StoreFacts;
 use super::queue::legacy_queue_problems;
 use super::{
     DaemonOwner, Facts, LiveOrphan, OwnerFound, OwnerStatus, Problem, ProblemCode, ProblemField,
-    Queues, Report, rows_without_owner, stores,
+    Queues, Report, Step, rows_without_owner, stores,
 };
 
 /// Build the report from the facts (pure). Problems and warnings come in
@@ -40,18 +40,26 @@ pub fn build(facts: Facts) -> Report {
     if facts.saas_enabled && !scope_resolved {
         problems.push(auth_required_problem(&facts.auth_notes));
     }
+    let mut advisories = super::queue::keyless_advisory(&facts, scope_resolved);
     if let Some(f) = &facts.stores {
         problems.extend(stores::store_problems(
             f,
             facts.ledger.as_ref(),
             &mut warnings,
         ));
+        advisories.extend(stores::store_advisories(f, &facts, &mut warnings));
     }
-    let layout_refusal = facts
+    let mut layout_refusal = facts
         .profile
         .gate_on_layout
         .then(|| layout_gate(facts.stores.as_ref(), facts.checkout_project.as_deref()))
         .flatten();
+    for p in problems.iter_mut().chain(layout_refusal.as_mut()) {
+        p.finish(&facts.invocation);
+    }
+    for a in &mut advisories {
+        facts.invocation.complete(&mut a.steps);
+    }
 
     let unknown = facts.foreground.unknown_fields();
     if !unknown.is_empty() {
@@ -80,10 +88,12 @@ pub fn build(facts: Facts) -> Report {
         live_orphans,
         problems,
         warnings,
+        advisories,
         scope_source: facts.scope_source,
         auth_notes: facts.auth_notes,
         gate_mismatches,
         layout_refusal,
+        invocation: facts.invocation,
     }
 }
 
@@ -121,15 +131,18 @@ pub(super) fn owner_view(
     let (daemon_owner, fields, recorded_port) = match &facts.owner.found {
         OwnerFound::Absent => no_record(facts, OwnerStatus::Absent),
         OwnerFound::Malformed { reason, mode } => {
-            problems.push(Problem {
-                code: ProblemCode::OwnerRecordMalformed,
-                message: format!("the daemon owner record is malformed: {reason}"),
-                fields: Vec::new(),
-                remediation: format!(
-                    "mv {p} {p}.malformed  # then restart sync so the daemon writes a new one",
-                    p = facts.owner.path
-                ),
-            });
+            // A command's argument: the path itself (escaped only where
+            // it is not UTF-8).
+            let p = crate::path_text::text(&facts.owner.path);
+            problems.push(Problem::new(
+                ProblemCode::OwnerRecordMalformed,
+                format!("the daemon owner record is malformed: {reason}"),
+                Vec::new(),
+                vec![Step::user_command(
+                    vec!["mv".into(), p.clone(), format!("{p}.malformed")],
+                    "move the record aside (kept, not deleted); spec-kitty writes a new one when it next starts its daemon",
+                )],
+            ));
             if mode.is_some_and(|m| m & 0o077 != 0) {
                 problems.push(permissions_problem(
                     &facts.owner.path.to_string(),
@@ -198,21 +211,24 @@ fn mismatch_problem(
     if mismatched.is_empty() {
         return None;
     }
-    Some(Problem {
-        code: ProblemCode::DaemonMismatch,
-        message: format!(
+    let steps = if orphan {
+        vec![retire_step(
+            "remove the record of the daemon that is gone; spec-kitty starts a new one",
+        )]
+    } else {
+        mismatch_remedy(facts.profile, &mismatched)
+    };
+    Some(Problem::new(
+        ProblemCode::DaemonMismatch,
+        format!(
             "the sync daemon (pid {}, {}) differs from this CLI in: {}",
             record.pid,
             record.package_version,
             Field::joined(&mismatched)
         ),
-        remediation: if orphan {
-            "sk-doctor retire  # the daemon is gone; spec-kitty starts a new one".to_string()
-        } else {
-            mismatch_remedy(facts.profile, &mismatched)
-        },
-        fields: mismatched.into_iter().map(ProblemField::from).collect(),
-    })
+        mismatched.into_iter().map(ProblemField::from).collect(),
+        steps,
+    ))
 }
 
 /// The owner record names a process that is gone or an executable that is.
@@ -225,12 +241,20 @@ fn orphan_problem(record: &RedactedOwner, pid_alive: bool, executable_exists: bo
         (false, true) => format!("pid {} is not running", record.pid),
         _ => format!("{} does not exist", record.executable_path),
     };
-    Problem {
-        code: ProblemCode::OrphanDaemon,
-        message: format!("the daemon owner record is an orphan: {why}"),
-        fields: vec![Field::Pid.into(), Field::ExecutablePath.into()],
-        remediation: "sk-doctor retire".to_string(),
-    }
+    Problem::new(
+        ProblemCode::OrphanDaemon,
+        format!("the daemon owner record is an orphan: {why}"),
+        vec![Field::Pid.into(), Field::ExecutablePath.into()],
+        vec![retire_step(
+            "remove the orphan record (sk-doctor checks again that its daemon is gone)",
+        )],
+    )
+}
+
+/// `sk-doctor retire --yes`: the diagnosis was just shown, and retire
+/// checks again that the record is an orphan before it removes anything.
+fn retire_step(what: &str) -> Step {
+    Step::sk_doctor(&["retire", "--yes"], what)
 }
 
 /// Daemons listening that no owner record names (from the probe).
@@ -270,23 +294,26 @@ pub(super) fn live_orphans(
             .iter()
             .filter_map(|o| o.pid.map(|p| p.to_string()))
             .collect();
-        problems.push(Problem {
-            code: ProblemCode::OrphanDaemon,
-            message: format!(
+        // No `kill` argv: by the time a user pastes it the pid may be
+        // another process's.
+        let what = if pids.is_empty() {
+            "stop the processes listening on those loopback ports (sk-doctor never stops a process)"
+                .to_string()
+        } else {
+            format!(
+                "stop pid {} (sk-doctor never stops a process)",
+                pids.join(", ")
+            )
+        };
+        problems.push(Problem::new(
+            ProblemCode::OrphanDaemon,
+            format!(
                 "daemons no owner record names are running: {}",
                 list.join("; ")
             ),
-            fields: vec![Field::Port.into()],
-            remediation: if pids.is_empty() {
-                "stop the processes listening on those loopback ports (sk-doctor never stops a process)"
-                    .to_string()
-            } else {
-                format!(
-                    "stop pid {} (sk-doctor never stops a process)",
-                    pids.join(", ")
-                )
-            },
-        });
+            vec![Field::Port.into()],
+            vec![Step::user(what)],
+        ));
     }
 
     live_orphans
@@ -299,15 +326,12 @@ pub(super) fn owner_trust_and_queue_problems(
     warnings: &mut Vec<String>,
 ) {
     for issue in &facts.owner.file_issues {
-        problems.push(Problem {
-            code: ProblemCode::OwnerRecordPermissions,
-            message: format!("the owner record cannot be trusted: {issue}"),
-            fields: Vec::new(),
-            remediation: format!(
-                "chmod go-w on the directories named, and check who wrote {}; if not your daemon: sk-doctor retire",
-                facts.owner.path
-            ),
-        });
+        problems.push(Problem::new(
+            ProblemCode::OwnerRecordPermissions,
+            format!("the owner record cannot be trusted: {}", issue.text()),
+            Vec::new(),
+            trust_steps(issue, &crate::path_text::text(&facts.owner.path)),
+        ));
     }
     for q in [&facts.active, &facts.legacy] {
         if let Some(why) = &q.needs_recovery
@@ -320,30 +344,66 @@ pub(super) fn owner_trust_and_queue_problems(
                 p.code == ProblemCode::UnknownSchema && p.message.contains(&q.path.to_string())
             });
             if !already {
-                problems.push(Problem {
-                    code: ProblemCode::UnknownSchema,
-                    message: why.clone(),
-                    fields: vec![Field::QueueDbPath.into()],
-                    remediation: format!(
-                        "sk-migrate status  # then inspect {} by hand; nothing here alters it",
-                        q.path
-                    ),
-                });
+                problems.push(unknown_schema_problem(
+                    why,
+                    &crate::path_text::text(&q.path),
+                ));
             }
         }
     }
 }
 
+/// A queue DB of a shape no release writes: moved aside (kept), the
+/// release's next write makes the queue it reads.
+fn unknown_schema_problem(why: &str, path: &str) -> Problem {
+    Problem::new(
+        ProblemCode::UnknownSchema,
+        why.to_string(),
+        vec![Field::QueueDbPath.into()],
+        vec![Step::user_command(
+            vec![
+                "mv".into(),
+                path.to_string(),
+                format!("{path}.unknown-schema"),
+            ],
+            "no spec-kitty release writes this shape, so neither the release nor sk-migrate can read it: \
+             keep it, but out of the queue's path (the release makes a new queue on its next write); \
+             `sk-doctor explain unknown_schema` says how to look inside",
+        )],
+    )
+}
+
+/// What makes an untrusted owner record trusted again: the directories
+/// others can write closed, or a record another user owns retired.
+fn trust_steps(issue: &crate::doctor::owner::TrustIssue, record: &str) -> Vec<Step> {
+    use crate::doctor::owner::TrustIssue;
+    match issue {
+        TrustIssue::Writable { dir, .. } => vec![Step::user_command(
+            vec!["chmod".into(), "go-w".into(), dir.clone()],
+            "let only you write the directory holding the owner record",
+        )],
+        TrustIssue::Owner { .. } => vec![
+            Step::user(format!(
+                "check who wrote {record}: another user's daemon record is not yours to trust"
+            )),
+            retire_step("if its daemon is gone, remove the record"),
+        ],
+    }
+}
+
 pub(super) fn permissions_problem(path: &str, mode: u32) -> Problem {
-    Problem {
-        code: ProblemCode::OwnerRecordPermissions,
-        message: format!(
+    Problem::new(
+        ProblemCode::OwnerRecordPermissions,
+        format!(
             "the owner record holds the daemon token but is readable by others (mode {:04o})",
             mode & 0o7777
         ),
-        fields: Vec::new(),
-        remediation: format!("chmod 600 {path}"),
-    }
+        Vec::new(),
+        vec![Step::user_command(
+            vec!["chmod".into(), "600".into(), path.to_string()],
+            "let only you read the record that holds the daemon token",
+        )],
+    )
 }
 
 /// SaaS sync enabled (or required) and no authenticated scope. `why`: the
@@ -357,12 +417,15 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
         message.push_str(w);
         message.push(')');
     }
-    Problem {
-        code: ProblemCode::AuthRequired,
+    Problem::new(
+        ProblemCode::AuthRequired,
         message,
-        fields: vec![Field::AuthScope.into()],
-        remediation: "spec-kitty auth login  # or pass --scope <server>|<user>|<team>".to_string(),
-    }
+        vec![Field::AuthScope.into()],
+        vec![Step::spec_kitty(
+            &["auth", "login"],
+            "log in (spec-kitty opens the sign-in page in a browser)",
+        )],
+    )
 }
 
 /// 3.2.6+'s gate on the layout (`_project_store_layout_diagnostic`): the
@@ -370,36 +433,53 @@ pub fn auth_required_problem(why: &[String]) -> Problem {
 /// `project_only`. Its reasons, word for word (pure).
 pub(super) fn layout_gate(stores: Option<&StoreFacts>, project: Option<&str>) -> Option<Problem> {
     if project.is_none() {
-        return Some(Problem {
-            code: ProblemCode::ProjectUnknown,
-            message: "no existing project identity resolves from this checkout; sync boundary authority is unavailable".to_string(),
-            fields: vec![],
-            remediation: "run inside a spec-kitty project checkout (.kittify/config.yaml with project.uuid), or pass --project DIR".to_string(),
-        });
+        return Some(Problem::new(
+            ProblemCode::ProjectUnknown,
+            "no existing project identity resolves from this checkout; sync boundary authority is unavailable".to_string(),
+            vec![],
+            vec![Step::user(
+                "run `sk-doctor preflight` again from your spec-kitty project checkout (the directory whose \
+                 .kittify/config.yaml names project.uuid), or give it with --project DIR",
+            )],
+        ));
     }
     let mode = stores.map_or(&LayoutMode::Legacy, |s| &s.layout_mode);
-    (*mode != LayoutMode::ProjectOnly).then(|| Problem {
-        code: ProblemCode::CutoverPending,
-        message: format!(
-            "layout is {mode}; run `spec-kitty sync project-store-migrate` before producing hosted work"
-        ),
-        fields: vec![],
-        remediation: "sk-migrate run  # carries every legacy source across the cutover".to_string(),
+    (*mode != LayoutMode::ProjectOnly).then(|| {
+        Problem::new(
+            ProblemCode::CutoverPending,
+            format!(
+                "layout is {mode}; run `spec-kitty sync project-store-migrate` before producing hosted work"
+            ),
+            vec![],
+            vec![Step::sk_migrate(
+                &["run"],
+                "carry every legacy source across the release's cutover (with none, switch the \
+                 layout to project_only through the release's own code)",
+            )],
+        )
     })
 }
 
 /// The fix the installed release itself offers for a mismatched daemon: a
 /// user or team change needs a new login first, anything else a restart.
-pub(super) fn mismatch_remedy(profile: &Profile, fields: &[Field]) -> String {
+pub(super) fn mismatch_remedy(profile: &Profile, fields: &[Field]) -> Vec<Step> {
     let Some(r) = profile.remediation else {
-        return "restart the spec-kitty sync daemon".to_string();
+        return vec![Step::user(
+            "restart the spec-kitty sync daemon (this release has no command for it)",
+        )];
     };
-    let identity_changed = fields.contains(&Field::AuthScope);
-    if identity_changed {
-        format!("{} && {}", r.relogin, r.restart_daemon)
-    } else {
-        r.restart_daemon.to_string()
+    let mut steps = Vec::new();
+    if fields.contains(&Field::AuthScope) {
+        steps.extend(Step::from_release(
+            r.relogin,
+            "log in again as the user and team this CLI works for",
+        ));
     }
+    steps.extend(Step::from_release(
+        r.restart_daemon,
+        "restart the daemon from this CLI, with its version, source and login",
+    ));
+    steps
 }
 
 /// `sk-doctor preflight`: may sync work proceed? (pure)
@@ -425,33 +505,15 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
         problems.insert(0, refusal.clone());
     }
     if !report.gate_mismatches.is_empty() {
-        let mut hints: Vec<&str> = report.gate_mismatches.iter().map(|f| f.hint()).collect();
-        hints.dedup();
-        problems.insert(
-            0,
-            Problem {
-                code: ProblemCode::DaemonMismatch,
-                message: format!(
-                    "sync boundary refused: the daemon differs from this CLI in {}",
-                    report
-                        .gate_mismatches
-                        .iter()
-                        .map(|f| f.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                fields: report
-                    .gate_mismatches
-                    .iter()
-                    .map(|&f| ProblemField::from(f))
-                    .collect(),
-                remediation: hints.join(" "),
-            },
-        );
+        let mut gate = gate_problem(&report.gate_mismatches);
+        gate.finish(&report.invocation);
+        problems.insert(0, gate);
     }
     let has_auth_problem = problems.iter().any(|p| p.code == ProblemCode::AuthRequired);
     if require_auth && report.scope_source.is_none() && !has_auth_problem {
-        problems.insert(0, auth_required_problem(&report.auth_notes));
+        let mut auth = auth_required_problem(&report.auth_notes);
+        auth.finish(&report.invocation);
+        problems.insert(0, auth);
     }
     // Authentication first: without it nothing else can be made right.
     problems.sort_by_key(|p| p.code != ProblemCode::AuthRequired);
@@ -459,6 +521,33 @@ pub fn preflight(report: &Report, require_auth: bool) -> Preflight {
         ok: problems.is_empty(),
         problems,
     }
+}
+
+/// The release's gate refuses a daemon that differs in `fields`: its own
+/// fix (the hints of `_REMEDIATION_HINTS`, as steps).
+fn gate_problem(fields: &[GateField]) -> Problem {
+    let mut hints: Vec<&str> = fields.iter().map(|f| f.hint()).collect();
+    hints.dedup();
+    let what = hints.join(" ");
+    let mut steps = Vec::new();
+    if fields.contains(&GateField::TeamOrUser) {
+        steps.push(Step::spec_kitty(&["auth", "logout"], what.clone()));
+        steps.push(Step::spec_kitty(&["auth", "login"], what.clone()));
+    }
+    steps.push(Step::spec_kitty(&["doctor", "restart-daemon"], what));
+    Problem::new(
+        ProblemCode::DaemonMismatch,
+        format!(
+            "sync boundary refused: the daemon differs from this CLI in {}",
+            fields
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        fields.iter().map(|&f| ProblemField::from(f)).collect(),
+        steps,
+    )
 }
 
 /// The warning a report carries when the release is unknown (`why`); the

@@ -14,11 +14,12 @@ use crate::survey::stores::StoreFacts;
 mod build;
 pub use build::{Preflight, auth_required_problem, build, preflight, release_unknown_warning};
 mod stores;
-pub use stores::{
-    HISTORY_APPLY, HISTORY_CONFIRM, HISTORY_PREVIEW, HISTORY_REFUSAL, STATUS_FAILURE,
-};
+pub use stores::{HISTORY_REFUSAL, STATUS_FAILURE};
 
 mod queue;
+
+mod fix;
+pub use fix::{By, INSTALL, Invocation, Step, history_action_id, quote, remediation};
 
 /// What the owner record file held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,7 +38,7 @@ pub struct OwnerFacts {
     pub found: OwnerFound,
     /// Another user owns the record, or others can write a directory
     /// holding it (`owner::file_trust_issues`): `owner_record_permissions`.
-    pub file_issues: Vec<String>,
+    pub file_issues: Vec<crate::doctor::owner::TrustIssue>,
 }
 
 // Built once per run: boxing would only make matching clumsier.
@@ -140,6 +141,9 @@ pub struct Facts {
     pub notes: Vec<String>,
     /// The scope resolution's diagnostics: why no login resolved.
     pub auth_notes: Vec<String>,
+    /// What the steps of a fix repeat of the user's options, and the
+    /// values sk-doctor made for them.
+    pub invocation: Invocation,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,19 +183,131 @@ pub enum ProblemCode {
     StrandedSetupPlan,
     CutoverPending,
     LateLegacyRows,
-    JournalUndecodable,
-    RowsQuarantined,
     ProjectUnknown,
     AuthRequired,
     UnknownSchema,
 }
 
+impl ProblemCode {
+    /// Every code, in the order of `docs/problems.md`.
+    pub const ALL: [ProblemCode; 14] = [
+        ProblemCode::DaemonMismatch,
+        ProblemCode::OrphanDaemon,
+        ProblemCode::OwnerRecordMalformed,
+        ProblemCode::OwnerRecordPermissions,
+        ProblemCode::LegacyRows,
+        ProblemCode::LegacyRowsWaitForRoom,
+        ProblemCode::UnmovableLegacyRows,
+        ProblemCode::UnusableByOwner,
+        ProblemCode::StrandedSetupPlan,
+        ProblemCode::AuthRequired,
+        ProblemCode::UnknownSchema,
+        ProblemCode::CutoverPending,
+        ProblemCode::LateLegacyRows,
+        ProblemCode::ProjectUnknown,
+    ];
+
+    /// The code as JSON and output name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemCode::DaemonMismatch => "daemon_mismatch",
+            ProblemCode::OrphanDaemon => "orphan_daemon",
+            ProblemCode::OwnerRecordMalformed => "owner_record_malformed",
+            ProblemCode::OwnerRecordPermissions => "owner_record_permissions",
+            ProblemCode::LegacyRows => "legacy_rows",
+            ProblemCode::LegacyRowsWaitForRoom => "legacy_rows_wait_for_room",
+            ProblemCode::UnmovableLegacyRows => "unmovable_legacy_rows",
+            ProblemCode::UnusableByOwner => "unusable_by_owner",
+            ProblemCode::StrandedSetupPlan => "stranded_setup_plan",
+            ProblemCode::CutoverPending => "cutover_pending",
+            ProblemCode::LateLegacyRows => "late_legacy_rows",
+            ProblemCode::ProjectUnknown => "project_unknown",
+            ProblemCode::AuthRequired => "auth_required",
+            ProblemCode::UnknownSchema => "unknown_schema",
+        }
+    }
+}
+
+/// Something wrong that a user's action clears: `steps` say which, and
+/// following them verbatim clears it (`tests/system/fixes_clear/mod.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub code: ProblemCode,
     pub message: String,
     pub fields: Vec<ProblemField>,
+    /// The steps as one line (older consumers read it).
     pub remediation: String,
+    pub steps: Vec<Step>,
+}
+
+impl Problem {
+    /// A problem whose fix is `steps` (completed by [`Problem::finish`]).
+    pub fn new(
+        code: ProblemCode,
+        message: String,
+        fields: Vec<ProblemField>,
+        steps: Vec<Step>,
+    ) -> Problem {
+        let remediation = remediation(&steps);
+        Problem {
+            code,
+            message,
+            fields,
+            remediation,
+            steps,
+        }
+    }
+
+    /// The steps made to act on the home and release the user named, and
+    /// `remediation` built from them.
+    pub fn finish(&mut self, inv: &Invocation) {
+        inv.complete(&mut self.steps);
+        self.remediation = remediation(&self.steps);
+    }
+}
+
+/// What sk-doctor says about a state no user action changes (a release's
+/// defect, a decision that is the user's to take): never a problem, never
+/// fails `--check` or `preflight`. Its message is also in `warnings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdvisoryCode {
+    /// 3.2.6+: the release's own status cannot read what any cutover stores.
+    JournalUndecodable,
+    /// 3.2.6+: migrated events held as sealed history, and whether the
+    /// release can deliver them (its own preview, confirm, apply).
+    SealedHistory,
+    /// 3.2.6+: a complete cutover quarantined rows; nothing delivers them.
+    RowsQuarantined,
+    /// Legacy rows with a NULL natural key: nothing moves or delivers them.
+    KeylessLegacyRows,
+}
+
+impl AdvisoryCode {
+    pub const ALL: [AdvisoryCode; 4] = [
+        AdvisoryCode::JournalUndecodable,
+        AdvisoryCode::SealedHistory,
+        AdvisoryCode::RowsQuarantined,
+        AdvisoryCode::KeylessLegacyRows,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdvisoryCode::JournalUndecodable => "journal_undecodable",
+            AdvisoryCode::SealedHistory => "sealed_history",
+            AdvisoryCode::RowsQuarantined => "rows_quarantined",
+            AdvisoryCode::KeylessLegacyRows => "keyless_legacy_rows",
+        }
+    }
+}
+
+/// An advisory: `{"code", "message", "steps"}` (steps: what the user may
+/// do, e.g. deliver sealed history; none clears a state nobody can change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Advisory {
+    pub code: AdvisoryCode,
+    pub message: String,
+    pub steps: Vec<Step>,
 }
 
 /// A field a problem names: one of the owner record's, or one the release's
@@ -243,6 +359,8 @@ pub struct Report {
     pub live_orphans: Vec<LiveOrphan>,
     pub problems: Vec<Problem>,
     pub warnings: Vec<String>,
+    /// Warnings with a code and steps (their messages are in `warnings` too).
+    pub advisories: Vec<Advisory>,
     /// Where the foreground scope came from; shown to people, not in JSON.
     #[serde(skip)]
     pub scope_source: Option<ScopeSource>,
@@ -255,6 +373,9 @@ pub struct Report {
     /// 3.2.6+: the gate's layout check, `Some(refusal)` when it refuses.
     #[serde(skip)]
     pub layout_refusal: Option<Problem>,
+    /// What steps of fixes `preflight` adds repeat; not in JSON.
+    #[serde(skip)]
+    pub invocation: Invocation,
 }
 
 /// Rows when there is no record to compare with: the foreground's values.
@@ -317,7 +438,7 @@ mod tests {
         }
     }
 
-    fn facts() -> Facts {
+    pub(super) fn facts() -> Facts {
         let o = owner();
         Facts {
             home: "/h".into(),
@@ -371,6 +492,7 @@ mod tests {
             auth_notes: vec![],
             gate: GateForeground::default(),
             checkout_project: None,
+            invocation: Invocation::default(),
         }
     }
 
@@ -408,7 +530,15 @@ mod tests {
             "{}",
             wait.message
         );
-        assert!(wait.remediation.contains("spec-kitty sync now"));
+        // The default profile (3.2.0's) caps bodies at max_queue_size too,
+        // and its `sync now` refuses while legacy rows remain: raise the cap.
+        assert!(
+            wait.remediation.contains(
+                "raise `max_queue_size` in the `[sync]` table of /h/config.toml to at least 14"
+            ),
+            "{}",
+            wait.remediation
+        );
         assert!(
             !codes(&r).contains(&ProblemCode::LegacyRows),
             "{:?}",

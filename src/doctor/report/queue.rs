@@ -4,7 +4,7 @@
 use crate::db::schema::tables::Table;
 use crate::field::Field;
 
-use super::{Facts, Problem, ProblemCode, StrandedMission, plural};
+use super::{Advisory, AdvisoryCode, Facts, Problem, ProblemCode, Step, StrandedMission, plural};
 
 /// Rows the legacy queue holds that the daemon never syncs, and the
 /// missions stranded there; returns the stranded missions.
@@ -32,27 +32,30 @@ pub(super) fn legacy_queue_problems(
     ]
     .map(|t| movable_now(facts, t));
     if scope_resolved_for_queues && events.0 + body_uploads.0 + failure_log.0 > 0 {
-        problems.push(Problem {
-            code: ProblemCode::LegacyRows,
-            message: format!(
+        problems.push(Problem::new(
+            ProblemCode::LegacyRows,
+            format!(
                 "the legacy queue {} holds {}, {} and {} that the daemon never syncs",
                 facts.legacy.path,
                 plural(events.0, "event", "events"),
                 plural(body_uploads.0, "body upload", "body uploads"),
                 plural(failure_log.0, "failure-log row", "failure-log rows"),
             ),
-            fields: vec![Field::QueueDbPath.into()],
-            remediation: "sk-migrate run".to_string(),
-        });
+            vec![Field::QueueDbPath.into()],
+            vec![move_step()],
+        ));
     }
     if scope_resolved_for_queues && events.1 + body_uploads.1 > 0 {
         problems.push(wait_for_room_problem(facts, events.1, body_uploads.1));
     }
-    if scope_resolved_for_queues && !facts.legacy_unmovable.is_empty() {
-        problems.push(unmovable_problem(
-            &facts.legacy.path.to_string(),
-            &facts.legacy_unmovable,
-        ));
+    let missing: Vec<crate::survey::queues::UnmovableRows> = facts
+        .legacy_unmovable
+        .iter()
+        .filter(|u| matches!(u.why, crate::survey::queues::Unmovable::TableMissing { .. }))
+        .cloned()
+        .collect();
+    if scope_resolved_for_queues && !missing.is_empty() {
+        problems.push(unmovable_problem(&facts.legacy.path.to_string(), &missing));
     }
     if let (false, Some(owner)) = (facts.unusable_by_owner.is_empty(), &facts.home_owner) {
         problems.push(unusable_problem(
@@ -66,21 +69,20 @@ pub(super) fn legacy_queue_problems(
             .iter()
             .map(|m| format!("{} ({})", m.mission_slug, m.body_uploads))
             .collect();
-        problems.push(Problem {
-            code: ProblemCode::StrandedSetupPlan,
-            message: format!(
+        problems.push(Problem::new(
+            ProblemCode::StrandedSetupPlan,
+            format!(
                 "mission artifacts stranded in the legacy queue, never seen by the server: {}",
                 list.join(", ")
             ),
-            fields: vec![Field::QueueDbPath.into()],
+            vec![Field::QueueDbPath.into()],
             // Bodies a run would hold back wait for room first.
-            remediation: if body_uploads.0 == 0 && body_uploads.1 > 0 {
-                WAIT_FOR_ROOM_FIX
+            if body_uploads.0 == 0 && body_uploads.1 > 0 {
+                wait_for_room_steps(facts, 0, body_uploads.1)
             } else {
-                "sk-migrate run"
-            }
-            .to_string(),
-        });
+                vec![move_step()]
+            },
+        ));
     }
     stranded
 }
@@ -132,9 +134,9 @@ fn wait_for_room_problem(facts: &Facts, events: u64, body_uploads: u64) -> Probl
             ));
         }
     }
-    Problem {
-        code: ProblemCode::LegacyRowsWaitForRoom,
-        message: format!(
+    Problem::new(
+        ProblemCode::LegacyRowsWaitForRoom,
+        format!(
             "the legacy queue {} holds {} that wait for room in the scoped queue {} (queued of \
              the release's cap): a move fills it to a tenth under the cap at most, since at the \
              cap spec-kitty evicts its oldest events and refuses new bodies",
@@ -142,66 +144,136 @@ fn wait_for_room_problem(facts: &Facts, events: u64, body_uploads: u64) -> Probl
             parts.join(" and "),
             facts.active.path,
         ),
-        fields: vec![Field::QueueDbPath.into()],
-        remediation: WAIT_FOR_ROOM_FIX.to_string(),
-    }
+        vec![Field::QueueDbPath.into()],
+        wait_for_room_steps(facts, events, body_uploads),
+    )
 }
 
-/// What makes room in the scoped queue, then moves the rows that waited.
-const WAIT_FOR_ROOM_FIX: &str = "let the daemon sync the scoped queue (`spec-kitty sync now`), \
-     then `sk-migrate run`; or raise `[sync] max_queue_size` in config.toml";
+/// `sk-migrate run`: moves the legacy rows into the queue the daemon drains.
+fn move_step() -> Step {
+    Step::sk_migrate(
+        &["run"],
+        "move the legacy rows into the queue the daemon syncs",
+    )
+}
 
-/// Legacy rows no `sk-migrate run` moves under the installed release: what
-/// would move them (a release that reads the table), or that nothing will.
+/// What makes room for the legacy rows that wait, then moves them. Where
+/// the cap is `[sync] max_queue_size`, raising it: the daemon may not sync
+/// soon, and 3.2.0-3.2.5's own `spec-kitty sync now` refuses while legacy
+/// rows remain (their preflight). Where a body cap is hard-coded (2.1.x -
+/// 3.0.x, whose `sync now` has no such gate), syncing is the only room.
+fn wait_for_room_steps(facts: &Facts, events: u64, body_uploads: u64) -> Vec<Step> {
+    let run = Step::sk_migrate(&["run"], "move the rows that waited for room");
+    let fixed_bodies = facts
+        .profile
+        .queue_caps
+        .as_ref()
+        .is_some_and(|c| c.body_fixed.is_some());
+    if body_uploads > 0 && fixed_bodies {
+        return vec![
+            Step::spec_kitty(
+                &["sync", "now"],
+                "let the daemon sync the scoped queue, which makes room (this release's body cap is fixed)",
+            ),
+            run,
+        ];
+    }
+    let need = [
+        (events, facts.active.events),
+        (body_uploads, facts.active.body_uploads),
+    ]
+    .iter()
+    .filter(|(waiting, _)| *waiting > 0)
+    .map(|(waiting, stored)| cap_holding(waiting + stored))
+    .max()
+    .unwrap_or(0);
+    let config = crate::home::Home::at(facts.home.as_path()).config();
+    vec![
+        Step::user(format!(
+            "raise `max_queue_size` in the `[sync]` table of {} to at least {need}, so the \
+             scoped queue holds them a tenth under the cap (spec-kitty reads it on its next write)",
+            crate::path_text::escaped(&config)
+        )),
+        run,
+    ]
+}
+
+/// The smallest cap under which a move may fill a queue with `rows` (it
+/// fills to a tenth under the cap).
+fn cap_holding(rows: u64) -> u64 {
+    let mut cap = rows + rows.div_ceil(9);
+    while crate::release::limits::Limit::of_cap(cap).fill_to < rows {
+        cap += 1;
+    }
+    cap
+}
+
+/// Legacy rows no `sk-migrate run` moves under the installed release, for
+/// want of a table its queue DBs lack: a release that reads it moves them.
 pub(super) fn unmovable_problem(
     path: &str,
     rows: &[crate::survey::queues::UnmovableRows],
 ) -> Problem {
     use crate::survey::queues::Unmovable;
     let mut parts = Vec::new();
-    let mut fixes = Vec::new();
+    let mut newest_since = 0;
     for u in rows {
-        match u.why {
-            Unmovable::TableMissing { since, target } => {
-                parts.push(format!(
-                    "{} in {} (the installed release's queue DBs are V{target}, without that table)",
-                    plural(u.rows, "row", "rows"),
-                    u.table
-                ));
-                let by = crate::release::first_with_schema(since)
-                    .map_or(format!("V{since}"), |v| format!("{v} or later (V{since})"));
-                let fix = format!(
-                    "a spec-kitty release whose queue DBs have {} reads them: with {by} installed, sk-migrate run moves them",
-                    u.table
-                );
-                if !fixes.contains(&fix) {
-                    fixes.push(fix);
-                }
-            }
-            Unmovable::NullKey => {
-                parts.push(format!(
-                    "{} in {} with a NULL natural key or required column",
-                    plural(u.rows, "row", "rows"),
-                    u.table
-                ));
-                let fix = format!(
-                    "nothing moves rows without a key: no release can take them; they stay in {path} (inspect them by hand)"
-                );
-                if !fixes.contains(&fix) {
-                    fixes.push(fix);
-                }
-            }
+        if let Unmovable::TableMissing { since, target } = u.why {
+            parts.push(format!(
+                "{} in {} (the installed release's queue DBs are V{target}, without that table)",
+                plural(u.rows, "row", "rows"),
+                u.table
+            ));
+            newest_since = newest_since.max(since);
         }
     }
-    Problem {
-        code: ProblemCode::UnmovableLegacyRows,
-        message: format!(
+    let by = crate::release::first_with_schema(newest_since).map_or(
+        format!("a release whose queue DBs are V{newest_since}"),
+        |v| format!("{v} or later"),
+    );
+    Problem::new(
+        ProblemCode::UnmovableLegacyRows,
+        format!(
             "the legacy queue {path} holds rows sk-migrate run cannot move: {}",
             parts.join("; ")
         ),
-        fields: vec![Field::QueueDbPath.into()],
-        remediation: fixes.join("; "),
+        vec![Field::QueueDbPath.into()],
+        vec![
+            Step::user(format!(
+                "{} {by}, whose queue DBs have the table these rows are in",
+                super::INSTALL
+            )),
+            Step::sk_migrate(&["run"], "move them under that release"),
+        ],
+    )
+}
+
+/// Legacy rows with a NULL natural key or required column: no release and
+/// no move can take them. They stay where they are (an advisory).
+pub(super) fn keyless_advisory(facts: &Facts, scope_resolved: bool) -> Vec<Advisory> {
+    let keyless: Vec<String> = facts
+        .legacy_unmovable
+        .iter()
+        .filter(|u| matches!(u.why, crate::survey::queues::Unmovable::NullKey))
+        .map(|u| format!("{} in {}", plural(u.rows, "row", "rows"), u.table))
+        .collect();
+    if keyless.is_empty()
+        || !scope_resolved
+        || !facts.profile.has_queue_dbs()
+        || facts.legacy_is_active
+    {
+        return Vec::new();
     }
+    vec![Advisory {
+        code: AdvisoryCode::KeylessLegacyRows,
+        message: format!(
+            "the legacy queue {} holds rows with a NULL natural key or required column: {}; \
+             no release and no move can take them, so they stay there, unchanged",
+            facts.legacy.path,
+            keyless.join(", ")
+        ),
+        steps: vec![],
+    }]
 }
 
 /// Files in the home its owner cannot use (a root run leaves them): the
@@ -223,13 +295,29 @@ pub(super) fn unusable_problem(
             )
         })
         .collect();
-    Problem {
-        code: ProblemCode::UnusableByOwner,
-        message: format!(
+    let sudo = |args: &[&str]| -> Vec<String> {
+        std::iter::once("sudo")
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect()
+    };
+    let owner = format!("{uid}:{gid}");
+    Problem::new(
+        ProblemCode::UnusableByOwner,
+        format!(
             "the home belongs to {name} (uid {uid}), who cannot use these files in it, so {name}'s spec-kitty cannot open them and their counts here may be incomplete: {}",
             list.join(", ")
         ),
-        fields: vec![Field::QueueDbPath.into()],
-        remediation: format!("sudo chown -R {uid}:{gid} {home} && sudo chmod -R u+rwX {home}"),
-    }
+        vec![Field::QueueDbPath.into()],
+        vec![
+            Step::user_command(
+                sudo(&["chown", "-R", &owner, home]),
+                format!("give every file of the home back to {name}"),
+            ),
+            Step::user_command(
+                sudo(&["chmod", "-R", "u+rwX", home]),
+                format!("let {name} read and write them"),
+            ),
+        ],
+    )
 }

@@ -2,24 +2,18 @@
 //! covered (`cutover_pending`), rows that arrived after one
 //! (`late_legacy_rows`), quarantined rows, and what the release will do
 //! with what each store holds: deliver it, hold it as sealed history, or
-//! fail to read it (`journal_undecodable`). See `docs/problems.md`.
+//! fail to read it (`journal_undecodable`). Quarantined rows, sealed history
+//! and the undecodable journal are advisories: no user action changes them
+//! (`sk-doctor explain journal_undecodable`).
 
 use crate::survey::layout::{CutoverPhase, LayoutMode};
 use crate::survey::stores;
-use crate::survey::stores::{LegacySource, StoreFacts};
+use crate::survey::stores::StoreFacts;
 
-use super::{Problem, ProblemCode, plural};
+use super::{Advisory, AdvisoryCode, Facts, Problem, ProblemCode, Step, plural};
 
 use crate::path_text::escaped;
 use crate::survey::carried::{Ledger, SourceLedger};
-
-/// The release's own commands for sealed history (the same syntax in
-/// 3.2.6, 3.2.6.1, 3.2.6.2 and 3.2.7: `sync project-store-history`).
-pub const HISTORY_PREVIEW: &str = "spec-kitty sync project-store-history --json";
-pub const HISTORY_CONFIRM: &str =
-    "spec-kitty sync project-store-history --confirm-by <you> --idempotency-key <key> --json";
-pub const HISTORY_APPLY: &str =
-    "spec-kitty sync project-store-history --apply --history-action-id <action_id> --json";
 
 /// The release's own refusal to upload the sealed history its cutover
 /// wrote, word for word (`history_import/upload.py::_assert_history_authority`,
@@ -33,9 +27,7 @@ pub const HISTORY_REFUSAL: &str = "history envelopes differ from the exact confi
 pub const STATUS_FAILURE: &str =
     "project-store status read failed: journal payload document has an unsupported encoding";
 
-/// Every project-store problem, in order: pending or late legacy rows,
-/// quarantined rows, undecodable journals; what each store holds goes to
-/// `warnings` (pure).
+/// Every project-store problem: pending or late legacy rows (pure).
 pub(super) fn store_problems(
     f: &StoreFacts,
     ledger: Option<&Ledger>,
@@ -46,10 +38,22 @@ pub(super) fn store_problems(
         Some(ledger) => uncovered_rows(f, ledger, &mut out, warnings),
         None => out.extend(path_pending(f)),
     }
-    out.extend(quarantined(f));
+    out
+}
+
+/// What no user action changes, in order: quarantined rows, then per store
+/// its sealed history and undecodable journal; each advisory's message and
+/// what each store holds go to `warnings` too (pure).
+pub(super) fn store_advisories(
+    f: &StoreFacts,
+    facts: &Facts,
+    warnings: &mut Vec<String>,
+) -> Vec<Advisory> {
+    let mut out = quarantined(f);
     for s in &f.stores {
-        held(s, &mut out, warnings);
+        held(s, facts, &mut out, warnings);
     }
+    warnings.extend(out.iter().map(|a| a.message.clone()));
     out
 }
 
@@ -111,14 +115,17 @@ fn late_problem(f: &StoreFacts, late: &[&SourceLedger], rows: u64, carried: u64)
             .cloned()
             .collect();
         let stop = if writers.is_empty() {
-            "an older spec-kitty (CLI, daemon or CI job) still writes it; stop or upgrade it, then "
+            "stop or upgrade the older spec-kitty (CLI, daemon or CI job) that still writes the legacy sources"
                 .to_string()
         } else {
-            format!("stop or upgrade {} first, then ", writers.join(", "))
+            format!(
+                "stop or upgrade {}, which still writes a legacy source",
+                writers.join(", ")
+            )
         };
-        Problem {
-            code: ProblemCode::LateLegacyRows,
-            message: format!(
+        Problem::new(
+            ProblemCode::LateLegacyRows,
+            format!(
                 "{} reached legacy sources after the cutover and are in no project store: {}; \
                  the release never reads legacy sources again (layout {}), so they are not delivered. \
                  {} already carried are not counted.",
@@ -127,11 +134,15 @@ fn late_problem(f: &StoreFacts, late: &[&SourceLedger], rows: u64, carried: u64)
                 f.layout_mode,
                 plural(carried, "row", "rows"),
             ),
-            fields: vec![],
-            remediation: format!(
-                "{stop}sk-migrate run  # carries the late rows into their project store through the release's own writer"
-            ),
-        }
+            vec![],
+            vec![
+                Step::user(stop),
+                Step::sk_migrate(
+                    &["run"],
+                    "carry the late rows into their project store through the release's own writer",
+                ),
+            ],
+        )
     }
 }
 
@@ -149,14 +160,9 @@ fn pending_problem(f: &StoreFacts, late: &[&SourceLedger], rows: u64) -> Problem
             )
         })
         .collect();
-    let pending: Vec<&LegacySource> = f
-        .legacy_sources
-        .iter()
-        .filter(|s| late.iter().any(|l| l.path.display().to_string() == s.path))
-        .collect();
-    Problem {
-        code: ProblemCode::CutoverPending,
-        message: format!(
+    Problem::new(
+        ProblemCode::CutoverPending,
+        format!(
             "layout is {}: {} in {} legacy source(s) wait for the project-store cutover: {}.{}",
             f.layout_mode,
             plural(rows, "row", "rows"),
@@ -164,12 +170,18 @@ fn pending_problem(f: &StoreFacts, late: &[&SourceLedger], rows: u64) -> Problem
             source_list(late),
             failed.concat()
         ),
-        fields: vec![],
-        remediation: format!(
-            "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
-            stores::cutover_command(&pending, "<id>")
-        ),
-    }
+        vec![],
+        vec![cutover_step()],
+    )
+}
+
+/// `sk-migrate run` before any cutover.
+fn cutover_step() -> Step {
+    Step::sk_migrate(
+        &["run"],
+        "consolidate the legacy sources so none is quarantined, then run the release's own \
+         cutover (`spec-kitty sync project-store-migrate`) on them",
+    )
 }
 
 /// `cutover_pending` by path, when rows could not be classified.
@@ -179,9 +191,9 @@ fn path_pending(f: &StoreFacts) -> Option<Problem> {
         return None;
     }
     let rows: u64 = pending.iter().map(|s| s.rows).sum();
-    Some(Problem {
-        code: ProblemCode::CutoverPending,
-        message: format!(
+    Some(Problem::new(
+        ProblemCode::CutoverPending,
+        format!(
             "layout is {}: {} in {} legacy source(s) wait for the project-store cutover: {}.",
             f.layout_mode,
             plural(rows, "row", "rows"),
@@ -192,16 +204,14 @@ fn path_pending(f: &StoreFacts) -> Option<Problem> {
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        fields: vec![],
-        remediation: format!(
-            "sk-migrate run  # consolidates the sources so none is quarantined, then runs: {}",
-            stores::cutover_command(&pending, "<id>")
-        ),
-    })
+        vec![],
+        vec![cutover_step()],
+    ))
 }
 
-/// `rows_quarantined` of every complete cutover.
-fn quarantined(f: &StoreFacts) -> Vec<Problem> {
+/// `rows_quarantined` of every complete cutover: the release never
+/// delivers them, and no command of it or ours changes that.
+fn quarantined(f: &StoreFacts) -> Vec<Advisory> {
     f.cutovers
         .iter()
         .filter(|c| c.phase == CutoverPhase::Complete && !c.quarantine.is_empty())
@@ -212,26 +222,37 @@ fn quarantined(f: &StoreFacts) -> Vec<Problem> {
                 .map(|(reason, n)| format!("{n} {reason}"))
                 .collect();
             let file = std::path::Path::new(&c.path).with_file_name("quarantine.json");
-            Problem {
-                code: ProblemCode::RowsQuarantined,
+            Advisory {
+                code: AdvisoryCode::RowsQuarantined,
                 message: format!(
-                    "cutover {} quarantined rows that will never be delivered: {} (listed in {})",
+                    "cutover {} quarantined rows the release will never deliver: {} (listed in {}); \
+                     they stay in the legacy sources and the cutover's snapshots, unchanged",
                     c.migration_id,
                     by_reason.join(", "),
                     escaped(&file)
                 ),
-                fields: vec![],
-                remediation: format!(
-                    "spec-kitty sync project-store-quarantine --migration-id {} --json  # inspect them",
-                    c.migration_id
-                ),
+                steps: vec![Step::spec_kitty(
+                    &[
+                        "sync",
+                        "project-store-quarantine",
+                        "--migration-id",
+                        &c.migration_id,
+                        "--json",
+                    ],
+                    "list them, as the release recorded them",
+                )],
             }
         })
         .collect()
 }
 
 /// What the release will do with what one store holds.
-fn held(s: &stores::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<String>) {
+fn held(
+    s: &stores::ProjectStore,
+    facts: &Facts,
+    out: &mut Vec<Advisory>,
+    warnings: &mut Vec<String>,
+) {
     if let Some(why) = &s.unreadable {
         warnings.push(format!(
             "the project store {} could not be read: {why}",
@@ -248,60 +269,124 @@ fn held(s: &stores::ProjectStore, out: &mut Vec<Problem>, warnings: &mut Vec<Str
         ));
     }
     if s.sealed_history > 0 {
-        warnings.push(sealed_warning(s));
+        out.push(sealed_advisory(s, facts));
     }
     if s.undecodable_journal > 0 {
-        out.push(Problem {
-            code: ProblemCode::JournalUndecodable,
+        out.push(Advisory {
+            code: AdvisoryCode::JournalUndecodable,
             message: format!(
-                "project {}: {} in {} are event JSON (as the cutover stored them) the release's journal cannot decode \
-                 (it reads only payload_encoding base64 documents); the release's own \
-                 `spec-kitty sync status --check --json` exits 2: \"{STATUS_FAILURE}\"",
+                "project {}: spec-kitty's own `sync status --check` fails on this store (\"{STATUS_FAILURE}\"), \
+                 a defect of the release that no command clears: its status reads every journal entry as a \
+                 base64 document, and its cutover stores {} as plain event JSON, which its history upload \
+                 requires; the events are stored and nothing is lost. sk-doctor --check and preflight do \
+                 not fail on it",
                 s.project_uuid,
                 plural(s.undecodable_journal, "journal entry", "journal entries"),
-                s.path,
             ),
-            fields: vec![],
-            remediation: format!(
-                "no spec-kitty command re-encodes them: keep the store (the events are there), and \
-                 preview them with `{HISTORY_PREVIEW}`; see docs/problems.md (journal_undecodable)"
-            ),
+            steps: vec![],
         });
     }
+}
+
+/// Who confirms a history upload: the login's email, else the home's owner.
+fn confirmer(facts: &Facts) -> String {
+    facts
+        .foreground
+        .auth_principal
+        .clone()
+        .or_else(|| facts.home_owner.as_ref().map(|(name, _, _)| name.clone()))
+        .unwrap_or_else(|| "spec-kitty-user".to_string())
+}
+
+/// The release's own preview, confirm and apply of a store's sealed
+/// history, every value filled in: the confirmer, a fresh idempotency key,
+/// and the action id the release derives from them.
+fn history_steps(s: &stores::ProjectStore, facts: &Facts) -> Vec<Step> {
+    let key = &facts.invocation.idempotency_key;
+    let action = super::history_action_id(&s.project_uuid, key);
+    let who = confirmer(facts);
+    let within = "in the project's checkout";
+    vec![
+        Step::spec_kitty(
+            &["sync", "opt-in"],
+            format!(
+                "{within}: consent to sync it (the release confirms nothing without it; needs a login)"
+            ),
+        ),
+        Step::spec_kitty(
+            &["sync", "project-store-history", "--json"],
+            format!("{within}: preview the migrated events the release would upload"),
+        ),
+        Step::spec_kitty(
+            &[
+                "sync",
+                "project-store-history",
+                "--confirm-by",
+                &who,
+                "--idempotency-key",
+                key,
+                "--json",
+            ],
+            format!("{within}: confirm exactly that preview for upload, as {who}"),
+        ),
+        Step::spec_kitty(
+            &[
+                "sync",
+                "project-store-history",
+                "--apply",
+                "--history-action-id",
+                &action,
+                "--json",
+            ],
+            format!("{within}: upload it (the release names this action id for that key)"),
+        ),
+    ]
 }
 
 /// What the release will do with a store's sealed history (pure). It
 /// uploads the confirmed cohort whole or not at all, so the history is
 /// deliverable only when every sealed row is one sk-migrate's cutover
 /// re-encoded and its record does not refuse (`sealed_deliverable`).
-fn sealed_warning(s: &stores::ProjectStore) -> String {
+fn sealed_advisory(s: &stores::ProjectStore, facts: &Facts) -> Advisory {
     let events = plural(s.sealed_history, "migrated event", "migrated events");
-    if s.sealed_deliverable == s.sealed_history {
-        return format!(
-            "project {}: {events} held as sealed history: stored, and deliverable by the release after \
-             its own preview / confirm / apply: `{HISTORY_PREVIEW}`, then `{HISTORY_CONFIRM}`, then \
-             `{HISTORY_APPLY}` (a login, consent and an admitted target needed); sk-migrate's cutover \
-             stored each as the event's canonical JSON the release's upload demands; see \
-             docs/problems.md (sealed history)",
-            s.project_uuid,
-        );
-    }
-    let ours = if s.sealed_deliverable > 0 {
-        format!(
-            " ({} of them re-encoded by sk-migrate, but the upload takes the cohort whole)",
-            s.sealed_deliverable
+    let (message, steps) = if s.sealed_deliverable == s.sealed_history {
+        (
+            format!(
+                "project {}: {events} held as sealed history: stored, and deliverable by the release \
+                 once you consent and confirm (its own preview, confirm and upload; the steps below, \
+                 in a checkout of that project)",
+                s.project_uuid,
+            ),
+            history_steps(s, facts),
         )
     } else {
-        String::new()
+        let ours = if s.sealed_deliverable > 0 {
+            format!(
+                " ({} of them re-encoded by sk-migrate, but the upload takes them all or none)",
+                s.sealed_deliverable
+            )
+        } else {
+            String::new()
+        };
+        (
+            format!(
+                "project {}: {events} held as sealed history: stored, and NOT deliverable by 3.2.6-3.2.7: \
+                 their own upload refuses every one: \"{HISTORY_REFUSAL}\" (the release's cutover kept \
+                 the legacy text, its upload wants its own canonical form){ours}. Nothing is lost: \
+                 keep the store",
+                s.project_uuid,
+            ),
+            vec![Step::spec_kitty(
+                &["sync", "project-store-history", "--json"],
+                "in a checkout of the project: list them",
+            )],
+        )
     };
-    format!(
-        "project {}: {events} held as sealed history: stored, and NOT deliverable by 3.2.6-3.2.7: their own \
-         upload (`{HISTORY_APPLY}`, after `{HISTORY_CONFIRM}` with a login, consent and an admitted \
-         target) refuses every row of the cohort: \"{HISTORY_REFUSAL}\" (it wants each row as \
-         the event's canonical JSON, the release's cutover kept the legacy text){ours}. Nothing is lost: \
-         keep the store; `{HISTORY_PREVIEW}` lists them; see docs/problems.md (sealed history)",
-        s.project_uuid,
-    )
+    Advisory {
+        code: AdvisoryCode::SealedHistory,
+        message,
+        steps,
+    }
 }
 
 #[cfg(test)]
@@ -329,7 +414,7 @@ mod tests {
         }
         let f = StoreFacts {
             layout_mode: LayoutMode::from_name(mode),
-            legacy_sources: vec![LegacySource {
+            legacy_sources: vec![stores::LegacySource {
                 path: "/h/queue.db".into(),
                 rows: late + carried,
                 carried: Some(carried),
@@ -384,7 +469,7 @@ mod tests {
         let p = problems(&f, &mut Vec::new());
         assert!(
             p[0].remediation.starts_with(
-                "stop or upgrade pid 77 (spec-kitty 3.2.5) first, then sk-migrate run"
+                "stop or upgrade pid 77 (spec-kitty 3.2.5), which still writes a legacy source; then sk-migrate run"
             ),
             "{}",
             p[0].remediation
@@ -405,8 +490,14 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
     }
 
+    fn advisories(f: &StoreFacts, w: &mut Vec<String>) -> Vec<Advisory> {
+        let mut facts = crate::doctor::report::tests::facts();
+        facts.invocation.idempotency_key = "sk-doctor-k".into();
+        store_advisories(f, &facts, w)
+    }
+
     #[test]
-    fn sealed_history_is_a_warning_and_an_undecodable_journal_a_problem() {
+    fn sealed_history_and_an_undecodable_journal_are_advisories_never_problems() {
         let mut f = facts("project_only", 0, 3);
         f.0.stores.push(stores::ProjectStore {
             project_uuid: "p".into(),
@@ -420,23 +511,28 @@ mod tests {
             unreadable: None,
         });
         let mut w = Vec::new();
-        let p = problems(&f, &mut w);
-        assert_eq!(codes(&p), [ProblemCode::JournalUndecodable]);
-        assert!(p[0].message.contains(STATUS_FAILURE));
+        assert!(problems(&f, &mut w).is_empty());
+        let a = advisories(&f.0, &mut w);
+        let codes: Vec<AdvisoryCode> = a.iter().map(|a| a.code).collect();
+        assert_eq!(
+            codes,
+            [
+                AdvisoryCode::SealedHistory,
+                AdvisoryCode::JournalUndecodable
+            ]
+        );
+        assert!(a[1].message.contains(STATUS_FAILURE), "{}", a[1].message);
+        assert!(a[1].message.contains("a defect of the release"));
+        assert!(a[1].steps.is_empty());
         assert!(
             w.iter()
                 .any(|w| w.contains("2 body uploads wait for delivery"))
         );
-        let sealed = w.iter().find(|w| w.contains("sealed history")).unwrap();
-        for cmd in [
-            HISTORY_PREVIEW,
-            HISTORY_CONFIRM,
-            HISTORY_APPLY,
-            HISTORY_REFUSAL,
-        ] {
-            assert!(sealed.contains(cmd), "{sealed}");
+        assert!(a[0].message.contains("NOT deliverable"), "{}", a[0].message);
+        assert!(a[0].message.contains(HISTORY_REFUSAL));
+        for x in &a {
+            assert!(w.contains(&x.message), "{w:?}");
         }
-        assert!(sealed.contains("NOT deliverable"), "{sealed}");
     }
 }
 
@@ -458,31 +554,60 @@ mod sealed_tests {
         }
     }
 
+    fn sealed(s: &stores::ProjectStore) -> Advisory {
+        let mut facts = crate::doctor::report::tests::facts();
+        facts.invocation.idempotency_key = "sk-doctor-k".into();
+        sealed_advisory(s, &facts)
+    }
+
     #[test]
-    fn history_sk_migrate_re_encoded_is_deliverable_through_the_release_commands() {
-        let w = sealed_warning(&with(4, 4));
+    fn deliverable_history_comes_with_the_releases_commands_every_value_filled_in() {
+        let a = sealed(&with(4, 4));
         assert!(
-            w.contains("deliverable by the release") && !w.contains("NOT"),
-            "{w}"
+            a.message.contains("deliverable by the release") && !a.message.contains("NOT"),
+            "{}",
+            a.message
         );
-        for cmd in [HISTORY_PREVIEW, HISTORY_CONFIRM, HISTORY_APPLY] {
-            assert!(w.contains(cmd), "{w}");
+        let argv: Vec<Vec<String>> = a.steps.iter().map(|s| s.argv.clone().unwrap()).collect();
+        assert_eq!(argv[0], ["spec-kitty", "sync", "opt-in"]);
+        assert_eq!(
+            argv[1],
+            ["spec-kitty", "sync", "project-store-history", "--json"]
+        );
+        assert_eq!(
+            argv[2],
+            [
+                "spec-kitty",
+                "sync",
+                "project-store-history",
+                "--confirm-by",
+                "a@b",
+                "--idempotency-key",
+                "sk-doctor-k",
+                "--json"
+            ]
+        );
+        assert_eq!(
+            argv[3][5],
+            crate::doctor::report::history_action_id("p", "sk-doctor-k")
+        );
+        for s in &a.steps {
+            let text = s.command().unwrap();
+            assert!(!text.contains('<'), "a placeholder: {text}");
         }
-        assert!(!w.contains(HISTORY_REFUSAL), "{w}");
     }
 
     #[test]
     fn one_row_the_upload_refuses_makes_the_whole_cohort_undeliverable() {
-        let w = sealed_warning(&with(4, 3));
+        let a = sealed(&with(4, 3));
         assert!(
-            w.contains("NOT deliverable") && w.contains(HISTORY_REFUSAL),
-            "{w}"
+            a.message.contains("NOT deliverable") && a.message.contains(HISTORY_REFUSAL),
+            "{}",
+            a.message
         );
-        assert!(w.contains("3 of them re-encoded by sk-migrate"), "{w}");
-        let w = sealed_warning(&with(4, 0));
-        assert!(
-            w.contains("NOT deliverable") && !w.contains("of them"),
-            "{w}"
-        );
+        assert!(a.message.contains("3 of them re-encoded by sk-migrate"));
+        assert_eq!(a.steps.len(), 1, "only the listing: {:?}", a.steps);
+        let a = sealed(&with(4, 0));
+        assert!(a.message.contains("NOT deliverable") && !a.message.contains("of them"));
     }
 }

@@ -59,6 +59,9 @@ use release::{refuse_failed, release_migrate, tail_of};
 
 pub mod late;
 
+mod greenfield;
+pub use greenfield::Greenfield;
+
 /// How to run the cutover.
 #[derive(Debug, Clone)]
 pub struct CutoverOptions {
@@ -100,6 +103,9 @@ pub enum CutoverStatus {
     DryRun,
     /// Late legacy rows were carried through the release's own writers.
     CarriedLate,
+    /// No legacy rows: the layout was switched to `project_only` through
+    /// the release's own layout authority, as its first live write would.
+    LayoutPublished,
 }
 
 /// `sk-migrate run --json` on a project-store release.
@@ -134,6 +140,9 @@ pub struct CutoverReport {
     /// Late rows carried through the release's own writers (and the
     /// processes still writing a legacy DB); absent when not looked at.
     pub late: Option<late::LateReport>,
+    /// The layout switched with no legacy rows (absent when not asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greenfield: Option<Greenfield>,
     pub elapsed_ms: u64,
 }
 
@@ -250,6 +259,9 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let mut report = empty_report(&pending);
     let resume = in_flight(home, &facts);
     if pending.is_empty() && resume.is_none() {
+        if facts.layout_mode == crate::survey::layout::LayoutMode::Legacy && !opts.dry_run {
+            publish_greenfield(home, opts, &facts, &mut report)?;
+        }
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(report);
     }
@@ -304,6 +316,27 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     report.status = CutoverStatus::Migrated;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// No legacy rows and layout `legacy`: the release's gate refuses until
+/// its first live write; switch the layout as that write would. Without a
+/// project to ask as, or the release's interpreter, nothing is done.
+fn publish_greenfield(
+    home: &Home,
+    opts: &CutoverOptions,
+    facts: &stores::StoreFacts,
+    report: &mut CutoverReport,
+) -> Result<(), Error> {
+    let (Some(python), Some(project)) = (opts.python.as_deref(), greenfield::project(facts)) else {
+        return Ok(());
+    };
+    let _lock = crate::migrate::lock::HomeLock::acquire(home.root(), opts.busy_timeout_ms)?;
+    let answer = greenfield::publish(home, python, &project)?;
+    if answer.after == crate::survey::layout::LayoutMode::ProjectOnly.as_str() {
+        report.status = CutoverStatus::LayoutPublished;
+    }
+    report.greenfield = Some(answer);
+    Ok(())
 }
 
 /// The manifest after the release ran. None at all: its phase is unknown
@@ -403,6 +436,7 @@ fn empty_report(pending: &[LegacySource]) -> CutoverReport {
         quarantined: BTreeMap::new(),
         backups: Vec::new(),
         late: None,
+        greenfield: None,
         elapsed_ms: 0,
     }
 }

@@ -40,6 +40,7 @@ complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -s h -l help -d 'Print
 complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -s V -l version -d 'Print version'
 complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -f -a "retire" -d 'Remove an orphan daemon owner record (never signals a process)'
 complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -f -a "preflight" -d 'Gate for SaaS-producing commands: exit 0 when sync work may proceed, else 2'
+complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -f -a "explain" -d 'Print the long page of a code sk-doctor reports (without CODE: every code)'
 complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -f -a "completions" -d 'Print shell completions (the wheel installs them; see README)'
 complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -f -a "man" -d 'Print a man page as roff: `sk-doctor man | man -l -`'
 complete -c sk-doctor -n "__fish_sk_doctor_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -71,6 +72,18 @@ complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand preflight" -l requir
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand preflight" -l json -d 'Print one JSON object on stdout instead of text'
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand preflight" -l no-probe -d 'Do not probe loopback ports 9400-9449 for daemons'
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand preflight" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l home -d 'spec-kitty home (default: $SPEC_KITTY_HOME, else ~/.spec-kitty)' -r -f -a "(__fish_complete_directories)"
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l color -d 'Colour the output: auto (a terminal, or FORCE_COLOR; not with NO_COLOR), always, never' -r -f -a "auto\t'On a terminal, or anywhere with FORCE_COLOR or CLICOLOR_FORCE; never with NO_COLOR'
+always\t'Always, even piped and with `NO_COLOR`'
+never\t'Never'"
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l release -d 'The spec-kitty release you run (default: --spec-kitty\'s, PATH\'s, then the daemon\'s)' -r
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l spec-kitty -d 'The spec-kitty entry point to follow (default: `spec-kitty` on PATH)' -r -F
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l foreground -d 'JSON object of foreground fields overriding discovery, field by field' -r -F
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l scope -d 'Scope to check: <server>|<user>|<team> (default: the logged-in user\'s)' -r
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l busy-timeout -d 'How long to wait for a queue DB another process holds locked; a DB still locked is reported as locked' -r
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l json -d 'Print one JSON object on stdout instead of text'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -l no-probe -d 'Do not probe loopback ports 9400-9449 for daemons'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand completions" -l home -d 'spec-kitty home (default: $SPEC_KITTY_HOME, else ~/.spec-kitty)' -r -f -a "(__fish_complete_directories)"
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand completions" -l color -d 'Colour the output: auto (a terminal, or FORCE_COLOR; not with NO_COLOR), always, never' -r -f -a "auto\t'On a terminal, or anywhere with FORCE_COLOR or CLICOLOR_FORCE; never with NO_COLOR'
 always\t'Always, even piped and with `NO_COLOR`'
@@ -95,8 +108,9 @@ complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand man" -l busy-timeout
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand man" -l json -d 'Print one JSON object on stdout instead of text'
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand man" -l no-probe -d 'Do not probe loopback ports 9400-9449 for daemons'
 complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight completions man help" -f -a "retire" -d 'Remove an orphan daemon owner record (never signals a process)'
-complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight completions man help" -f -a "preflight" -d 'Gate for SaaS-producing commands: exit 0 when sync work may proceed, else 2'
-complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight completions man help" -f -a "completions" -d 'Print shell completions (the wheel installs them; see README)'
-complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight completions man help" -f -a "man" -d 'Print a man page as roff: `sk-doctor man | man -l -`'
-complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight explain completions man help" -f -a "retire" -d 'Remove an orphan daemon owner record (never signals a process)'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight explain completions man help" -f -a "preflight" -d 'Gate for SaaS-producing commands: exit 0 when sync work may proceed, else 2'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight explain completions man help" -f -a "explain" -d 'Print the long page of a code sk-doctor reports (without CODE: every code)'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight explain completions man help" -f -a "completions" -d 'Print shell completions (the wheel installs them; see README)'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight explain completions man help" -f -a "man" -d 'Print a man page as roff: `sk-doctor man | man -l -`'
+complete -c sk-doctor -n "__fish_sk_doctor_using_subcommand help; and not __fish_seen_subcommand_from retire preflight explain completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
