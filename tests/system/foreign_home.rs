@@ -13,23 +13,24 @@ use crate::harness::{Need, Trial, machine_trial};
 use crate::shared::{TestHome, codes, json, problem, tree_hash};
 
 pub fn trials() -> Vec<Trial> {
-    vec![
-        machine_trial(
-            "foreign_home::a_run_on_another_users_home_refuses_having_written_nothing",
-            &[Need::Root],
+    let cases: [(&str, fn()); 3] = [
+        (
+            "a_run_on_another_users_home_refuses_having_written_nothing",
             a_run_on_another_users_home_refuses_having_written_nothing,
         ),
-        machine_trial(
-            "foreign_home::doctor_names_files_the_homes_owner_cannot_use",
-            &[Need::Root],
+        (
+            "doctor_names_files_the_homes_owner_cannot_use",
             doctor_names_files_the_homes_owner_cannot_use,
         ),
-        machine_trial(
-            "foreign_home::an_owner_record_another_uid_owns_is_flagged_naming_it",
-            &[Need::Root],
+        (
+            "an_owner_record_another_uid_owns_is_flagged_naming_it",
             an_owner_record_another_uid_owns_is_flagged_naming_it,
         ),
-    ]
+    ];
+    cases
+        .into_iter()
+        .map(|(name, case)| machine_trial(format!("foreign_home::{name}"), &[Need::Root], case))
+        .collect()
 }
 
 /// Give `path` and everything under it to `uid`:`gid`.

@@ -17,24 +17,30 @@ use crate::harness::{Need, Trial, machine_trial};
 use crate::shared::{TestHome, fixture_sql, journal_keys, legacy_rows, materialise};
 
 pub fn trials() -> Vec<Trial> {
-    let needs = &[Need::Root, Need::Tmpfs];
-    vec![
-        machine_trial(
-            "full_disk::a_full_disk_under_the_journal_says_rows_moved_audit_incomplete_then_recovers",
-            needs,
+    let cases: [(&str, fn()); 3] = [
+        (
+            "a_full_disk_under_the_journal_says_rows_moved_audit_incomplete_then_recovers",
             a_full_disk_under_the_journal_says_rows_moved_audit_incomplete_then_recovers,
         ),
-        machine_trial(
-            "full_disk::a_full_disk_under_the_pending_audit_changes_nothing",
-            needs,
+        (
+            "a_full_disk_under_the_pending_audit_changes_nothing",
             a_full_disk_under_the_pending_audit_changes_nothing,
         ),
-        machine_trial(
-            "full_disk::a_failed_backup_leaves_no_partial_file",
-            needs,
+        (
+            "a_failed_backup_leaves_no_partial_file",
             a_failed_backup_leaves_no_partial_file,
         ),
-    ]
+    ];
+    cases
+        .into_iter()
+        .map(|(name, case)| {
+            machine_trial(
+                format!("full_disk::{name}"),
+                &[Need::Root, Need::Tmpfs],
+                case,
+            )
+        })
+        .collect()
 }
 
 /// A legacy V5 queue with `n` events and `n` body uploads.

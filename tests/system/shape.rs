@@ -11,33 +11,31 @@ use std::process::Command;
 use crate::harness::{Need, Trial, machine_trial};
 
 pub fn trials() -> Vec<Trial> {
-    vec![
-        machine_trial(
-            "shape::shape_is_within_limits",
-            &[Need::Command("python3")],
-            shape_is_within_limits,
-        ),
-        machine_trial(
-            "shape::a_glob_import_outside_tests_fails_the_check",
-            &[Need::Command("python3")],
+    let cases: [(&str, fn()); 5] = [
+        ("shape_is_within_limits", shape_is_within_limits),
+        (
+            "a_glob_import_outside_tests_fails_the_check",
             a_glob_import_outside_tests_fails_the_check,
         ),
-        machine_trial(
-            "shape::a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests",
-            &[Need::Command("python3")],
+        (
+            "a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests",
             a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests,
         ),
-        machine_trial(
-            "shape::a_home_path_literal_outside_home_rs_fails_the_check",
-            &[Need::Command("python3")],
+        (
+            "a_home_path_literal_outside_home_rs_fails_the_check",
             a_home_path_literal_outside_home_rs_fails_the_check,
         ),
-        machine_trial(
-            "shape::a_cycle_between_files_of_a_nested_folder_fails_the_check",
-            &[Need::Command("python3")],
+        (
+            "a_cycle_between_files_of_a_nested_folder_fails_the_check",
             a_cycle_between_files_of_a_nested_folder_fails_the_check,
         ),
-    ]
+    ];
+    cases
+        .into_iter()
+        .map(|(name, case)| {
+            machine_trial(format!("shape::{name}"), &[Need::Command("python3")], case)
+        })
+        .collect()
 }
 
 fn shape_is_within_limits() {
