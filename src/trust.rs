@@ -394,6 +394,18 @@ fn lib_dirs(prefix: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// `include-system-site-packages = true` in a venv's `pyvenv.cfg` (an
+/// unreadable one counts as true: more is looked at, never less).
+fn includes_system_site_packages(cfg: &Path) -> bool {
+    let Ok(Some(text)) = crate::fsutil::read_text(cfg) else {
+        return true;
+    };
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "include-system-site-packages")
+        .is_none_or(|(_, v)| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// The directories the `.pth` files of `site` put on the interpreter's
 /// path (lines that are not comments nor `import` lines).
 fn pth_dirs(site: &Path) -> Vec<PathBuf> {
@@ -450,12 +462,16 @@ pub fn gather(entry: &Path, python: Option<&Path>) -> Facts {
     sources.push(s);
     let venv = full.parent().and_then(Path::parent);
     let mut sites = Vec::new();
+    // A venv that does not include the system site-packages never imports
+    // from the base interpreter's (the default of `python -m venv`).
+    let mut base_sites = true;
     if let Some(prefix) = venv.filter(|p| p.join("pyvenv.cfg").is_file()) {
         let mut s = Source::new("the release's venv", prefix);
         s.chain(prefix, &mut seen);
         s.walk(prefix, &mut seen);
         sources.push(s);
         sites.extend(lib_dirs(prefix));
+        base_sites = includes_system_site_packages(&prefix.join("pyvenv.cfg"));
     }
     if let Some(base) = std::fs::canonicalize(&full)
         .ok()
@@ -467,12 +483,14 @@ pub fn gather(entry: &Path, python: Option<&Path>) -> Facts {
             s.shallow(&lib, &mut seen);
             for leaf in ["site-packages", "dist-packages"] {
                 let site = lib.join(leaf);
-                if site.is_dir() {
+                if base_sites && site.is_dir() {
                     s.walk(&site, &mut seen);
                 }
             }
             sources.push(s);
-            sites.push(lib);
+            if base_sites {
+                sites.push(lib);
+            }
         }
     }
     for lib in sites {
@@ -643,6 +661,24 @@ mod tests {
             text.contains("could not be examined (permission denied)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_venv_sees_the_system_site_packages_only_when_its_cfg_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("pyvenv.cfg");
+        for (text, includes) in [
+            (
+                "home = /usr/bin\ninclude-system-site-packages = false\n",
+                false,
+            ),
+            ("include-system-site-packages = True\n", true),
+            ("home = /usr/bin\n", true),
+        ] {
+            std::fs::write(&cfg, text).unwrap();
+            assert_eq!(includes_system_site_packages(&cfg), includes, "{text}");
+        }
+        assert!(includes_system_site_packages(&dir.path().join("none.cfg")));
     }
 
     #[test]
