@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::path_text::escaped;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
@@ -12,44 +14,70 @@ pub enum Error {
     #[error("invalid scope {value:?}: expected <server>|<user>|<team>, none of them empty")]
     BadScope { value: String },
 
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", escaped(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("{}: {detail}", path.display())]
+    #[error("{}: {detail}", escaped(path))]
     Malformed { path: PathBuf, detail: String },
 
-    #[error("{} is not a SQLite database ({detail}); it was left unchanged. Move it aside if it is not spec-kitty's queue", path.display())]
+    #[error(
+        "{} is not a SQLite database ({detail}); it was left unchanged. Move it aside if it is not spec-kitty's queue",
+        escaped(path)
+    )]
     NotADatabase { path: PathBuf, detail: String },
 
     /// `timeout_ms` is the time really waited (measured where the lock was
     /// met), not merely the configured timeout.
-    #[error("{} is locked by another process (the sync daemon?) and stayed locked for {timeout_ms} ms; nothing was changed. Try again when it is idle, or raise --busy-timeout", path.display())]
+    #[error(
+        "{} is locked by another process (the sync daemon?) and stayed locked for {timeout_ms} ms; nothing was changed. Try again when it is idle, or raise --busy-timeout",
+        escaped(path)
+    )]
     Locked { path: PathBuf, timeout_ms: u64 },
 
-    #[error("{} is a {kind}, not a regular file; it was not read. Replace it with the file spec-kitty expects, or remove it", path.display())]
+    #[error(
+        "{} is a {kind}, not a regular file; it was not read. Replace it with the file spec-kitty expects, or remove it",
+        escaped(path)
+    )]
     NotRegularFile { path: PathBuf, kind: &'static str },
 
-    #[error("{} is larger than {cap} bytes, far more than such a file ever holds; it was not read. Inspect it, then remove or replace it", path.display())]
+    #[error(
+        "{} is larger than {cap} bytes, far more than such a file ever holds; it was not read. Inspect it, then remove or replace it",
+        escaped(path)
+    )]
     TooLarge { path: PathBuf, cap: u64 },
 
-    #[error("{} is a symbolic link; this tool never creates or appends to a file through a link. Remove the link (or replace it with the file itself) and run again", path.display())]
+    #[error(
+        "{} is a symbolic link; this tool never creates or appends to a file through a link. Remove the link (or replace it with the file itself) and run again",
+        escaped(path)
+    )]
     Symlink { path: PathBuf },
 
-    #[error("{} is a symbolic link leading outside the spec-kitty home {} (to {}); nothing was changed. Move the data into the home, or pass --home at the real location", path.display(), root.display(), target.display())]
+    #[error(
+        "{} is a symbolic link leading outside the spec-kitty home {} (to {}); nothing was changed. Move the data into the home, or pass --home at the real location",
+        escaped(path),
+        escaped(root),
+        escaped(target)
+    )]
     SymlinkOutsideHome {
         path: PathBuf,
         root: PathBuf,
         target: PathBuf,
     },
 
-    #[error("{}: the spec-kitty home does not exist (or is not a directory); nothing was read or written. Check --home", path.display())]
+    #[error(
+        "{}: the spec-kitty home does not exist (or is not a directory); nothing was read or written. Check --home",
+        escaped(path)
+    )]
     HomeMissing { path: PathBuf },
 
-    #[error("the spec-kitty home {} belongs to {owner} (uid {uid}, gid {gid}) and this process runs as uid {euid}: what sk-migrate creates (the scoped DB, queues/, the journal, SQLite's side files) would belong to uid {euid}, and {owner}'s own spec-kitty could not open its queue. Nothing was written. Run it as the home's owner: sudo -u {owner} sk-migrate run (or log in as {owner})", path.display())]
+    #[error(
+        "the spec-kitty home {} belongs to {owner} (uid {uid}, gid {gid}) and this process runs as uid {euid}: what sk-migrate creates (the scoped DB, queues/, the journal, SQLite's side files) would belong to uid {euid}, and {owner}'s own spec-kitty could not open its queue. Nothing was written. Run it as the home's owner: sudo -u {owner} sk-migrate run (or log in as {owner})",
+        escaped(path)
+    )]
     ForeignHome {
         path: PathBuf,
         owner: String,
@@ -58,20 +86,29 @@ pub enum Error {
         euid: u32,
     },
 
-    #[error("another sk-migrate run{} is working on the home {} and did not finish within {waited_ms} ms; nothing was changed. Wait for it to finish, or raise --busy-timeout", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
+    #[error("another sk-migrate run{} is working on the home {} and did not finish within {waited_ms} ms; nothing was changed. Wait for it to finish, or raise --busy-timeout", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), escaped(path))]
     RunInProgress {
         path: PathBuf,
         holder: Option<u32>,
         waited_ms: u64,
     },
 
-    #[error("{} holds an interrupted write (a hot journal) that only a writer may roll back; nothing was changed. Any spec-kitty command, or `sk-migrate run`, recovers it", path.display())]
+    #[error(
+        "{} holds an interrupted write (a hot journal) that only a writer may roll back; nothing was changed. Any spec-kitty command, or `sk-migrate run`, recovers it",
+        escaped(path)
+    )]
     NeedsRecovery { path: PathBuf },
 
-    #[error("{} has a queue schema sk-migrate does not know ({detail}); it was left unchanged. Upgrade sk-boundary, or report the schema", path.display())]
+    #[error(
+        "{} has a queue schema sk-migrate does not know ({detail}); it was left unchanged. Upgrade sk-boundary, or report the schema",
+        escaped(path)
+    )]
     UnknownSchema { path: PathBuf, detail: String },
 
-    #[error("{} is a V{version} queue DB, which the installed spec-kitty (it reads V{release_version}) cannot open; nothing was moved. Run the spec-kitty release that wrote it, or name it with --release", path.display())]
+    #[error(
+        "{} is a V{version} queue DB, which the installed spec-kitty (it reads V{release_version}) cannot open; nothing was moved. Run the spec-kitty release that wrote it, or name it with --release",
+        escaped(path)
+    )]
     SchemaTooNew {
         path: PathBuf,
         version: u32,
@@ -86,7 +123,10 @@ pub enum Error {
     #[error("{}", message)]
     ReleaseLayout { message: String },
 
-    #[error("cutover {migration_id} failed ({reason}); its manifest is {}. spec-kitty never resumes a failed migration id, and a new id re-checks the same destination rows, so sk-migrate stops here: inspect the rows named above (spec-kitty sync project-store-status --migration-id {migration_id} --json)", manifest.display())]
+    #[error(
+        "cutover {migration_id} failed ({reason}); its manifest is {}. spec-kitty never resumes a failed migration id, and a new id re-checks the same destination rows, so sk-migrate stops here: inspect the rows named above (spec-kitty sync project-store-status --migration-id {migration_id} --json)",
+        escaped(manifest)
+    )]
     CutoverFailed {
         migration_id: String,
         manifest: PathBuf,
@@ -124,31 +164,47 @@ pub enum Error {
         detail: String,
     },
 
-    #[error("{}: SQLite error: {source}", path.display())]
+    #[error("{}: SQLite error: {source}", escaped(path))]
     Sqlite {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
     },
 
-    #[error("{}: schema migration failed: {detail}; the database was left as it was before the failed step", path.display())]
+    #[error(
+        "{}: schema migration failed: {detail}; the database was left as it was before the failed step",
+        escaped(path)
+    )]
     Migration { path: PathBuf, detail: String },
 
-    #[error("--spec-kitty {}: {detail}", path.display())]
+    #[error("--spec-kitty {}: {detail}", escaped(path))]
     EntryPoint { path: PathBuf, detail: String },
 
-    #[error("--foreground {}: {detail}", path.display())]
+    #[error("--foreground {}: {detail}", escaped(path))]
     BadForegroundFile { path: PathBuf, detail: String },
 
-    #[error("{}: {detail}; the owner record was not written", path.display())]
+    #[error("{}: {detail}; the owner record was not written", escaped(path))]
     OwnerWrite { path: PathBuf, detail: String },
 
-    #[error("{} changed since the retirement was planned (a daemon may have started); nothing was removed. Run the command again", path.display())]
+    #[error(
+        "{} changed since the retirement was planned (a daemon may have started); nothing was removed. Run the command again",
+        escaped(path)
+    )]
     OwnerChanged { path: PathBuf },
 
     /// The encrypted session store could not be used (`docs/session.md`).
     #[error(transparent)]
     Session(#[from] SessionError),
+
+    /// SIGINT or SIGTERM arrived; the run stopped at a safe point
+    /// (`crate::interrupt`). Exit 130 or 143.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
+
+    /// A root run would execute code another user can change: what, whose,
+    /// and how to go on (`crate::trust::Dubious`).
+    #[error("{message}")]
+    DubiousOwnership { message: String },
 }
 
 /// Why the encrypted session store (`auth/session.json`) names no identity.
@@ -156,41 +212,55 @@ pub enum Error {
 /// paths, sizes and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("{} is accessible by group or others (mode {mode:04o}); spec-kitty refuses such a session file and so does this tool. Fix: chmod 600 {}", path.display(), shell_quote(path))]
+    #[error(
+        "{} is accessible by group or others (mode {mode:04o}); spec-kitty refuses such a session file and so does this tool. Fix: chmod 600 {}",
+        escaped(path),
+        crate::path_text::shell_word(path)
+    )]
     Permissions { path: PathBuf, mode: u32 },
 
-    #[error("{} is missing, so the session in {} cannot be decrypted; log in again with spec-kitty, or pass --scope", salt.display(), session.display())]
+    #[error(
+        "{} is missing, so the session in {} cannot be decrypted; log in again with spec-kitty, or pass --scope",
+        escaped(salt),
+        escaped(session)
+    )]
     SaltMissing { salt: PathBuf, session: PathBuf },
 
-    #[error("{} holds {len} bytes, expected a 16-byte salt, so the session cannot be decrypted; log in again with spec-kitty, or pass --scope", path.display())]
+    #[error(
+        "{} holds {len} bytes, expected a 16-byte salt, so the session cannot be decrypted; log in again with spec-kitty, or pass --scope",
+        escaped(path)
+    )]
     SaltLength { path: PathBuf, len: u64 },
 
-    #[error("{}: session format version {version} is not supported (this tool reads version 2); upgrade sk-boundary, or pass --scope", path.display())]
+    #[error(
+        "{}: session format version {version} is not supported (this tool reads version 2); upgrade sk-boundary, or pass --scope",
+        escaped(path)
+    )]
     UnsupportedVersion { path: PathBuf, version: String },
 
-    #[error("{} is not a valid spec-kitty session file ({detail}); log in again with spec-kitty, or pass --scope", path.display())]
+    #[error(
+        "{} is not a valid spec-kitty session file ({detail}); log in again with spec-kitty, or pass --scope",
+        escaped(path)
+    )]
     Malformed { path: PathBuf, detail: String },
 
-    #[error("{} cannot be decrypted with this host's and user's key: the session was probably copied from another host or user. Log in again with spec-kitty, or pass --scope", path.display())]
+    #[error(
+        "{} cannot be decrypted with this host's and user's key: the session was probably copied from another host or user. Log in again with spec-kitty, or pass --scope",
+        escaped(path)
+    )]
     Decryption { path: PathBuf },
 
-    #[error("{}: the decrypted session has no email, so it names no user; log in again with spec-kitty, or pass --scope", path.display())]
+    #[error(
+        "{}: the decrypted session has no email, so it names no user; log in again with spec-kitty, or pass --scope",
+        escaped(path)
+    )]
     NoEmail { path: PathBuf },
 
-    #[error("{} has no session.json but holds {entries}: the session is probably kept in the OS keyring, which this tool cannot read (or you logged out). Pass --scope, or log in again with spec-kitty", dir.display())]
+    #[error(
+        "{} has no session.json but holds {entries}: the session is probably kept in the OS keyring, which this tool cannot read (or you logged out). Pass --scope, or log in again with spec-kitty",
+        escaped(dir)
+    )]
     NotInFile { dir: PathBuf, entries: String },
-}
-
-/// `path` as a shell word: unchanged when it has only safe characters, else
-/// single-quoted, so the printed `chmod` can be pasted as it is.
-fn shell_quote(path: &Path) -> String {
-    let s = path.display().to_string();
-    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 impl Error {

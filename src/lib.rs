@@ -34,8 +34,11 @@ macro_rules! stderr_text {
 pub mod error;
 pub mod field;
 pub mod fsutil;
+pub mod interrupt;
+pub mod path_text;
 pub mod process;
 pub mod seen;
+pub mod trust;
 
 // The installation: which release, where its home is, whose scope.
 pub mod home;

@@ -28,7 +28,12 @@ impl Unreadable {
 
 impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} could not be read: {}", self.path.display(), self.why)
+        write!(
+            f,
+            "{} could not be read: {}",
+            crate::path_text::escaped(&self.path),
+            self.why
+        )
     }
 }
 

@@ -26,6 +26,7 @@ use crate::migrate::{self, RunOptions, RunReport, Status};
 use crate::release::Generation;
 use crate::render;
 use crate::scope::Scope;
+use crate::trust::Trusted;
 
 const TOOL: &str = "sk-migrate";
 
@@ -76,8 +77,16 @@ pub const HELP: ToolHelp = ToolHelp {
             64,
             "usage error (a bad option or --scope, no home resolvable)",
         ),
+        (
+            130,
+            "interrupted by Ctrl-C (SIGINT) at a safe point: what was done stays done, a spec-kitty child was stopped; run again to resume",
+        ),
+        (143, "interrupted by SIGTERM, as for 130"),
     ],
-    more_environment: &[],
+    more_environment: &[(
+        "SK_TRUST_VENV",
+        "as --trust-venv: directories (separated by :) whose spec-kitty release a root run may execute though another user can change it; * for any (docs/trust.md)",
+    )],
     note: "",
 };
 
@@ -116,6 +125,10 @@ pub enum Command {
         /// Print an audit line (table + natural key) per migrated row on stderr
         #[arg(short, long)]
         verbose: bool,
+        /// As root, run the spec-kitty release under DIR though another user can change it (repeatable; * for any)
+        #[arg(long, value_name = "DIR", env = "SK_TRUST_VENV", value_delimiter = ':',
+              value_hint = clap::ValueHint::DirPath)]
+        trust_venv: Vec<PathBuf>,
     },
     /// Schema version of each DB, pending migrations, rows waiting
     Status {
@@ -191,6 +204,22 @@ fn release_known_for(command: &Command, ctx: &Context) -> Result<(), ExitStatus>
     Ok(())
 }
 
+/// A command that writes stops at its next safe point on Ctrl-C or
+/// SIGTERM, says so and exits 130 or 143 (`crate::interrupt`); a read-only
+/// one keeps the signals' default action.
+fn stop_at_safe_points(command: &Command) {
+    let writes = match command {
+        Command::Run { .. } => true,
+        Command::QueuePath { read_only, .. } => !read_only,
+        _ => false,
+    };
+    if writes && let Err(e) = crate::interrupt::install() {
+        stderr_line!(
+            "{TOOL}: warning: Ctrl-C and SIGTERM will end this run at once (cannot handle them: {e}); a rerun resumes"
+        );
+    }
+}
+
 /// `run` and `status` (text) with no home: the same answer as sk-doctor's,
 /// exit 0 (`docs/cli.md`).
 fn no_home(command: &Command, ctx: &Context) -> Option<ExitStatus> {
@@ -204,7 +233,7 @@ fn no_home(command: &Command, ctx: &Context) -> Option<ExitStatus> {
     }
     print(&format!(
         "no spec-kitty home at {}: {what}",
-        ctx.home.root().display()
+        crate::path_text::escaped(ctx.home.root())
     ));
     Some(ExitStatus::Success)
 }
@@ -224,6 +253,7 @@ pub fn run(cli: Cli) -> ExitStatus {
     if let Err(status) = release_known_for(&cli.command, &ctx) {
         return status;
     }
+    stop_at_safe_points(&cli.command);
     if !cli.global.json
         && let Some(status) = no_home(&cli.command, &ctx)
     {
@@ -241,24 +271,15 @@ pub fn run(cli: Cli) -> ExitStatus {
     };
     let env = ctx.env();
     let text = match &cli.command {
+        Command::Run { .. } if ctx.profile.generation == Generation::ProjectStore => {
+            return cutover(&cli, &ctx);
+        }
         Command::Run {
             dry_run,
             backup,
             verbose,
             ..
         } => {
-            if ctx.profile.generation == Generation::ProjectStore {
-                let style = cli.global.style(Stream::Stdout);
-                let json = cli.global.json;
-                return cutover(
-                    &ctx,
-                    *dry_run,
-                    backup.clone(),
-                    cli.busy_timeout,
-                    &style,
-                    json,
-                );
-            }
             let opts = RunOptions {
                 scope,
                 env,
@@ -279,27 +300,31 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::QueuePath { read_only, .. } => {
             queue_path(&ctx.home, scope.as_ref(), &env, *read_only, cli.global.json)
         }
-        Command::Status { .. } => status(&cli, &ctx, scope.as_ref(), &env),
+        Command::Status { .. } => status(&cli, &ctx, scope.as_ref(), &env).map(String::into_bytes),
         Command::Completions { .. } | Command::Man { .. } => return ExitStatus::Success,
     };
     match text {
         Ok(text) => {
-            print(&text);
+            super::print_bytes(&text);
             ExitStatus::Success
         }
-        Err(e) => fail(TOOL, e),
+        Err(e) => super::fail_error(TOOL, e),
     }
 }
 
 /// `run` on a 3.2.6+ release: the cutover, through the release's own command.
-fn cutover(
-    ctx: &Context,
-    dry_run: bool,
-    backup: Option<PathBuf>,
-    busy_timeout_ms: u64,
-    style: &render::Style,
-    json: bool,
-) -> ExitStatus {
+fn cutover(cli: &Cli, ctx: &Context) -> ExitStatus {
+    let Command::Run {
+        dry_run,
+        backup,
+        trust_venv,
+        ..
+    } = &cli.command
+    else {
+        return ExitStatus::Success;
+    };
+    let style = &cli.global.style(Stream::Stdout);
+    let json = cli.global.json;
     let Some(entry) = ctx.install.entry_point.clone().filter(|_| {
         ctx.install.package_version.as_deref()
             == ctx.detection.release().map(|r| r.version.as_str())
@@ -313,12 +338,13 @@ fn cutover(
         );
     };
     let opts = CutoverOptions {
-        dry_run,
-        busy_timeout_ms,
+        dry_run: *dry_run,
+        busy_timeout_ms: cli.busy_timeout,
         spec_kitty: entry,
-        backup_dir: backup,
+        backup_dir: backup.clone(),
         python: ctx.install.interpreter.clone(),
         canonical_history: ctx.profile.cutover_history_canonical_json,
+        trusted: Trusted::from_values(trust_venv),
     };
     match cutover::run(&ctx.home, &opts) {
         Ok(mut r) => {
@@ -343,7 +369,7 @@ fn cutover(
             });
             ExitStatus::Success
         }
-        Err(e) => fail(TOOL, e),
+        Err(e) => super::fail_error(TOOL, e),
     }
 }
 
@@ -355,7 +381,7 @@ fn run_move(cli: &Cli, ctx: &Context, opts: &RunOptions, verbose: bool) -> ExitS
     };
     let mut r = match migrate::run(home, opts, &mut observer) {
         Ok(r) => r,
-        Err(e) => return fail(TOOL, e),
+        Err(e) => return super::fail_error(TOOL, e),
     };
     r.release = Some(ctx.release_view());
     if r.status == Status::NoScope {
@@ -379,63 +405,66 @@ fn run_move(cli: &Cli, ctx: &Context, opts: &RunOptions, verbose: bool) -> ExitS
 /// `sk-migrate queue-path --json` (`docs/json.md`).
 #[derive(Debug, Serialize)]
 struct QueuePathJson {
-    queue_db: String,
+    queue_db: crate::path_text::PathText,
     /// The scoped DB (a scope resolved), else the legacy one.
     scoped: bool,
     /// The move made first, when legacy rows were waiting.
     moved: Option<render::Document<RunReport>>,
 }
 
+/// `queue-path`: the path's own bytes (for `db=$(sk-migrate queue-path)`),
+/// or its JSON.
 fn queue_path(
     home: &Home,
     scope: Option<&Scope>,
     env: &Env,
     read_only: bool,
     json: bool,
-) -> Result<String, Error> {
+) -> Result<Vec<u8>, Error> {
     let out = if read_only {
         let path = queue::reader_queue(home, scope, env);
         QueuePathJson {
             scoped: path != home.legacy_queue(),
-            queue_db: path.display().to_string(),
+            queue_db: path.as_path().into(),
             moved: None,
         }
     } else {
         let w = queue::writer_queue(home, scope, env, &mut Quiet)?;
         QueuePathJson {
-            queue_db: w.path.display().to_string(),
+            queue_db: w.path.as_path().into(),
             scoped: w.scoped,
             moved: w.moved.map(render::Document::new),
         }
     };
     Ok(if json {
-        render::json(&out)
+        render::json(&out).into_bytes()
     } else {
-        out.queue_db
+        out.queue_db.as_bytes().to_vec()
     })
 }
 
 /// `queue-path` and `status` on a 3.2.6+ release: the checkout's project
-/// store, never a queue DB (`docs/migrate.md`).
-fn project_target(cli: &Cli, ctx: &Context, path_only: bool) -> Result<String, Error> {
+/// store, never a queue DB (`docs/migrate.md`); `queue-path` prints the
+/// path's own bytes.
+fn project_target(cli: &Cli, ctx: &Context, path_only: bool) -> Result<Vec<u8>, Error> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
     let repo_root = std::env::var_os("SPECIFY_REPO_ROOT")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let t = queue::project_target(&ctx.home, &cwd, repo_root.as_deref(), cli.busy_timeout);
     if cli.global.json {
-        return Ok(render::json(&t));
+        return Ok(render::json(&t).into_bytes());
     }
     if path_only {
         stderr_line!("{TOOL}: {}", queue::PROJECT_STORE_NOTE);
-        return t.project_store.ok_or_else(|| Error::ReleaseLayout {
+        return t.project_store.map(|p| p.as_bytes().to_vec()).ok_or_else(|| Error::ReleaseLayout {
             message: format!(
                 "{} resolves no project (no .kittify/config.yaml with project.uuid): on spec-kitty 3.2.6+ new work goes to the checkout's project store, and no queue DB is written",
-                cwd.display()
+                crate::path_text::escaped(&cwd)
             ),
         });
     }
-    Ok(t.describe())
+    Ok(t.describe().into_bytes())
 }
 
 fn status(cli: &Cli, ctx: &Context, scope: Option<&Scope>, env: &Env) -> Result<String, Error> {
@@ -446,7 +475,6 @@ fn status(cli: &Cli, ctx: &Context, scope: Option<&Scope>, env: &Env) -> Result<
     Ok(if cli.global.json {
         render::json(&r)
     } else {
-        let root = home.root().display().to_string();
-        render::migrate::status(&r, &root, &cli.global.style(Stream::Stdout))
+        render::migrate::status(&r, home.root(), &cli.global.style(Stream::Stdout))
     })
 }

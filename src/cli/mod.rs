@@ -39,6 +39,9 @@ pub enum ExitStatus {
     AuditIncomplete,
     /// 64: a usage error (`EX_USAGE`).
     Usage,
+    /// 130 (SIGINT) or 143 (SIGTERM): stopped at a safe point; a rerun
+    /// resumes (`crate::interrupt`).
+    Interrupted(crate::interrupt::Stop),
 }
 
 impl ExitStatus {
@@ -49,6 +52,7 @@ impl ExitStatus {
             ExitStatus::Refused => 2,
             ExitStatus::AuditIncomplete => 3,
             ExitStatus::Usage => 64,
+            ExitStatus::Interrupted(stop) => stop.exit_code(),
         }
     }
 }
@@ -105,10 +109,30 @@ pub(crate) fn print(text: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
 }
 
+/// [`print`] for bytes that need not be UTF-8 (a path for a script).
+pub(crate) fn print_bytes(text: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(text.trim_ascii_end())
+        .and_then(|()| out.write_all(b"\n"));
+}
+
 /// Print `sk-…: error: …` on stderr and return [`ExitStatus::Failure`].
 pub(crate) fn fail(tool: &str, e: impl std::fmt::Display) -> ExitStatus {
     stderr_line!("{tool}: error: {e}");
     ExitStatus::Failure
+}
+
+/// [`fail`] for a library error: an interrupted run says
+/// `sk-…: interrupted; run again to resume (…)` and exits 130 or 143.
+pub(crate) fn fail_error(tool: &str, e: Error) -> ExitStatus {
+    match e {
+        Error::Interrupted(i) => {
+            stderr_line!("{tool}: {i}");
+            ExitStatus::Interrupted(i.signal)
+        }
+        e => fail(tool, e),
+    }
 }
 
 /// Print `sk-…: …` on stderr and return [`ExitStatus::Usage`].
@@ -178,9 +202,11 @@ mod tests {
             ExitStatus::Refused,
             ExitStatus::AuditIncomplete,
             ExitStatus::Usage,
+            ExitStatus::Interrupted(crate::interrupt::Stop::Interrupt),
+            ExitStatus::Interrupted(crate::interrupt::Stop::Terminate),
         ]
         .map(ExitStatus::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 3, 64]);
+        assert_eq!(codes, [0, 1, 2, 3, 64, 130, 143]);
     }
 }

@@ -7,12 +7,13 @@ use super::{ExitStatus, fail, print};
 use crate::doctor::owner::{self, RetirePlan};
 use crate::doctor::{self, RetireDecision};
 use crate::home::Home;
+use crate::path_text::PathText;
 use crate::render;
 
 const TOOL: &str = "sk-doctor";
 
 /// Say an outcome: text, or `{"schema_version","status","message","removed"}`.
-fn say(json: bool, status: &str, message: String, removed: Vec<String>) {
+fn say(json: bool, status: &str, message: String, removed: Vec<PathText>) {
     if json {
         print(&render::json(&serde_json::json!({
             "status": status,
@@ -24,6 +25,15 @@ fn say(json: bool, status: &str, message: String, removed: Vec<String>) {
         let style = super::GlobalArgs::default().style(super::global::Stream::Stdout);
         print(render::para(&message, &style).trim_end());
     }
+}
+
+/// Paths for people: escaped, comma-separated.
+fn listed(paths: &[PathText]) -> String {
+    paths
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Say a refusal (status `refused`, nothing removed): exit 2.
@@ -42,7 +52,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
                 "nothing_to_retire",
                 format!(
                     "No owner record at {}: nothing to retire.",
-                    home.owner_record().display()
+                    crate::path_text::escaped(&home.owner_record())
                 ),
                 vec![],
             );
@@ -53,7 +63,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
                 json,
                 format!(
                     "Refused: the owner record {} is malformed ({reason}), so its pid cannot be trusted. Inspect it, then move it aside by hand.",
-                    home.owner_record().display()
+                    crate::path_text::escaped(&home.owner_record())
                 ),
             );
         }
@@ -68,9 +78,9 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
         Ok(RetireDecision::StaleState(stale)) => return retire_state(&stale, yes, dry_run, json),
         Ok(RetireDecision::Plan(RetirePlan::Remove(r))) => r,
     };
-    let mut targets = vec![removal.owner_record.display().to_string()];
+    let mut targets: Vec<PathText> = vec![removal.owner_record.as_path().into()];
     if let Some(s) = &removal.state_file {
-        targets.push(s.display().to_string());
+        targets.push(s.into());
     }
     if dry_run {
         say(
@@ -79,7 +89,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
             format!(
                 "Would remove the orphan record of pid {}: {}",
                 removal.pid,
-                targets.join(", ")
+                listed(&targets)
             ),
             targets,
         );
@@ -88,21 +98,21 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
     let prompt = format!(
         "Remove the orphan owner record of pid {} ({})?",
         removal.pid,
-        targets.join(", ")
+        listed(&targets)
     );
     if !yes && let Some(why) = unconfirmed("retire the orphan record", &prompt) {
         return refuse(json, why);
     }
     match owner::retire(&removal) {
         Ok(removed) => {
-            let removed: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+            let removed: Vec<PathText> = removed.iter().map(PathText::from).collect();
             say(
                 json,
                 "retired",
                 format!(
                     "Retired the orphan record of pid {}: removed {}",
                     removal.pid,
-                    removed.join(", ")
+                    listed(&removed)
                 ),
                 removed,
             );
@@ -115,7 +125,7 @@ pub fn run(home: &Home, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
 /// No owner record, only a stale `sync-daemon` state file: remove it (with
 /// `--yes`, or confirmed on a terminal). Never signals anything.
 fn retire_state(stale: &owner::StaleState, yes: bool, dry_run: bool, json: bool) -> ExitStatus {
-    let target = stale.path.display().to_string();
+    let target = PathText::from(&stale.path);
     let reason = &stale.reason;
     if dry_run {
         let message = format!("Would remove the stale daemon state file {target} ({reason})");

@@ -63,8 +63,11 @@ pub(crate) fn open_read_only(path: &Path, busy: u64) -> Result<Connection, Error
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
     };
-    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| Error::sqlite(path, e, busy))?;
+    // URIs on, for `VACUUM INTO` a `file_uri` (the path itself is absolute,
+    // never read as one).
+    let flags = mode | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| Error::sqlite(path, e, busy))?;
     conn.pragma_update(None, "query_only", true)
         .map_err(|e| Error::sqlite(path, e, busy))?;
     conn.busy_timeout(busy_duration(busy))
@@ -105,18 +108,26 @@ pub(crate) fn recover(path: &Path, busy: u64) -> Result<(), Error> {
         .map_err(|e| Error::sqlite(path, e, busy))
 }
 
-/// A `file:` URI for ATTACH that opens `path` read-only. SQLite URIs need
-/// only `%`, `?` and `#` escaped in the path.
-pub(crate) fn read_only_uri(path: &Path) -> String {
+/// A `file:` URI naming `path` byte for byte (for ATTACH and `VACUUM
+/// INTO`, on a connection that takes URIs): `%`, `?` and `#` are escaped,
+/// and so is every byte that is not printable ASCII, which SQLite decodes
+/// back, so a path that is not UTF-8 names its own file (`docs/json.md`,
+/// "Paths").
+pub(crate) fn file_uri(path: &Path) -> String {
     let mut s = String::from("file:");
-    for ch in path.to_string_lossy().chars() {
-        match ch {
-            '%' => s.push_str("%25"),
-            '?' => s.push_str("%3f"),
-            '#' => s.push_str("%23"),
-            c => s.push(c),
+    for &b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'%' | b'?' | b'#' => s.push_str(&format!("%{b:02x}")),
+            0x20..=0x7e => s.push(char::from(b)),
+            _ => s.push_str(&format!("%{b:02x}")),
         }
     }
+    s
+}
+
+/// A `file:` URI for ATTACH that opens `path` read-only.
+pub(crate) fn read_only_uri(path: &Path) -> String {
+    let mut s = file_uri(path);
     s.push_str("?mode=ro");
     s
 }
@@ -213,7 +224,7 @@ pub(crate) fn backup(
             .map_err(|e| Error::sqlite(&partial, e, busy))?;
         conn.execute(
             &format!("VACUUM {} INTO ?1", ident(schema_name)),
-            [partial.to_string_lossy()],
+            [file_uri(&partial)],
         )
         .map_err(|e| Error::sqlite(&partial, e, busy))?;
         std::fs::File::open(&partial)
@@ -235,7 +246,7 @@ pub fn snapshot(source: &Path, target: &Path, busy: u64) -> Result<(), Error> {
     let conn = open_read_only(source, busy).map_err(|e| read_error(source, e))?;
     // VACUUM INTO writes only the copy; `query_only` would refuse it.
     conn.pragma_update(None, "query_only", false)
-        .and_then(|()| conn.execute("VACUUM main INTO ?1", [target.to_string_lossy()]))
+        .and_then(|()| conn.execute("VACUUM main INTO ?1", [file_uri(target)]))
         .map(|_| ())
         .map_err(|e| Error::sqlite(source, e, busy))
 }

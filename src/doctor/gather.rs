@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::field::Field;
 use crate::home::Home;
 use crate::login::{self, Env};
+use crate::path_text::escaped;
 use crate::release::{Profile, ReleaseView};
 use crate::scope::Scope;
 use crate::survey::queues::{QueueDb, UnmovableRows};
@@ -59,8 +60,9 @@ pub struct DoctorOptions {
     pub invocation: crate::doctor::report::Invocation,
 }
 
-fn display(p: &Path) -> String {
-    p.display().to_string()
+/// A path as the report carries it (losslessly; shown escaped).
+fn display(p: &Path) -> crate::path_text::PathText {
+    p.into()
 }
 
 /// Counts and version of one queue DB as the survey read it. A DB whose
@@ -270,7 +272,7 @@ pub fn gather(home: &Home, opts: &DoctorOptions) -> Result<Facts, Error> {
     if let Some(stale) = stale_state(home, &owner, live_daemons.as_deref()) {
         notes.push(format!(
             "the daemon state file {} is stale: {}; spec-kitty may take it for a running daemon. Fix: sk-doctor retire",
-            stale.path.display(),
+            escaped(&stale.path),
             stale.reason
         ));
     }
@@ -326,8 +328,8 @@ fn link_notes(home: &Home, scoped: Option<&Path>, notes: &mut Vec<String>) {
         if let Some(target) = crate::fsutil::escapes_root(home.root(), &p) {
             notes.push(format!(
                 "{} is a symbolic link leading outside the home (to {}); sk-migrate refuses to write through it",
-                p.display(),
-                target.display()
+                escaped(&p),
+                escaped(&target)
             ));
         }
     }
@@ -376,7 +378,7 @@ pub fn plan_retire(home: &Home) -> Result<RetireDecision, Error> {
     Ok(match owner::read(&home.owner_record())? {
         OwnerRead::Absent => {
             let empty = OwnerFacts {
-                path: String::new(),
+                path: crate::path_text::PathText::default(),
                 found: OwnerFound::Absent,
                 file_issues: Vec::new(),
             };

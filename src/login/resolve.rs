@@ -70,14 +70,14 @@ pub struct Resolution {
 /// A problem met while resolving, with the file it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    pub path: String,
+    pub path: crate::path_text::PathText,
     pub message: String,
 }
 
 impl fmt::Display for Diagnostic {
     /// `path: message`, or the message alone when it names the path already.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.contains(&self.path) {
+        if self.message.contains(&self.path.to_string()) {
             f.write_str(&self.message)
         } else {
             write!(f, "{}: {}", self.path, self.message)
@@ -130,7 +130,7 @@ pub fn resolve(home: &Home, flag: Option<&Scope>, env: &Env) -> Resolution {
         Ok(c) => c,
         Err(e) => {
             diagnostics.push(Diagnostic {
-                path: home.config().display().to_string(),
+                path: home.config().into(),
                 message: e.to_string(),
             });
             Config::default()
@@ -190,7 +190,7 @@ fn from_session(
             }
             None => {
                 diagnostics.push(Diagnostic {
-                    path: home.session_json().display().to_string(),
+                    path: home.session_json().into(),
                     message: "the session has no private teamspace, so it names no scope; \
                               pass --scope to choose one"
                         .to_string(),
@@ -201,7 +201,7 @@ fn from_session(
         Ok(None) => None,
         Err(e) => {
             diagnostics.push(Diagnostic {
-                path: home.session_json().display().to_string(),
+                path: home.session_json().into(),
                 message: e.to_string(),
             });
             None
@@ -220,7 +220,7 @@ fn from_credentials(
         Ok(None) => return None,
         Err(e) => {
             diagnostics.push(Diagnostic {
-                path: path.display().to_string(),
+                path: path.into(),
                 message: e.to_string(),
             });
             return None;
@@ -232,7 +232,7 @@ fn from_credentials(
     });
     if found.is_none() {
         diagnostics.push(Diagnostic {
-            path: path.display().to_string(),
+            path: path.into(),
             message:
                 "the credentials file needs both [user] username and [server] url to name a scope"
                     .to_string(),

@@ -51,7 +51,7 @@ pub struct Recovered {
 struct Header {
     sk_migrate_pending: u32,
     run: String,
-    scoped_db: PathBuf,
+    scoped_db: crate::path_text::PathText,
     journal_len: u64,
 }
 
@@ -135,7 +135,7 @@ impl<'a> Journal<'a> {
             let header = Header {
                 sk_migrate_pending: 1,
                 run: self.run.clone(),
-                scoped_db: self.scoped_db.clone(),
+                scoped_db: self.scoped_db.as_path().into(),
                 journal_len,
             };
             let _ = std::fs::remove_file(&self.pending);

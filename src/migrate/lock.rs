@@ -53,6 +53,10 @@ impl HomeLock {
                     waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
                 });
             }
+            // Waiting for another run is a safe point: nothing is held.
+            crate::interrupt::check(
+                "while waiting for another sk-migrate run: nothing was changed",
+            )?;
             std::thread::sleep(POLL.min(deadline - waited));
         }
         Ok(HomeLock {

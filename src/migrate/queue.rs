@@ -73,7 +73,7 @@ pub struct ProjectTarget {
     /// The checkout's project (`.kittify/config.yaml` `project.uuid`).
     pub project_uuid: Option<String>,
     /// `projects/<uuid>/sync/sync.db`, once a project resolves.
-    pub project_store: Option<String>,
+    pub project_store: Option<crate::path_text::PathText>,
     /// `legacy`, `cutover_pending` or `project_only`.
     pub layout_mode: LayoutMode,
     /// Always empty: the V1–V5 queue migrations do not apply.
@@ -117,9 +117,7 @@ pub fn project_target(
     let late_rows = crate::survey::carried::ledger(home, busy_timeout_ms).late_count();
     ProjectTarget {
         queue_db: None,
-        project_store: uuid
-            .as_ref()
-            .map(|u| home.project_store(u).display().to_string()),
+        project_store: uuid.as_ref().map(|u| home.project_store(u).into()),
         project_uuid: uuid,
         // TODO(issue 29, phase 2): an unreadable layout record reads as `legacy`.
         layout_mode: crate::survey::stores::layout_mode(home).known_or_default(&mut Vec::new()),
@@ -151,7 +149,7 @@ mod tests {
         assert!(store.ends_with("projects/0a1b0000-4f1a-4b2c-8d3e-0000000000b7/sync/sync.db"));
         let text = t.describe();
         assert!(!text.contains("queue-") && !text.contains("V1"), "{text}");
-        assert!(text.contains(&store));
+        assert!(text.contains(&store.to_string()));
         let none = project_target(&home, dir.path(), None, 100);
         assert_eq!(none.project_store, None);
         assert!(none.describe().contains("resolves no project"));

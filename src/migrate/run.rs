@@ -16,6 +16,7 @@ use crate::migrate::lock::HomeLock;
 use crate::migrate::merge::SchemaTarget;
 use crate::migrate::merge::{self, MoveOptions, TableCounts};
 use crate::migrate::observe::Observer;
+use crate::path_text::PathText;
 use crate::release::Generation;
 use crate::scope::Scope;
 use crate::survey::queues::QueueDb;
@@ -40,12 +41,12 @@ pub struct RunReport {
 
     pub status: Status,
     pub scope: Option<String>,
-    pub scoped_db: Option<String>,
-    pub legacy_db: String,
+    pub scoped_db: Option<PathText>,
+    pub legacy_db: PathText,
     pub legacy_schema_version: Option<u32>,
     pub scoped_schema_version: Option<u32>,
     pub tables: Vec<TableCounts>,
-    pub journal: Option<String>,
+    pub journal: Option<PathText>,
     /// Audit lines of an interrupted earlier run written to the journal now.
     #[serde(skip_serializing_if = "is_zero")]
     pub audit_recovered: u64,
@@ -56,7 +57,7 @@ pub struct RunReport {
     /// Where this run kept divergent duplicates (`tables[].divergent`):
     /// legacy rows whose key was stored with another payload, whole.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub divergent_evidence: Option<String>,
+    pub divergent_evidence: Option<PathText>,
     /// The longest the move held the write locks at a time (ms; 0 when it
     /// took none): the longest a release's writer waited on it.
     pub longest_lock_hold_ms: u64,
@@ -80,8 +81,9 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-fn display(p: &Path) -> String {
-    p.display().to_string()
+/// A path as the report carries it (losslessly; shown escaped).
+fn display(p: &Path) -> PathText {
+    p.into()
 }
 
 /// Why `sk-migrate run` does not move queue DBs for a release of `generation`.
@@ -89,11 +91,11 @@ pub fn layout_message(generation: Generation, home: &Home) -> String {
     match generation {
         Generation::Jsonl => format!(
             "the installed spec-kitty keeps its queue in {}/<mission>.jsonl files (no queue DB); sk-migrate leaves them alone. Nothing was written",
-            home.queues_dir().display()
+            crate::path_text::escaped(&home.queues_dir())
         ),
         Generation::ProjectStore => format!(
             "the installed spec-kitty keeps queued work in per-project stores ({}/<uuid>/sync/sync.db); the queue DBs are only inputs to its cutover (spec-kitty sync project-store-migrate). Nothing was written",
-            home.projects_dir().display()
+            crate::path_text::escaped(&home.projects_dir())
         ),
         _ => "the installed spec-kitty keeps its queue in queue DBs".to_string(),
     }
@@ -218,7 +220,7 @@ fn move_audited(
     scope: &Scope,
     observer: &mut dyn Observer,
     report: &mut RunReport,
-) -> Result<(merge::MoveReport, Option<String>), Error> {
+) -> Result<(merge::MoveReport, Option<PathText>), Error> {
     let busy = opts.moving.busy_timeout_ms;
     let scoped_path = home.scoped_queue(scope);
     check_links(home, &scoped_path)?;
@@ -252,7 +254,7 @@ fn move_audited(
         report.audit_incomplete = Some(format!(
             "the rows moved, but their audit lines could not be appended to the journal ({e}); \
              they are kept in {} and the next `sk-migrate run` writes them",
-            journal.pending_path().display()
+            crate::path_text::escaped(journal.pending_path())
         ));
     }
     Ok((moved, wrote.then(|| display(journal.path()))))
@@ -261,7 +263,7 @@ fn move_audited(
 /// One DB in `sk-migrate status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DbStatus {
-    pub path: String,
+    pub path: PathText,
     pub exists: bool,
     pub schema_version: Option<u32>,
     /// Rows per table the DB has (none when it does not exist).

@@ -1,5 +1,7 @@
 //! `sk-doctor` output for people.
 
+use std::path::Path;
+
 use comfy_table::Color;
 use owo_colors::OwoColorize;
 
@@ -118,7 +120,7 @@ fn legend(r: &Report, style: &Style) -> String {
 }
 
 /// What sk-doctor says when the home does not exist.
-pub fn no_home(home: &str) -> String {
+pub fn no_home(home: &impl std::fmt::Display) -> String {
     format!("no spec-kitty home at {home}: nothing to check\n")
 }
 
@@ -333,7 +335,7 @@ fn stores_section(r: &Report, f: &StoreFacts, style: &Style) -> String {
 }
 
 fn queues_section(r: &Report, style: &Style) -> String {
-    let short = |p: &str| paths::short(p, &r.home, style.user_home.as_deref());
+    let short = |p: &Path| paths::short_path(p, &r.home, style.user_home.as_deref());
     let (active, legacy) = (&r.queues.active, &r.queues.legacy);
     let mut out = item(
         &queue_line("active", active, &short(&active.path)),
@@ -371,7 +373,7 @@ fn daemon_section(r: &Report, style: &Style) -> String {
         OwnerStatus::Orphan => "orphan",
         OwnerStatus::Malformed => "malformed",
     };
-    let path = paths::short(&d.path, &r.home, style.user_home.as_deref());
+    let path = paths::short_path(&d.path, &r.home, style.user_home.as_deref());
     let mut out = item(&format!("owner record: {status} ({path})"), style, "  ");
     if let Some(rec) = &d.record {
         let yes_no = |b: Option<bool>, y: &str, n: &str| match b {

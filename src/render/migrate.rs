@@ -92,7 +92,7 @@ fn run_notes(r: &RunReport) -> Vec<String> {
     if divergent > 0 {
         let kept = r
             .divergent_evidence
-            .as_deref()
+            .as_ref()
             .map_or_else(String::new, |p| format!(", kept whole in {p}"));
         lines.push(format!(
             "{divergent} legacy row(s) had a key already stored with another payload: \
@@ -112,7 +112,7 @@ fn run_notes(r: &RunReport) -> Vec<String> {
         lines.push(format!("audit incomplete: {why}"));
     }
     for b in &r.backups {
-        lines.push(format!("backup: {}", b.display()));
+        lines.push(format!("backup: {}", crate::path_text::escaped(b)));
     }
     lines
 }
@@ -187,7 +187,7 @@ fn table_counts(r: &RunReport, style: &Style) -> String {
 
 /// `sk-migrate status` for people; paths in the table are relative to the
 /// home (`home_root`) or `~`. `-`: no such DB, table or schema.
-pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
+pub fn status(r: &StatusReport, home_root: &std::path::Path, style: &Style) -> String {
     let mut lines = Vec::new();
     if let Some(release) = &r.release {
         lines.push(super::release_line(release));
@@ -225,7 +225,11 @@ pub fn status(r: &StatusReport, home_root: &str, style: &Style) -> String {
         dash |= d.schema_version.is_none();
         let mut cells = vec![
             Cell::new(name),
-            Cell::new(paths::short(&d.path, home_root, style.user_home.as_deref())),
+            Cell::new(paths::short_path(
+                &d.path,
+                home_root,
+                style.user_home.as_deref(),
+            )),
             Cell::new(if d.exists { "yes" } else { "no" }),
             Cell::new(version(d.schema_version)),
         ];

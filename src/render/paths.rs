@@ -1,34 +1,41 @@
 //! Paths as people read them in a table: relative to the spec-kitty home, or
-//! under `~`. JSON always carries the full path.
+//! under `~`, escaped where they are not plain text
+//! ([`crate::path_text::escaped`]). JSON always carries the full path.
 
 use std::path::Path;
 
-/// `path` relative to `home_root` (`queues/queue-….db`), else with the
-/// user's home as `~`, else unchanged. Values that are not absolute paths
-/// (versions, URLs, `?`) are returned as they are.
-pub fn short(path: &str, home_root: &str, user_home: Option<&str>) -> String {
-    let p = Path::new(path);
+use crate::path_text::escaped;
+
+/// A value shown in a table: an absolute path as [`short_path`] shows it;
+/// anything else (versions, URLs, `?`) as it is.
+pub fn short(value: &str, home_root: &Path, user_home: Option<&str>) -> String {
+    let p = Path::new(value);
     if !p.is_absolute() {
-        return path.to_string();
+        return value.to_string();
     }
-    if let Ok(rel) = p.strip_prefix(home_root)
+    short_path(p, home_root, user_home)
+}
+
+/// `path` relative to `home_root` (`queues/queue-….db`), else with the
+/// user's home as `~`, else whole; escaped.
+pub fn short_path(path: &Path, home_root: &Path, user_home: Option<&str>) -> String {
+    if let Ok(rel) = path.strip_prefix(home_root)
         && !rel.as_os_str().is_empty()
     {
-        return rel.display().to_string();
+        return escaped(rel).into_owned();
     }
     tilde(path, user_home)
 }
 
-/// `path` with the user's home directory written `~`.
-pub fn tilde(path: &str, user_home: Option<&str>) -> String {
-    let p = Path::new(path);
+/// `path` with the user's home directory written `~`; escaped.
+pub fn tilde(path: &Path, user_home: Option<&str>) -> String {
     match user_home.filter(|h| Path::new(h).is_absolute() && *h != "/") {
-        Some(h) => match p.strip_prefix(h) {
+        Some(h) => match path.strip_prefix(h) {
             Ok(rel) if rel.as_os_str().is_empty() => "~".to_string(),
-            Ok(rel) => format!("~/{}", rel.display()),
-            Err(_) => path.to_string(),
+            Ok(rel) => format!("~/{}", escaped(rel)),
+            Err(_) => escaped(path).into_owned(),
         },
-        None => path.to_string(),
+        None => escaped(path).into_owned(),
     }
 }
 
@@ -74,7 +81,7 @@ mod tests {
 
     #[test]
     fn under_the_home_is_relative_under_the_user_home_is_tilde() {
-        let h = "/home/r/.spec-kitty";
+        let h = Path::new("/home/r/.spec-kitty");
         let u = Some("/home/r");
         assert_eq!(short("/home/r/.spec-kitty/queue.db", h, u), "queue.db");
         assert_eq!(

@@ -23,7 +23,7 @@ impl Observer for Stderr {
         if self.verbose || self.progress {
             stderr_line!(
                 "waiting for {}: another process holds its write lock (sk-migrate holds none meanwhile)",
-                path.display()
+                crate::path_text::escaped(path)
             );
         }
     }

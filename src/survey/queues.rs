@@ -35,12 +35,12 @@ impl QueueDb {
 /// The legacy and scoped DB are one file (device and inode): for people.
 pub fn same_file_diagnostic(legacy: &Path, scoped: &Path) -> crate::login::Diagnostic {
     crate::login::Diagnostic {
-        path: scoped.display().to_string(),
+        path: scoped.into(),
         message: format!(
             "{} and {} are the same file (same device and inode: a hard link or a bind mount); \
              its rows are already in the scoped queue, so nothing is stranded and nothing moves",
-            legacy.display(),
-            scoped.display()
+            crate::path_text::escaped(legacy),
+            crate::path_text::escaped(scoped)
         ),
     }
 }

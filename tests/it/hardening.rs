@@ -3,11 +3,11 @@
 //! trust, counts under writers, partial backups, a missing --home.
 //! Synchronisation is by locks held in the test and observer hooks only.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::*;
+use crate::shared::{journal_keys, legacy_rows};
 use rusqlite::Connection;
 use sk_boundary::Error;
 use sk_boundary::db::schema::tables::Table;
@@ -15,43 +15,6 @@ use sk_boundary::migrate::journal::Journal;
 use sk_boundary::migrate::merge::{self, MoveOptions};
 use sk_boundary::migrate::observe::{Observer, Quiet, Step};
 use sk_boundary::migrate::{self, RunOptions};
-
-/// A legacy V5 queue with `n` events and `n` body uploads.
-fn big_legacy(h: &TestHome, n: u32) {
-    let sql = fixture_sql("legacy_v5");
-    materialise(&h.home.legacy_queue(), &sql);
-    let c = Connection::open(h.home.legacy_queue()).unwrap();
-    c.execute_batch(&format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
-         INSERT INTO queue (event_id, event_type, data, timestamp) SELECT 'big-' || i, 't', 'd', i FROM n;
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
-         INSERT INTO body_upload_queue (project_uuid, mission_slug, target_branch, mission_type,
-             manifest_version, artifact_path, content_hash, content_body, size_bytes, created_at)
-         SELECT 'p', 'm', 'main', 'software-dev', '1', 'big/' || i, 'h' || i, 'b', 1, i FROM n;"
-    ))
-    .unwrap();
-}
-
-fn legacy_rows(h: &TestHome) -> u64 {
-    ["queue", "body_upload_queue", "body_upload_failure_log"]
-        .iter()
-        .map(|t| count(&h.home.legacy_queue(), t) as u64)
-        .sum()
-}
-
-/// Every journal line parses; (table, key) of each, checked unique.
-fn journal_keys(h: &TestHome) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(h.home.migrate_journal()).unwrap_or_default();
-    assert!(text.is_empty() || text.ends_with('\n'), "journal ends torn");
-    let mut keys = BTreeSet::new();
-    for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("unparseable journal line {line:?}: {e}"));
-        let k = format!("{}{}", v["table"], v["key"]);
-        assert!(keys.insert(k.clone()), "audit line twice: {k}");
-    }
-    keys
-}
 
 /// Audit lines waiting in the pending file (after its header).
 fn pending_lines(h: &TestHome) -> u64 {
@@ -199,131 +162,6 @@ fn an_error_after_the_commit_still_writes_the_audit() {
     assert_eq!(legacy_rows(&h), legacy_rows(&twin), "the rows moved");
     assert_eq!(journal_keys(&h).len() as u64, expected);
     assert!(!h.home.migrate_journal_pending().exists());
-}
-
-/// A small tmpfs bind-mounted over `file` (root only): writes there hit ENOSPC.
-struct FullDisk {
-    mounts: Vec<PathBuf>,
-}
-
-impl FullDisk {
-    fn over(file: &Path, dir: &Path) -> Option<FullDisk> {
-        if rustix::process::geteuid().as_raw() != 0 {
-            eprintln!("SKIPPED: the disk-full test needs root to mount a small tmpfs");
-            return None;
-        }
-        let fs = dir.join("tiny");
-        std::fs::create_dir_all(&fs).unwrap();
-        let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
-        if !ok(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-            .arg(&fs))
-        {
-            eprintln!("SKIPPED: cannot mount a tmpfs here");
-            return None;
-        }
-        let mut guard = FullDisk {
-            mounts: vec![fs.clone()],
-        };
-        let inner = fs.join("file");
-        std::fs::write(&inner, "").unwrap();
-        std::fs::write(file, "").unwrap();
-        assert!(ok(Command::new("mount")
-            .arg("--bind")
-            .arg(&inner)
-            .arg(file)));
-        guard.mounts.insert(0, file.to_path_buf());
-        Some(guard)
-    }
-}
-
-impl Drop for FullDisk {
-    fn drop(&mut self) {
-        for m in &self.mounts {
-            let _ = Command::new("umount").arg(m).status();
-        }
-    }
-}
-
-#[test]
-fn a_full_disk_under_the_journal_says_rows_moved_audit_incomplete_then_recovers() {
-    let h = TestHome::new();
-    h.login();
-    big_legacy(&h, 2000);
-    let before = legacy_rows(&h);
-    let Some(full) = FullDisk::over(&h.home.migrate_journal(), h.dir.path()) else {
-        return;
-    };
-    let out = h.cmd("sk-migrate").args(["--json", "run"]).assert().code(3);
-    let o = out.get_output();
-    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(json["status"], "migrated");
-    assert!(
-        json["audit_incomplete"]
-            .as_str()
-            .unwrap()
-            .contains("pending")
-    );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("audit"));
-    drop(full);
-    assert_eq!(legacy_rows(&h), 0);
-    let r = run_ok(&h);
-    assert_eq!(r.audit_recovered, before);
-    assert_eq!(journal_keys(&h).len() as u64, before);
-}
-
-#[test]
-fn a_full_disk_under_the_pending_audit_changes_nothing() {
-    let h = TestHome::new();
-    h.login();
-    big_legacy(&h, 2000);
-    let Some(_full) = FullDisk::over(&h.home.migrate_journal_pending(), h.dir.path()) else {
-        return;
-    };
-    std::fs::remove_file(h.home.migrate_journal_pending()).ok();
-    let before = legacy_rows(&h);
-    let out = h.cmd("sk-migrate").arg("run").assert().code(1);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(err.contains("pending"), "{err}");
-    assert_eq!(legacy_rows(&h), before);
-    assert!(!h.scoped_path().exists());
-}
-
-#[test]
-fn a_failed_backup_leaves_no_partial_file() {
-    let h = TestHome::new();
-    h.login();
-    big_legacy(&h, 2000);
-    let dir = h.dir.path().join("bak");
-    std::fs::create_dir_all(&dir).unwrap();
-    if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIPPED: the partial-backup test needs root to mount a small tmpfs");
-        return;
-    }
-    assert!(
-        Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-            .arg(&dir)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let out = h
-        .cmd("sk-migrate")
-        .arg("run")
-        .arg("--backup")
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let left: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    let _ = Command::new("umount").arg(&dir).status();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(left.is_empty(), "{left:?}");
-    assert!(!h.scoped_path().exists());
 }
 
 #[test]
@@ -574,11 +412,6 @@ fn an_owner_record_others_could_write_is_flagged_and_versions_are_never_echoed()
     use std::os::unix::fs::PermissionsExt;
     let dir = c.h.home.owner_record().parent().unwrap().to_path_buf();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    if rustix::process::geteuid().as_raw() == 0 {
-        std::os::unix::fs::chown(c.h.home.owner_record(), Some(12345), None).unwrap();
-    } else {
-        eprintln!("SKIPPED (part): a record owned by another uid needs root to chown");
-    }
     let out = c.doctor(&["--json"]);
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(!text.contains("sk_live_SECRET"), "{text}");
@@ -597,9 +430,6 @@ fn an_owner_record_others_could_write_is_flagged_and_versions_are_never_echoed()
             .any(|m| m.contains("writable by group or others")),
         "{perms:?}"
     );
-    if rustix::process::geteuid().as_raw() == 0 {
-        assert!(perms.iter().any(|m| m.contains("uid 12345")), "{perms:?}");
-    }
 }
 
 /// Adds a legacy row between the scoped commit and the legacy delete (WAL).

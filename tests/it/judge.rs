@@ -2,43 +2,13 @@
 //! user's home), full paths in every `--json` however the home was spelled,
 //! and no futile fix (rows a release cannot take; one file under two names).
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use serde_json::Value;
 
 use crate::common::*;
-
-fn json(out: &assert_cmd::assert::Assert) -> Value {
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
-}
-
-fn codes(doctor: &Value) -> Vec<String> {
-    doctor["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn problem<'a>(doctor: &'a Value, code: &str) -> &'a Value {
-    doctor["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["code"] == code)
-        .unwrap_or_else(|| panic!("no {code}: {doctor:#}"))
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
-    if path.is_dir() {
-        for e in std::fs::read_dir(path).unwrap() {
-            chown_tree(&e.unwrap().path(), uid, gid);
-        }
-    }
-}
+use crate::shared::{codes, json, problem};
 
 /// `bin args` in `dir` with `SPEC_KITTY_HOME=home` (as `TestHome::cmd` runs it otherwise).
 fn in_dir(h: &TestHome, bin: &str, home: &str, args: &[&str], dir: &Path) -> std::process::Output {
@@ -54,85 +24,6 @@ fn in_dir(h: &TestHome, bin: &str, home: &str, args: &[&str], dir: &Path) -> std
         .unwrap();
     no_panic(&out);
     out
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-// ---------------------------------------------------------------------------
-// sudo and foreign homes
-
-/// A run by another uid (root here) on a home its user owns refuses before
-/// writing anything, naming the owner and how to run as them.
-#[test]
-fn a_run_on_another_users_home_refuses_having_written_nothing() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give the home to another uid");
-        return;
-    }
-    let h = TestHome::new();
-    h.login().legacy("legacy_v5");
-    chown_tree(h.dir.path(), 4242, 4243);
-    let before = tree_hash(h.dir.path());
-    for args in [&["run"][..], &["run", "--dry-run"], &["run", "--json"]] {
-        let out = h.cmd("sk-migrate").args(args).assert().failure();
-        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-        assert!(err.contains("uid 4242") && err.contains("sudo -u"), "{err}");
-        assert!(err.contains("Nothing was written"), "{err}");
-    }
-    assert_eq!(tree_hash(h.dir.path()), before, "a refused run wrote");
-    assert!(!h.scoped_path().exists() && !h.home.queues_dir().exists());
-    // Its owner's own run is not refused (the same home, owned by us again).
-    chown_tree(h.dir.path(), 0, 0);
-    h.cmd("sk-migrate").arg("run").assert().success();
-}
-
-/// What a root run left behind (a root-owned `queues/` and scoped DB):
-/// sk-doctor names the files the home's owner cannot use instead of saying
-/// coherent with the active queue absent.
-#[test]
-fn doctor_names_files_the_homes_owner_cannot_use() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give the home to another uid");
-        return;
-    }
-    let h = TestHome::new();
-    h.login().scoped("scoped_v5");
-    chown_tree(h.dir.path(), 4242, 4243);
-    let clean = h
-        .cmd("sk-doctor")
-        .args(["--no-probe", "--json"])
-        .assert()
-        .success();
-    assert!(!codes(&json(&clean)).contains(&"unusable_by_owner".to_string()));
-    // As a root run leaves them: queues/ and the DB root's, owner-only.
-    std::os::unix::fs::chown(h.home.queues_dir(), Some(0), Some(0)).unwrap();
-    std::os::unix::fs::chown(h.scoped_path(), Some(0), Some(0)).unwrap();
-    std::fs::set_permissions(h.home.queues_dir(), PermissionsExt::from_mode(0o700)).unwrap();
-    std::fs::set_permissions(h.scoped_path(), PermissionsExt::from_mode(0o600)).unwrap();
-    let out = h
-        .cmd("sk-doctor")
-        .args(["--no-probe", "--json", "--check"])
-        .assert()
-        .code(2);
-    let report = json(&out);
-    let p = problem(&report, "unusable_by_owner");
-    let message = p["message"].as_str().unwrap();
-    assert!(message.contains("uid 4242"), "{message}");
-    assert!(
-        message.contains(&h.home.queues_dir().display().to_string()),
-        "{message}"
-    );
-    let fix = p["remediation"].as_str().unwrap();
-    assert!(fix.contains("chown -R 4242:4243"), "{fix}");
-    assert_eq!(report["ok"], false);
-    let text = h.cmd("sk-doctor").arg("--no-probe").assert().code(0);
-    let text = String::from_utf8_lossy(&text.get_output().stdout).into_owned();
-    assert!(
-        text.contains("unusable_by_owner") || text.contains("cannot use"),
-        "{text}"
-    );
 }
 
 // ---------------------------------------------------------------------------

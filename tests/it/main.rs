@@ -6,6 +6,7 @@
 #[path = "../shared/mod.rs"]
 mod shared;
 
+mod byte_paths;
 mod chunked_move;
 mod common;
 mod completions;
@@ -18,6 +19,7 @@ mod first_minutes;
 mod garbage_inputs;
 mod garbage_owner;
 mod hardening;
+mod interruption;
 mod judge;
 mod man;
 mod migrate_run;
@@ -27,6 +29,5 @@ mod prop_move;
 mod release_conformance;
 mod schema_facts;
 mod session;
-mod shape;
 mod snapshots;
 mod terminal;

@@ -4,7 +4,6 @@
 //! this generates. After changing an option or a help table:
 //! `SK_UPDATE_MAN=1 cargo test --test it man`, then rebuild.
 
-use std::io::Write;
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -375,55 +374,4 @@ fn man_subcommand_prints_the_committed_page() {
         Some(64),
         "an unknown page is a usage error"
     );
-}
-
-/// `man` itself renders the page the binary prints, as the README tells
-/// uv-tool users to read it (where man is installed; the roff checks above
-/// hold everywhere).
-#[test]
-fn man_renders_the_printed_page() {
-    let probe = std::process::Command::new("man").arg("--version").output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("man_renders_the_printed_page: skipped: no `man`");
-        return;
-    }
-    let page = Command::cargo_bin("sk-doctor")
-        .unwrap()
-        .arg("man")
-        .output()
-        .unwrap()
-        .stdout;
-    let mut child = std::process::Command::new("man")
-        .args(["-l", "-"])
-        .env("MANWIDTH", "80")
-        .env("LC_ALL", "C")
-        .env("MAN_KEEP_FORMATTING", "")
-        .env("MANPAGER", "cat")
-        .env("PAGER", "cat")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&page).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    // man may overstrike bold; compare the letters only.
-    let plain: String = text
-        .split('\u{8}')
-        .enumerate()
-        .map(|(i, s)| if i == 0 { s } else { s.get(1..).unwrap_or("") })
-        .collect();
-    let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
-    for want in [
-        "ENVIRONMENT",
-        "EXIT STATUS",
-        "SPEC_KITTY_HOME",
-        "--busy-timeout MS",
-        "--home DIR",
-    ] {
-        assert!(
-            plain.contains(want),
-            "{want} not in the rendered page:\n{plain}"
-        );
-    }
 }

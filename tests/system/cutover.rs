@@ -40,15 +40,23 @@ pub fn trials() -> Vec<Trial> {
     .collect()
 }
 
-fn tool(bin: &str, home: &Path, root: &Path, sk: &Path, args: &[&str]) -> Output {
+/// `bin` (sk-migrate or sk-doctor) in a clean environment: `HOME` the
+/// temp dir, `SPEC_KITTY_HOME` the home, `--spec-kitty` the release's.
+pub fn tool_command(bin: &str, home: &Path, root: &Path, sk: &Path) -> Command {
     let exe = Path::new(env!("CARGO_BIN_EXE_sk-migrate")).with_file_name(bin);
-    let out = Command::new(exe)
-        .env_clear()
+    let mut cmd = Command::new(exe);
+    cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("SPEC_KITTY_HOME", root)
         .arg("--spec-kitty")
-        .arg(sk)
+        .arg(sk);
+    cmd
+}
+
+/// [`tool_command`] with `args`, run to its end (never a panic).
+pub fn tool(bin: &str, home: &Path, root: &Path, sk: &Path, args: &[&str]) -> Output {
+    let out = tool_command(bin, home, root, sk)
         .args(args)
         .output()
         .unwrap();
@@ -67,7 +75,7 @@ fn json(out: &Output) -> Value {
 }
 
 /// Natural keys of the sources: event ids and body-upload keys.
-fn source_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
+pub fn source_keys(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut events = BTreeSet::new();
     let mut bodies = BTreeSet::new();
     let mut dbs = vec![root.join("queue.db")];

@@ -11,6 +11,12 @@
 //!   (`N ignored`, each with its reason) instead of hiding it in a silent
 //!   `return`.
 //!
+//! A trial that needs something else of the machine (root, a tmpfs, `man`
+//! or `python3` on PATH: [`Need`]) is built with [`machine_trial`] (or
+//! [`release_machine_trial`]) and treated the same way: ignored with the
+//! reason, or failed under `SK_E2E=require`. No test returns early when
+//! something is missing: it is a trial here instead.
+//!
 //! Which releases a suite walks comes from the captured fixtures
 //! ([`captured`]), never from a list written in the test.
 //!
@@ -278,8 +284,112 @@ pub fn release_trial(
     }
 }
 
-/// The kind of a trial failed for want of its venv under `SK_E2E=require`.
-const REQUIRED: &str = "venv required";
+/// What a trial needs of the machine besides a release venv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The effective uid 0 (to give files to another uid, to mount).
+    Root,
+    /// A tmpfs can be mounted here (root, and a kernel and container that allow it).
+    Tmpfs,
+    /// A command on `PATH` that runs (`NAME --version` exits 0).
+    Command(&'static str),
+}
+
+impl Need {
+    /// What it is, for messages.
+    fn describe(self) -> String {
+        match self {
+            Need::Root => "root (effective uid 0)".to_string(),
+            Need::Tmpfs => "to mount a tmpfs".to_string(),
+            Need::Command(name) => format!("`{name}` on PATH"),
+        }
+    }
+
+    /// Does this machine have it?
+    fn met(self) -> bool {
+        match self {
+            Need::Root => rustix::process::geteuid().is_root(),
+            Need::Tmpfs => Need::Root.met() && tmpfs_mounts(),
+            Need::Command(name) => Command::new(name)
+                .arg("--version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+        }
+    }
+}
+
+/// The first of `needs` this machine lacks.
+fn lacking(needs: &[Need]) -> Option<Need> {
+    needs.iter().copied().find(|n| !n.met())
+}
+
+/// Whether a 16 KiB tmpfs mounts in a temp dir (tried once per run).
+fn tmpfs_mounts() -> bool {
+    static MOUNTS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MOUNTS.get_or_init(|| {
+        let Ok(dir) = tempfile::tempdir() else {
+            return false;
+        };
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if mounted {
+            let _ = Command::new("umount").arg(dir.path()).status();
+        }
+        mounted
+    })
+}
+
+/// A trial `name` that runs `body` when the machine has every one of
+/// `needs`; else ignored with the reason, or, with `SK_E2E=require`, failed
+/// (as a missing venv is).
+pub fn machine_trial(
+    name: impl Into<String>,
+    needs: &[Need],
+    body: impl FnOnce() + Send + 'static,
+) -> Trial {
+    let name = name.into();
+    let Some(need) = lacking(needs) else {
+        return Trial::test(name, move || {
+            body();
+            Ok(())
+        });
+    };
+    let what = need.describe();
+    if required() {
+        Trial::test(name, move || {
+            Err(format!("SK_E2E=require: this trial needs {what}, which this machine lacks").into())
+        })
+        .with_kind(REQUIRED)
+    } else {
+        let why = format!("needs {what}");
+        Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why))).with_kind(NO_NEED)
+    }
+}
+
+/// [`release_trial`] for a trial that also needs `needs` of the machine.
+pub fn release_machine_trial(
+    name: impl Into<String>,
+    release: &str,
+    needs: &[Need],
+    body: impl FnOnce(&Path) + Send + 'static,
+) -> Trial {
+    match lacking(needs) {
+        None => release_trial(name, release, body),
+        Some(_) => machine_trial(name, needs, || {}),
+    }
+}
+
+/// The kind of a trial ignored because the machine lacks what it needs.
+const NO_NEED: &str = "machine lacks";
+
+/// The kind of a trial failed for want of its venv (or of what it needs
+/// of the machine) under `SK_E2E=require`.
+const REQUIRED: &str = "required";
 
 /// The kind of a trial ignored for want of its venv.
 const NO_VENV: &str = "no venv";
@@ -303,6 +413,7 @@ pub fn alone(trial: Trial) -> Trial {
 pub fn main(trials: Vec<Trial>) -> ExitCode {
     let args = Arguments::from_args();
     let missing = trials.iter().filter(|t| t.kind() == NO_VENV).count();
+    let lacking = trials.iter().filter(|t| t.kind() == NO_NEED).count();
     let rotated = trials.iter().filter(|t| t.kind() == ROTATED).count();
     let (alone, together): (Vec<Trial>, Vec<Trial>) =
         trials.into_iter().partition(|t| t.kind() == ALONE);
@@ -320,6 +431,12 @@ pub fn main(trials: Vec<Trial>) -> ExitCode {
             "{rotated} end-to-end trial(s) ignored by today's rotation (day {} of {ROTATION}; \
              unset SK_E2E_ROTATE to run every release)",
             day() % ROTATION
+        );
+    }
+    if lacking > 0 {
+        eprintln!(
+            "{lacking} system trial(s) ignored: this machine lacks what they need (root, a tmpfs, \
+             a command on PATH; each says which); SK_E2E=require makes that a failure"
         );
     }
     if missing > 0 {

@@ -174,7 +174,7 @@ pub fn gate_foreground(
             && let Some(server) = &fg.server_url
         {
             let derived = Scope::with_rule(rule, server, user, team);
-            g.queue_db_path = Some(home.scoped_queue(&derived).to_string_lossy().into_owned());
+            g.queue_db_path = Some(crate::path_text::text(&home.scoped_queue(&derived)));
         }
     }
     g

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::path_text::escaped;
 
 use super::ForegroundIdentity;
 
@@ -30,14 +31,11 @@ impl Install {
     pub fn identity(&self) -> ForegroundIdentity {
         ForegroundIdentity {
             package_version: self.package_version.clone(),
-            executable_path: self
-                .interpreter
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned()),
+            executable_path: self.interpreter.as_ref().map(|p| crate::path_text::text(p)),
             source_checkout_path: self
                 .source_checkout_path
                 .as_ref()
-                .map(|p| p.to_string_lossy().into_owned()),
+                .map(|p| crate::path_text::text(p)),
             ..ForegroundIdentity::default()
         }
     }
@@ -106,14 +104,14 @@ pub fn discover(explicit: Option<&Path>, path_var: Option<&OsStr>) -> Result<Ins
             }
             install
                 .notes
-                .push(format!("{}: cannot read it: {e}", entry.display()));
+                .push(format!("{}: cannot read it: {e}", escaped(&entry)));
             return Ok(install);
         }
     };
     let Some(interp) = interpreter_from_script(&head, path_var) else {
         install.notes.push(format!(
             "{}: no usable #! line naming a Python interpreter",
-            entry.display()
+            escaped(&entry)
         ));
         return Ok(install);
     };
@@ -169,7 +167,7 @@ pub(super) fn site_facts(interp: &Path, install: &mut Install) {
     let Some(prefix) = interp.parent().and_then(Path::parent) else {
         install.notes.push(format!(
             "{}: cannot tell the interpreter's prefix",
-            interp.display()
+            escaped(interp)
         ));
         return;
     };
@@ -180,7 +178,7 @@ pub(super) fn site_facts(interp: &Path, install: &mut Install) {
     let Some((site, dist)) = found else {
         install.notes.push(format!(
             "no spec_kitty_cli-<version>.dist-info under {}/lib/python3.*/site-packages",
-            prefix.display()
+            escaped(prefix)
         ));
         return;
     };
@@ -189,7 +187,7 @@ pub(super) fn site_facts(interp: &Path, install: &mut Install) {
     if install.package_version.is_none() {
         install.notes.push(format!(
             "{}: no version in its name or METADATA",
-            dist.display()
+            escaped(&dist)
         ));
     }
     match find_specify_cli(site, &dist) {
@@ -199,7 +197,7 @@ pub(super) fn site_facts(interp: &Path, install: &mut Install) {
         }
         None => install.notes.push(format!(
             "specify_cli/ not found in {} (nor via direct_url.json or a .pth file)",
-            site.display()
+            escaped(site)
         )),
     }
 }

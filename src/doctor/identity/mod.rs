@@ -211,7 +211,7 @@ pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> Foreg
         return ForegroundIdentity {
             server_url: Some(resolution.server_url.clone()),
             auth_scope: AuthScope::NoScope,
-            queue_db_path: Some(home.legacy_queue().to_string_lossy().into_owned()),
+            queue_db_path: Some(crate::path_text::text(&home.legacy_queue())),
             ..ForegroundIdentity::default()
         };
     };
@@ -233,7 +233,7 @@ pub fn from_resolution(home: &Home, resolution: &Resolution, env: &Env) -> Foreg
         auth_scope: AuthScope::Scope(scope.to_string()),
         auth_principal: Some(r.principal.clone()),
         auth_team: Some(r.team.clone()),
-        queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
+        queue_db_path: Some(crate::path_text::text(&home.scoped_queue(&scope))),
         ..ForegroundIdentity::default()
     }
 }
@@ -260,7 +260,7 @@ fn project_store_identity(home: &Home, resolution: &Resolution, env: &Env) -> Fo
         },
         auth_principal: resolution.scope.as_ref().map(|_| user.clone()),
         auth_team: resolution.scope.as_ref().map(|_| team.clone()),
-        queue_db_path: Some(home.scoped_queue(&scope).to_string_lossy().into_owned()),
+        queue_db_path: Some(crate::path_text::text(&home.scoped_queue(&scope))),
         ..ForegroundIdentity::default()
     }
 }
@@ -490,7 +490,7 @@ mod tests {
         assert_eq!(fg.auth_scope, AuthScope::Scope(scope.to_string()));
         assert_eq!(
             fg.queue_db_path,
-            Some(home.scoped_queue(&scope).to_string_lossy().into_owned())
+            Some(crate::path_text::text(&home.scoped_queue(&scope)))
         );
         assert_eq!(fg.auth_principal.as_deref(), Some("Ann@X"));
     }

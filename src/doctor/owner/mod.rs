@@ -289,7 +289,7 @@ pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<TrustIssue> {
         && meta.uid() != me
     {
         issues.push(TrustIssue::Owner {
-            path: path.display().to_string(),
+            path: crate::path_text::text(path),
             uid: meta.uid(),
             me,
         });
@@ -300,7 +300,7 @@ pub fn file_trust_issues(path: &Path, home_root: &Path) -> Vec<TrustIssue> {
             && meta.mode() & 0o022 != 0
         {
             issues.push(TrustIssue::Writable {
-                dir: d.display().to_string(),
+                dir: crate::path_text::text(d),
                 mode: meta.mode() & 0o7777,
             });
         }

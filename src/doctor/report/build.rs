@@ -131,7 +131,9 @@ pub(super) fn owner_view(
     let (daemon_owner, fields, recorded_port) = match &facts.owner.found {
         OwnerFound::Absent => no_record(facts, OwnerStatus::Absent),
         OwnerFound::Malformed { reason, mode } => {
-            let p = &facts.owner.path;
+            // A command's argument: the path itself (escaped only where
+            // it is not UTF-8).
+            let p = crate::path_text::text(&facts.owner.path);
             problems.push(Problem::new(
                 ProblemCode::OwnerRecordMalformed,
                 format!("the daemon owner record is malformed: {reason}"),
@@ -142,7 +144,10 @@ pub(super) fn owner_view(
                 )],
             ));
             if mode.is_some_and(|m| m & 0o077 != 0) {
-                problems.push(permissions_problem(&facts.owner.path, mode.unwrap_or(0)));
+                problems.push(permissions_problem(
+                    &facts.owner.path.to_string(),
+                    mode.unwrap_or(0),
+                ));
             }
             no_record(facts, OwnerStatus::Malformed)
         }
@@ -162,7 +167,7 @@ pub(super) fn owner_view(
                 problems.push(orphan_problem(record, *pid_alive, *executable_exists));
             }
             if mode & 0o077 != 0 {
-                problems.push(permissions_problem(&facts.owner.path, *mode));
+                problems.push(permissions_problem(&facts.owner.path.to_string(), *mode));
             }
             if !unknown_fields.is_empty() {
                 warnings.push(format!(
@@ -325,7 +330,7 @@ pub(super) fn owner_trust_and_queue_problems(
             ProblemCode::OwnerRecordPermissions,
             format!("the owner record cannot be trusted: {}", issue.text()),
             Vec::new(),
-            trust_steps(issue, &facts.owner.path),
+            trust_steps(issue, &crate::path_text::text(&facts.owner.path)),
         ));
     }
     for q in [&facts.active, &facts.legacy] {
@@ -335,11 +340,14 @@ pub(super) fn owner_trust_and_queue_problems(
             warnings.push(why.clone());
         }
         if let Some(why) = &q.unreadable {
-            let already = problems
-                .iter()
-                .any(|p| p.code == ProblemCode::UnknownSchema && p.message.contains(&q.path));
+            let already = problems.iter().any(|p| {
+                p.code == ProblemCode::UnknownSchema && p.message.contains(&q.path.to_string())
+            });
             if !already {
-                problems.push(unknown_schema_problem(why, &q.path));
+                problems.push(unknown_schema_problem(
+                    why,
+                    &crate::path_text::text(&q.path),
+                ));
             }
         }
     }

@@ -34,7 +34,7 @@ pub enum OwnerStatus {
 /// The owner record as found (gathered by `doctor::gather`).
 #[derive(Debug, Clone)]
 pub struct OwnerFacts {
-    pub path: String,
+    pub path: crate::path_text::PathText,
     pub found: OwnerFound,
     /// Another user owns the record, or others can write a directory
     /// holding it (`owner::file_trust_issues`): `owner_record_permissions`.
@@ -65,7 +65,7 @@ pub enum OwnerFound {
 /// One queue DB as the doctor sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct QueueFacts {
-    pub path: String,
+    pub path: crate::path_text::PathText,
     pub exists: bool,
     pub schema_version: Option<u32>,
     pub events: u64,
@@ -98,7 +98,7 @@ pub struct StrandedMission {
 /// Everything the report is built from.
 #[derive(Debug, Clone)]
 pub struct Facts {
-    pub home: String,
+    pub home: crate::path_text::PathText,
     /// The installed release, as detected.
     pub release: ReleaseView,
     /// Why no release profile applies (the report then uses the default
@@ -149,7 +149,7 @@ pub struct Facts {
 #[derive(Debug, Clone, Serialize)]
 pub struct DaemonOwner {
     pub status: OwnerStatus,
-    pub path: String,
+    pub path: crate::path_text::PathText,
     pub record: Option<RedactedOwner>,
     pub pid_alive: Option<bool>,
     pub executable_exists: Option<bool>,
@@ -345,7 +345,7 @@ impl From<GateField> for ProblemField {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub ok: bool,
-    pub home: String,
+    pub home: crate::path_text::PathText,
     /// `{version, source, generation}` of the installed spec-kitty release.
     pub release: ReleaseView,
     /// 3.2.6+ only: the project stores, the legacy sources the release's

@@ -55,11 +55,11 @@ pub(super) fn legacy_queue_problems(
         .cloned()
         .collect();
     if scope_resolved_for_queues && !missing.is_empty() {
-        problems.push(unmovable_problem(&facts.legacy.path, &missing));
+        problems.push(unmovable_problem(&facts.legacy.path.to_string(), &missing));
     }
     if let (false, Some(owner)) = (facts.unusable_by_owner.is_empty(), &facts.home_owner) {
         problems.push(unusable_problem(
-            &facts.home,
+            &facts.home.to_string(),
             owner,
             &facts.unusable_by_owner,
         ));
@@ -187,12 +187,12 @@ fn wait_for_room_steps(facts: &Facts, events: u64, body_uploads: u64) -> Vec<Ste
     .map(|(waiting, stored)| cap_holding(waiting + stored))
     .max()
     .unwrap_or(0);
-    let config = crate::home::Home::at(&facts.home).config();
+    let config = crate::home::Home::at(facts.home.as_path()).config();
     vec![
         Step::user(format!(
             "raise `max_queue_size` in the `[sync]` table of {} to at least {need}, so the \
              scoped queue holds them a tenth under the cap (spec-kitty reads it on its next write)",
-            config.display()
+            crate::path_text::escaped(&config)
         )),
         run,
     ]
@@ -288,7 +288,7 @@ pub(super) fn unusable_problem(
         .map(|f| {
             format!(
                 "{} (uid {}, mode {:04o}: cannot {})",
-                f.path.display(),
+                crate::path_text::escaped(&f.path),
                 f.uid,
                 f.mode,
                 f.lacks

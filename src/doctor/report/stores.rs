@@ -12,6 +12,7 @@ use crate::survey::stores::StoreFacts;
 
 use super::{Advisory, AdvisoryCode, Facts, Problem, ProblemCode, Step, plural};
 
+use crate::path_text::escaped;
 use crate::survey::carried::{Ledger, SourceLedger};
 
 /// The release's own refusal to upload the sealed history its cutover
@@ -69,7 +70,7 @@ fn source_list(sources: &[&SourceLedger]) -> String {
         .map(|s| {
             format!(
                 "{} ({}, {})",
-                s.path.display(),
+                escaped(&s.path),
                 plural(s.late_events, "event", "events"),
                 plural(s.late_body_uploads, "body upload", "body uploads")
             )
@@ -89,7 +90,7 @@ fn uncovered_rows(
     for s in ledger.sources.iter().filter(|s| s.unreadable.is_some()) {
         warnings.push(format!(
             "the legacy source {} could not be read, so its rows are not classified: {}",
-            s.path.display(),
+            escaped(&s.path),
             s.unreadable.as_deref().unwrap_or("")
         ));
     }
@@ -228,7 +229,7 @@ fn quarantined(f: &StoreFacts) -> Vec<Advisory> {
                      they stay in the legacy sources and the cutover's snapshots, unchanged",
                     c.migration_id,
                     by_reason.join(", "),
-                    file.display()
+                    escaped(&file)
                 ),
                 steps: vec![Step::spec_kitty(
                     &[

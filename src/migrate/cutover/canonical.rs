@@ -10,7 +10,7 @@
 //! for sk-doctor ([`crate::survey::history`]).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -44,25 +44,21 @@ fn keys(snapshot: &Path, busy: u64) -> Result<(u64, String), Error> {
 
 /// The script on the interpreter's stdin (`python -I - SNAPSHOT`), so its
 /// command line is short and names no release command.
-fn run_script(
-    python: &Path,
-    snapshot: &Path,
-    root: &Path,
-) -> std::io::Result<std::process::Output> {
-    use std::io::Write;
-    let mut child = Command::new(python)
-        .args(["-I", "-"])
+fn run_script(python: &Path, snapshot: &Path, root: &Path) -> Result<std::process::Output, Error> {
+    let mut cmd = Command::new(python);
+    cmd.args(["-I", "-"])
         .arg(snapshot)
         .env("SPEC_KITTY_HOME", root)
-        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(SCRIPT.as_bytes())?;
-    }
-    child.wait_with_output()
+        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1");
+    super::child::run(
+        &mut cmd,
+        Some(SCRIPT.as_bytes()),
+        "the release's history encoder",
+        |e| Error::EntryPoint {
+            path: python.to_path_buf(),
+            detail: format!("cannot run the release's interpreter: {e}"),
+        },
+    )
 }
 
 /// Re-encode the events of `snapshot` (ours, not yet handed over) with the
@@ -83,14 +79,13 @@ pub(super) fn reencode(
         detail,
     };
     let before = keys(snapshot, busy)?;
-    let out = run_script(python, snapshot, root)
-        .map_err(|e| entry(format!("cannot run the release's interpreter: {e}")))?;
+    let out = run_script(python, snapshot, root)?;
     if !out.status.success() {
         return Err(entry(format!(
             "the release's encoder exited with {} on {} (nothing was handed to the release; \
              run again: the snapshot is rebuilt from the sources, which were only read): {}",
             out.status,
-            snapshot.display(),
+            crate::path_text::escaped(snapshot),
             super::tail_of(&String::from_utf8_lossy(&out.stderr))
         )));
     }
@@ -102,7 +97,7 @@ pub(super) fn reencode(
             migration_id: id.to_string(),
             detail: format!(
                 "re-encoding {} changed its rows or keys ({} rows before, {} after, {} encoded); nothing was handed to the release",
-                snapshot.display(),
+                crate::path_text::escaped(snapshot),
                 before.0,
                 after.0,
                 answer.events

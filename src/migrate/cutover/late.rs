@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use rusqlite::types::ValueRef;
 use serde::Serialize;
@@ -140,28 +140,20 @@ fn run_script(
     root: &Path,
     input: &serde_json::Value,
 ) -> Result<serde_json::Value, Error> {
-    use std::io::Write;
     let entry = |detail: String| Error::EntryPoint {
         path: python.to_path_buf(),
         detail,
     };
-    let mut child = Command::new(python)
-        .args(["-I", "-c", SCRIPT])
+    let mut cmd = Command::new(python);
+    cmd.args(["-I", "-c", SCRIPT])
         .env("SPEC_KITTY_HOME", root)
-        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| entry(format!("cannot run the release's interpreter: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(input.to_string().as_bytes())
-            .map_err(|e| entry(format!("cannot hand the late rows over: {e}")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| entry(format!("the release's writer did not finish: {e}")))?;
+        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1");
+    let out = super::child::run(
+        &mut cmd,
+        Some(input.to_string().as_bytes()),
+        "the release's writers (late rows)",
+        |e| entry(format!("cannot run the release's interpreter: {e}")),
+    )?;
     if !out.status.success() {
         return Err(entry(format!(
             "the release's writer exited with {}: {}",

@@ -49,6 +49,8 @@ mod scratch;
 
 mod canonical;
 
+mod child;
+
 mod snapshot;
 use snapshot::{count_snapshot, ensure_snapshot};
 
@@ -76,6 +78,9 @@ pub struct CutoverOptions {
     /// `_canonical_event_json` before its cutover reads them (the profile's
     /// `cutover_history_canonical_json`).
     pub canonical_history: bool,
+    /// What a root run may execute though another user can change it
+    /// (`--trust-venv`; `crate::trust`).
+    pub trusted: crate::trust::Trusted,
 }
 
 /// Rows a project store received from the snapshot.
@@ -241,6 +246,7 @@ pub fn run(home: &Home, opts: &CutoverOptions) -> Result<CutoverReport, Error> {
     let started = Instant::now();
     // Before anything is created: a root run on a user's home refuses.
     home.require_owned_by_caller()?;
+    child::require_trusted(opts)?;
     let busy = opts.busy_timeout_ms;
     let facts = stores::gather(home);
     if facts.layout_mode == crate::survey::layout::LayoutMode::ProjectOnly {
@@ -514,6 +520,7 @@ mod tests {
             backup_dir: None,
             python: None,
             canonical_history,
+            trusted: crate::trust::Trusted::Everything,
         }
     }
 

@@ -33,13 +33,13 @@ pub(super) fn run_release(
         .arg(snapshot)
         .args(["--migration-id", id, "--json"])
         .env("SPEC_KITTY_HOME", root)
-        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1")
-        .stdin(std::process::Stdio::null());
+        .env("SPEC_KITTY_NO_AUTO_CUTOVER", "1");
     if let Some(h) = home_env {
         // The dry run: the release's caches and temp files stay in the scratch.
         cmd.env("HOME", h).env("TMPDIR", h);
     }
-    let out = cmd.output().map_err(|e| Error::EntryPoint {
+    let what = format!("the release's `spec-kitty sync {command}`");
+    let out = super::child::run(&mut cmd, None, &what, |e| Error::EntryPoint {
         path: opts.spec_kitty.clone(),
         detail: format!("cannot run it: {e}"),
     })?;

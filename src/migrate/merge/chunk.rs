@@ -29,6 +29,7 @@ use super::sql::{IdRange, Span, table_ref};
 use super::{MoveOptions, MoveReport};
 use crate::db::schema::tables::TableDef;
 use crate::error::Error;
+use crate::interrupt;
 use crate::migrate::observe::{Observer, Step};
 use crate::release::limits::QueueLimits;
 
@@ -52,6 +53,9 @@ const MAX_CHUNK: u64 = 131_072;
 /// taken back to back starved writers to their 5000 ms timeout (measured:
 /// `tests/system/live_queue_big.rs`).
 pub const BETWEEN_CHUNKS: Duration = Duration::from_millis(250);
+
+/// Where a signal stops the move (`crate::interrupt`): after a chunk.
+pub(super) const BETWEEN: &str = "between two chunks of the move: every row moved is in the scoped DB and audited, every other row still in legacy";
 
 /// How many times its hold a chunk's pause lasts at least.
 const PAUSE_PER_HOLD: u32 = 3;
@@ -189,10 +193,11 @@ impl Move {
                 break;
             }
             // A scheduling pause, not a synchronisation: see `pause_after`.
+            // Ctrl-C and SIGTERM stop the move here (`crate::interrupt`).
             let before = self.data_versions(conn)?;
-            std::thread::sleep(pause_after(took));
+            interrupt::pause(pause_after(took), BETWEEN)?;
             if self.others_wrote(conn, before)? {
-                std::thread::sleep(pause_after(took));
+                interrupt::pause(pause_after(took), BETWEEN)?;
             }
         }
         // What the move covered: `legacy_before = deleted_from_legacy +

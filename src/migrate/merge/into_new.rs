@@ -255,6 +255,10 @@ fn load(
     synced
 }
 
+/// Where a signal stops the build of the new scoped DB.
+const ASIDE: &str =
+    "while the new scoped DB was built aside: it was removed, and nothing else was changed";
+
 /// One table into the private file, chunk by chunk (see [`load`]).
 fn copy_table(
     conn: &Connection,
@@ -305,7 +309,8 @@ fn copy_table(
                 chunker.observe(chunker.rows(), started.elapsed());
                 after = upto;
                 // Legacy writers waiting to commit behind this read get in.
-                std::thread::sleep(pause_after(started.elapsed()));
+                // A signal stops the build here: the private file is removed.
+                crate::interrupt::pause(pause_after(started.elapsed()), ASIDE)?;
             }
             None => break,
         }

@@ -76,7 +76,7 @@ impl Move {
     ) -> Result<Move, Error> {
         conn.execute(
             "ATTACH DATABASE ?1 AS legacy",
-            [legacy_path.to_string_lossy()],
+            [crate::db::file_uri(legacy_path)],
         )
         .map_err(|e| Error::sqlite(legacy_path, e, busy))?;
         // Deleting user rows: legacy commits with full syncing, whatever the

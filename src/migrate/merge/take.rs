@@ -46,6 +46,7 @@ impl Move {
                 Err(e) if is_busy(&e) => {
                     // Nothing may stay held while we wait.
                     let _ = conn.execute_batch("ROLLBACK");
+                    crate::interrupt::check(super::chunk::BETWEEN)?;
                     let waited = started.elapsed();
                     if waited >= deadline {
                         break Err(self.on_locked_pair(e).waited(waited));

@@ -42,6 +42,7 @@ complete -c sk-migrate -n "__fish_sk_migrate_needs_command" -f -a "man" -d 'Prin
 complete -c sk-migrate -n "__fish_sk_migrate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sk-migrate -n "__fish_sk_migrate_using_subcommand run" -l scope -d 'Scope to move into: <server>|<user>|<team> (default: the logged-in user\'s)' -r
 complete -c sk-migrate -n "__fish_sk_migrate_using_subcommand run" -l backup -d 'Copy both DBs into DIR (mode 0600) before changing them' -r -f -a "(__fish_complete_directories)"
+complete -c sk-migrate -n "__fish_sk_migrate_using_subcommand run" -l trust-venv -d 'As root, run the spec-kitty release under DIR though another user can change it (repeatable; * for any)' -r -f -a "(__fish_complete_directories)"
 complete -c sk-migrate -n "__fish_sk_migrate_using_subcommand run" -l home -d 'spec-kitty home (default: $SPEC_KITTY_HOME, else ~/.spec-kitty)' -r -f -a "(__fish_complete_directories)"
 complete -c sk-migrate -n "__fish_sk_migrate_using_subcommand run" -l color -d 'Colour the output: auto (a terminal, or FORCE_COLOR; not with NO_COLOR), always, never' -r -f -a "auto\t'On a terminal, or anywhere with FORCE_COLOR or CLICOLOR_FORCE; never with NO_COLOR'
 always\t'Always, even piped and with `NO_COLOR`'

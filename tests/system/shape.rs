@@ -2,25 +2,50 @@
 //! "Shape"): no file over 600 non-test lines, no fn over 80 lines, no import
 //! cycle between modules, no import of the migrate side from sk-doctor's
 //! code, no path of the home spelt outside `src/home.rs`. `scripts/shape`
-//! measures; this fails when it does.
+//! measures; this fails when it does. Trials of the system binary:
+//! `scripts/shape` is Python, so a machine without `python3` ignores them
+//! with that reason (or fails them under `SK_E2E=require`).
 
 use std::process::Command;
 
-#[test]
+use crate::harness::{Need, Trial, machine_trial};
+
+pub fn trials() -> Vec<Trial> {
+    let cases: [(&str, fn()); 5] = [
+        ("shape_is_within_limits", shape_is_within_limits),
+        (
+            "a_glob_import_outside_tests_fails_the_check",
+            a_glob_import_outside_tests_fails_the_check,
+        ),
+        (
+            "a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests",
+            a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests,
+        ),
+        (
+            "a_home_path_literal_outside_home_rs_fails_the_check",
+            a_home_path_literal_outside_home_rs_fails_the_check,
+        ),
+        (
+            "a_cycle_between_files_of_a_nested_folder_fails_the_check",
+            a_cycle_between_files_of_a_nested_folder_fails_the_check,
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, case)| {
+            machine_trial(format!("shape::{name}"), &[Need::Command("python3")], case)
+        })
+        .collect()
+}
+
 fn shape_is_within_limits() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let out = match Command::new("python3")
+    let out = Command::new("python3")
         .arg(format!("{root}/scripts/shape"))
         .arg("--check")
         .arg(format!("{root}/src"))
         .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            eprintln!("skipped: python3 not available ({e})");
-            return;
-        }
-    };
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -32,12 +57,12 @@ fn shape_is_within_limits() {
 
 /// Writes `files` (path under src, text) into a temp `src/` and runs
 /// `scripts/shape --check` on it: (exit success, stdout).
-fn shape_of(files: &[(&str, &str)]) -> Option<(bool, String)> {
-    let dir = tempfile::tempdir().ok()?;
+fn shape_of(files: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
     for (path, text) in files {
         let p = dir.path().join("src").join(path);
-        std::fs::create_dir_all(p.parent()?).ok()?;
-        std::fs::write(&p, text).ok()?;
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
     }
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("python3")
@@ -45,14 +70,13 @@ fn shape_of(files: &[(&str, &str)]) -> Option<(bool, String)> {
         .arg("--check")
         .arg(dir.path().join("src"))
         .output()
-        .ok()?;
-    Some((
+        .unwrap();
+    (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
-    ))
+    )
 }
 
-#[test]
 fn a_glob_import_outside_tests_fails_the_check() {
     let files = [
         ("lib.rs", "pub mod a;\n"),
@@ -62,24 +86,18 @@ fn a_glob_import_outside_tests_fails_the_check() {
             "pub fn f() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n}\n",
         ),
     ];
-    let Some((ok, text)) = shape_of(&files) else {
-        eprintln!("skipped: python3 not available");
-        return;
-    };
+    let (ok, text) = shape_of(&files);
     assert!(!ok, "{text}");
     assert!(text.contains("glob imports: 1"), "{text}");
     assert!(text.contains("a/mod.rs:2 pub use b::*;"), "{text}");
 
     // Named, it passes; the test module's `use super::*` is allowed.
     let files = [files[0], ("a/mod.rs", "mod b;\npub use b::f;\n"), files[2]];
-    let Some((ok, text)) = shape_of(&files) else {
-        return;
-    };
+    let (ok, text) = shape_of(&files);
     assert!(ok, "{text}");
     assert!(text.contains("glob imports: 0"), "{text}");
 }
 
-#[test]
 fn a_cycle_between_files_of_a_nested_folder_fails_the_check() {
     let files = [
         ("lib.rs", "pub mod a;\n"),
@@ -91,15 +109,11 @@ fn a_cycle_between_files_of_a_nested_folder_fails_the_check() {
             "use crate::a::m::{x::{f}};\npub fn g() {}\nfn h() { f() }\n",
         ),
     ];
-    let Some((ok, text)) = shape_of(&files) else {
-        eprintln!("skipped: python3 not available");
-        return;
-    };
+    let (ok, text) = shape_of(&files);
     assert!(!ok, "{text}");
     assert!(text.contains("a/m/: x <-> y"), "{text}");
 }
 
-#[test]
 fn a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests() {
     let files = [
         (
@@ -115,10 +129,7 @@ fn a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests() {
              #[cfg(test)]\nmod tests {\n    use super::super::super::migrate::run;\n}\n",
         ),
     ];
-    let Some((ok, text)) = shape_of(&files) else {
-        eprintln!("skipped: python3 not available");
-        return;
-    };
+    let (ok, text) = shape_of(&files);
     assert!(!ok, "{text}");
     assert!(text.contains("forbidden imports: 1"), "{text}");
     assert!(
@@ -137,14 +148,11 @@ fn a_doctor_import_of_the_migrate_side_fails_the_check_even_in_tests() {
             "use crate::survey::gather;\npub fn f() { gather() }\n",
         ),
     ];
-    let Some((ok, text)) = shape_of(&files) else {
-        return;
-    };
+    let (ok, text) = shape_of(&files);
     assert!(ok, "{text}");
     assert!(text.contains("forbidden imports: 0"), "{text}");
 }
 
-#[test]
 fn a_home_path_literal_outside_home_rs_fails_the_check() {
     let home = "pub struct Home { root: std::path::PathBuf }\n\
                 impl Home {\n\
@@ -166,10 +174,7 @@ fn a_home_path_literal_outside_home_rs_fails_the_check() {
              #[cfg(test)]\nmod tests {\n    fn t(r: &std::path::Path) { let _ = r.join(\"projects\"); }\n}\n",
         ),
     ];
-    let Some((ok, text)) = shape_of(&files) else {
-        eprintln!("skipped: python3 not available");
-        return;
-    };
+    let (ok, text) = shape_of(&files);
     assert!(!ok, "{text}");
     // A path under a home name, and a home name joined; not a name used as
     // a word (`sync`, a name only home.rs's tests join), nor test code.
